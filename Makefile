@@ -1,0 +1,26 @@
+# The two commands: `make run` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DAY_SECONDS ?=
+
+.PHONY: run test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local,test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m infra.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS))
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.onboarding
+	$(PY) -m bench.history_events
+
+clean:
+	rm -rf $(VENV) .run

@@ -1,0 +1,1 @@
+"""Temporal activities: thin I/O adapters to PostgreSQL and the channel vendors."""

@@ -1,0 +1,81 @@
+"""Activities that keep the account's own rows in PostgreSQL: opened, paid, closed."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, action_key
+from infra.logging import activity_logger
+
+
+class AccountActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def open_account(self, opened: AccountOpened) -> None:
+        account = opened.account
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,
+                    outstanding_minor, due_date, segment, time_zone, status, document, opened_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'open', $10, $11)
+                ON CONFLICT (account_id) DO UPDATE SET
+                    workflow_id = EXCLUDED.workflow_id, policy_ref = EXCLUDED.policy_ref,
+                    policy_digest = EXCLUDED.policy_digest, currency = EXCLUDED.currency,
+                    amount_due_minor = EXCLUDED.amount_due_minor, outstanding_minor = EXCLUDED.outstanding_minor,
+                    due_date = EXCLUDED.due_date, segment = EXCLUDED.segment, time_zone = EXCLUDED.time_zone,
+                    status = 'open', document = EXCLUDED.document, opened_at = EXCLUDED.opened_at,
+                    closed_at = NULL, updated_at = now()
+                """,
+                account.account_id, opened.workflow_id, opened.policy_ref, opened.policy_digest, account.currency,
+                account.amount_due_minor, account.due_date, account.segment, account.time_zone,
+                account.model_dump_json(), opened.opened_at,
+            )
+            await conn.executemany(
+                """
+                INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage, due_at,
+                    result, detail)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', 'already past when the account opened')
+                ON CONFLICT (action_key) DO NOTHING
+                """,
+                [
+                    (action_key(account.account_id, opened.ladder_life, p.key), account.account_id,
+                     opened.workflow_id, p.step_id, p.channel, p.dpd, p.stage, p.due_at)
+                    for p in opened.skipped
+                ],
+            )
+        activity_logger().info("account opened", policy=opened.policy_ref, skipped=len(opened.skipped))
+
+    @activity.defn
+    async def record_payment(self, recorded: PaymentRecorded) -> None:
+        outcome = recorded.outcome
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO payments (account_id, payment_id, verdict, reason, amount_minor, applied_minor,
+                    overpaid_minor, currency, paid_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (account_id, payment_id) DO NOTHING
+                """,
+                recorded.account_id, outcome.payment_id, outcome.verdict, outcome.reason, outcome.amount_minor,
+                outcome.applied_minor, outcome.overpaid_minor, recorded.currency, recorded.paid_at,
+            )
+            await conn.execute(
+                "UPDATE accounts SET outstanding_minor = $2, status = $3, updated_at = now() WHERE account_id = $1",
+                recorded.account_id, outcome.outstanding_after_minor, recorded.account_status,
+            )
+        activity_logger().info("payment recorded", payment_id=outcome.payment_id, verdict=outcome.verdict,
+                               overpaid_minor=outcome.overpaid_minor)
+
+    @activity.defn
+    async def close_account(self, closed: AccountClosed) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE accounts SET status = $2, closed_at = $3, outstanding_minor = $4, updated_at = now()"
+                " WHERE account_id = $1",
+                closed.account_id, closed.status, closed.closed_at, closed.outstanding_minor,
+            )
+        activity_logger().info("account closed", status=closed.status)

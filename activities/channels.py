@@ -1,0 +1,235 @@
+"""Channel activities: each turns one ladder step into the work order its channel consumes.
+
+Every activity is idempotent on the order's action key: the action-log row and the work order are written in one
+transaction, and a retry finds them and returns what was recorded the first time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dunning.ladder import dpd_at
+from dunning.messages import MessageFacts, Templates
+from dunning.orders import StepOrder, StepResult
+from infra import twilio_sms
+from infra.logging import activity_logger
+
+CHANNEL_TABLES = {
+    "email": "email_jobs",
+    "call": "call_tasks",
+    "letter": "letter_jobs",
+    "field_visit": "field_visit_orders",
+    "agency": "agency_placements",
+    "internal": "internal_tasks",
+}
+
+
+class ChannelActivities:
+    def __init__(self, pool: asyncpg.Pool, templates: Templates, sms_client, sms_from: str,
+                 status_callback: str | None = None) -> None:
+        self._pool = pool
+        self._templates = templates
+        self._sms_client = sms_client
+        self._sms_from = sms_from
+        self._status_callback = status_callback
+
+    # --- SMS: the one channel that talks to a vendor inside the activity ------------------------------------
+
+    @activity.defn
+    async def send_sms(self, order: StepOrder) -> StepResult:
+        if not order.contact_points:
+            return await self._skip(order, "no mobile number on file")
+        to = order.contact_points[0].value
+        body = self._templates.sms(order.step.template, order.account.locale, self._facts(order))
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await _log_action(conn, order, "sending")
+            if inserted:
+                await conn.execute(
+                    "INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
+                    " VALUES ($1, $2, $3, $4, 'sending')",
+                    order.action_key, order.account.account_id, to, body,
+                )
+            else:
+                status = await conn.fetchval(
+                    "SELECT status FROM sms_messages WHERE action_key = $1 FOR UPDATE", order.action_key
+                )
+                if status == "sending":
+                    # An attempt before us died between handing the text to Twilio and storing the answer:
+                    # we cannot know whether it went, and a debtor must never be texted twice.
+                    detail = "delivery unknown: a previous attempt died mid-send"
+                    await conn.execute(
+                        "UPDATE sms_messages SET status = 'unknown', updated_at = now() WHERE action_key = $1",
+                        order.action_key,
+                    )
+                    await _set_result(conn, order.action_key, "rejected", detail)
+                    return StepResult(status="rejected", detail=detail)
+                if status != "retry":
+                    return await _recorded_result(conn, order.action_key)
+        try:
+            sent = await twilio_sms.send_sms(
+                self._sms_client, to=to, from_=self._sms_from, body=body, status_callback=self._status_callback
+            )
+        except twilio_sms.SmsRejected as err:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "UPDATE sms_messages SET status = 'rejected', error_code = $2, updated_at = now()"
+                    " WHERE action_key = $1", order.action_key, err.code,
+                )
+                await _set_result(conn, order.action_key, "rejected", f"twilio error {err.code}")
+            activity_logger().warning("sms rejected", step=order.planned.key, twilio_error=err.code)
+            return StepResult(status="rejected", detail=f"twilio error {err.code}")
+        except twilio_sms.SmsTemporarilyFailed:
+            # Twilio did not take the message: mark it safe to send again, then let Temporal retry.
+            async with self._pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE sms_messages SET status = 'retry', updated_at = now() WHERE action_key = $1",
+                    order.action_key,
+                )
+            raise
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE sms_messages SET status = 'sent', twilio_sid = $2, updated_at = now() WHERE action_key = $1",
+                order.action_key, sent.sid,
+            )
+            await _set_result(conn, order.action_key, "done", "sms accepted by twilio", sent.sid)
+        activity_logger().info("sms sent", step=order.planned.key, twilio_sid=sent.sid)
+        return StepResult(status="done", detail="sms accepted by twilio", reference=sent.sid)
+
+    # --- work orders other teams and vendors pick up ----------------------------------------------------------
+
+    @activity.defn
+    async def send_email(self, order: StepOrder) -> StepResult:
+        if not order.contact_points:
+            return await self._skip(order, "no e-mail address on file")
+        email = self._templates.email(order.step.template, order.account.locale, self._facts(order))
+        return await self._work_order(
+            order, "e-mail queued for the mail sender",
+            "INSERT INTO email_jobs (action_key, account_id, to_address, subject, body) VALUES ($1, $2, $3, $4, $5)",
+            order.contact_points[0].value, email.subject, email.body,
+        )
+
+    @activity.defn
+    async def create_call_task(self, order: StepOrder) -> StepResult:
+        stage = order.stage
+        if stage is None or stage.call_cadence is None:
+            raise ApplicationError(f"stage of {order.planned.key} has no call cadence", non_retryable=True)
+        if not order.contact_points:
+            return await self._skip(order, "no phone number the stage may call")
+        phones = [{"kind": p.kind, "owner": p.owner, "number": p.value} for p in order.contact_points]
+        return await self._work_order(
+            order, f"call task for stage {stage.id} queued",
+            "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
+            " due_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            stage.id, stage.tone, json.dumps(phones), stage.call_cadence.attempts_per_day,
+            stage.call_cadence.min_numbers, order.taken_at,
+        )
+
+    @activity.defn
+    async def queue_letter(self, order: StepOrder) -> StepResult:
+        if not order.contact_points:
+            return await self._skip(order, "no postal address on file")
+        step = order.step
+        return await self._work_order(
+            order, f"{step.letter_kind} letter queued for printing ({step.delivery})",
+            "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
+            " amount_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            step.letter_kind, step.template, order.account.locale, step.delivery, order.contact_points[0].value,
+            order.outstanding_minor, order.account.currency,
+        )
+
+    @activity.defn
+    async def order_field_visit(self, order: StepOrder) -> StepResult:
+        if not order.contact_points:
+            return await self._skip(order, "no address to visit")
+        return await self._work_order(
+            order, f"{order.step.visit_purpose} visit ordered",
+            "INSERT INTO field_visit_orders (action_key, account_id, purpose, address) VALUES ($1, $2, $3, $4)",
+            order.step.visit_purpose, order.contact_points[0].value,
+        )
+
+    @activity.defn
+    async def place_with_agency(self, order: StepOrder) -> StepResult:
+        agency = order.agency
+        if agency is None:
+            raise ApplicationError(f"{order.planned.key} names no agency", non_retryable=True)
+        return await self._work_order(
+            order, f"placed with {agency.id}",
+            "INSERT INTO agency_placements (action_key, account_id, agency_id, placed_minor, currency,"
+            " commission_rate, placed_at, recall_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            agency.id, order.outstanding_minor, order.account.currency, agency.commission_rate, order.taken_at,
+            order.taken_at + timedelta(days=agency.recall_after_days),
+        )
+
+    @activity.defn
+    async def raise_internal_task(self, order: StepOrder) -> StepResult:
+        step = order.step
+        status = "awaiting_approval" if step.requires_approval else "open"
+        return await self._work_order(
+            order, f"{step.task} task raised" + (" (needs approval)" if step.requires_approval else ""),
+            "INSERT INTO internal_tasks (action_key, account_id, task, requires_approval, status)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            step.task, step.requires_approval, status,
+        )
+
+    # --- shared plumbing ------------------------------------------------------------------------------------
+
+    def _facts(self, order: StepOrder) -> MessageFacts:
+        account = order.account
+        return MessageFacts(
+            creditor=account.creditor,
+            account_id=account.account_id,
+            outstanding_minor=order.outstanding_minor,
+            currency=account.currency,
+            due_date=account.due_date,
+            dpd=dpd_at(account, order.taken_at),
+        )
+
+    async def _work_order(self, order: StepOrder, detail: str, insert: str, *values) -> StepResult:
+        """Writes the action log row and the channel's work order together, once per action key."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await _log_action(conn, order, "done", detail):
+                return await _recorded_result(conn, order.action_key)
+            await conn.execute(insert, order.action_key, order.account.account_id, *values)
+        activity_logger().info("work order created", step=order.planned.key, channel=order.planned.channel)
+        return StepResult(status="done", detail=detail, reference=order.action_key)
+
+    async def _skip(self, order: StepOrder, reason: str) -> StepResult:
+        async with self._pool.acquire() as conn:
+            if not await _log_action(conn, order, "skipped", reason):
+                return await _recorded_result(conn, order.action_key)
+        activity_logger().info("step skipped", step=order.planned.key, reason=reason)
+        return StepResult(status="skipped", detail=reason)
+
+
+async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "") -> bool:
+    """Inserts the action-log row; False when this action key was already recorded."""
+    planned = order.planned
+    status = await conn.execute(
+        """
+        INSERT INTO action_log (action_key, account_id, workflow_id, run_id, step_id, channel, dpd, stage, due_at,
+            taken_at, result, detail)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (action_key) DO NOTHING
+        """,
+        order.action_key, order.account.account_id, order.workflow_id, order.run_id, planned.step_id,
+        planned.channel, planned.dpd, planned.stage, planned.due_at, order.taken_at, result, detail,
+    )
+    return status.endswith(" 1")
+
+
+async def _set_result(conn: asyncpg.Connection, key: str, result: str, detail: str, reference: str | None = None):
+    await conn.execute(
+        "UPDATE action_log SET result = $2, detail = $3, reference = $4 WHERE action_key = $1",
+        key, result, detail, reference,
+    )
+
+
+async def _recorded_result(conn: asyncpg.Connection, key: str) -> StepResult:
+    row = await conn.fetchrow("SELECT result, detail, reference FROM action_log WHERE action_key = $1", key)
+    status = row["result"] if row["result"] in ("done", "skipped", "rejected") else "rejected"
+    return StepResult(status=status, detail=row["detail"], reference=row["reference"])

@@ -1,0 +1,121 @@
+"""The account document billing sends in, and the payloads that travel with it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dunning.money import exponent
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+PHONE_KINDS = ("mobile", "home_phone", "work_phone")
+ContactKind = Literal["mobile", "home_phone", "work_phone", "email", "address"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactPoint(Payload):
+    """One phone number, address or e-mail of the debtor or of a related person."""
+
+    kind: ContactKind
+    value: str = Field(min_length=1)
+    owner: Literal["debtor", "contact"] = "debtor"
+    relation: str | None = None  # for a contact: spouse, parent, employer ...
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> "ContactPoint":
+        if self.kind in PHONE_KINDS and not E164.match(self.value):
+            raise ValueError(f"{self.kind} must be an E.164 number such as +14155550123")
+        if self.kind == "email" and "@" not in self.value:
+            raise ValueError("email must contain '@'")
+        return self
+
+
+class AccountDocument(Payload):
+    account_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+    debtor_name: str = Field(min_length=1)
+    contact_points: list[ContactPoint] = Field(min_length=1)
+    time_zone: str
+    currency: str
+    amount_due_minor: int = Field(gt=0)
+    due_date: date
+    segment: str = Field(default="standard", pattern=r"^[a-z0-9_]+$")
+    policy: str
+    locale: Literal["en", "zh"] = "en"
+    creditor: str = "Creditor"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        exponent(value)
+        return value
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id(self.account_id)
+
+    def points(self, kind: str, owner: str = "debtor") -> list[ContactPoint]:
+        return [p for p in self.contact_points if p.kind == kind and p.owner == owner]
+
+
+def workflow_id(account_id: str) -> str:
+    return f"account-{account_id}"
+
+
+class PaymentReceived(Payload):
+    payment_id: str = Field(min_length=1, max_length=128)
+    amount_minor: int
+    currency: str | None = None
+    paid_at: AwareDatetime
+
+
+class DemoClock(Payload):
+    """Business time runs `86400 / day_seconds` times faster than wall time from a shared anchor (demo only)."""
+
+    day_seconds: float = Field(gt=0)
+    anchor_real: AwareDatetime
+    anchor_business: AwareDatetime
+
+
+class Clock:
+    """Maps workflow (wall) time to business time; the identity in production."""
+
+    def __init__(self, demo: DemoClock | None) -> None:
+        self._demo = demo
+
+    def business(self, real: datetime) -> datetime:
+        if self._demo is None:
+            return real
+        return self._demo.anchor_business + (real - self._demo.anchor_real) * self._speed
+
+    def real_seconds(self, business_seconds: float) -> float:
+        return business_seconds if self._demo is None else business_seconds / self._speed
+
+    @property
+    def _speed(self) -> float:
+        assert self._demo is not None
+        return 86400 / self._demo.day_seconds
+
+
+def local_datetime(day: date, at: time, zone: str) -> datetime:
+    """The instant of a local wall-clock time in the debtor's zone (DST gaps resolve forward, as zoneinfo does)."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+
+
+def local_date(instant: datetime, zone: str) -> date:
+    return instant.astimezone(ZoneInfo(zone)).date()

@@ -1,0 +1,93 @@
+"""The dunning ladder as pure functions: dpd, stage, the planned steps, and what to do next."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date, datetime, timedelta
+
+from dunning.account import AccountDocument, Payload, local_date, local_datetime
+from dunning.policy import Agency, Policy, Step
+
+NOT_DUE = "not_due"
+
+
+class PlannedStep(Payload):
+    key: str  # unique within an account's ladder: "<step id>@<dpd>"
+    step_id: str
+    channel: str
+    dpd: int
+    stage: str
+    due_at: datetime  # business time
+
+
+def dpd_on(due_date: date, day: date) -> int:
+    """Days past due: day 1 is the first day after the due date; zero or negative before it."""
+    return (day - due_date).days
+
+
+def dpd_at(account: AccountDocument, instant: datetime) -> int:
+    return dpd_on(account.due_date, local_date(instant, account.time_zone))
+
+
+def stage_id(policy: Policy, dpd: int) -> str:
+    stage = policy.stage_at(dpd)
+    return stage.id if stage else NOT_DUE
+
+
+def step_time(policy: Policy, account: AccountDocument, dpd: int) -> datetime:
+    return local_datetime(account.due_date + timedelta(days=dpd), policy.send_time, account.time_zone)
+
+
+def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
+    """Every step of the ladder with its time, in the order they fall due (file order breaks ties)."""
+    planned = [
+        PlannedStep(
+            key=f"{step.id}@{dpd}",
+            step_id=step.id,
+            channel=step.channel.value,
+            dpd=dpd,
+            stage=stage_id(policy, dpd),
+            due_at=step_time(policy, account, dpd),
+        )
+        for step in policy.steps
+        for dpd in step.schedule.dpds()
+    ]
+    order = {step.id: index for index, step in enumerate(policy.steps)}
+    return sorted(planned, key=lambda p: (p.due_at, order[p.step_id]))
+
+
+def triage_missed(
+    policy: Policy, planned: list[PlannedStep], opened_at: datetime
+) -> tuple[list[PlannedStep], list[PlannedStep]]:
+    """Steps already due when the account opened: the latest of each channel is taken now if the policy says
+    so, the rest are skipped (a debtor onboarded at 40 dpd gets the final letter, not all three)."""
+    missed = [p for p in planned if p.due_at < opened_at]
+    latest_by_channel = {p.channel: p for p in missed}
+    steps = {step.id: step for step in policy.steps}
+    take = [p for p in missed if latest_by_channel[p.channel] is p and steps[p.step_id].catch_up]
+    skip = [p for p in missed if p not in take]
+    return take, skip
+
+
+def next_step(planned: list[PlannedStep], done: set[str]) -> PlannedStep | None:
+    return next((p for p in planned if p.key not in done), None)
+
+
+def next_stage_change(policy: Policy, account: AccountDocument, now: datetime) -> datetime | None:
+    """When the account next enters a stage, placed at the policy's send time so it falls together with the
+    stage's first steps instead of costing a wake-up of its own."""
+    current = dpd_at(account, now)
+    upcoming = [s.from_dpd for s in policy.stages if s.from_dpd > current]
+    return step_time(policy, account, min(upcoming)) if upcoming else None
+
+
+def step_definition(policy: Policy, planned: PlannedStep) -> Step:
+    return next(step for step in policy.steps if step.id == planned.step_id)
+
+
+
+def agency_for(policy: Policy, account_id: str) -> Agency | None:
+    """Spreads placements evenly and stably over the policy's agencies (same account, same agency)."""
+    if not policy.agencies:
+        return None
+    return policy.agencies[zlib.crc32(account_id.encode()) % len(policy.agencies)]

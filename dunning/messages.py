@@ -1,0 +1,65 @@
+"""SMS and e-mail texts, read from templates/messages.yaml and filled with the account's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from dunning.money import format_amount
+
+TEMPLATE_FILE = Path(__file__).resolve().parent.parent / "templates" / "messages.yaml"
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    creditor: str
+    account_id: str
+    outstanding_minor: int
+    currency: str
+    due_date: date
+    dpd: int
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "creditor": self.creditor,
+            # Only the tail of the account id: enough for the debtor to recognise it, useless to anyone else.
+            "account_ref": self.account_id[-4:],
+            "amount": format_amount(self.outstanding_minor, self.currency),
+            "due_date": self.due_date.isoformat(),
+            "dpd": str(self.dpd),
+        }
+
+
+class Templates:
+    def __init__(self, data: dict) -> None:
+        self._data = data
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_FILE) -> "Templates":
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def names(self, channel: str) -> set[str]:
+        return set(self._data.get(channel, {}))
+
+    def _entry(self, channel: str, name: str, locale: str):
+        try:
+            return self._data[channel][name][locale]
+        except KeyError:
+            raise KeyError(f"no {channel} template {name!r} in locale {locale!r} in {TEMPLATE_FILE.name}") from None
+
+    def sms(self, name: str, locale: str, facts: MessageFacts) -> str:
+        return self._entry("sms", name, locale).format_map(facts.fields())
+
+    def email(self, name: str, locale: str, facts: MessageFacts) -> Email:
+        entry = self._entry("email", name, locale)
+        fields = facts.fields()
+        return Email(subject=entry["subject"].format_map(fields), body=entry["body"].format_map(fields))

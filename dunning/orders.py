@@ -1,0 +1,64 @@
+"""What the workflow hands its activities, and what they hand back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning.ladder import PlannedStep
+from dunning.ledger import PaymentOutcome
+from dunning.policy import Agency, Stage, Step
+
+
+def action_key(account_id: str, ladder_life: str, step_key: str) -> str:
+    """(account, account life, step): the first run id of a life is stable across continue-as-new."""
+    return f"{account_id}:{ladder_life}:{step_key}"
+
+
+class StepOrder(Payload):
+    """One rung of the ladder to carry out; `action_key` makes carrying it out twice a no-op."""
+
+    action_key: str
+    workflow_id: str
+    run_id: str
+    account: AccountDocument
+    planned: PlannedStep
+    step: Step
+    stage: Stage | None
+    contact_points: list[ContactPoint]
+    agency: Agency | None = None
+    outstanding_minor: int
+    taken_at: datetime  # business time
+
+
+class StepResult(Payload):
+    status: Literal["done", "skipped", "rejected"]
+    detail: str = ""
+    reference: str | None = None  # the vendor's or work order's id
+
+
+class AccountOpened(Payload):
+    account: AccountDocument
+    workflow_id: str
+    policy_ref: str
+    policy_digest: str
+    opened_at: datetime
+    ladder_life: str
+    skipped: list[PlannedStep]  # steps already past when the account arrived
+
+
+class PaymentRecorded(Payload):
+    account_id: str
+    workflow_id: str
+    outcome: PaymentOutcome
+    paid_at: datetime
+    currency: str
+    account_status: str
+
+
+class AccountClosed(Payload):
+    account_id: str
+    status: str
+    closed_at: datetime
+    outstanding_minor: int

@@ -1,0 +1,215 @@
+"""Policies: a ladder of stages and steps by dpd, read from a data file and validated when loaded.
+
+A policy is pinned into each account's workflow input when the account opens, so editing a file changes only the
+accounts opened after the edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import time
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+class Channel(str, Enum):
+    sms = "sms"
+    email = "email"
+    call = "call"
+    letter = "letter"
+    field_visit = "field_visit"
+    agency = "agency"
+    internal = "internal"
+
+
+class ThirdParties(str, Enum):
+    """How far a stage may involve people other than the debtor (domain §2)."""
+
+    none = "none"  # never contact them
+    locate_only = "locate_only"  # only if the debtor is unreachable, never disclosing the debt
+    message = "message"  # may ask them to pass a message with general facts
+    pressure = "pressure"  # may ask them to pay on the debtor's behalf
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CallCadence(Strict):
+    attempts_per_day: int = Field(ge=1)
+    min_numbers: int = Field(ge=1)
+
+
+class Stage(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_+\-]+$")
+    from_dpd: int
+    to_dpd: int | None = None  # None: open-ended, the last stage
+    tone: str
+    phone_order: list[str] = []
+    third_parties: ThirdParties = ThirdParties.none
+    channels: list[Channel]
+    call_cadence: CallCadence | None = None
+
+    def covers(self, dpd: int) -> bool:
+        return self.from_dpd <= dpd and (self.to_dpd is None or dpd <= self.to_dpd)
+
+
+class Schedule(Strict):
+    """When a step fires: on listed dpds, or every N days over a range of dpds."""
+
+    at: list[int] = []
+    start: int | None = None
+    end: int | None = None
+    every: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Schedule":
+        ranged = (self.start, self.end, self.every)
+        if self.at and any(v is not None for v in ranged):
+            raise ValueError("use either 'at' or 'start'/'end'/'every', not both")
+        if not self.at and None in ranged:
+            raise ValueError("give 'at' (a list of dpds) or all of 'start', 'end' and 'every'")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"'end' ({self.end}) is before 'start' ({self.start})")
+        return self
+
+    def dpds(self) -> list[int]:
+        if self.at:
+            return sorted(set(self.at))
+        assert self.start is not None and self.end is not None and self.every is not None
+        return list(range(self.start, self.end + 1, self.every))
+
+
+class Agency(Strict):
+    id: str
+    commission_rate: Decimal = Field(gt=0, lt=1)
+    recall_after_days: int = Field(ge=1)
+
+
+class Step(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    channel: Channel
+    schedule: Schedule
+    template: str | None = None  # sms, email, letter
+    letter_kind: str | None = None
+    delivery: Literal["ordinary", "registered", "signed_receipt"] | None = None
+    visit_purpose: Literal["pressure", "tracing"] | None = None
+    task: str | None = None  # internal: who or what (supervisor, manager, customer_lock, write_off_review)
+    requires_approval: bool = False
+    # Taken at onboarding when it is the latest step of its channel that was already due (else recorded as skipped).
+    catch_up: bool = True
+
+    @model_validator(mode="after")
+    def _channel_fields(self) -> "Step":
+        needs = {
+            Channel.sms: ["template"],
+            Channel.email: ["template"],
+            Channel.letter: ["template", "letter_kind", "delivery"],
+            Channel.field_visit: ["visit_purpose"],
+            Channel.internal: ["task"],
+        }.get(self.channel, [])
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.channel.value} step needs {', '.join(missing)}")
+        return self
+
+
+class LateFee(Strict):
+    rate_per_day: Decimal = Field(gt=0, lt=1)
+    waivable: bool = True
+
+
+class Policy(Strict):
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    version: int = Field(ge=1)
+    title: str
+    sources: list[str] = []
+    send_time: time  # local time at which a day's steps are placed
+    stages: list[Stage]
+    steps: list[Step]
+    agencies: list[Agency] = []
+    late_fee: LateFee | None = None
+    digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_contiguous(cls, stages: list[Stage]) -> list[Stage]:
+        if not stages:
+            raise ValueError("a policy needs at least one stage")
+        for before, after in zip(stages, stages[1:]):
+            if before.to_dpd is None:
+                raise ValueError(f"stage {before.id!r} is open-ended but stage {after.id!r} follows it")
+            if after.from_dpd != before.to_dpd + 1:
+                raise ValueError(
+                    f"stage {after.id!r} starts at dpd {after.from_dpd}; it must start at {before.to_dpd + 1}, "
+                    f"right after stage {before.id!r}"
+                )
+        if stages[-1].to_dpd is not None:
+            raise ValueError(f"the last stage {stages[-1].id!r} must be open-ended (no to_dpd)")
+        return stages
+
+    @model_validator(mode="after")
+    def _steps_fit_stages(self) -> "Policy":
+        ids = [step.id for step in self.steps]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"step ids must be unique; repeated: {', '.join(duplicated)}")
+        for step in self.steps:
+            for dpd in step.schedule.dpds():
+                stage = self.stage_at(dpd)
+                if stage is None:
+                    raise ValueError(f"step {step.id!r} fires at dpd {dpd}, before the first stage")
+                if step.channel not in stage.channels:
+                    raise ValueError(
+                        f"step {step.id!r} uses channel {step.channel.value!r} at dpd {dpd}, "
+                        f"which stage {stage.id!r} does not allow"
+                    )
+            if step.channel is Channel.agency and not self.agencies:
+                raise ValueError(f"step {step.id!r} places with an agency but the policy lists no agencies")
+        return self
+
+    def stage_at(self, dpd: int) -> Stage | None:
+        return next((stage for stage in self.stages if stage.covers(dpd)), None)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used, with the file, the field and the reason."""
+
+
+def load_policy(name: str, directory: Path = POLICY_DIR) -> Policy:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise PolicyError(f"unknown policy {name!r} (no {path}); known policies: {known}")
+    return parse_policy(path)
+
+
+def parse_policy(path: Path) -> Policy:
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise PolicyError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top level")
+    if data.get("name") != path.stem:
+        raise PolicyError(f"{path}: field 'name' is {data.get('name')!r} but the file is named {path.stem!r}")
+    data["digest"] = hashlib.sha256(raw).hexdigest()
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
+        )
+        raise PolicyError(f"{path}: {problems}") from None

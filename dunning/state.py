@@ -1,0 +1,80 @@
+"""The account workflow's input, its carried state, and the view that the `state` query returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived
+from dunning.ledger import Ledger
+from dunning.policy import Policy
+
+RECENT_ACTIONS = 20
+RECENT_REJECTIONS = 20
+AccountStatus = Literal["open", "cured"]
+
+
+class ActionRecord(Payload):
+    key: str
+    step_id: str
+    channel: str
+    dpd: int
+    stage: str
+    at: datetime  # business time
+    status: str
+    detail: str = ""
+
+
+class AccountState(BaseModel):
+    """Everything an account carries from one run to the next (continue-as-new, or a payment after closing)."""
+
+    status: AccountStatus = "open"
+    ledger: Ledger
+    opened_at: datetime
+    closed_at: datetime | None = None
+    done_steps: list[str] = Field(default_factory=list)
+    actions_taken: int = 0
+    recent_actions: list[ActionRecord] = Field(default_factory=list)
+    rejected_signals: list[str] = Field(default_factory=list)
+    # Signals received but not yet acted on; carried over continue-as-new so none is lost.
+    pending_payments: list[PaymentReceived] = Field(default_factory=list)
+    runs: int = 1
+
+    def record_action(self, record: ActionRecord) -> None:
+        self.done_steps.append(record.key)
+        self.actions_taken += 1
+        self.recent_actions = (self.recent_actions + [record])[-RECENT_ACTIONS:]
+
+    def record_rejection(self, reason: str) -> None:
+        self.rejected_signals = (self.rejected_signals + [reason])[-RECENT_REJECTIONS:]
+
+
+class AccountRun(Payload):
+    account: AccountDocument
+    policy: Policy  # pinned when the account opened
+    state: AccountState | None = None
+    clock: DemoClock | None = None
+    # Continue-as-new at this history length even if the server has not suggested it yet.
+    continue_as_new_after_events: int = Field(default=2000, ge=100)
+
+
+class AccountView(Payload):
+    account_id: str
+    status: AccountStatus
+    policy: str
+    stage: str
+    dpd: int
+    currency: str
+    outstanding_minor: int
+    outstanding: str
+    late_fee_minor: int
+    paid_minor: int
+    overpaid_minor: int
+    next_action: str | None
+    next_action_at: datetime | None
+    actions_taken: int
+    recent_actions: list[ActionRecord]
+    rejected_signals: list[str]
+    runs: int

@@ -1,0 +1,1 @@
+"""Plumbing shared by the worker, the starter and the dev stack: settings, logging, database, Temporal client."""

@@ -1,0 +1,153 @@
+"""What billing and ops do to accounts from outside Temporal: open them, report payments, read their state.
+
+Every input is checked here first, so a bad request fails with one clear line and nothing reaches Temporal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from dunning.account import AccountDocument, DemoClock, PaymentReceived, workflow_id
+from dunning.money import to_minor
+from dunning.policy import PolicyError, load_policy
+from dunning.state import AccountRun, AccountView
+from workflows.account import AccountWorkflow
+
+CSV_PHONE_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
+CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date", "policy")
+
+
+class InputError(ValueError):
+    """Bad input from billing or ops; the message says what was wrong and where."""
+
+
+def explain(err: ValidationError, where: str = "") -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in err.errors()]
+    return (f"{where}: " if where else "") + "; ".join(parts)
+
+
+def parse_document(data: object, where: str = "account document") -> AccountDocument:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a JSON object")
+    try:
+        document = AccountDocument.model_validate(data)
+    except ValidationError as err:
+        raise InputError(explain(err, where)) from None
+    try:
+        load_policy(document.policy)
+    except PolicyError as err:
+        raise InputError(f"{where}: {err}") from None
+    return document
+
+
+def parse_json_document(text: str) -> AccountDocument:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"account document is not valid JSON: {err}") from None
+    return parse_document(data)
+
+
+def parse_csv(path: Path) -> list[AccountDocument]:
+    """All rows or none: the first bad row stops the import before any account is opened."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in CSV_REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        documents, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            where = f"{path}, line {line}"
+            try:
+                amount_minor = to_minor(row["amount_due"], row["currency"].strip())
+            except ValueError as err:
+                raise InputError(f"{where}: amount_due: {err}") from None
+            points = [
+                {"kind": kind, "value": row[kind].strip()} for kind in CSV_PHONE_COLUMNS if (row.get(kind) or "").strip()
+            ]
+            data = {
+                "account_id": row["account_id"].strip(),
+                "debtor_name": row["debtor_name"].strip(),
+                "contact_points": points,
+                "time_zone": row["time_zone"].strip(),
+                "currency": row["currency"].strip(),
+                "amount_due_minor": amount_minor,
+                "due_date": row["due_date"].strip(),
+                "policy": row["policy"].strip(),
+                **{k: row[k].strip() for k in ("segment", "locale", "creditor") if (row.get(k) or "").strip()},
+            }
+            document = parse_document(data, where)
+            if document.account_id in seen:
+                raise InputError(f"{where}: account_id {document.account_id!r} appears twice in the file")
+            seen.add(document.account_id)
+            documents.append(document)
+    if not documents:
+        raise InputError(f"{path}: no accounts in the file")
+    return documents
+
+
+def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | None = None) -> PaymentReceived:
+    try:
+        amount_minor = to_minor(amount, currency)
+    except ValueError as err:
+        raise InputError(f"--amount: {err}") from None
+    if amount_minor <= 0:
+        raise InputError(f"--amount must be positive, got {amount}")
+    try:
+        when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(timezone.utc)
+    except ValueError:
+        raise InputError(f"--paid-at: {paid_at!r} is not an ISO 8601 date-time") from None
+    if when.tzinfo is None:
+        raise InputError(f"--paid-at: {paid_at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
+
+
+async def open_account(client: Client, task_queue: str, document: AccountDocument,
+                       clock: DemoClock | None = None) -> None:
+    """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as is."""
+    run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
+    await client.start_workflow(
+        AccountWorkflow.run, run, id=document.workflow_id, task_queue=task_queue,
+        start_signal="account_document_received", start_signal_args=[document],
+    )
+
+
+async def describe_account(client: Client, account_id: str):
+    try:
+        return await client.get_workflow_handle(workflow_id(account_id)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise InputError(f"unknown account {account_id!r}") from None
+        raise
+
+
+async def account_state(client: Client, account_id: str) -> AccountView:
+    await describe_account(client, account_id)
+    handle = client.get_workflow_handle(workflow_id(account_id))
+    return await handle.query(AccountWorkflow.state)
+
+
+async def pay(client: Client, task_queue: str, account_id: str, payment: PaymentReceived) -> None:
+    """Delivers a payment. One for an account that has closed starts a new run of the same workflow id from the
+    closed run's result, which records it as an overpayment and closes again: money is never dropped."""
+    description = await describe_account(client, account_id)
+    handle = client.get_workflow_handle(workflow_id(account_id))
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        try:
+            await handle.signal(AccountWorkflow.payment_received, payment)
+            return
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed in between
+                raise
+    closed: AccountRun = await handle.result(result_type=AccountRun)
+    await client.start_workflow(
+        AccountWorkflow.run, closed, id=workflow_id(account_id), task_queue=task_queue,
+        start_signal="payment_received", start_signal_args=[payment],
+    )

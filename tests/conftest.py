@@ -1,0 +1,134 @@
+"""Shared fixtures: a real PostgreSQL, the Twilio stand-in, Temporal's time-skipping server, a worker factory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from dunning.account import AccountDocument, ContactPoint
+from infra import db, twilio_sms
+from infra.config import Settings
+from infra.temporal import ensure_search_attributes, local_binary
+from standins.twilio_api import TwilioStandIn
+from worker import build_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "test-auth-token"
+TWILIO_FROM = "+15005550006"
+
+
+@pytest.fixture(scope="session")
+async def database_url():
+    """A fresh database per test session on DATABASE_URL's server, or on an embedded PostgreSQL."""
+    server_url = os.environ.get("DATABASE_URL") or db.embedded_database_url(ROOT / ".run" / "test-postgres")
+    name = f"collections_test_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    yield url
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url):
+    pool = await db.create_pool(database_url)
+    await db.migrate(pool)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def twilio():
+    standin = TwilioStandIn(TWILIO_SID, TWILIO_TOKEN)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(twilio) -> Settings:
+    return Settings(
+        temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
+        twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
+        twilio_api_base=twilio.base_url, log_format="console",
+    )
+
+
+@pytest.fixture(scope="session")
+async def sms_client(settings):
+    client = twilio_sms.make_client(settings)
+    yield client
+    await client.http_client.close()
+
+
+@pytest.fixture(scope="session")
+async def env():
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
+    )
+    await ensure_search_attributes(env.client, "default")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def run_worker(env, pool, sms_client, settings):
+    """`async with run_worker() as task_queue:` runs a real worker on a task queue of its own."""
+
+    @asynccontextmanager
+    async def start(client=None, task_queue: str | None = None):
+        queue = task_queue or f"test-{uuid.uuid4().hex[:8]}"
+        worker_settings = Settings(**{**settings.__dict__, "task_queue": queue})
+        async with build_worker(client or env.client, worker_settings, pool, sms_client):
+            yield queue
+
+    return start
+
+
+def make_account(account_id: str | None = None, *, policy: str = "consumer_loan", due: date | None = None,
+                 amount_minor: int = 250_000, time_zone: str = "Asia/Shanghai", currency: str = "CNY",
+                 locale: str = "zh", **extra) -> AccountDocument:
+    account_id = account_id or f"T{uuid.uuid4().hex[:10]}"
+    suffix = zlib.crc32(account_id.encode()) % 10_000_000
+    return AccountDocument(
+        account_id=account_id,
+        debtor_name="Test Debtor",
+        contact_points=[
+            ContactPoint(kind="mobile", value=f"+8613{suffix:09d}"),
+            ContactPoint(kind="home_phone", value=f"+8621{suffix:08d}"),
+            ContactPoint(kind="email", value=f"{account_id.lower()}@example.com"),
+            ContactPoint(kind="address", value="1 Test Road, Shanghai"),
+            ContactPoint(kind="mobile", value=f"+8615{suffix:09d}", owner="contact", relation="spouse"),
+        ],
+        time_zone=time_zone,
+        currency=currency,
+        amount_due_minor=amount_minor,
+        due_date=due or local_today(time_zone),
+        policy=policy,
+        locale=locale,
+        creditor="Test Lender",
+        **extra,
+    )
+
+
+def local_today(time_zone: str) -> date:
+    return datetime.now(timezone.utc).astimezone(ZoneInfo(time_zone)).date()
+

@@ -1,0 +1,230 @@
+"""The real twilio client, through infra.twilio_sms, against the loopback Twilio stand-in."""
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from infra.config import Settings
+from infra.twilio_sms import SmsRejected, SmsTemporarilyFailed, make_client, send_sms
+from standins.twilio_api import TwilioStandIn
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "stand-in-auth-token"
+FROM = "+15005550006"
+TO = "+15558675310"
+
+
+@pytest.fixture
+async def standin():
+    standin = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN, delivery_delay=0.01)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+def settings_for(base_url: str, auth_token: str = AUTH_TOKEN) -> Settings:
+    return dataclasses.replace(
+        Settings.from_env(),
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=auth_token,
+        twilio_from_number=FROM,
+        twilio_api_base=base_url,
+    )
+
+
+@pytest.fixture
+async def client(standin):
+    client = make_client(settings_for(standin.base_url))
+    yield client
+    await client.http_client.close()
+
+
+@pytest.fixture
+async def receiver():
+    """A status-callback endpoint on loopback: yields (url, queue of (url, form, headers))."""
+    received: asyncio.Queue = asyncio.Queue()
+
+    async def handle(request: web.Request) -> web.Response:
+        await received.put((str(request.url), dict(await request.post()), request.headers))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/sms-status", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}/sms-status", received
+    await runner.cleanup()
+
+
+async def test_accepted_message_is_stored_fetchable_and_listed(standin, client):
+    sent = await send_sms(client, to=TO, from_=FROM, body="Your balance is due.")
+
+    assert sent.sid.startswith("SM") and len(sent.sid) == 34
+    assert (sent.status, sent.num_segments) == ("queued", 1)
+    assert [(m["sid"], m["to"], m["from"], m["body"]) for m in standin.messages] == [
+        (sent.sid, TO, FROM, "Your balance is due.")
+    ]
+    fetched = await client.messages(sent.sid).fetch_async()
+    assert (fetched.to, fetched.from_, fetched.direction, fetched.date_created.tzinfo is not None) == (
+        TO, FROM, "outbound-api", True
+    )
+    assert [m.sid for m in await client.messages.list_async(to=TO)] == [sent.sid]
+    assert await client.messages.list_async(to="+15550000000") == []
+
+
+async def test_list_pages_through_next_page_uri(standin, client):
+    sids = [(await send_sms(client, to=TO, from_=FROM, body=f"notice {i}")).sid for i in range(5)]
+
+    listed = await client.messages.list_async(from_=FROM, page_size=2)
+
+    assert [m.sid for m in listed] == sids[::-1]  # newest first
+
+
+async def test_list_filters_on_date_sent(standin, client):
+    sent = await send_sms(client, to=TO, from_=FROM, body="hi")
+    await asyncio.sleep(0.05)  # let it reach "sent", which sets date_sent
+    today = parsedate_to_datetime(standin.messages[0]["date_sent"]).date()
+
+    assert [m.sid for m in await client.messages.list_async(date_sent=today)] == [sent.sid]
+    assert [m.sid for m in await client.messages.list_async(date_sent_after=today)] == [sent.sid]
+    assert await client.messages.list_async(date_sent_before=today - timedelta(days=1)) == []
+
+
+async def test_segments_follow_sms_encoding(client):
+    assert (await send_sms(client, to=TO, from_=FROM, body="x" * 161)).num_segments == 2
+    assert (await send_sms(client, to=TO, from_=FROM, body="Zahlung fällig ✓" * 5)).num_segments == 2
+
+
+async def test_bad_credentials_are_rejected(standin):
+    client = make_client(settings_for(standin.base_url, auth_token="wrong"))
+    try:
+        with pytest.raises(SmsRejected) as rejected:
+            await send_sms(client, to=TO, from_=FROM, body="hi")
+    finally:
+        await client.http_client.close()
+
+    assert rejected.value.code == 20003
+    assert standin.messages == []
+
+
+@pytest.mark.parametrize(
+    ("to", "body", "code"),
+    [("555-1234", "hi", 21211), ("", "hi", 21604), (TO, "", 21602)],
+)
+async def test_malformed_requests_are_rejected(standin, client, to, body, code):
+    with pytest.raises(SmsRejected) as rejected:
+        await send_sms(client, to=to, from_=FROM, body=body)
+
+    assert rejected.value.code == code
+    assert standin.messages == []
+
+
+async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
+    standin.opt_out("+15550000001")
+    standin.inbound_sms("+15550000002", " stop ")
+    standin.mark_not_mobile("+15550000003")
+
+    codes = []
+    for to in ("+15550000001", "+15550000002", "+15550000003"):
+        with pytest.raises(SmsRejected) as rejected:
+            await send_sms(client, to=to, from_=FROM, body="hi")
+        codes.append(rejected.value.code)
+
+    assert codes == [21610, 21610, 21614]
+
+
+async def test_start_keyword_opts_back_in(standin, client):
+    standin.inbound_sms(TO, "STOP")
+    standin.inbound_sms(TO, "Start")
+
+    assert (await send_sms(client, to=TO, from_=FROM, body="hi")).status == "queued"
+
+
+async def test_rejection_message_does_not_carry_the_number(client):
+    with pytest.raises(SmsRejected) as rejected:
+        await send_sms(client, to="+0123456789", from_=FROM, body="hi")
+
+    assert rejected.value.code == 21211
+    assert "123456789" not in str(rejected.value)
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+async def test_injected_failures_are_temporary(standin, client, status):
+    standin.fail_next(2, status=status)
+
+    for _ in range(2):
+        with pytest.raises(SmsTemporarilyFailed):
+            await send_sms(client, to=TO, from_=FROM, body="hi")
+
+    assert (await send_sms(client, to=TO, from_=FROM, body="hi")).status == "queued"
+    assert len(standin.messages) == 1
+
+
+async def test_throttling_speaks_twilio_error_shape_with_retry_after(standin):
+    standin.fail_next(status=429, retry_after=7)
+    auth = aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)
+
+    async with aiohttp.ClientSession() as session:
+        url = f"{standin.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+        async with session.post(url, data={"To": TO, "From": FROM, "Body": "hi"}, headers={"Authorization": auth}) as r:
+            assert (r.status, r.headers["Retry-After"]) == (429, "7")
+            assert await r.json() == {
+                "code": 20429,
+                "message": "Too Many Requests",
+                "more_info": "https://www.twilio.com/docs/errors/20429",
+                "status": 429,
+            }
+
+
+async def test_unreachable_api_is_temporary():
+    dead = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN)
+    base_url = await dead.start()
+    await dead.stop()
+    client = make_client(settings_for(base_url))
+    try:
+        with pytest.raises(SmsTemporarilyFailed):
+            await send_sms(client, to=TO, from_=FROM, body="hi")
+    finally:
+        await client.http_client.close()
+
+
+async def test_status_callbacks_are_signed_like_twilio(client, receiver):
+    url, received = receiver
+
+    sent = await send_sms(client, to=TO, from_=FROM, body="hi", status_callback=url)
+
+    validator = RequestValidator(AUTH_TOKEN)
+    statuses = []
+    for _ in range(2):
+        got_url, form, headers = await asyncio.wait_for(received.get(), timeout=5)
+        assert validator.validate(got_url, form, headers["X-Twilio-Signature"])
+        assert not validator.validate(got_url, {**form, "MessageStatus": "read"}, headers["X-Twilio-Signature"])
+        assert (form["MessageSid"], form["AccountSid"], form["To"], form["From"]) == (sent.sid, ACCOUNT_SID, TO, FROM)
+        statuses.append(form["MessageStatus"])
+    assert statuses == ["sent", "delivered"]
+    assert (await client.messages(sent.sid).fetch_async()).status == "delivered"
+
+
+async def test_undelivered_callback_carries_error_code(standin, client, receiver):
+    url, received = receiver
+    standin.mark_undeliverable(TO)
+
+    await send_sms(client, to=TO, from_=FROM, body="hi", status_callback=url)
+
+    forms = [(await asyncio.wait_for(received.get(), timeout=5))[1] for _ in range(2)]
+    assert [(f["MessageStatus"], f.get("ErrorCode")) for f in forms] == [("sent", None), ("undelivered", "30003")]
+
+
+async def test_unreachable_callback_url_does_not_break_the_stand_in(standin, client):
+    await send_sms(client, to=TO, from_=FROM, body="hi", status_callback="http://127.0.0.1:9/nowhere")
+    await asyncio.sleep(0.1)
+
+    sent = await send_sms(client, to=TO, from_=FROM, body="again")
+    assert (await client.messages(sent.sid).fetch_async()).status in ("queued", "sent", "delivered")

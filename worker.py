@@ -1,0 +1,68 @@
+"""The worker: runs AccountWorkflow and the activities that do its I/O.
+
+Environment: see infra/config.py. Migrations and search attributes are applied at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.worker import Worker
+
+from activities.accounts import AccountActivities
+from activities.channels import ChannelActivities
+from dunning.messages import Templates
+from infra import db, twilio_sms
+from infra.config import Settings
+from infra.logging import configure
+from infra.temporal import connect, ensure_search_attributes
+from workflows.account import AccountWorkflow
+
+log = structlog.get_logger()
+
+
+def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
+    accounts = AccountActivities(pool)
+    channels = ChannelActivities(pool, Templates.load(), sms_client, settings.twilio_from_number or "")
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[AccountWorkflow],
+        activities=[
+            accounts.open_account, accounts.record_payment, accounts.close_account,
+            channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
+            channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task,
+        ],
+        **options,
+    )
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    configure(settings.log_format)
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
+        raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    pool = await db.create_pool(settings.database_url)
+    await db.migrate(pool)
+    sms_client = twilio_sms.make_client(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, settings, pool, sms_client):
+            log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+            await stop.wait()
+    finally:
+        await sms_client.http_client.close()
+        await pool.close()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Temporal workflows: one long-lived AccountWorkflow per delinquent account."""

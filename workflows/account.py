@@ -1,0 +1,275 @@
+"""AccountWorkflow: one delinquent account walking its policy's ladder on durable timers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounts import AccountActivities
+    from activities.channels import ChannelActivities
+    from dunning import ladder
+    from dunning.account import AccountDocument, Clock, PaymentReceived
+    from dunning.contact import contact_points_for
+    from dunning.ledger import Ledger
+    from dunning.money import format_amount, to_major
+    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, StepOrder, StepResult, action_key
+    from dunning.policy import Channel
+    from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
+    from workflows import search_attributes as sa
+
+STEP_ACTIVITIES = {
+    Channel.sms: ChannelActivities.send_sms,
+    Channel.email: ChannelActivities.send_email,
+    Channel.call: ChannelActivities.create_call_task,
+    Channel.letter: ChannelActivities.queue_letter,
+    Channel.field_visit: ChannelActivities.order_field_visit,
+    Channel.agency: ChannelActivities.place_with_agency,
+    Channel.internal: ChannelActivities.raise_internal_task,
+}
+# Vendors and the database may be down for hours; a step keeps retrying for a day before the workflow hears of it.
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+STEP_TIMEOUTS = dict(start_to_close_timeout=timedelta(minutes=2), schedule_to_close_timeout=timedelta(days=1))
+
+
+@workflow.defn
+class AccountWorkflow:
+    @workflow.init
+    def __init__(self, run: AccountRun) -> None:
+        self._account = run.account
+        self._policy = run.policy
+        self._clock = Clock(run.clock)
+        self._plan = ladder.plan(run.policy, run.account)
+        self._state = run.state or AccountState(
+            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
+        )
+        self._published: dict[str, object] = {}
+
+    @workflow.run
+    async def run(self, run: AccountRun) -> AccountRun:
+        """Returns what a later run needs to pick the account up again (e.g. a payment after it closed)."""
+        if run.state is None:
+            await self._open()
+        while self._state.status == "open":
+            await self._settle_payments()
+            if self._state.status != "open":
+                break
+            if self._history_is_long(run):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(run.model_copy(update={"state": self._carry_over()}))
+            step = ladder.next_step(self._plan, set(self._state.done_steps))
+            if step is not None and step.due_at <= self._now():
+                await self._take(step)
+                continue
+            self._publish(step)
+            await self._sleep_until_signal_or(self._wake_at(step))
+        await self._close()
+        return run.model_copy(update={"state": self._carry_over()})
+
+    @workflow.signal
+    def payment_received(self, payment: PaymentReceived) -> None:
+        self._state.pending_payments.append(payment)
+
+    @workflow.signal
+    def account_document_received(self, document: AccountDocument) -> None:
+        """Billing (re)sent the account: the first send started us; a changed resend is refused, not applied."""
+        if document != self._account:
+            self._state.record_rejection(
+                "account document resent with changes; an open account keeps the document it opened with"
+            )
+
+    @workflow.query
+    def state(self) -> AccountView:
+        now = self._now()
+        dpd = ladder.dpd_at(self._account, now)
+        step = ladder.next_step(self._plan, set(self._state.done_steps)) if self._state.status == "open" else None
+        ledger = self._state.ledger
+        return AccountView(
+            account_id=self._account.account_id,
+            status=self._state.status,
+            policy=self._policy.ref,
+            stage=ladder.stage_id(self._policy, dpd),
+            dpd=dpd,
+            currency=self._account.currency,
+            outstanding_minor=ledger.outstanding_minor,
+            outstanding=format_amount(ledger.outstanding_minor, self._account.currency),
+            late_fee_minor=ledger.late_fee_minor,
+            paid_minor=ledger.paid_minor,
+            overpaid_minor=ledger.overpaid_minor,
+            next_action=step.key if step else None,
+            next_action_at=step.due_at if step else None,
+            actions_taken=self._state.actions_taken,
+            recent_actions=self._state.recent_actions,
+            rejected_signals=self._state.rejected_signals,
+            runs=self._state.runs,
+        )
+
+    # --- the steps of the process -------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        take, skip = ladder.triage_missed(self._policy, self._plan, self._state.opened_at)
+        self._state.done_steps += [p.key for p in skip]
+        # A step taken late at onboarding runs now; steps before it that were skipped are already marked done.
+        await workflow.execute_activity_method(
+            AccountActivities.open_account,
+            AccountOpened(
+                account=self._account,
+                workflow_id=workflow.info().workflow_id,
+                policy_ref=self._policy.ref,
+                policy_digest=self._policy.digest,
+                opened_at=self._state.opened_at,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=skip,
+            ),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=STEP_RETRY,
+        )
+        for step in take:
+            await self._take(step)
+
+    async def _take(self, planned: ladder.PlannedStep) -> None:
+        step = ladder.step_definition(self._policy, planned)
+        stage = self._policy.stage_at(planned.dpd)
+        info = workflow.info()
+        order = StepOrder(
+            action_key=action_key(self._account.account_id, info.first_execution_run_id, planned.key),
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            account=self._account,
+            planned=planned,
+            step=step,
+            stage=stage,
+            contact_points=contact_points_for(self._account, step.channel, stage),
+            agency=ladder.agency_for(self._policy, self._account.account_id) if step.channel is Channel.agency else None,
+            outstanding_minor=self._state.ledger.outstanding_minor,
+            taken_at=self._now(),
+        )
+        result: StepResult = await workflow.execute_activity_method(
+            STEP_ACTIVITIES[step.channel], order, retry_policy=STEP_RETRY, **STEP_TIMEOUTS
+        )
+        self._state.record_action(
+            ActionRecord(
+                key=planned.key,
+                step_id=planned.step_id,
+                channel=planned.channel,
+                dpd=planned.dpd,
+                stage=planned.stage,
+                at=order.taken_at,
+                status=result.status,
+                detail=result.detail,
+            )
+        )
+
+    async def _settle_payments(self) -> None:
+        while self._state.pending_payments:
+            payment = self._state.pending_payments[0]
+            ledger = self._state.ledger
+            if self._state.status == "open":
+                ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
+            outcome = ledger.apply(payment, self._account.currency)
+            if outcome.verdict == "rejected":
+                self._state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
+            if outcome.verdict == "applied" and self._state.status == "open" and ledger.outstanding_minor == 0:
+                self._state.status = "cured"
+                self._state.closed_at = self._now()
+            if outcome.verdict != "duplicate":
+                await workflow.execute_activity_method(
+                    AccountActivities.record_payment,
+                    PaymentRecorded(
+                        account_id=self._account.account_id,
+                        workflow_id=workflow.info().workflow_id,
+                        outcome=outcome,
+                        paid_at=payment.paid_at,
+                        currency=self._account.currency,
+                        account_status=self._state.status,
+                    ),
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=STEP_RETRY,
+                )
+            self._state.pending_payments.pop(0)
+
+    async def _close(self) -> None:
+        self._publish(None)
+        await workflow.execute_activity_method(
+            AccountActivities.close_account,
+            AccountClosed(
+                account_id=self._account.account_id,
+                status=self._state.status,
+                closed_at=self._state.closed_at or self._now(),
+                outstanding_minor=self._state.ledger.outstanding_minor,
+            ),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=STEP_RETRY,
+        )
+        # Money that arrived while closing is an overpayment: record it before the run ends.
+        await self._settle_payments()
+
+    # --- time ----------------------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self._clock.business(workflow.now())
+
+    def _wake_at(self, step: ladder.PlannedStep | None) -> datetime | None:
+        moments = [step.due_at] if step else []
+        stage_change = ladder.next_stage_change(self._policy, self._account, self._now())
+        if stage_change:
+            moments.append(stage_change)
+        return min(moments) if moments else None
+
+    async def _sleep_until_signal_or(self, wake_at: datetime | None) -> None:
+        """Sleeps on a durable timer until `wake_at` (business time), or until a signal needs handling."""
+        timeout = None
+        if wake_at is not None:
+            business_seconds = (wake_at - self._now()).total_seconds()
+            # Round up to the millisecond so a demo-clock timer never fires a hair before its business moment.
+            timeout = timedelta(milliseconds=math.ceil(self._clock.real_seconds(business_seconds) * 1000))
+        try:
+            await workflow.wait_condition(lambda: bool(self._state.pending_payments), timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def _history_is_long(self, run: AccountRun) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= run.continue_as_new_after_events
+
+    def _carry_over(self) -> AccountState:
+        return self._state.model_copy(update={"runs": self._state.runs + 1})
+
+    # --- what ops see --------------------------------------------------------------------------------------
+
+    def _publish(self, step: ladder.PlannedStep | None) -> None:
+        """Keeps search attributes and the UI's one-line summary current, writing only what changed."""
+        now = self._now()
+        dpd = ladder.dpd_at(self._account, now)
+        stage = ladder.stage_id(self._policy, dpd)
+        outstanding = self._state.ledger.outstanding_minor
+        values = {
+            sa.ACCOUNT_STATUS: self._state.status,
+            sa.STAGE: stage,
+            sa.DPD: dpd,
+            sa.OUTSTANDING: int(to_major(outstanding, self._account.currency)),
+            sa.CURRENCY: self._account.currency,
+            sa.POLICY: self._policy.name,
+            sa.POLICY_VERSION: self._policy.version,
+            sa.SEGMENT: self._account.segment,
+            sa.NEXT_ACTION: step.key if step else None,
+            sa.NEXT_ACTION_AT: step.due_at if step else None,
+            sa.DUE_DATE: datetime.combine(self._account.due_date, datetime.min.time(), tzinfo=now.tzinfo),
+        }
+        changed = [
+            key.value_set(value) if value is not None else key.value_unset()
+            for key, value in values.items()
+            if self._published.get(key.name, "unset") != value
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._published.update({key.name: value for key, value in values.items()})
+        next_part = f"next {step.key} at {step.due_at:%Y-%m-%d %H:%M %Z}" if step else "no further steps"
+        workflow.set_current_details(
+            f"{self._state.status} · stage {stage} · dpd {dpd} · owes {format_amount(outstanding, self._account.currency)}"
+            f" · {next_part}"
+        )
