@@ -6,7 +6,7 @@ import os
 import uuid
 import zlib
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,7 +103,7 @@ def run_worker(env, pool, sms_client, settings):
     return start
 
 
-def make_account(account_id: str | None = None, *, policy: str = "consumer_loan", due: date | None = None,
+def make_account(due: date, account_id: str | None = None, *, policy: str = "consumer_loan",
                  amount_minor: int = 250_000, time_zone: str = "Asia/Shanghai", currency: str = "CNY",
                  locale: str = "zh", **extra) -> AccountDocument:
     account_id = account_id or f"T{uuid.uuid4().hex[:10]}"
@@ -121,7 +121,7 @@ def make_account(account_id: str | None = None, *, policy: str = "consumer_loan"
         time_zone=time_zone,
         currency=currency,
         amount_due_minor=amount_minor,
-        due_date=due or local_today(time_zone),
+        due_date=due,
         policy=policy,
         locale=locale,
         creditor="Test Lender",
@@ -129,6 +129,7 @@ def make_account(account_id: str | None = None, *, policy: str = "consumer_loan"
     )
 
 
-def local_today(time_zone: str) -> date:
-    return datetime.now(timezone.utc).astimezone(ZoneInfo(time_zone)).date()
+async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
+    """Today in the debtor's zone by the test server's clock, which earlier tests have moved forward."""
+    return (await env.get_current_time()).astimezone(ZoneInfo(time_zone)).date()
 

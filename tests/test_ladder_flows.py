@@ -10,7 +10,7 @@ from dunning import ladder
 from dunning.account import local_date
 from dunning.policy import load_policy
 from infra import billing
-from tests.conftest import make_account
+from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
 
@@ -29,7 +29,7 @@ async def taken_actions(pool, account_id: str) -> list[tuple[str, int, int, str]
 
 
 async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twilio):
-    account = make_account()
+    account = make_account(due=await server_today(env))
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         handle: WorkflowHandle = env.client.get_workflow_handle(account.workflow_id)
@@ -66,3 +66,44 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
     ]
     history = await handle.fetch_history()
     assert len(history.events) <= 250
+
+
+async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker, pool):
+    account = make_account(policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en",
+                           due=await server_today(env, "America/Chicago") + timedelta(days=10))
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        await env.sleep(timedelta(days=10 + 125))
+
+    policy = load_policy("b2b_receivables")
+    expected = [(p.step_id, p.dpd) for p in ladder.plan(policy, account)]
+    actions = await taken_actions(pool, account.account_id)
+    assert [(step, dpd) for step, dpd, _, _ in actions] == expected
+    assert all(planned == actual for _, planned, actual, _ in actions), actions
+    assert actions[0][:2] == ("pre_due_reminder", -7)
+    chase_days = [dpd for step, dpd, _, _ in actions if step.startswith("chase_email")]
+    assert chase_days[:4] == [1, 3, 5, 7] and chase_days[4:27] == list(range(8, 31))
+    tasks = await pool.fetch(
+        "SELECT task, status FROM internal_tasks WHERE account_id = $1 ORDER BY created_at", account.account_id
+    )
+    assert [(t["task"], t["status"]) for t in tasks] == [
+        ("supervisor", "open"), ("manager", "open"), ("general_manager", "open"),
+        ("customer_lock", "awaiting_approval"),
+    ]
+    emails = await pool.fetch("SELECT subject, body FROM email_jobs WHERE account_id = $1", account.account_id)
+    assert len(emails) == sum(1 for step, *_ in actions if "email" in step or step == "pre_due_reminder")
+    assert all("UNSUBSCRIBE" in e["body"] for e in emails)
+
+
+async def test_account_onboarded_late_takes_only_the_latest_missed_step_per_channel(env, run_worker, pool):
+    account = make_account(due=await server_today(env) - timedelta(days=40))
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        await env.sleep(timedelta(hours=1))
+
+    taken = [(step, dpd) for step, dpd, _, _ in await taken_actions(pool, account.account_id)]
+    assert taken == [("call_task", 30), ("sms_severe", 30), ("letter_final", 35)]
+    skipped = await pool.fetchval(
+        "SELECT count(*) FROM action_log WHERE account_id = $1 AND result = 'skipped'", account.account_id
+    )
+    assert skipped == 10  # sms at 1, 3, 6, 12, 18; calls at 1, 6, 18; letters at 10, 20

@@ -1,0 +1,128 @@
+"""Onboarding throughput: billing's signal-with-start of a full account, against plain starts of a no-op workflow.
+
+    python -m bench.onboarding [--accounts 10000] [--concurrency 100] [--no-worker]
+
+Everything runs on one local dev server in one run, because this machine is too noisy to compare across runs.
+The baseline is measured before and after the accounts, so a server that slows as it fills favours neither side.
+Target: accounts/s >= 0.7 x no-op starts/s. Then, unless --no-worker, a real worker onboards a second batch and
+we time until every account has its `accounts` row in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import datetime, timedelta, timezone
+from time import perf_counter
+
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from bench.stack import POLICIES, account_document, services
+from dunning.account import AccountDocument
+from infra.billing import open_account
+from infra.temporal import dev_server_flags, local_binary
+from worker import build_worker
+
+# No worker polls this queue: starting a workflow is all we measure there.
+START_QUEUE = "bench-start-only"
+WORKER_QUEUE = "bench-onboarding"
+WARM_UP = 200
+STALL_SECONDS = 60
+
+
+@workflow.defn
+class NoopWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+async def timed(count: int, start_one, concurrency: int) -> float:
+    """Seconds to call `start_one(i)` for every i < count with at most `concurrency` calls in flight."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await start_one(i)
+
+    began = perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return perf_counter() - began
+
+
+def documents(prefix: str, count: int) -> list[AccountDocument]:
+    """A portfolio mixing the three policies, three regions and 0-30 dpd, as billing would send it."""
+    today = datetime.now(timezone.utc).date()
+    return [
+        account_document(f"{prefix}{i:06d}", POLICIES[i % len(POLICIES)], today - timedelta(days=i % 31), i)
+        for i in range(count)
+    ]
+
+
+async def noop_rate(client: Client, tag: str, count: int, concurrency: int) -> float:
+    async def start(i: int):
+        return await client.start_workflow(NoopWorkflow.run, id=f"noop-{tag}-{i}", task_queue=START_QUEUE)
+
+    return count / await timed(count, start, concurrency)
+
+
+async def accounts_rate(client: Client, batch: list[AccountDocument], concurrency: int) -> float:
+    return len(batch) / await timed(len(batch), lambda i: open_account(client, START_QUEUE, batch[i]), concurrency)
+
+
+async def end_to_end(client: Client, batch: list[AccountDocument], concurrency: int) -> tuple[float, float]:
+    """(seconds to start the batch, seconds until every account has its row) with a real worker running."""
+    async with services() as stack, build_worker(
+        client, stack.worker_settings(WORKER_QUEUE), stack.pool, stack.sms_client
+    ):
+        began = perf_counter()
+        started = await timed(len(batch), lambda i: open_account(client, WORKER_QUEUE, batch[i]), concurrency)
+        seen, progress_at = 0, perf_counter()
+        while seen < len(batch):
+            await asyncio.sleep(0.2)
+            rows = await stack.pool.fetchval("SELECT count(*) FROM accounts")
+            if rows > seen:
+                seen, progress_at = rows, perf_counter()
+            elif perf_counter() - progress_at > STALL_SECONDS:
+                raise RuntimeError(f"only {seen} of {len(batch)} accounts rows after {STALL_SECONDS}s without progress")
+        return started, perf_counter() - began
+
+
+async def main(count: int, concurrency: int, with_worker: bool) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=local_binary("temporal"),
+        dev_server_extra_args=dev_server_flags(),
+        data_converter=pydantic_data_converter,
+        ui=False,
+    )
+    try:
+        client = env.client
+        await noop_rate(client, "warm-up", WARM_UP, concurrency)  # connections, server caches, code paths
+        print(f"onboarding: {count:,} workflows per measurement, {concurrency} in flight, local dev server")
+        before = await noop_rate(client, "before", count, concurrency)
+        print(f"  no-op starts (before)        {before:8.1f} /s")
+        accounts = await accounts_rate(client, documents("A", count), concurrency)
+        print(f"  open_account                 {accounts:8.1f} /s")
+        after = await noop_rate(client, "after", count, concurrency)
+        print(f"  no-op starts (after)         {after:8.1f} /s")
+        ratio = accounts / ((before + after) / 2)
+        verdict = "OK" if ratio >= 0.7 else "BELOW TARGET"
+        print(f"  accounts/s / no-op starts/s  {ratio:8.2f}    target >= 0.7: {verdict}")
+        if with_worker:
+            started, onboarded = await end_to_end(client, documents("E", count), concurrency)
+            print(f"  with a worker: started in {started:.1f}s, all {count:,} accounts rows after {onboarded:.1f}s"
+                  f" = {count / onboarded:.1f} accounts onboarded/s end to end")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=10_000, help="workflows per measurement (default 10000)")
+    parser.add_argument("--concurrency", type=int, default=100, help="starts in flight at once (default 100)")
+    parser.add_argument("--no-worker", action="store_true", help="skip the end-to-end figure with a real worker")
+    args = parser.parse_args()
+    asyncio.run(main(args.accounts, args.concurrency, not args.no_worker))

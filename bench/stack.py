@@ -1,0 +1,98 @@
+"""What both benchmarks run the worker against: a fresh database on an embedded PostgreSQL, the Twilio stand-in,
+and varied account documents."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zlib
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+
+from dunning.account import AccountDocument, ContactPoint
+from infra import db, twilio_sms
+from infra.config import Settings
+from infra.logging import configure
+from standins.twilio_api import TwilioStandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ("consumer_loan", "b2b_receivables", "property_fees")
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "bench-auth-token"
+TWILIO_FROM = "+15005550006"
+# (time zone, currency, locale, mobile prefix, city): accounts in several zones exercise the dpd arithmetic.
+REGIONS = (
+    ("Asia/Shanghai", "CNY", "zh", "+86138", "Shanghai"),
+    ("Europe/London", "GBP", "en", "+447700", "London"),
+    ("America/New_York", "USD", "en", "+1212555", "New York"),
+)
+
+
+@dataclass(frozen=True)
+class Services:
+    pool: asyncpg.Pool
+    settings: Settings
+    sms_client: object
+    twilio: TwilioStandIn
+
+    def worker_settings(self, task_queue: str) -> Settings:
+        return replace(self.settings, task_queue=task_queue)
+
+
+@asynccontextmanager
+async def services():
+    """A migrated database of its own (dropped afterwards) and the Twilio stand-in, for `worker.build_worker`."""
+    # One log line per activity would drown the figures; warnings still show.
+    configure("console", logging.WARNING)
+    async with AsyncExitStack() as stack:
+        server_url = db.embedded_database_url(ROOT / ".run" / "bench-postgres")
+        name = f"collections_bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(server_url)
+        stack.push_async_callback(admin.close)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        stack.push_async_callback(admin.execute, f'DROP DATABASE "{name}" WITH (FORCE)')
+        head, _, query = server_url.partition("?")  # the socket directory travels in the query
+        pool = await db.create_pool(f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else ""))
+        stack.push_async_callback(pool.close)
+        await db.migrate(pool)
+
+        twilio = TwilioStandIn(TWILIO_SID, TWILIO_TOKEN)
+        await twilio.start()
+        stack.push_async_callback(twilio.stop)
+        settings = Settings(
+            temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
+            twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
+            twilio_api_base=twilio.base_url, log_format="console",
+        )
+        sms_client = twilio_sms.make_client(settings)
+        stack.push_async_callback(sms_client.http_client.close)
+        yield Services(pool, settings, sms_client, twilio)
+
+
+def account_document(account_id: str, policy: str, due: date, variant: int = 0) -> AccountDocument:
+    """An account like tests/conftest.make_account, with region and amount varied by `variant`."""
+    time_zone, currency, locale, mobile, city = REGIONS[variant % len(REGIONS)]
+    suffix = zlib.crc32(account_id.encode()) % 10_000
+    return AccountDocument(
+        account_id=account_id,
+        debtor_name=f"Bench Debtor {account_id}",
+        contact_points=[
+            ContactPoint(kind="mobile", value=f"{mobile}{suffix:04d}"),
+            ContactPoint(kind="work_phone", value=f"{mobile}{(suffix + 1) % 10_000:04d}"),
+            ContactPoint(kind="email", value=f"{account_id.lower()}@example.com"),
+            ContactPoint(kind="address", value=f"{variant % 500 + 1} Bench Road, {city}"),
+            ContactPoint(kind="mobile", value=f"{mobile}{(suffix + 2) % 10_000:04d}", owner="contact",
+                         relation="spouse"),
+        ],
+        time_zone=time_zone,
+        currency=currency,
+        amount_due_minor=50_000 + 1_237 * (variant % 997),
+        due_date=due,
+        policy=policy,
+        locale=locale,
+        creditor="Bench Creditor",
+    )

@@ -1,0 +1,166 @@
+"""`make run`: the whole stack on this machine, then a sample portfolio walking its ladders.
+
+Starts what is not configured: the Temporal dev server with its Web UI (TEMPORAL_ADDRESS unset), an embedded
+PostgreSQL (DATABASE_URL unset), the Twilio stand-in (Twilio credentials unset); then the worker, then the
+accounts of sample_data/portfolio.csv dated relative to today. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import signal
+import subprocess
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+
+from dunning.account import DemoClock
+from infra import billing, db, twilio_sms
+from infra.config import Settings
+from infra.logging import configure
+from infra.temporal import connect, dev_server_flags, ensure_search_attributes, local_binary
+from standins.twilio_api import TwilioStandIn
+from worker import build_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / ".run"
+PORTFOLIO = ROOT / "sample_data" / "portfolio.csv"
+UI_PORT = 8233
+STANDIN_SID = "AC" + "d" * 32
+STANDIN_TOKEN = "demo-auth-token"
+STANDIN_FROM = "+15005550006"
+
+log = structlog.get_logger()
+
+
+def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RUN_DIR) -> Path:
+    """Writes the sample portfolio in `starter.py import` format, due dates set from its days_past_due column."""
+    target = target_dir / f"portfolio-{today.isoformat()}.csv"
+    with source.open(newline="", encoding="utf-8") as src, target.open("w", newline="", encoding="utf-8") as out:
+        reader = csv.DictReader(src)
+        fields = [("due_date" if f == "days_past_due" else f) for f in reader.fieldnames or []]
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        for row in reader:
+            row["due_date"] = (today - timedelta(days=int(row.pop("days_past_due")))).isoformat()
+            writer.writerow(row)
+    return target
+
+
+async def fresh_database(server_url: str, name: str = "collections") -> str:
+    """The demo starts from an empty database each time, so what the UI shows matches what the tables hold."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    head, _, tail = server_url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
+
+
+def start_dev_server() -> subprocess.Popen:
+    return subprocess.Popen(
+        [local_binary("temporal"), "server", "start-dev", "--ui-port", str(UI_PORT), "--log-level", "warn",
+         *dev_server_flags()],
+        stdout=(RUN_DIR / "temporal.log").open("w"), stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None) -> Client:
+    for _ in range(120):
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"the Temporal dev server exited; see {RUN_DIR / 'temporal.log'}")
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"Temporal at {settings.temporal_address} did not answer within 60 s")
+
+
+async def main(day_seconds: float | None) -> None:
+    RUN_DIR.mkdir(exist_ok=True)
+    settings = Settings.from_env()
+    configure(settings.log_format)
+    started: list[str] = []
+
+    database_url = settings.database_url or await fresh_database(db.embedded_database_url(RUN_DIR / "postgres"))
+    started += [] if settings.database_url else ["embedded PostgreSQL (data in .run/postgres)"]
+
+    standin = None
+    if not settings.twilio_account_sid:
+        standin = TwilioStandIn(STANDIN_SID, STANDIN_TOKEN)
+        await standin.start()
+        started.append(f"Twilio stand-in at {standin.base_url}")
+    settings = Settings(**{
+        **settings.__dict__,
+        "database_url": database_url,
+        "twilio_account_sid": settings.twilio_account_sid or STANDIN_SID,
+        "twilio_auth_token": settings.twilio_auth_token or STANDIN_TOKEN,
+        "twilio_from_number": settings.twilio_from_number or STANDIN_FROM,
+        "twilio_api_base": standin.base_url if standin else settings.twilio_api_base,
+    })
+
+    server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server()
+    client = await wait_for_temporal(settings, server)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    if server:
+        started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
+
+    pool = await db.create_pool(database_url)
+    await db.migrate(pool)
+    sms_client = twilio_sms.make_client(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, settings, pool, sms_client):
+            now = datetime.now(timezone.utc)
+            clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
+            portfolio = dated_portfolio(now.date())
+            documents = billing.parse_csv(portfolio)
+            for document in documents:
+                await billing.open_account(client, settings.task_queue, document, clock)
+            _print_banner(started, len(documents), portfolio, day_seconds)
+            await stop.wait()
+    finally:
+        await sms_client.http_client.close()
+        await pool.close()
+        if standin:
+            await standin.stop()
+        if server:
+            server.terminate()
+            server.wait(timeout=10)
+    print("stopped everything make run started")
+
+
+def _print_banner(started: list[str], accounts: int, portfolio: Path, day_seconds: float | None) -> None:
+    pace = f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
+    lines = [
+        "",
+        "Collections orchestrator is running.",
+        *[f"  - {item}" for item in started],
+        f"  - worker on task queue 'collections'; {accounts} sample accounts opened from {portfolio.relative_to(ROOT)}",
+        f"  - clock: {pace}",
+        "",
+        f"Look: http://localhost:{UI_PORT}/namespaces/default/workflows",
+        '  filter e.g.  Stage = "18-29" AND Outstanding > 5000     or     Policy = "b2b_receivables"',
+        "Try:  .venv/bin/python starter.py status DEMO1005",
+        "      .venv/bin/python starter.py pay DEMO1005 --amount 100 --payment-id P1",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--day-seconds", type=float, help="demo clock: one business day lasts this many seconds")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.day_seconds))
