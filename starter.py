@@ -41,26 +41,34 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "open":
         text = sys.stdin.read() if args.file == "-" else _read(Path(args.file))
         document = billing.parse_json_document(text)
-        client = await connect(settings)
+        client = await _connect(settings)
         await billing.open_account(client, settings.task_queue, document)
         print(f"opened {document.workflow_id}")
     elif args.command == "import":
         if not args.file.is_file():
             raise billing.InputError(f"{args.file}: no such file")
         documents = billing.parse_csv(args.file)
-        client = await connect(settings)
+        client = await _connect(settings)
         for document in documents:
             await billing.open_account(client, settings.task_queue, document)
         print(f"opened {len(documents)} accounts")
     elif args.command == "pay":
-        client = await connect(settings)
+        billing.check_payment_args(args.amount, args.payment_id, args.paid_at)
+        client = await _connect(settings)
         view = await billing.account_state(client, args.account)
         payment = billing.parse_payment(args.amount, args.payment_id, view.currency, args.paid_at)
         await billing.pay(client, settings.task_queue, args.account, payment)
         print(f"payment {payment.payment_id} sent to account {args.account}")
     elif args.command == "status":
-        client = await connect(settings)
+        client = await _connect(settings)
         print((await billing.account_state(client, args.account)).model_dump_json(indent=2))
+
+
+async def _connect(settings: Settings):
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        raise billing.InputError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
 
 
 def _read(path: Path) -> str:

@@ -77,8 +77,11 @@ def workflow_id(account_id: str) -> str:
     return f"account-{account_id}"
 
 
+PAYMENT_ID_MAX = 128
+
+
 class PaymentReceived(Payload):
-    payment_id: str = Field(min_length=1, max_length=128)
+    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
     amount_minor: int
     currency: str | None = None
     paid_at: AwareDatetime

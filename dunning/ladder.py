@@ -57,14 +57,20 @@ def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
 
 
 def triage_missed(
-    policy: Policy, planned: list[PlannedStep], opened_at: datetime
+    policy: Policy, account: AccountDocument, planned: list[PlannedStep], opened_at: datetime
 ) -> tuple[list[PlannedStep], list[PlannedStep]]:
-    """Steps already due when the account opened: the latest of each channel is taken now if the policy says
-    so, the rest are skipped (a debtor onboarded at 40 dpd gets the final letter, not all three)."""
+    """Steps already due when the account opened. Of each channel the stage at opening still allows, the steps of
+    its latest missed day are taken now if the policy says so; the rest are skipped (a debtor onboarded at 40 dpd
+    gets the final letter, not all three, and an account placed with an agency gets no early-stage SMS)."""
     missed = [p for p in planned if p.due_at < opened_at]
-    latest_by_channel = {p.channel: p for p in missed}
+    stage = policy.stage_at(dpd_at(account, opened_at))
+    allowed = {channel.value for channel in stage.channels} if stage else set()
+    latest_by_channel = {p.channel: p.due_at for p in missed}
     steps = {step.id: step for step in policy.steps}
-    take = [p for p in missed if latest_by_channel[p.channel] is p and steps[p.step_id].catch_up]
+    take = [
+        p for p in missed
+        if p.channel in allowed and p.due_at == latest_by_channel[p.channel] and steps[p.step_id].catch_up
+    ]
     skip = [p for p in missed if p not in take]
     return take, skip
 

@@ -7,6 +7,7 @@ accounts opened after the edit.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import time
 from decimal import Decimal
 from enum import Enum
@@ -17,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
 class Channel(str, Enum):
@@ -56,6 +58,12 @@ class Stage(Strict):
     third_parties: ThirdParties = ThirdParties.none
     channels: list[Channel]
     call_cadence: CallCadence | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "Stage":
+        if self.to_dpd is not None and self.to_dpd < self.from_dpd:
+            raise ValueError(f"to_dpd ({self.to_dpd}) is before from_dpd ({self.from_dpd})")
+        return self
 
     def covers(self, dpd: int) -> bool:
         return self.from_dpd <= dpd and (self.to_dpd is None or dpd <= self.to_dpd)
@@ -127,7 +135,7 @@ class LateFee(Strict):
 
 
 class Policy(Strict):
-    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(pattern=POLICY_NAME.pattern)
     version: int = Field(ge=1)
     title: str
     sources: list[str] = []
@@ -189,7 +197,7 @@ class PolicyError(ValueError):
 
 def load_policy(name: str, directory: Path = POLICY_DIR) -> Policy:
     path = directory / f"{name}.yaml"
-    if not path.is_file():
+    if not POLICY_NAME.match(name) or not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
         raise PolicyError(f"unknown policy {name!r} (no {path}); known policies: {known}")
     return parse_policy(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -16,14 +17,15 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from dunning.account import AccountDocument, DemoClock, PaymentReceived, workflow_id
-from dunning.money import to_minor
+from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, workflow_id
+from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
 from workflows.account import AccountWorkflow
 
-CSV_PHONE_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
+CSV_CONTACT_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
 CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date", "policy")
+CSV_OPTIONAL = ("segment", "locale", "creditor")
 
 
 class InputError(ValueError):
@@ -59,35 +61,17 @@ def parse_json_document(text: str) -> AccountDocument:
 
 def parse_csv(path: Path) -> list[AccountDocument]:
     """All rows or none: the first bad row stops the import before any account is opened."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: spreadsheets save CSV with a byte-order mark.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in CSV_REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
         documents, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            where = f"{path}, line {line}"
-            try:
-                amount_minor = to_minor(row["amount_due"], row["currency"].strip())
-            except ValueError as err:
-                raise InputError(f"{where}: amount_due: {err}") from None
-            points = [
-                {"kind": kind, "value": row[kind].strip()} for kind in CSV_PHONE_COLUMNS if (row.get(kind) or "").strip()
-            ]
-            data = {
-                "account_id": row["account_id"].strip(),
-                "debtor_name": row["debtor_name"].strip(),
-                "contact_points": points,
-                "time_zone": row["time_zone"].strip(),
-                "currency": row["currency"].strip(),
-                "amount_due_minor": amount_minor,
-                "due_date": row["due_date"].strip(),
-                "policy": row["policy"].strip(),
-                **{k: row[k].strip() for k in ("segment", "locale", "creditor") if (row.get(k) or "").strip()},
-            }
-            document = parse_document(data, where)
+        for row in reader:
+            document = _csv_document(row, f"{path}, line {reader.line_num}")
             if document.account_id in seen:
-                raise InputError(f"{where}: account_id {document.account_id!r} appears twice in the file")
+                raise InputError(f"{path}, line {reader.line_num}: account_id {document.account_id!r} appears twice in the file")
             seen.add(document.account_id)
             documents.append(document)
     if not documents:
@@ -95,19 +79,53 @@ def parse_csv(path: Path) -> list[AccountDocument]:
     return documents
 
 
-def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | None = None) -> PaymentReceived:
+def _csv_document(row: dict[str, str | None], where: str) -> AccountDocument:
+    cell = {key: (value or "").strip() for key, value in row.items() if key is not None}
+    empty = [column for column in CSV_REQUIRED if not cell.get(column)]
+    if empty:
+        raise InputError(f"{where}: empty {', '.join(empty)}")
     try:
-        amount_minor = to_minor(amount, currency)
+        exponent(cell["currency"])
     except ValueError as err:
-        raise InputError(f"--amount: {err}") from None
-    if amount_minor <= 0:
+        raise InputError(f"{where}: currency: {err}") from None
+    try:
+        amount_minor = to_minor(cell["amount_due"], cell["currency"])
+    except ValueError as err:
+        raise InputError(f"{where}: amount_due: {err}") from None
+    data = {
+        **{column: cell[column] for column in CSV_REQUIRED if column != "amount_due"},
+        "contact_points": [{"kind": kind, "value": cell[kind]} for kind in CSV_CONTACT_COLUMNS if cell.get(kind)],
+        "amount_due_minor": amount_minor,
+        **{column: cell[column] for column in CSV_OPTIONAL if cell.get(column)},
+    }
+    return parse_document(data, where)
+
+
+def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> datetime:
+    """What can be checked before asking Temporal for the account's currency; returns when it was paid."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise InputError(f"--amount: {amount!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
         raise InputError(f"--amount must be positive, got {amount}")
+    if not payment_id.strip() or len(payment_id) > PAYMENT_ID_MAX:
+        raise InputError(f"--payment-id must be 1 to {PAYMENT_ID_MAX} characters")
     try:
         when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(timezone.utc)
     except ValueError:
         raise InputError(f"--paid-at: {paid_at!r} is not an ISO 8601 date-time") from None
     if when.tzinfo is None:
         raise InputError(f"--paid-at: {paid_at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+    return when
+
+
+def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | None = None) -> PaymentReceived:
+    when = check_payment_args(amount, payment_id, paid_at)
+    try:
+        amount_minor = to_minor(amount, currency)
+    except ValueError as err:
+        raise InputError(f"--amount: {err}") from None
     return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
 
 

@@ -89,15 +89,28 @@ async def env():
     await env.shutdown()
 
 
+@pytest.fixture(scope="session")
+async def shared_queue(env, pool, sms_client, settings):
+    """One worker for the whole session: accounts a test leaves open keep running as later tests skip time
+    (the time-skipping server stops skipping while any workflow task waits for a worker)."""
+    queue = "tests"
+    async with build_worker(env.client, Settings(**{**settings.__dict__, "task_queue": queue}), pool, sms_client):
+        yield queue
+
+
 @pytest.fixture
-def run_worker(env, pool, sms_client, settings):
-    """`async with run_worker() as task_queue:` runs a real worker on a task queue of its own."""
+def run_worker(env, pool, sms_client, settings, shared_queue):
+    """`async with run_worker() as task_queue:` gives the shared worker's queue; with a client, a task queue or
+    worker options it runs a worker of its own for the duration of the block."""
 
     @asynccontextmanager
-    async def start(client=None, task_queue: str | None = None):
+    async def start(client=None, task_queue: str | None = None, **worker_options):
+        if client is None and task_queue is None and not worker_options:
+            yield shared_queue
+            return
         queue = task_queue or f"test-{uuid.uuid4().hex[:8]}"
         worker_settings = Settings(**{**settings.__dict__, "task_queue": queue})
-        async with build_worker(client or env.client, worker_settings, pool, sms_client):
+        async with build_worker(client or env.client, worker_settings, pool, sms_client, **worker_options):
             yield queue
 
     return start

@@ -227,8 +227,6 @@ def test_overlapping_stages_are_refused(tmp_path):
     assert "stage 'late' starts at dpd 4; it must start at 6" in message
 
 
-@pytest.mark.xfail(strict=True, reason="dunning/policy.py Policy._stages_contiguous never checks to_dpd >= from_dpd: "
-                   "an inverted stage (6..3) followed by one from 4 passes, so dpd 4-5 sit in two stages")
 def test_an_inverted_stage_is_refused(tmp_path):
     data = valid_policy()
     data["stages"] = [

@@ -111,7 +111,8 @@ class AccountWorkflow:
     # --- the steps of the process -------------------------------------------------------------------------
 
     async def _open(self) -> None:
-        take, skip = ladder.triage_missed(self._policy, self._plan, self._state.opened_at)
+        opened_at = self._state.opened_at
+        take, skip = ladder.triage_missed(self._policy, self._account, self._plan, opened_at)
         self._state.done_steps += [p.key for p in skip]
         # A step taken late at onboarding runs now; steps before it that were skipped are already marked done.
         await workflow.execute_activity_method(
@@ -121,7 +122,7 @@ class AccountWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 policy_ref=self._policy.ref,
                 policy_digest=self._policy.digest,
-                opened_at=self._state.opened_at,
+                opened_at=opened_at,
                 ladder_life=workflow.info().first_execution_run_id,
                 skipped=skip,
             ),

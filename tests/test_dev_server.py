@@ -1,0 +1,91 @@
+"""End to end on the real Temporal dev server: ops filter accounts by search attribute; the starter CLI works."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from infra import billing
+from infra.temporal import dev_server_flags, local_binary
+from tests.conftest import ROOT, make_account, server_today
+
+
+@pytest.fixture(scope="module")
+async def dev_env():
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=local_binary("temporal"), dev_server_extra_args=dev_server_flags(),
+        data_converter=pydantic_data_converter, ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+async def starter(dev_env, queue: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs the CLI as a user would, without blocking the loop the worker answers queries on."""
+    environment = {**os.environ, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+                   "TASK_QUEUE": queue}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "starter.py", *args, cwd=ROOT, env=environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
+
+
+async def until(predicate, seconds: float = 20):
+    for _ in range(int(seconds * 4)):
+        if result := await predicate():
+            return result
+        await asyncio.sleep(0.25)
+    raise AssertionError("condition not met in time")
+
+
+async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(dev_env, run_worker):
+    today = await server_today(dev_env)
+    big_late = make_account(due=today - timedelta(days=20), amount_minor=800_000)
+    small_late = make_account(due=today - timedelta(days=20), amount_minor=120_000)
+    early = make_account(due=today - timedelta(days=2), amount_minor=900_000)
+    async with run_worker(client=dev_env.client) as queue:
+        for account in (big_late, small_late, early):
+            await billing.open_account(dev_env.client, queue, account)
+
+        query = 'Stage = "18-29" AND Outstanding > 5000 AND AccountStatus = "open"'
+
+        async def listed():
+            ids = {w.id async for w in dev_env.client.list_workflows(query)}
+            return ids if big_late.workflow_id in ids else None
+
+        ids = await until(listed)
+        assert small_late.workflow_id not in ids and early.workflow_id not in ids
+        status = await starter(dev_env, queue, "status", big_late.account_id)
+        assert status.returncode == 0, status.stderr
+        view = json.loads(status.stdout)
+        assert (view["stage"], view["dpd"], view["outstanding_minor"]) == ("18-29", 20, 800_000)
+
+        paid = await starter(dev_env, queue, "pay", big_late.account_id, "--amount", "1500.50", "--payment-id", "CLI-1")
+        assert paid.returncode == 0, paid.stderr
+
+        async def balance_lowered():
+            view = json.loads((await starter(dev_env, queue, "status", big_late.account_id)).stdout)
+            return view if view["outstanding_minor"] == 800_000 - 150_050 else None
+
+        await until(balance_lowered)
+
+        for args, expected in (
+            (("pay", "NO-SUCH-ACCOUNT", "--amount", "1", "--payment-id", "X"), "unknown account 'NO-SUCH-ACCOUNT'"),
+            (("pay", big_late.account_id, "--amount", "-5", "--payment-id", "X"), "--amount must be positive"),
+            (("pay", big_late.account_id, "--amount", "1.234", "--payment-id", "X"), "more decimals than CNY"),
+            (("status", "NO-SUCH-ACCOUNT"), "unknown account"),
+        ):
+            refused = await starter(dev_env, queue, *args)
+            assert refused.returncode == 2
+            lines = refused.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], refused.stderr

@@ -1,0 +1,122 @@
+"""Durability: continue-as-new across a year of signals, a worker restarted mid-ladder, SMS never sent twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.testing import ActivityEnvironment
+
+from dunning import ladder
+from dunning.account import PaymentReceived
+from dunning.contact import contact_points_for
+from dunning.messages import Templates
+from dunning.orders import StepOrder
+from dunning.policy import load_policy
+from dunning.state import AccountRun
+from activities.channels import ChannelActivities
+from infra import billing
+from tests.conftest import TWILIO_FROM, make_account, server_today
+from workflows.account import AccountWorkflow
+
+
+async def test_a_year_of_daily_payments_spans_several_runs_and_loses_nothing(env, run_worker, pool):
+    days = 365
+    account = make_account(due=await server_today(env), amount_minor=days * 1_000)
+    run = AccountRun(account=account, policy=load_policy(account.policy), continue_as_new_after_events=300)
+    async with run_worker() as queue:
+        handle = await env.client.start_workflow(AccountWorkflow.run, run, id=account.workflow_id, task_queue=queue)
+        for day in range(1, days + 1):
+            await env.sleep(timedelta(days=1))
+            paid = PaymentReceived(payment_id=f"D{day}", amount_minor=1_000, paid_at=await env.get_current_time())
+            await handle.signal(AccountWorkflow.payment_received, paid)
+            if day % 100 == 0:  # the same payment again, as billing retries do
+                await handle.signal(AccountWorkflow.payment_received, paid)
+        closed: AccountRun = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
+
+    state = closed.state
+    assert state.status == "cured"
+    assert state.runs >= 4, "continue-as-new should have split the year into several runs"
+    assert state.ledger.paid_minor == days * 1_000 and state.ledger.overpaid_minor == 0
+    assert state.ledger.payment_ids == [f"D{day}" for day in range(1, days + 1)]
+    assert await pool.fetchval("SELECT count(*) FROM payments WHERE account_id = $1", account.account_id) == days
+    # Every ladder step due before the cure was taken exactly once, whichever run it fell in.
+    planned = [p.key for p in ladder.plan(run.policy, account)]
+    logged = await pool.fetch("SELECT step_id, dpd FROM action_log WHERE account_id = $1", account.account_id)
+    assert sorted(f"{r['step_id']}@{r['dpd']}" for r in logged) == sorted(planned)
+
+
+async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, pool, twilio):
+    account = make_account(due=await server_today(env))
+    mobile = account.points("mobile")[0].value
+    # No sticky cache: the time-skipping server would otherwise hold the next task for the departed worker.
+    async with run_worker(max_cached_workflows=0) as queue:
+        await billing.open_account(env.client, queue, account)
+        await env.sleep(timedelta(days=2))
+    assert [m["to"] for m in twilio.messages].count(mobile) == 1  # sms_reminder@1
+
+    # A new worker process (new activity instances, empty workflow cache) picks the ladder up from history.
+    async with run_worker(task_queue=queue):
+        await env.sleep(timedelta(days=11))
+        # Nothing will serve this queue after the test; an open account here would stall time skipping.
+        await env.client.get_workflow_handle(account.workflow_id).terminate("test over")
+
+    # 1, 3, 6 and 12 dpd, each once.
+    assert [m["to"] for m in twilio.messages].count(mobile) == 4
+    rows = await pool.fetch("SELECT action_key, status FROM sms_messages WHERE account_id = $1", account.account_id)
+    assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
+
+
+async def _sms_order(env, account, step_key: str) -> StepOrder:
+    policy = load_policy(account.policy)
+    planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
+    step = ladder.step_definition(policy, planned)
+    stage = policy.stage_at(planned.dpd)
+    return StepOrder(
+        action_key=f"{account.account_id}:life:{planned.key}", workflow_id=account.workflow_id, run_id="run",
+        account=account, planned=planned, step=step, stage=stage,
+        contact_points=contact_points_for(account, step.channel, stage), outstanding_minor=account.amount_due_minor,
+        taken_at=planned.due_at,
+    )
+
+
+async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client):
+    account = make_account(due=await server_today(env))
+    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
+                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
+                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
+                       account.account_id, account.workflow_id, account.due_date)
+    order = await _sms_order(env, account, "sms_reminder@1")
+    sent_before = len(twilio.messages)
+
+    # Attempt 1 dies after handing the text over: simulate by recording the intent and never finishing it.
+    await pool.execute("INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage,"
+                       " due_at, result) VALUES ($1, $2, $3, 'sms_reminder', 'sms', 1, '1-5', now(), 'sending')",
+                       order.action_key, account.account_id, account.workflow_id)
+    await pool.execute("INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
+                       " VALUES ($1, $2, '+8613000000000', 'x', 'sending')", order.action_key, account.account_id)
+
+    result = await ActivityEnvironment().run(activities.send_sms, order)
+    assert result.status == "rejected" and "unknown" in result.detail
+    assert len(twilio.messages) == sent_before
+    assert await pool.fetchval("SELECT status FROM sms_messages WHERE action_key = $1", order.action_key) == "unknown"
+
+
+async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client):
+    account = make_account(due=await server_today(env))
+    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
+                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
+                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
+                       account.account_id, account.workflow_id, account.due_date)
+    order = await _sms_order(env, account, "sms_reminder@1")
+    twilio.fail_next(1, status=503)
+    try:
+        await ActivityEnvironment().run(activities.send_sms, order)
+        raise AssertionError("a 503 from Twilio must fail the attempt so Temporal retries it")
+    except Exception as err:
+        assert type(err).__name__ == "SmsTemporarilyFailed"
+    result = await ActivityEnvironment().run(activities.send_sms, order)
+    again = await ActivityEnvironment().run(activities.send_sms, order)
+    assert result.status == again.status == "done" and result.reference == again.reference
+    assert [m["to"] for m in twilio.messages].count(account.points("mobile")[0].value) == 1
