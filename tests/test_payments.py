@@ -79,6 +79,8 @@ async def test_property_fees_accrue_a_daily_late_fee_paid_before_principal(env, 
         await billing.open_account(env.client, queue, account)
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
         await env.sleep(timedelta(days=10, hours=12))
+        # As of its last wake-up (the 10 dpd SMS) the account shows ten days of fees without any payment.
+        assert (await handle.query(AccountWorkflow.state)).late_fee_minor == 2_000
         now = await env.get_current_time()
         # 0.1% a day on 2,000.00 for 10 days = 20.00 of fees; this payment covers them and 10.00 of principal.
         await billing.pay(env.client, queue, account.account_id, payment("F1", 3_000, now))

@@ -61,6 +61,8 @@ class AccountWorkflow:
             if self._history_is_long(run):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(run.model_copy(update={"state": self._carry_over()}))
+            # Fees accrue as days pass, so the balance ops see is today's, not the one of the last payment.
+            self._state.ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
             step = ladder.next_step(self._plan, set(self._state.done_steps))
             if step is not None and step.due_at <= self._now():
                 await self._take(step)
