@@ -49,8 +49,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             raise billing.InputError(f"{args.file}: no such file")
         documents = billing.parse_csv(args.file)
         client = await _connect(settings)
-        for document in documents:
-            await billing.open_account(client, settings.task_queue, document)
+        await billing.open_accounts(client, settings.task_queue, documents)
         print(f"opened {len(documents)} accounts")
     elif args.command == "pay":
         billing.check_payment_args(args.amount, args.payment_id, args.paid_at)

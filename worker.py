@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import structlog
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
@@ -39,6 +42,31 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     )
 
 
+@asynccontextmanager
+async def serving(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A running worker with what it needs around it: search attributes, a migrated database, a Twilio client."""
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    pool = await db.create_pool(settings.database_url)
+    try:
+        await db.migrate(pool)
+        sms_client = twilio_sms.make_client(settings)
+        try:
+            async with build_worker(client, settings, pool, sms_client) as worker:
+                yield worker
+        finally:
+            await sms_client.http_client.close()
+    finally:
+        await pool.close()
+
+
+def stop_requested() -> asyncio.Event:
+    """Set on Ctrl-C or SIGTERM, so the process drains the worker instead of dying mid-task."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def main() -> None:
     settings = Settings.from_env()
     configure(settings.log_format)
@@ -46,21 +74,10 @@ async def main() -> None:
         raise SystemExit("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
         raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
-    client = await connect(settings)
-    await ensure_search_attributes(client, settings.temporal_namespace)
-    pool = await db.create_pool(settings.database_url)
-    await db.migrate(pool)
-    sms_client = twilio_sms.make_client(settings)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    try:
-        async with build_worker(client, settings, pool, sms_client):
-            log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
-            await stop.wait()
-    finally:
-        await sms_client.http_client.close()
-        await pool.close()
+    stop = stop_requested()
+    async with serving(await connect(settings), settings):
+        log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+        await stop.wait()
     log.info("worker stopped")
 
 

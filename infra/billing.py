@@ -5,6 +5,7 @@ Every input is checked here first, so a bad request fails with one clear line an
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from datetime import datetime, timezone
@@ -137,6 +138,18 @@ async def open_account(client: Client, task_queue: str, document: AccountDocumen
         AccountWorkflow.run, run, id=document.workflow_id, task_queue=task_queue,
         start_signal="account_document_received", start_signal_args=[document],
     )
+
+
+async def open_accounts(client: Client, task_queue: str, documents: list[AccountDocument],
+                        clock: DemoClock | None = None, concurrency: int = 64) -> None:
+    """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(document: AccountDocument) -> None:
+        async with slots:
+            await open_account(client, task_queue, document, clock)
+
+    await asyncio.gather(*(one(document) for document in documents))
 
 
 async def execution_status(client: Client, account_id: str) -> WorkflowExecutionStatus:

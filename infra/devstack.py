@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import csv
 import os
-import signal
 import subprocess
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,12 +20,12 @@ import structlog
 from temporalio.client import Client
 
 from dunning.account import DemoClock
-from infra import billing, db, twilio_sms
+from infra import billing, db
 from infra.config import Settings
 from infra.logging import configure
-from infra.temporal import connect, dev_server_flags, ensure_search_attributes, local_binary
+from infra.temporal import connect, dev_server_flags, local_binary
 from standins.twilio_api import TwilioStandIn
-from worker import build_worker
+from worker import serving, stop_requested
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
@@ -108,30 +107,20 @@ async def main(day_seconds: float | None) -> None:
     })
 
     server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server()
-    client = await wait_for_temporal(settings, server)
-    await ensure_search_attributes(client, settings.temporal_namespace)
-    if server:
-        started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
-
-    pool = await db.create_pool(database_url)
-    await db.migrate(pool)
-    sms_client = twilio_sms.make_client(settings)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        async with build_worker(client, settings, pool, sms_client):
+        client = await wait_for_temporal(settings, server)
+        if server:
+            started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
+        stop = stop_requested()
+        async with serving(client, settings):
             now = datetime.now(timezone.utc)
             clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())
             documents = billing.parse_csv(portfolio)
-            for document in documents:
-                await billing.open_account(client, settings.task_queue, document, clock)
+            await billing.open_accounts(client, settings.task_queue, documents, clock)
             _print_banner(started, len(documents), portfolio, day_seconds)
             await stop.wait()
     finally:
-        await sms_client.http_client.close()
-        await pool.close()
         if standin:
             await standin.stop()
         if server:

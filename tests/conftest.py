@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from dunning.account import AccountDocument, ContactPoint
+from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.temporal import ensure_search_attributes, local_binary
@@ -26,6 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15005550006"
+
+
+@pytest.fixture(scope="session")
+def consumer() -> Policy:
+    return load_policy("consumer_loan")
+
+
+@pytest.fixture(scope="session")
+def b2b() -> Policy:
+    return load_policy("b2b_receivables")
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,12 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
 
 
-async def _sms_order(env, account, step_key: str) -> StepOrder:
+async def _sms_order(pool, account, step_key: str) -> StepOrder:
+    """The order the workflow would hand send_sms, for an account whose row exists (as after open_account)."""
+    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
+                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
+                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
+                       account.account_id, account.workflow_id, account.due_date)
     policy = load_policy(account.policy)
     planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
     step = ladder.step_definition(policy, planned)
@@ -82,11 +87,7 @@ async def _sms_order(env, account, step_key: str) -> StepOrder:
 async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
     activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
-    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
-                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
-                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
-                       account.account_id, account.workflow_id, account.due_date)
-    order = await _sms_order(env, account, "sms_reminder@1")
+    order = await _sms_order(pool, account, "sms_reminder@1")
     sent_before = len(twilio.messages)
 
     # Attempt 1 dies after handing the text over: simulate by recording the intent and never finishing it.
@@ -105,11 +106,7 @@ async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twili
 async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
     activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
-    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
-                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
-                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
-                       account.account_id, account.workflow_id, account.due_date)
-    order = await _sms_order(env, account, "sms_reminder@1")
+    order = await _sms_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
     try:
         await ActivityEnvironment().run(activities.send_sms, order)

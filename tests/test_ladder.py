@@ -7,23 +7,12 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from dunning import contact, ladder
 from dunning.account import AccountDocument, ContactPoint
-from dunning.policy import Channel, Policy, load_policy
+from dunning.policy import Channel, load_policy
 
 UTC = timezone.utc
-
-
-@pytest.fixture(scope="module")
-def consumer() -> Policy:
-    return load_policy("consumer_loan")
-
-
-@pytest.fixture(scope="module")
-def b2b() -> Policy:
-    return load_policy("b2b_receivables")
 
 
 def account(*, due: date = date(2026, 1, 1), zone: str = "Asia/Shanghai", policy: str = "consumer_loan",

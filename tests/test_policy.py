@@ -19,16 +19,6 @@ SHIPPED = ("consumer_loan", "b2b_receivables", "property_fees")
 
 
 @pytest.fixture(scope="module")
-def consumer() -> Policy:
-    return load_policy("consumer_loan")
-
-
-@pytest.fixture(scope="module")
-def b2b() -> Policy:
-    return load_policy("b2b_receivables")
-
-
-@pytest.fixture(scope="module")
 def templates() -> Templates:
     return Templates.load()
 
