@@ -187,6 +187,8 @@ class ChannelActivities:
             currency=account.currency,
             due_date=account.due_date,
             dpd=dpd_at(account, order.taken_at),
+            next_stage_dpd=order.next_stage_dpd,
+            late_fee_rate_per_day=order.late_fee_rate_per_day,
         )
 
     async def _work_order(self, order: StepOrder, detail: str, insert: str, *values) -> StepResult:

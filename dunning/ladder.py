@@ -79,12 +79,15 @@ def next_step(planned: list[PlannedStep], done: set[str]) -> PlannedStep | None:
     return next((p for p in planned if p.key not in done), None)
 
 
+def next_stage_dpd(policy: Policy, dpd: int) -> int | None:
+    return min((s.from_dpd for s in policy.stages if s.from_dpd > dpd), default=None)
+
+
 def next_stage_change(policy: Policy, account: AccountDocument, now: datetime) -> datetime | None:
     """When the account next enters a stage, placed at the policy's send time so it falls together with the
     stage's first steps instead of costing a wake-up of its own."""
-    current = dpd_at(account, now)
-    upcoming = [s.from_dpd for s in policy.stages if s.from_dpd > current]
-    return step_time(policy, account, min(upcoming)) if upcoming else None
+    upcoming = next_stage_dpd(policy, dpd_at(account, now))
+    return step_time(policy, account, upcoming) if upcoming is not None else None
 
 
 def step_definition(policy: Policy, planned: PlannedStep) -> Step:

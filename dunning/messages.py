@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -27,8 +28,11 @@ class MessageFacts:
     currency: str
     due_date: date
     dpd: int
+    next_stage_dpd: int | None = None
+    late_fee_rate_per_day: Decimal | None = None
 
     def fields(self) -> dict[str, str]:
+        rate = self.late_fee_rate_per_day
         return {
             "creditor": self.creditor,
             # Only the tail of the account id: enough for the debtor to recognise it, useless to anyone else.
@@ -36,6 +40,8 @@ class MessageFacts:
             "amount": format_amount(self.outstanding_minor, self.currency),
             "due_date": self.due_date.isoformat(),
             "dpd": str(self.dpd),
+            "next_stage_dpd": str(self.next_stage_dpd) if self.next_stage_dpd is not None else "",
+            "late_fee_percent": f"{(rate * 100).normalize():f}%" if rate is not None else "",
         }
 
 

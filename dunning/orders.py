@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from dunning.account import AccountDocument, ContactPoint, Payload
@@ -28,6 +29,8 @@ class StepOrder(Payload):
     stage: Stage | None
     contact_points: list[ContactPoint]
     agency: Agency | None = None
+    next_stage_dpd: int | None = None  # for texts that warn what happens next
+    late_fee_rate_per_day: Decimal | None = None
     outstanding_minor: int
     taken_at: datetime  # business time
 

@@ -107,3 +107,38 @@ async def test_account_onboarded_late_takes_only_the_latest_missed_step_per_chan
         "SELECT count(*) FROM action_log WHERE account_id = $1 AND result = 'skipped'", account.account_id
     )
     assert skipped == 10  # sms at 1, 3, 6, 12, 18; calls at 1, 6, 18; letters at 10, 20
+
+
+async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env, run_worker, pool, monkeypatch):
+    today = await server_today(env)
+    before = make_account(due=today)
+    after = make_account(due=today)
+    shipped = load_policy("consumer_loan")
+    # The edit: version 2 sends the first letter at 8 dpd instead of 10.
+    edited_steps = [
+        step.model_copy(update={"schedule": step.schedule.model_copy(update={"at": [8]})})
+        if step.id == "letter_first" else step
+        for step in shipped.steps
+    ]
+    edited = shipped.model_copy(update={"version": 2, "steps": edited_steps})
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, before)
+        monkeypatch.setattr(billing, "load_policy", lambda name: edited)
+        await billing.open_account(env.client, queue, after)
+        await billing.open_account(env.client, queue, before)  # billing resends it: the pin holds
+        await env.sleep(timedelta(days=11))
+        views = [await env.client.get_workflow_handle(a.workflow_id).query(AccountWorkflow.state)
+                 for a in (before, after)]
+
+    assert [v.policy for v in views] == ["consumer_loan@v1", "consumer_loan@v2"]
+    letters = {
+        account.account_id: [dpd for step, dpd, _, _ in await taken_actions(pool, account.account_id)
+                             if step == "letter_first"]
+        for account in (before, after)
+    }
+    assert letters == {before.account_id: [10], after.account_id: [8]}
+    policy_refs = await pool.fetch("SELECT account_id, policy_ref FROM accounts WHERE account_id = ANY($1)",
+                                   [before.account_id, after.account_id])
+    assert {r["account_id"]: r["policy_ref"] for r in policy_refs} == {
+        before.account_id: "consumer_loan@v1", after.account_id: "consumer_loan@v2"
+    }

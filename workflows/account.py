@@ -148,6 +148,8 @@ class AccountWorkflow:
             stage=stage,
             contact_points=contact_points_for(self._account, step.channel, stage),
             agency=ladder.agency_for(self._policy, self._account.account_id) if step.channel is Channel.agency else None,
+            next_stage_dpd=ladder.next_stage_dpd(self._policy, planned.dpd),
+            late_fee_rate_per_day=self._policy.late_fee.rate_per_day if self._policy.late_fee else None,
             outstanding_minor=self._state.ledger.outstanding_minor,
             taken_at=self._now(),
         )
