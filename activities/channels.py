@@ -194,7 +194,8 @@ class ChannelActivities:
     async def _work_order(self, order: StepOrder, detail: str, insert: str, *values) -> StepResult:
         """Writes the action log row and the channel's work order together, once per action key."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await _log_action(conn, order, "done", detail):
+            # The work order's own key is its reference: the team or vendor consuming it quotes it back.
+            if not await _log_action(conn, order, "done", detail, order.action_key):
                 return await _recorded_result(conn, order.action_key)
             await conn.execute(insert, order.action_key, order.account.account_id, *values)
         activity_logger().info("work order created", step=order.planned.key, channel=order.planned.channel)
@@ -208,18 +209,19 @@ class ChannelActivities:
         return StepResult(status="skipped", detail=reason)
 
 
-async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "") -> bool:
+async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "",
+                      reference: str | None = None) -> bool:
     """Inserts the action-log row; False when this action key was already recorded."""
     planned = order.planned
     status = await conn.execute(
         """
         INSERT INTO action_log (action_key, account_id, workflow_id, run_id, step_id, channel, dpd, stage, due_at,
-            taken_at, result, detail)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            taken_at, result, detail, reference)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (action_key) DO NOTHING
         """,
         order.action_key, order.account.account_id, order.workflow_id, order.run_id, planned.step_id,
-        planned.channel, planned.dpd, planned.stage, planned.due_at, order.taken_at, result, detail,
+        planned.channel, planned.dpd, planned.stage, planned.due_at, order.taken_at, result, detail, reference,
     )
     return status.endswith(" 1")
 

@@ -16,6 +16,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from dunning.account import AccountDocument, ContactPoint
+from dunning import ladder
+from dunning.contact import contact_points_for
+from dunning.orders import StepOrder
 from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
@@ -157,3 +160,24 @@ async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
     """Today in the debtor's zone by the test server's clock, which earlier tests have moved forward."""
     return (await env.get_current_time()).astimezone(ZoneInfo(time_zone)).date()
 
+
+
+async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder:
+    """The order the workflow would hand a channel activity, for an account whose row exists (as after opening)."""
+    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
+                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
+                       " opened_at) VALUES ($1, $2, 'p', 'd', $3, $4, $4, $5, 's', $6, 'open', '{}', now())"
+                       " ON CONFLICT (account_id) DO NOTHING",
+                       account.account_id, account.workflow_id, account.currency, account.amount_due_minor,
+                       account.due_date, account.time_zone)
+    policy = load_policy(account.policy)
+    planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
+    step = ladder.step_definition(policy, planned)
+    stage = policy.stage_at(planned.dpd)
+    return StepOrder(
+        action_key=f"{account.account_id}:life:{planned.key}", workflow_id=account.workflow_id, run_id="run",
+        account=account, planned=planned, step=step, stage=stage,
+        contact_points=contact_points_for(account, step.channel, stage),
+        agency=ladder.agency_for(policy, account.account_id), outstanding_minor=account.amount_due_minor,
+        taken_at=planned.due_at,
+    )

@@ -8,14 +8,12 @@ from temporalio.testing import ActivityEnvironment
 
 from dunning import ladder
 from dunning.account import PaymentReceived
-from dunning.contact import contact_points_for
 from dunning.messages import Templates
-from dunning.orders import StepOrder
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from activities.channels import ChannelActivities
 from infra import billing
-from tests.conftest import TWILIO_FROM, make_account, server_today
+from tests.conftest import TWILIO_FROM, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
 
 
@@ -66,28 +64,10 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
 
 
-async def _sms_order(pool, account, step_key: str) -> StepOrder:
-    """The order the workflow would hand send_sms, for an account whose row exists (as after open_account)."""
-    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
-                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
-                       " opened_at) VALUES ($1, $2, 'p', 'd', 'CNY', 1, 1, $3, 's', 'UTC', 'open', '{}', now())",
-                       account.account_id, account.workflow_id, account.due_date)
-    policy = load_policy(account.policy)
-    planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
-    step = ladder.step_definition(policy, planned)
-    stage = policy.stage_at(planned.dpd)
-    return StepOrder(
-        action_key=f"{account.account_id}:life:{planned.key}", workflow_id=account.workflow_id, run_id="run",
-        account=account, planned=planned, step=step, stage=stage,
-        contact_points=contact_points_for(account, step.channel, stage), outstanding_minor=account.amount_due_minor,
-        taken_at=planned.due_at,
-    )
-
-
 async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
     activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
-    order = await _sms_order(pool, account, "sms_reminder@1")
+    order = await step_order(pool, account, "sms_reminder@1")
     sent_before = len(twilio.messages)
 
     # Attempt 1 dies after handing the text over: simulate by recording the intent and never finishing it.
@@ -106,7 +86,7 @@ async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twili
 async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
     activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
-    order = await _sms_order(pool, account, "sms_reminder@1")
+    order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
     try:
         await ActivityEnvironment().run(activities.send_sms, order)
