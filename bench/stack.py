@@ -42,10 +42,21 @@ class Services:
     def worker_settings(self, task_queue: str) -> Settings:
         return replace(self.settings, task_queue=task_queue)
 
+    def worker_environment(self, temporal_address: str, task_queue: str) -> dict[str, str]:
+        """What `python -m worker` reads (infra/config.py) to work on our queue, database and stand-in."""
+        settings = self.settings
+        return {
+            "TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+            "TASK_QUEUE": task_queue, "DATABASE_URL": settings.database_url,
+            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "TWILIO_FROM_NUMBER": settings.twilio_from_number, "TWILIO_API_BASE": settings.twilio_api_base,
+            "LOG_FORMAT": "json",
+        }
+
 
 @asynccontextmanager
 async def services():
-    """A migrated database of its own (dropped afterwards) and the Twilio stand-in, for `worker.build_worker`."""
+    """A migrated database of its own (dropped afterwards) and the Twilio stand-in, for a worker."""
     # One log line per activity would drown the figures; warnings still show.
     configure("console", logging.WARNING)
     async with AsyncExitStack() as stack:
@@ -56,7 +67,8 @@ async def services():
         await admin.execute(f'CREATE DATABASE "{name}"')
         stack.push_async_callback(admin.execute, f'DROP DATABASE "{name}" WITH (FORCE)')
         head, _, query = server_url.partition("?")  # the socket directory travels in the query
-        pool = await db.create_pool(f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else ""))
+        database_url = f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+        pool = await db.create_pool(database_url)
         stack.push_async_callback(pool.close)
         await db.migrate(pool)
 
@@ -64,7 +76,7 @@ async def services():
         await twilio.start()
         stack.push_async_callback(twilio.stop)
         settings = Settings(
-            temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
+            temporal_address="", temporal_namespace="default", task_queue="unused", database_url=database_url,
             twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
             twilio_api_base=twilio.base_url, log_format="console",
         )

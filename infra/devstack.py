@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
-import structlog
 from temporalio.client import Client
 
 from dunning.account import DemoClock
@@ -35,7 +34,6 @@ STANDIN_SID = "AC" + "d" * 32
 STANDIN_TOKEN = "demo-auth-token"
 STANDIN_FROM = "+15005550006"
 
-log = structlog.get_logger()
 
 
 def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RUN_DIR) -> Path:
