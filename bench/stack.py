@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -37,7 +38,6 @@ class Services:
     pool: asyncpg.Pool
     settings: Settings
     sms_client: object
-    twilio: TwilioStandIn
 
     def worker_settings(self, task_queue: str) -> Settings:
         return replace(self.settings, task_queue=task_queue)
@@ -60,14 +60,12 @@ async def services():
     # One log line per activity would drown the figures; warnings still show.
     configure("console", logging.WARNING)
     async with AsyncExitStack() as stack:
-        server_url = db.embedded_database_url(ROOT / ".run" / "bench-postgres")
+        with warnings.catch_warnings():  # platformdirs' note that this machine has no XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            server_url = db.embedded_database_url(ROOT / ".run" / "bench-postgres")
         name = f"collections_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(server_url)
-        stack.push_async_callback(admin.close)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        stack.push_async_callback(admin.execute, f'DROP DATABASE "{name}" WITH (FORCE)')
-        head, _, query = server_url.partition("?")  # the socket directory travels in the query
-        database_url = f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+        database_url = await db.create_database(server_url, name)
+        stack.push_async_callback(db.drop_database, server_url, name)
         pool = await db.create_pool(database_url)
         stack.push_async_callback(pool.close)
         await db.migrate(pool)
@@ -82,7 +80,7 @@ async def services():
         )
         sms_client = twilio_sms.make_client(settings)
         stack.push_async_callback(sms_client.http_client.close)
-        yield Services(pool, settings, sms_client, twilio)
+        yield Services(pool, settings, sms_client)
 
 
 def account_document(account_id: str, policy: str, due: date, variant: int = 0) -> AccountDocument:

@@ -203,8 +203,20 @@ def load_policy(name: str, directory: Path = POLICY_DIR) -> Policy:
     return parse_policy(path)
 
 
+# Parsed policies by file content: opening a portfolio re-reads the file (so an edit counts at once) but parses
+# and validates each version once, not once per account.
+_parsed: dict[tuple[str, str], Policy] = {}
+
+
 def parse_policy(path: Path) -> Policy:
     raw = path.read_bytes()
+    key = (path.stem, hashlib.sha256(raw).hexdigest())
+    if key not in _parsed:
+        _parsed[key] = _validate(path, raw, digest=key[1])
+    return _parsed[key]
+
+
+def _validate(path: Path, raw: bytes, digest: str) -> Policy:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as err:
@@ -213,7 +225,7 @@ def parse_policy(path: Path) -> Policy:
         raise PolicyError(f"{path}: expected a mapping at the top level")
     if data.get("name") != path.stem:
         raise PolicyError(f"{path}: field 'name' is {data.get('name')!r} but the file is named {path.stem!r}")
-    data["digest"] = hashlib.sha256(raw).hexdigest()
+    data["digest"] = digest
     try:
         return Policy.model_validate(data)
     except ValidationError as err:

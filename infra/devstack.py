@@ -15,7 +15,6 @@ import subprocess
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import asyncpg
 from temporalio.client import Client
 
 from dunning.account import DemoClock
@@ -50,18 +49,6 @@ def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RU
     return target
 
 
-async def fresh_database(server_url: str, name: str = "collections") -> str:
-    """The demo starts from an empty database each time, so what the UI shows matches what the tables hold."""
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    head, _, tail = server_url.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
-
-
 def start_dev_server() -> subprocess.Popen:
     return subprocess.Popen(
         [local_binary("temporal"), "server", "start-dev", "--ui-port", str(UI_PORT), "--log-level", "warn",
@@ -87,7 +74,10 @@ async def main(day_seconds: float | None) -> None:
     configure(settings.log_format)
     started: list[str] = []
 
-    database_url = settings.database_url or await fresh_database(db.embedded_database_url(RUN_DIR / "postgres"))
+    # The demo starts from an empty database each time, so what the UI shows matches what the tables hold.
+    database_url = settings.database_url or await db.create_database(
+        db.embedded_database_url(RUN_DIR / "postgres"), "collections", replace=True
+    )
     started += [] if settings.database_url else ["embedded PostgreSQL (data in .run/postgres)"]
 
     standin = None

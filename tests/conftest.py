@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -47,18 +46,8 @@ async def database_url():
     """A fresh database per test session on DATABASE_URL's server, or on an embedded PostgreSQL."""
     server_url = os.environ.get("DATABASE_URL") or db.embedded_database_url(ROOT / ".run" / "test-postgres")
     name = f"collections_test_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    yield url
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
-
-
-def _with_database(url: str, name: str) -> str:
-    head, _, tail = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+    yield await db.create_database(server_url, name)
+    await db.drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
