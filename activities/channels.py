@@ -30,13 +30,11 @@ CHANNEL_TABLES = {
 
 
 class ChannelActivities:
-    def __init__(self, pool: asyncpg.Pool, templates: Templates, sms_client, sms_from: str,
-                 status_callback: str | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, templates: Templates, sms_client, sms_from: str) -> None:
         self._pool = pool
         self._templates = templates
         self._sms_client = sms_client
         self._sms_from = sms_from
-        self._status_callback = status_callback
 
     # --- SMS: the one channel that talks to a vendor inside the activity ------------------------------------
 
@@ -47,33 +45,30 @@ class ChannelActivities:
         to = order.contact_points[0].value
         body = self._templates.sms(order.step.template, order.account.locale, self._facts(order))
         async with self._pool.acquire() as conn, conn.transaction():
-            inserted = await _log_action(conn, order, "sending")
-            if inserted:
+            if await _log_action(conn, order, "sending"):
                 await conn.execute(
                     "INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
                     " VALUES ($1, $2, $3, $4, 'sending')",
                     order.action_key, order.account.account_id, to, body,
                 )
             else:
-                status = await conn.fetchval(
-                    "SELECT status FROM sms_messages WHERE action_key = $1 FOR UPDATE", order.action_key
+                row = await conn.fetchrow(
+                    "SELECT status, to_number, body FROM sms_messages WHERE action_key = $1 FOR UPDATE",
+                    order.action_key,
                 )
-                if status == "sending":
-                    # An attempt before us died between handing the text to Twilio and storing the answer:
-                    # we cannot know whether it went, and a debtor must never be texted twice.
-                    detail = "delivery unknown: a previous attempt died mid-send"
-                    await conn.execute(
-                        "UPDATE sms_messages SET status = 'unknown', updated_at = now() WHERE action_key = $1",
-                        order.action_key,
-                    )
-                    await _set_result(conn, order.action_key, "rejected", detail)
-                    return StepResult(status="rejected", detail=detail)
-                if status != "retry":
+                if row["status"] == "sending":
+                    # An attempt before us died between handing the text to Twilio and storing the answer.
+                    return await _sms_unknown(conn, order.action_key, "a previous attempt died mid-send")
+                if row["status"] != "retry":
                     return await _recorded_result(conn, order.action_key)
+                # Twilio provably did not take the last attempt: claim this one, with the text stored then.
+                await conn.execute(
+                    "UPDATE sms_messages SET status = 'sending', updated_at = now() WHERE action_key = $1",
+                    order.action_key,
+                )
+                to, body = row["to_number"], row["body"]
         try:
-            sent = await twilio_sms.send_sms(
-                self._sms_client, to=to, from_=self._sms_from, body=body, status_callback=self._status_callback
-            )
+            sent = await twilio_sms.send_sms(self._sms_client, to=to, from_=self._sms_from, body=body)
         except twilio_sms.SmsRejected as err:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(
@@ -83,14 +78,18 @@ class ChannelActivities:
                 await _set_result(conn, order.action_key, "rejected", f"twilio error {err.code}")
             activity_logger().warning("sms rejected", step=order.planned.key, twilio_error=err.code)
             return StepResult(status="rejected", detail=f"twilio error {err.code}")
-        except twilio_sms.SmsTemporarilyFailed:
-            # Twilio did not take the message: mark it safe to send again, then let Temporal retry.
+        except twilio_sms.SmsNotSent:
             async with self._pool.acquire() as conn:
                 await conn.execute(
                     "UPDATE sms_messages SET status = 'retry', updated_at = now() WHERE action_key = $1",
                     order.action_key,
                 )
-            raise
+            raise  # Temporal retries with backoff
+        except twilio_sms.SmsOutcomeUnknown as err:
+            async with self._pool.acquire() as conn, conn.transaction():
+                result = await _sms_unknown(conn, order.action_key, str(err))
+            activity_logger().warning("sms outcome unknown", step=order.planned.key, reason=str(err))
+            return result
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE sms_messages SET status = 'sent', twilio_sid = $2, updated_at = now() WHERE action_key = $1",
@@ -231,6 +230,15 @@ async def _set_result(conn: asyncpg.Connection, key: str, result: str, detail: s
         "UPDATE action_log SET result = $2, detail = $3, reference = $4 WHERE action_key = $1",
         key, result, detail, reference,
     )
+
+
+async def _sms_unknown(conn: asyncpg.Connection, key: str, reason: str) -> StepResult:
+    """Twilio may or may not have taken the text: record that and never send it again (a debtor is not texted
+    twice; ops can see the row and check Twilio's log)."""
+    detail = f"delivery unknown: {reason}"
+    await conn.execute("UPDATE sms_messages SET status = 'unknown', updated_at = now() WHERE action_key = $1", key)
+    await _set_result(conn, key, "rejected", detail)
+    return StepResult(status="rejected", detail=detail)
 
 
 async def _recorded_result(conn: asyncpg.Connection, key: str) -> StepResult:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from aiohttp import ClientError
+from aiohttp import ClientConnectorError, ClientError
 from twilio.base import values
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -27,7 +27,7 @@ class SentSms:
 
 
 class SmsRejected(Exception):
-    """Twilio refused this send for good (4xx: bad or opted-out number, bad request, bad credentials): don't retry."""
+    """Twilio refused this send for good (4xx: bad or opted-out number, bad request): don't retry."""
 
     def __init__(self, code: int | None, message: str):
         super().__init__(f"Twilio error {code}: {message}")
@@ -35,8 +35,17 @@ class SmsRejected(Exception):
         self.message = message
 
 
-class SmsTemporarilyFailed(Exception):
-    """Twilio could not take the send now (429, 5xx, unreachable, timed out): retrying may succeed."""
+class SmsNotSent(Exception):
+    """Twilio provably did not take the send (429, 503, bad credentials, connection refused): sending again is safe."""
+
+
+class SmsOutcomeUnknown(Exception):
+    """The request may have reached Twilio (timeout, dropped connection, other 5xx): sending again could text the
+    debtor twice."""
+
+
+# Answers after which Twilio has not queued the message; 401/403 last until someone fixes the credentials.
+_NOT_TAKEN = {401, 403, 429, 503}
 
 
 class _HttpClient(AsyncTwilioHttpClient):
@@ -76,10 +85,14 @@ async def send_sms(client: Client, *, to: str, from_: str, body: str, status_cal
         )
     except (TwilioRestException, TwilioServiceException) as exc:
         # `from None`: the original exception's text carries the unredacted number.
-        if exc.status == 429 or exc.status >= 500:
-            raise SmsTemporarilyFailed(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
+        if exc.status in _NOT_TAKEN:
+            raise SmsNotSent(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
+        if exc.status >= 500:
+            raise SmsOutcomeUnknown(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
         text = exc.msg if isinstance(exc, TwilioRestException) else exc.detail or exc.title
         raise SmsRejected(exc.code, _PHONE_NUMBER.sub("<number>", text)) from None
+    except ClientConnectorError as exc:
+        raise SmsNotSent(f"Twilio unreachable: {type(exc).__name__}") from exc
     except (ClientError, TimeoutError) as exc:
-        raise SmsTemporarilyFailed(f"Twilio unreachable: {type(exc).__name__}") from exc
+        raise SmsOutcomeUnknown(f"no answer from Twilio: {type(exc).__name__}") from exc
     return SentSms(sid=message.sid, status=message.status, num_segments=int(message.num_segments or 1))

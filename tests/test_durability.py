@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from temporalio.testing import ActivityEnvironment
 
 from dunning import ladder
@@ -12,7 +14,7 @@ from dunning.messages import Templates
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from activities.channels import ChannelActivities
-from infra import billing
+from infra import billing, twilio_sms
 from tests.conftest import TWILIO_FROM, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
 
@@ -88,12 +90,47 @@ async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool
     activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
-    try:
+    with pytest.raises(twilio_sms.SmsNotSent):
         await ActivityEnvironment().run(activities.send_sms, order)
-        raise AssertionError("a 503 from Twilio must fail the attempt so Temporal retries it")
-    except Exception as err:
-        assert type(err).__name__ == "SmsTemporarilyFailed"
     result = await ActivityEnvironment().run(activities.send_sms, order)
     again = await ActivityEnvironment().run(activities.send_sms, order)
     assert result.status == again.status == "done" and result.reference == again.reference
     assert [m["to"] for m in twilio.messages].count(account.points("mobile")[0].value) == 1
+
+
+async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_time(
+    env, pool, twilio, sms_client, monkeypatch
+):
+    account = make_account(due=await server_today(env))
+    mobile = account.points("mobile")[0].value
+    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    order = await step_order(pool, account, "sms_reminder@1")
+    twilio.fail_next(1, status=503)
+    with pytest.raises(twilio_sms.SmsNotSent):
+        await ActivityEnvironment().run(activities.send_sms, order)
+
+    real_send = twilio_sms.send_sms
+
+    async def send_then_die(*args, **kwargs):
+        await real_send(*args, **kwargs)
+        raise asyncio.CancelledError  # the worker is killed before it can store Twilio's answer
+
+    monkeypatch.setattr(twilio_sms, "send_sms", send_then_die)
+    with pytest.raises(asyncio.CancelledError):
+        await ActivityEnvironment().run(activities.send_sms, order)
+    monkeypatch.setattr(twilio_sms, "send_sms", real_send)
+
+    result = await ActivityEnvironment().run(activities.send_sms, order)
+    assert result.status == "rejected" and "unknown" in result.detail
+    assert [m["to"] for m in twilio.messages].count(mobile) == 1
+
+
+async def test_a_server_error_from_twilio_leaves_the_text_unknown_and_unsent_again(env, pool, twilio, sms_client):
+    account = make_account(due=await server_today(env))
+    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    order = await step_order(pool, account, "sms_reminder@1")
+    twilio.fail_next(1, status=500)
+    first = await ActivityEnvironment().run(activities.send_sms, order)
+    again = await ActivityEnvironment().run(activities.send_sms, order)
+    assert first == again and first.status == "rejected" and "unknown" in first.detail
+    assert [m["to"] for m in twilio.messages].count(account.points("mobile")[0].value) == 0
