@@ -16,6 +16,9 @@ import os
 import sys
 from pathlib import Path
 
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
+
 from infra import billing
 from infra.config import Settings
 from infra.temporal import connect
@@ -55,8 +58,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "pay":
         billing.check_payment_args(args.amount, args.payment_id, args.paid_at)
         client = await _connect(settings)
-        view = await billing.account_state(client, args.account)
-        payment = billing.parse_payment(args.amount, args.payment_id, view.currency, args.paid_at)
+        currency = await billing.account_currency(client, args.account)
+        payment = billing.parse_payment(args.amount, args.payment_id, currency, args.paid_at)
         await billing.pay(client, settings.task_queue, args.account, payment)
         print(f"payment {payment.payment_id} sent to account {args.account}")
     elif args.command == "status":
@@ -85,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except billing.InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (RPCError, WorkflowQueryFailedError) as err:
+        print(f"error: Temporal could not do it: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -36,7 +36,7 @@ class StepOrder(Payload):
 
 
 class StepResult(Payload):
-    status: Literal["done", "skipped", "rejected"]
+    status: Literal["done", "skipped", "rejected", "failed"]
     detail: str = ""
     reference: str | None = None  # the vendor's or work order's id
 

@@ -60,9 +60,11 @@ class Stage(Strict):
     call_cadence: CallCadence | None = None
 
     @model_validator(mode="after")
-    def _ends_after_start(self) -> "Stage":
+    def _consistent(self) -> "Stage":
         if self.to_dpd is not None and self.to_dpd < self.from_dpd:
             raise ValueError(f"to_dpd ({self.to_dpd}) is before from_dpd ({self.from_dpd})")
+        if Channel.call in self.channels and self.call_cadence is None:
+            raise ValueError("a stage that allows calls needs a call_cadence")
         return self
 
     def covers(self, dpd: int) -> bool:

@@ -16,12 +16,15 @@ from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, workflow_id
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
+from workflows import search_attributes as sa
 from workflows.account import AccountWorkflow
 
 CSV_CONTACT_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
@@ -132,12 +135,19 @@ def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | No
 
 async def open_account(client: Client, task_queue: str, document: AccountDocument,
                        clock: DemoClock | None = None) -> None:
-    """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as is."""
+    """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as is.
+    An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
     run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
-    await client.start_workflow(
-        AccountWorkflow.run, run, id=document.workflow_id, task_queue=task_queue,
-        start_signal="account_document_received", start_signal_args=[document],
-    )
+    try:
+        await client.start_workflow(
+            AccountWorkflow.run, run, id=document.workflow_id, task_queue=task_queue,
+            start_signal="account_document_received", start_signal_args=[document],
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        status = await execution_status(client, document.account_id)
+        raise InputError(f"account {document.account_id!r} is closed ({status.name.lower()}); "
+                         "a closed account is not reopened by sending it again") from None
 
 
 async def open_accounts(client: Client, task_queue: str, documents: list[AccountDocument],
@@ -152,9 +162,9 @@ async def open_accounts(client: Client, task_queue: str, documents: list[Account
     await asyncio.gather(*(one(document) for document in documents))
 
 
-async def execution_status(client: Client, account_id: str) -> WorkflowExecutionStatus:
-    """The latest run's status; raw, so decoding no search attribute can fail it (the test server stores unset
-    datetime attributes as null)."""
+async def _execution(client: Client, account_id: str):
+    """The latest run's raw description: raw, so decoding no search attribute can fail it (the time-skipping test
+    server stores unset datetime attributes as null)."""
     try:
         response = await client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
@@ -165,7 +175,19 @@ async def execution_status(client: Client, account_id: str) -> WorkflowExecution
         if err.status == RPCStatusCode.NOT_FOUND:
             raise InputError(f"unknown account {account_id!r}") from None
         raise
-    return WorkflowExecutionStatus(response.workflow_execution_info.status)
+    return response.workflow_execution_info
+
+
+async def execution_status(client: Client, account_id: str) -> WorkflowExecutionStatus:
+    return WorkflowExecutionStatus((await _execution(client, account_id)).status)
+
+
+async def account_currency(client: Client, account_id: str) -> str:
+    """From the Currency search attribute, so reporting a payment needs no worker to answer a query."""
+    published = (await _execution(client, account_id)).search_attributes.indexed_fields.get(sa.CURRENCY.name)
+    if published is None:  # the account's first workflow task has not run yet
+        return (await account_state(client, account_id)).currency
+    return json.loads(published.data)
 
 
 async def account_state(client: Client, account_id: str) -> AccountView:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from dunning.account import PaymentReceived
 from dunning.state import AccountRun
 from infra import billing
@@ -36,6 +38,10 @@ async def test_partial_then_full_payment_cures_and_duplicates_count_once(env, ru
         await billing.pay(env.client, queue, account.account_id, payment("P2", 150_000, now))
         closed: AccountRun = await handle.result()
         assert closed.state.status == "cured" and closed.state.ledger.outstanding_minor == 0
+
+        # A stale billing feed that still lists the account must not restart dunning on it.
+        with pytest.raises(billing.InputError, match="is closed"):
+            await billing.open_account(env.client, queue, account)
 
         steps_when_cured = await pool.fetchval("SELECT count(*) FROM action_log WHERE account_id = $1",
                                                account.account_id)

@@ -16,6 +16,7 @@ from dunning.messages import TEMPLATE_FILE, MessageFacts, Templates
 from dunning.policy import Channel, Policy, PolicyError, load_policy, parse_policy
 
 SHIPPED = ("consumer_loan", "b2b_receivables", "property_fees")
+CADENCE = {"attempts_per_day": 1, "min_numbers": 1}
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +170,8 @@ def valid_policy(name: str = "custom") -> dict:
         "title": "A small valid ladder",
         "send_time": "10:00",
         "stages": [
-            {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"]},
-            {"id": "late", "from_dpd": 6, "tone": "firm", "channels": ["sms", "call", "letter"]},
+            {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"], "call_cadence": CADENCE},
+            {"id": "late", "from_dpd": 6, "tone": "firm", "channels": ["sms", "call", "letter"], "call_cadence": CADENCE},
         ],
         "steps": [
             {"id": "reminder", "channel": "sms", "template": "reminder", "schedule": {"at": [1]}},
@@ -220,9 +221,9 @@ def test_overlapping_stages_are_refused(tmp_path):
 def test_an_inverted_stage_is_refused(tmp_path):
     data = valid_policy()
     data["stages"] = [
-        {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"]},
-        {"id": "middle", "from_dpd": 6, "to_dpd": 3, "tone": "urging", "channels": ["sms", "call"]},
-        {"id": "late", "from_dpd": 4, "tone": "firm", "channels": ["sms", "call", "letter"]},
+        {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"], "call_cadence": CADENCE},
+        {"id": "middle", "from_dpd": 6, "to_dpd": 3, "tone": "urging", "channels": ["sms", "call"], "call_cadence": CADENCE},
+        {"id": "late", "from_dpd": 4, "tone": "firm", "channels": ["sms", "call", "letter"], "call_cadence": CADENCE},
     ]
     refusal(write(tmp_path, data))
 
@@ -297,3 +298,9 @@ def test_an_unknown_policy_name_lists_the_known_ones(tmp_path):
 def test_an_unknown_shipped_policy_name_lists_the_shipped_ones():
     with pytest.raises(PolicyError, match="known policies: b2b_receivables, consumer_loan, property_fees"):
         load_policy("mortgage")
+
+
+def test_a_stage_that_allows_calls_without_a_cadence_is_refused(tmp_path):
+    data = valid_policy()
+    del data["stages"][0]["call_cadence"]
+    assert "stages.0: Value error, a stage that allows calls needs a call_cadence" in refusal(write(tmp_path, data))

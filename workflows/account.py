@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -31,9 +32,10 @@ STEP_ACTIVITIES = {
     Channel.agency: ChannelActivities.place_with_agency,
     Channel.internal: ChannelActivities.raise_internal_task,
 }
-# Vendors and the database may be down for hours; a step keeps retrying for a day before the workflow hears of it.
+# Vendors and the database may be down for hours: a step retries until they are back (ops see the pending
+# activity in the UI). Only a non-retryable error (a bad order) reaches the workflow, which records it and goes on.
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
-STEP_TIMEOUTS = dict(start_to_close_timeout=timedelta(minutes=2), schedule_to_close_timeout=timedelta(days=1))
+STEP_TIMEOUT = timedelta(minutes=2)
 
 
 @workflow.defn
@@ -128,7 +130,7 @@ class AccountWorkflow:
                 ladder_life=workflow.info().first_execution_run_id,
                 skipped=skip,
             ),
-            start_to_close_timeout=timedelta(minutes=1),
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )
         for step in take:
@@ -153,9 +155,12 @@ class AccountWorkflow:
             outstanding_minor=self._state.ledger.outstanding_minor,
             taken_at=self._now(),
         )
-        result: StepResult = await workflow.execute_activity_method(
-            STEP_ACTIVITIES[step.channel], order, retry_policy=STEP_RETRY, **STEP_TIMEOUTS
-        )
+        try:
+            result: StepResult = await workflow.execute_activity_method(
+                STEP_ACTIVITIES[step.channel], order, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
+            )
+        except ActivityError as err:
+            result = StepResult(status="failed", detail=str(err.cause or err))
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
@@ -192,7 +197,7 @@ class AccountWorkflow:
                         currency=self._account.currency,
                         account_status=self._state.status,
                     ),
-                    start_to_close_timeout=timedelta(minutes=1),
+                    start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=STEP_RETRY,
                 )
             self._state.pending_payments.pop(0)
@@ -207,7 +212,7 @@ class AccountWorkflow:
                 closed_at=self._state.closed_at or self._now(),
                 outstanding_minor=self._state.ledger.outstanding_minor,
             ),
-            start_to_close_timeout=timedelta(minutes=1),
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )
         # Money that arrived while closing is an overpayment: record it before the run ends.
