@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from contextlib import asynccontextmanager
 
 import structlog
@@ -38,6 +39,8 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task,
         ],
+        # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
+        graceful_shutdown_timeout=timedelta(seconds=30),
         **options,
     )
 

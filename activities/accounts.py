@@ -58,7 +58,12 @@ class AccountActivities:
                 INSERT INTO payments (account_id, payment_id, verdict, reason, amount_minor, applied_minor,
                     overpaid_minor, currency, paid_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                ON CONFLICT (account_id, payment_id) DO NOTHING
+                ON CONFLICT (account_id, payment_id) DO UPDATE SET
+                    verdict = EXCLUDED.verdict, reason = EXCLUDED.reason, amount_minor = EXCLUDED.amount_minor,
+                    applied_minor = EXCLUDED.applied_minor, overpaid_minor = EXCLUDED.overpaid_minor,
+                    currency = EXCLUDED.currency, paid_at = EXCLUDED.paid_at, recorded_at = now()
+                -- A refused payment id may come again, corrected; an applied one never changes.
+                WHERE payments.verdict = 'rejected'
                 """,
                 recorded.account_id, outcome.payment_id, outcome.verdict, outcome.reason, outcome.amount_minor,
                 outcome.applied_minor, outcome.overpaid_minor, recorded.currency, recorded.paid_at,

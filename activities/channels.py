@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from dunning.ladder import dpd_at
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
+from dunning.policy import Step
 from infra import twilio_sms
 from infra.logging import activity_logger
 
@@ -123,9 +124,9 @@ class ChannelActivities:
         return await self._work_order(
             order, f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
-            " due_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            " due_from, third_parties) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             stage.id, stage.tone, json.dumps(phones), stage.call_cadence.attempts_per_day,
-            stage.call_cadence.min_numbers, order.taken_at,
+            stage.call_cadence.min_numbers, order.taken_at, stage.third_parties.value,
         )
 
     @activity.defn
@@ -134,11 +135,11 @@ class ChannelActivities:
             return await self._skip(order, "no postal address on file")
         step = order.step
         return await self._work_order(
-            order, f"{step.letter_kind} letter queued for printing ({step.delivery})",
+            order, f"{step.letter_kind} letter {_queued_or_held(step)} ({step.delivery})",
             "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
-            " amount_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " amount_minor, currency, requires_approval, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             step.letter_kind, step.template, order.account.locale, step.delivery, order.contact_points[0].value,
-            order.outstanding_minor, order.account.currency,
+            order.outstanding_minor, order.account.currency, step.requires_approval, _initial_status(step, "queued"),
         )
 
     @activity.defn
@@ -157,22 +158,23 @@ class ChannelActivities:
         if agency is None:
             raise ApplicationError(f"{order.planned.key} names no agency", non_retryable=True)
         return await self._work_order(
-            order, f"placed with {agency.id}",
+            order, f"placement with {agency.id} {_queued_or_held(order.step)}",
             "INSERT INTO agency_placements (action_key, account_id, agency_id, placed_minor, currency,"
-            " commission_rate, placed_at, recall_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            " commission_rate, placed_at, recall_at, requires_approval, status)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             agency.id, order.outstanding_minor, order.account.currency, agency.commission_rate, order.taken_at,
-            order.taken_at + timedelta(days=agency.recall_after_days),
+            order.taken_at + timedelta(days=agency.recall_after_days), order.step.requires_approval,
+            _initial_status(order.step, "placed"),
         )
 
     @activity.defn
     async def raise_internal_task(self, order: StepOrder) -> StepResult:
         step = order.step
-        status = "awaiting_approval" if step.requires_approval else "open"
         return await self._work_order(
-            order, f"{step.task} task raised" + (" (needs approval)" if step.requires_approval else ""),
+            order, f"{step.task} task {_queued_or_held(step)}",
             "INSERT INTO internal_tasks (action_key, account_id, task, requires_approval, status)"
             " VALUES ($1, $2, $3, $4, $5)",
-            step.task, step.requires_approval, status,
+            step.task, step.requires_approval, _initial_status(step, "open"),
         )
 
     # --- shared plumbing ------------------------------------------------------------------------------------
@@ -206,6 +208,15 @@ class ChannelActivities:
                 return await _recorded_result(conn, order.action_key)
         activity_logger().info("step skipped", step=order.planned.key, reason=reason)
         return StepResult(status="skipped", detail=reason)
+
+
+def _initial_status(step: Step, ready: str) -> str:
+    """A work order the policy marks as needing approval waits for it instead of going out."""
+    return "awaiting_approval" if step.requires_approval else ready
+
+
+def _queued_or_held(step: Step) -> str:
+    return "awaiting approval" if step.requires_approval else "queued"
 
 
 async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "",

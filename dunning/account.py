@@ -13,11 +13,13 @@ from dunning.money import exponent
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_KINDS = ("mobile", "home_phone", "work_phone")
+# Amounts beyond this (10 trillion in major units of a 2-decimal currency) are typos, and would overflow bigint sums.
+MAX_MINOR = 10**15
 ContactKind = Literal["mobile", "home_phone", "work_phone", "email", "address"]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class ContactPoint(Payload):
@@ -43,7 +45,7 @@ class AccountDocument(Payload):
     contact_points: list[ContactPoint] = Field(min_length=1)
     time_zone: str
     currency: str
-    amount_due_minor: int = Field(gt=0)
+    amount_due_minor: int = Field(gt=0, le=MAX_MINOR)
     due_date: date
     segment: str = Field(default="standard", pattern=r"^[a-z0-9_]+$")
     policy: str
@@ -82,7 +84,7 @@ PAYMENT_ID_MAX = 128
 
 class PaymentReceived(Payload):
     payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
-    amount_minor: int
+    amount_minor: int = Field(le=MAX_MINOR)
     currency: str | None = None
     paid_at: AwareDatetime
 

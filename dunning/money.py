@@ -43,7 +43,8 @@ def format_amount(minor: int, currency: str) -> str:
 
 
 def daily_fee(principal_minor: int, rate_per_day: Decimal, days: int) -> int:
-    """Simple (non-compounding) late fee on the arrears, rounded half up to the minor unit."""
+    """Simple (non-compounding) late fee on the arrears, each day's fee rounded half up to the minor unit, so the
+    total does not depend on how the days are grouped when it is accrued."""
     if days <= 0 or principal_minor <= 0:
         return 0
-    return int((Decimal(principal_minor) * rate_per_day * days).to_integral_value(ROUND_HALF_UP))
+    return days * int((Decimal(principal_minor) * rate_per_day).to_integral_value(ROUND_HALF_UP))

@@ -31,6 +31,10 @@ class Channel(str, Enum):
     internal = "internal"
 
 
+# Channels whose work orders can be held for an approver (letters, placements, internal decisions).
+APPROVABLE = {Channel.letter, Channel.agency, Channel.internal}
+
+
 class ThirdParties(str, Enum):
     """How far a stage may involve people other than the debtor (domain §2)."""
 
@@ -128,6 +132,9 @@ class Step(Strict):
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.channel.value} step needs {', '.join(missing)}")
+        if self.requires_approval and self.channel not in APPROVABLE:
+            raise ValueError(f"a {self.channel.value} step cannot wait for approval; only "
+                             f"{', '.join(sorted(c.value for c in APPROVABLE))} steps can")
         return self
 
 

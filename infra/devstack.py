@@ -54,6 +54,8 @@ def start_dev_server() -> subprocess.Popen:
         [local_binary("temporal"), "server", "start-dev", "--ui-port", str(UI_PORT), "--log-level", "warn",
          *dev_server_flags()],
         stdout=(RUN_DIR / "temporal.log").open("w"), stderr=subprocess.STDOUT,
+        # Its own session: Ctrl-C reaches only us, and we stop the server after the worker has drained.
+        start_new_session=True,
     )
 
 
@@ -113,7 +115,11 @@ async def main(day_seconds: float | None) -> None:
             await standin.stop()
         if server:
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     print("stopped everything make run started")
 
 

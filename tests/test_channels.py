@@ -38,6 +38,8 @@ async def test_call_task_carries_the_stage_phone_order_and_cadence(pool, channel
     assert '"owner": "contact"' in task["phone_order"] and task["phone_order"].index('"debtor"') < task[
         "phone_order"].index('"contact"')
     assert await pool.fetchval("SELECT count(*) FROM call_tasks WHERE account_id = $1", account.account_id) == 1
+    # ... and tells the collector contact persons may only be asked where the debtor is, never told of the debt.
+    assert task["third_parties"] == "locate_only"
 
 
 async def test_first_call_task_never_lists_contact_persons(pool, channels):
@@ -105,3 +107,16 @@ async def test_b2b_email_is_rendered_in_the_debtor_language_with_an_opt_out(pool
     assert mail["to_address"] == account.points("email")[0].value
     assert mail["subject"] == "Overdue: 2,500.00 USD, 12 days past due"
     assert "UNSUBSCRIBE" in mail["body"]
+
+
+async def test_b2b_lawyer_letter_waits_for_the_owner_approval(pool, channels):
+    account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago",
+                           locale="en")
+    demand = await step_order(pool, account, "demand_letter@100")
+    lawyer = await step_order(pool, account, "lawyer_letter@120")
+    await run_twice(channels.queue_letter, demand)
+    result = await run_twice(channels.queue_letter, lawyer)
+    assert result.detail == "lawyer letter awaiting approval (registered)"
+    statuses = {r["letter_kind"]: r["status"] for r in await pool.fetch(
+        "SELECT letter_kind, status FROM letter_jobs WHERE account_id = $1", account.account_id)}
+    assert statuses == {"formal_demand": "queued", "lawyer": "awaiting_approval"}

@@ -178,3 +178,11 @@ def test_amounts_print_with_the_currencys_decimals_and_thousands_separators():
     assert format_amount(5, "USD") == "0.05 USD"
     assert format_amount(1_500_000, "JPY") == "1,500,000 JPY"
     assert format_amount(1234, "KWD") == "1.234 KWD"
+
+
+def test_the_late_fee_does_not_depend_on_how_often_it_is_accrued(property_fees):
+    at_once, day_by_day = Ledger(principal_minor=12_345), Ledger(principal_minor=12_345)
+    at_once.accrue_late_fee(property_fees, 10)
+    for dpd in range(1, 11):
+        day_by_day.accrue_late_fee(property_fees, dpd)
+    assert at_once.late_fee_minor == day_by_day.late_fee_minor == 10 * 12  # 12.345 a day, rounded per day

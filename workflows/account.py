@@ -179,7 +179,9 @@ class AccountWorkflow:
             payment = self._state.pending_payments[0]
             ledger = self._state.ledger
             if self._state.status == "open":
-                ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
+                # Fees stop on the day the money was paid, even if billing reports it later.
+                paid_dpd = ladder.dpd_at(self._account, min(payment.paid_at, self._now()))
+                ledger.accrue_late_fee(self._policy, paid_dpd)
             outcome = ledger.apply(payment, self._account.currency)
             if outcome.verdict == "rejected":
                 self._state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
@@ -261,7 +263,8 @@ class AccountWorkflow:
             sa.ACCOUNT_STATUS: self._state.status,
             sa.STAGE: stage,
             sa.DPD: dpd,
-            sa.OUTSTANDING: int(to_major(outstanding, self._account.currency)),
+            # Rounded up, so `Outstanding > 5000` finds an account owing 5,000.01.
+            sa.OUTSTANDING: math.ceil(to_major(outstanding, self._account.currency)),
             sa.CURRENCY: self._account.currency,
             sa.POLICY: self._policy.name,
             sa.POLICY_VERSION: self._policy.version,
