@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, reset_tzpath
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dunning.money import exponent
+
+# Zone rules come from the pinned tzdata package, never the host's: a host update must not move a step's instant
+# between a run and its replay.
+reset_tzpath([])
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_KINDS = ("mobile", "home_phone", "work_phone")

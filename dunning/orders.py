@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Literal
 
 from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning import ladder
+from dunning.contact import contact_points_for
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome
-from dunning.policy import Agency, Stage, Step
+from dunning.policy import Agency, Channel, Policy, Stage, Step
 
 
 def action_key(account_id: str, ladder_life: str, step_key: str) -> str:
@@ -65,3 +67,25 @@ class AccountClosed(Payload):
     status: str
     closed_at: datetime
     outstanding_minor: int
+
+
+def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
+               workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime) -> StepOrder:
+    """Everything the step's activity needs to carry it out without looking anything up."""
+    step = ladder.step_definition(policy, planned)
+    stage = policy.stage_at(planned.dpd)
+    return StepOrder(
+        action_key=action_key(account.account_id, ladder_life, planned.key),
+        workflow_id=workflow_id,
+        run_id=run_id,
+        account=account,
+        planned=planned,
+        step=step,
+        stage=stage,
+        contact_points=contact_points_for(account, step.channel, stage),
+        agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
+        next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
+        late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
+        outstanding_minor=outstanding_minor,
+        taken_at=taken_at,
+    )

@@ -68,9 +68,13 @@ def parse_csv(path: Path) -> list[AccountDocument]:
     # utf-8-sig: spreadsheets save CSV with a byte-order mark.
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in CSV_REQUIRED if c not in (reader.fieldnames or [])]
+        columns = reader.fieldnames or []
+        missing = [c for c in CSV_REQUIRED if c not in columns]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        unknown = [c for c in columns if c not in CSV_REQUIRED + CSV_OPTIONAL + CSV_CONTACT_COLUMNS]
+        if unknown:  # a misspelt column would otherwise drop its data silently
+            raise InputError(f"{path}: unknown column(s) {', '.join(unknown)}")
         documents, seen = [], set()
         for row in reader:
             document = _csv_document(row, f"{path}, line {reader.line_num}")

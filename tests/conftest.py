@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from dunning.account import AccountDocument, ContactPoint
 from dunning import ladder
-from dunning.contact import contact_points_for
 from dunning.orders import StepOrder
+from dunning.orders import step_order as build_step_order
 from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
@@ -161,12 +161,5 @@ async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder
                        account.due_date, account.time_zone)
     policy = load_policy(account.policy)
     planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
-    step = ladder.step_definition(policy, planned)
-    stage = policy.stage_at(planned.dpd)
-    return StepOrder(
-        action_key=f"{account.account_id}:life:{planned.key}", workflow_id=account.workflow_id, run_id="run",
-        account=account, planned=planned, step=step, stage=stage,
-        contact_points=contact_points_for(account, step.channel, stage),
-        agency=ladder.agency_for(policy, account.account_id), outstanding_minor=account.amount_due_minor,
-        taken_at=planned.due_at,
-    )
+    return build_step_order(policy, account, planned, ladder_life="life", workflow_id=account.workflow_id,
+                            run_id="run", outstanding_minor=account.amount_due_minor, taken_at=planned.due_at)

@@ -258,3 +258,8 @@ def test_import_of_a_csv_with_a_bad_row_exits_2_with_one_error_line(cli):
 
 def test_pay_with_a_negative_amount_exits_2_with_one_error_line(cli):
     assert "--amount must be positive" in assert_one_error_line(cli["pay negative"])
+
+
+def test_a_misspelt_column_is_refused_rather_than_dropped(tmp_path):
+    header = HEADER.replace("locale", "locael")
+    assert csv_refusal(write_csv(tmp_path, header, ANN)).endswith("unknown column(s) locael")

@@ -15,10 +15,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.channels import ChannelActivities
     from dunning import ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived
-    from dunning.contact import contact_points_for
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
-    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, StepOrder, StepResult, action_key
+    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, StepResult, step_order
     from dunning.policy import Channel
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from workflows import search_attributes as sa
@@ -137,24 +136,13 @@ class AccountWorkflow:
             await self._take(step)
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
-        step = ladder.step_definition(self._policy, planned)
-        stage = self._policy.stage_at(planned.dpd)
         info = workflow.info()
-        order = StepOrder(
-            action_key=action_key(self._account.account_id, info.first_execution_run_id, planned.key),
-            workflow_id=info.workflow_id,
-            run_id=info.run_id,
-            account=self._account,
-            planned=planned,
-            step=step,
-            stage=stage,
-            contact_points=contact_points_for(self._account, step.channel, stage),
-            agency=ladder.agency_for(self._policy, self._account.account_id) if step.channel is Channel.agency else None,
-            next_stage_dpd=ladder.next_stage_dpd(self._policy, planned.dpd),
-            late_fee_rate_per_day=self._policy.late_fee.rate_per_day if self._policy.late_fee else None,
-            outstanding_minor=self._state.ledger.outstanding_minor,
-            taken_at=self._now(),
+        order = step_order(
+            self._policy, self._account, planned,
+            ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
+            outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
         )
+        step = order.step
         try:
             result: StepResult = await workflow.execute_activity_method(
                 STEP_ACTIVITIES[step.channel], order, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
