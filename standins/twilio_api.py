@@ -304,7 +304,7 @@ async def _serve(args: argparse.Namespace) -> None:
         standin.opt_out(number)
     for number in args.not_mobile:
         standin.mark_not_mobile(number)
-    print(f"TWILIO_API_BASE={await standin.start(port=args.port)}", flush=True)
+    print(f"TWILIO_API_BASE={await standin.start(host=args.host, port=args.port)}", flush=True)
     stopped = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
@@ -315,6 +315,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 only inside a container network")
     parser.add_argument("--port", type=int, default=8787)
     for flag, env in (("--account-sid", "TWILIO_ACCOUNT_SID"), ("--auth-token", "TWILIO_AUTH_TOKEN")):
         parser.add_argument(flag, default=os.environ.get(env), required=env not in os.environ, help=f"default: ${env}")

@@ -287,3 +287,13 @@ def test_docker_compose_config_is_valid():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_without_twilio_credentials_the_worker_texts_the_standin_service():
+    services = _services()
+    env = _env(services["worker"])
+    standin = services["twilio-standin"]
+    assert env["TWILIO_API_BASE"] == "${TWILIO_API_BASE-http://twilio-standin:8787}"
+    assert standin["command"][:3] == ["python", "-m", "standins.twilio_api"] and "8787" in standin["command"]
+    # The stand-in checks the same credentials the worker sends.
+    assert all(_env(standin)[key] == env[key] for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
