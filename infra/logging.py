@@ -9,21 +9,37 @@ import structlog
 from temporalio import activity
 
 
+OUR_LOGGERS = ("__main__", "activities", "workflows", "infra", "worker", "starter")
+
+
 def configure(log_format: str = "console", level: int = logging.INFO) -> None:
+    """Our logs and the libraries' (Temporal's SDK among them) go out through one renderer, so production gets
+    JSON lines only."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     renderer = structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+                    renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    # Libraries speak up only for warnings (Twilio's client, for one, logs full URLs with phone numbers at INFO).
+    root.setLevel(max(level, logging.WARNING))
+    for ours in OUR_LOGGERS:
+        logging.getLogger(ours).setLevel(level)
 
 
 def activity_logger() -> structlog.stdlib.BoundLogger:
