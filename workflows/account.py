@@ -142,10 +142,10 @@ class AccountWorkflow:
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
             outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
         )
-        step = order.step
         try:
             result: StepResult = await workflow.execute_activity_method(
-                STEP_ACTIVITIES[step.channel], order, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
+                STEP_ACTIVITIES[order.step.channel], order, start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
             )
         except ActivityError as err:
             result = StepResult(status="failed", detail=str(err.cause or err))
