@@ -4,6 +4,7 @@
     python starter.py import accounts.csv
     python starter.py pay ACCOUNT --amount 12.34 --payment-id P1 [--paid-at 2026-11-22T10:00:00+08:00]
     python starter.py status ACCOUNT
+    python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
 
 Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from dunning.contact import CONTACT_CHANNELS
 from infra import billing
 from infra.config import Settings
 from infra.temporal import connect
@@ -38,6 +40,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     payer.add_argument("--paid-at", help="ISO 8601 with offset; default now")
     status = commands.add_parser("status", help="print the account's state as JSON")
     status.add_argument("account")
+    cease = commands.add_parser("cease", help="the debtor asked us to stop contacting them")
+    cease.add_argument("account")
+    cease.add_argument("--channel", action="append", default=[], choices=[c.value for c in CONTACT_CHANNELS],
+                       help="repeat for several; none means every channel")
+    cease.add_argument("--reason", required=True)
+    cease.add_argument("--request-id", help="makes a resent request count once; default: a new id")
     return parser.parse_args(argv)
 
 
@@ -62,6 +70,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         payment = billing.parse_payment(args.amount, args.payment_id, currency, args.paid_at)
         await billing.pay(client, settings.task_queue, args.account, payment)
         print(f"payment {payment.payment_id} sent to account {args.account}")
+    elif args.command == "cease":
+        request = billing.parse_cease(args.channel, args.reason, args.request_id)
+        await billing.cease_contact(await _connect(settings), args.account, request)
+        channels = ", ".join(sorted(c.value for c in request.ceased()))
+        print(f"contact ceased on {channels} for account {args.account}")
     elif args.command == "status":
         client = await _connect(settings)
         print((await billing.account_state(client, args.account)).model_dump_json(indent=2))

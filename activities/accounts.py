@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from dunning.contact import CeaseContact
 from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, action_key
 from infra.logging import activity_logger
 
@@ -74,6 +75,18 @@ class AccountActivities:
             )
         activity_logger().info("payment recorded", payment_id=outcome.payment_id, verdict=outcome.verdict,
                                overpaid_minor=outcome.overpaid_minor)
+
+    @activity.defn
+    async def record_cease(self, account_id: str, request: CeaseContact) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO contact_ceases (account_id, request_id, channels, reason, received_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, request_id) DO NOTHING",
+                account_id, request.request_id, sorted(c.value for c in request.ceased()), request.reason,
+                request.received_at,
+            )
+        activity_logger().info("contact ceased", request_id=request.request_id,
+                               channels=sorted(c.value for c in request.ceased()))
 
     @activity.defn
     async def close_account(self, closed: AccountClosed) -> None:

@@ -177,6 +177,11 @@ class ChannelActivities:
             step.task, step.requires_approval, _initial_status(step, "open"),
         )
 
+    @activity.defn
+    async def skip_step(self, order: StepOrder, reason: str) -> StepResult:
+        """A step the account's state forbids (e.g. contact ceased): logged as skipped, never carried out."""
+        return await self._skip(order, reason)
+
     # --- shared plumbing ------------------------------------------------------------------------------------
 
     def _facts(self, order: StepOrder) -> MessageFacts:

@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint
-from dunning.policy import Channel, Stage, ThirdParties
+from pydantic import AwareDatetime, Field
+
+from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, Payload
+from dunning.policy import Channel, Stage, Step, ThirdParties
+
+# Channels that reach the debtor; placements and internal work do not, so a cease request does not stop them.
+CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Channel.field_visit)
+
+
+class CeaseContact(Payload):
+    """The debtor asked us to stop contacting them, on some channels or (none named) on all (15 USC 1692c(c))."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    channels: list[Channel] = []
+    reason: str = Field(min_length=1, max_length=500)
+    received_at: AwareDatetime
+
+    def ceased(self) -> set[Channel]:
+        return set(self.channels or CONTACT_CHANNELS) & set(CONTACT_CHANNELS)
+
+
+def blocked_by_cease(step: Step, ceased: set[Channel]) -> bool:
+    """Only steps the policy marks as permitted after a cease (a notice of a specific remedy) may still go out."""
+    return step.channel in ceased and not step.allowed_after_cease
+
 
 # A stage's phone_order names debtor phone kinds, plus this token for the phones of related people.
 CONTACT_PHONES = "contact_phones"

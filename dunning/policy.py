@@ -119,6 +119,9 @@ class Step(Strict):
     requires_approval: bool = False
     # Taken at onboarding when it is the latest step of its channel that was already due (else recorded as skipped).
     catch_up: bool = True
+    # Still sent after the debtor asked us to stop: only a notice that a specific remedy will be invoked
+    # (15 USC 1692c(c)(3)), such as a lawyer's letter.
+    allowed_after_cease: bool = False
 
     @model_validator(mode="after")
     def _channel_fields(self) -> "Step":

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived
 from dunning.ledger import Ledger
-from dunning.policy import Policy
+from dunning.contact import CeaseContact
+from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
@@ -38,8 +39,10 @@ class AccountState(BaseModel):
     actions_taken: int = 0
     recent_actions: list[ActionRecord] = Field(default_factory=list)
     rejected_signals: list[str] = Field(default_factory=list)
+    ceased_channels: list[Channel] = Field(default_factory=list)
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
+    pending_ceases: list[CeaseContact] = Field(default_factory=list)
     runs: int = 1
 
     def record_action(self, record: ActionRecord) -> None:
@@ -77,4 +80,5 @@ class AccountView(Payload):
     actions_taken: int
     recent_actions: list[ActionRecord]
     rejected_signals: list[str]
+    ceased_channels: list[Channel]
     runs: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, workflow_id
+from dunning.contact import CeaseContact
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
@@ -216,3 +218,19 @@ async def pay(client: Client, task_queue: str, account_id: str, payment: Payment
         AccountWorkflow.run, closed, id=workflow_id(account_id), task_queue=task_queue,
         start_signal="payment_received", start_signal_args=[payment],
     )
+
+
+def parse_cease(channels: list[str], reason: str, request_id: str | None = None) -> CeaseContact:
+    try:
+        return CeaseContact(
+            request_id=request_id or uuid.uuid4().hex, channels=channels, reason=reason,
+            received_at=datetime.now(timezone.utc),
+        )
+    except ValidationError as err:
+        raise InputError(explain(err, "cease request")) from None
+
+
+async def cease_contact(client: Client, account_id: str, request: CeaseContact) -> None:
+    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
+        raise InputError(f"account {account_id!r} is closed; nothing will contact the debtor")
+    await client.get_workflow_handle(workflow_id(account_id)).signal(AccountWorkflow.cease_contact, request)

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.channels import ChannelActivities
     from dunning import ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived
+    from dunning.contact import CeaseContact, blocked_by_cease
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
     from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, StepResult, step_order
@@ -56,6 +57,7 @@ class AccountWorkflow:
         if run.state is None:
             await self._open()
         while self._state.status == "open":
+            await self._settle_cease_requests()
             await self._settle_payments()
             if self._state.status != "open":
                 break
@@ -76,6 +78,10 @@ class AccountWorkflow:
     @workflow.signal
     def payment_received(self, payment: PaymentReceived) -> None:
         self._state.pending_payments.append(payment)
+
+    @workflow.signal
+    def cease_contact(self, request: CeaseContact) -> None:
+        self._state.pending_ceases.append(request)
 
     @workflow.signal
     def account_document_received(self, document: AccountDocument) -> None:
@@ -108,6 +114,7 @@ class AccountWorkflow:
             actions_taken=self._state.actions_taken,
             recent_actions=self._state.recent_actions,
             rejected_signals=self._state.rejected_signals,
+            ceased_channels=self._state.ceased_channels,
             runs=self._state.runs,
         )
 
@@ -142,10 +149,13 @@ class AccountWorkflow:
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
             outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
         )
+        if blocked_by_cease(order.step, set(self._state.ceased_channels)):
+            activity, arguments = ChannelActivities.skip_step, [order, "the debtor asked us to stop this contact"]
+        else:
+            activity, arguments = STEP_ACTIVITIES[order.step.channel], [order]
         try:
             result: StepResult = await workflow.execute_activity_method(
-                STEP_ACTIVITIES[order.step.channel], order, start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=STEP_RETRY,
+                activity, args=arguments, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
             )
         except ActivityError as err:
             result = StepResult(status="failed", detail=str(err.cause or err))
@@ -161,6 +171,17 @@ class AccountWorkflow:
                 detail=result.detail,
             )
         )
+
+    async def _settle_cease_requests(self) -> None:
+        while self._state.pending_ceases:
+            request = self._state.pending_ceases[0]
+            await workflow.execute_activity_method(
+                AccountActivities.record_cease, args=[self._account.account_id, request],
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+            )
+            ceased = set(self._state.ceased_channels) | request.ceased()
+            self._state.ceased_channels = sorted(ceased, key=lambda channel: channel.value)
+            self._state.pending_ceases.pop(0)
 
     async def _settle_payments(self) -> None:
         while self._state.pending_payments:
@@ -228,9 +249,12 @@ class AccountWorkflow:
             # Round up to the millisecond so a demo-clock timer never fires a hair before its business moment.
             timeout = timedelta(milliseconds=math.ceil(self._clock.real_seconds(business_seconds) * 1000))
         try:
-            await workflow.wait_condition(lambda: bool(self._state.pending_payments), timeout=timeout)
+            await workflow.wait_condition(self._has_news, timeout=timeout)
         except asyncio.TimeoutError:
             pass
+
+    def _has_news(self) -> bool:
+        return bool(self._state.pending_payments or self._state.pending_ceases)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()

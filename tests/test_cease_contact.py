@@ -1,0 +1,64 @@
+"""Cease contact under time skipping: honoured by every later step, except notices the policy permits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dunning.contact import CeaseContact
+from infra import billing
+from tests.conftest import make_account, server_today
+from workflows.account import AccountWorkflow
+
+
+async def steps_by_result(pool, account_id: str) -> dict[str, list[str]]:
+    rows = await pool.fetch("SELECT step_id, dpd, result FROM action_log WHERE account_id = $1 ORDER BY due_at,"
+                            " action_key", account_id)
+    grouped: dict[str, list[str]] = {}
+    for r in rows:
+        grouped.setdefault(r["result"], []).append(f"{r['step_id']}@{r['dpd']}")
+    return grouped
+
+
+async def test_sms_stop_then_stop_everything(env, run_worker, pool, twilio):
+    account = make_account(due=await server_today(env))
+    mobile = account.points("mobile")[0].value
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        await env.sleep(timedelta(days=2))
+        stop_sms = billing.parse_cease(["sms"], "replied STOP", "REQ-1")
+        await billing.cease_contact(env.client, account.account_id, stop_sms)
+        await billing.cease_contact(env.client, account.account_id, stop_sms)  # resent: counts once
+        await env.sleep(timedelta(days=17))
+        # At 19 dpd the debtor asks us to stop contacting them at all.
+        await billing.cease_contact(env.client, account.account_id,
+                                    billing.parse_cease([], "written request to cease", "REQ-2"))
+        await env.sleep(timedelta(days=50))
+        view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
+
+    results = await steps_by_result(pool, account.account_id)
+    # Before any request: 1 dpd steps went out. After STOP, texts are skipped but calls and letters go on.
+    assert {"sms_reminder@1", "call_task@1", "call_task@6", "letter_first@10", "call_task@18"} <= set(results["done"])
+    assert {"sms_reminder@3", "sms_urge@6", "sms_urge@12", "sms_firm@18"} <= set(results["skipped"])
+    # After the full cease, nothing reaches the debtor but the lawyer's letter (notice of a specific remedy).
+    assert {"letter_second@20", "call_task@30", "sms_severe@30", "letter_final@35", "field_visit@45",
+            "call_task@60"} <= set(results["skipped"])
+    assert "lawyer_letter@60" in results["done"]
+    assert [m["to"] for m in twilio.messages].count(mobile) == 1
+    assert sorted(c.value for c in view.ceased_channels) == ["call", "email", "field_visit", "letter", "sms"]
+    recorded = await pool.fetch("SELECT request_id, channels FROM contact_ceases WHERE account_id = $1"
+                                " ORDER BY received_at", account.account_id)
+    assert [(r["request_id"], r["channels"]) for r in recorded] == [
+        ("REQ-1", ["sms"]), ("REQ-2", ["call", "email", "field_visit", "letter", "sms"])
+    ]
+
+
+def test_a_cease_request_without_a_reason_is_refused():
+    with pytest.raises(billing.InputError, match="reason"):
+        billing.parse_cease(["sms"], "")
+
+
+def test_a_cease_naming_no_channel_covers_every_contact_channel_but_not_internal_work():
+    request = CeaseContact(request_id="R", reason="asked", received_at="2026-01-01T00:00:00Z")
+    assert sorted(c.value for c in request.ceased()) == ["call", "email", "field_visit", "letter", "sms"]
