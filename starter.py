@@ -3,6 +3,7 @@
     python starter.py open account.json        (or - for stdin)
     python starter.py import accounts.csv
     python starter.py pay ACCOUNT --amount 12.34 --payment-id P1 [--paid-at 2026-11-22T10:00:00+08:00]
+    python starter.py reverse ACCOUNT --payment-id P1 --reason "debit bounced"
     python starter.py status ACCOUNT
     python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
 
@@ -40,6 +41,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     payer.add_argument("--paid-at", help="ISO 8601 with offset; default now")
     status = commands.add_parser("status", help="print the account's state as JSON")
     status.add_argument("account")
+    reverse = commands.add_parser("reverse", help="a payment was taken back (bounced debit, chargeback)")
+    reverse.add_argument("account")
+    reverse.add_argument("--payment-id", required=True)
+    reverse.add_argument("--reason", required=True)
+    reverse.add_argument("--reversed-at", help="ISO 8601 with offset; default now")
     cease = commands.add_parser("cease", help="the debtor asked us to stop contacting them")
     cease.add_argument("account")
     cease.add_argument("--channel", action="append", default=[], choices=[c.value for c in CONTACT_CHANNELS],
@@ -70,6 +76,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         payment = billing.parse_payment(args.amount, args.payment_id, currency, args.paid_at)
         await billing.pay(client, settings.task_queue, args.account, payment)
         print(f"payment {payment.payment_id} sent to account {args.account}")
+    elif args.command == "reverse":
+        reversal = billing.parse_reversal(args.payment_id, args.reason, args.reversed_at)
+        await billing.reverse_payment(await _connect(settings), settings.task_queue, args.account, reversal)
+        print(f"reversal of payment {reversal.payment_id} sent to account {args.account}")
     elif args.command == "cease":
         request = billing.parse_cease(args.channel, args.reason, args.request_id)
         await billing.cease_contact(await _connect(settings), args.account, request)

@@ -6,7 +6,8 @@ import asyncpg
 from temporalio import activity
 
 from dunning.contact import CeaseContact
-from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, action_key
+from dunning.ladder import PlannedStep
+from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, ReversalRecorded, action_key
 from infra.logging import activity_logger
 
 
@@ -35,19 +36,8 @@ class AccountActivities:
                 account.amount_due_minor, account.due_date, account.segment, account.time_zone,
                 account.model_dump_json(), opened.opened_at,
             )
-            await conn.executemany(
-                """
-                INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage, due_at,
-                    result, detail)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', 'already past when the account opened')
-                ON CONFLICT (action_key) DO NOTHING
-                """,
-                [
-                    (action_key(account.account_id, opened.ladder_life, p.key), account.account_id,
-                     opened.workflow_id, p.step_id, p.channel, p.dpd, p.stage, p.due_at)
-                    for p in opened.skipped
-                ],
-            )
+            await _log_skipped(conn, account.account_id, opened.workflow_id, opened.ladder_life, opened.skipped,
+                               "already past when the account opened")
         activity_logger().info("account opened", policy=opened.policy_ref, skipped=len(opened.skipped))
 
     @activity.defn
@@ -77,6 +67,32 @@ class AccountActivities:
                                overpaid_minor=outcome.overpaid_minor)
 
     @activity.defn
+    async def record_reversal(self, recorded: ReversalRecorded) -> None:
+        outcome = recorded.outcome
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO payment_reversals (account_id, payment_id, verdict, reason, restored_minor, reversed_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)"
+                # A refused reversal (unknown payment id) may come again once the payment has arrived.
+                " ON CONFLICT (account_id, payment_id) DO UPDATE SET verdict = EXCLUDED.verdict,"
+                " reason = EXCLUDED.reason, restored_minor = EXCLUDED.restored_minor,"
+                " reversed_at = EXCLUDED.reversed_at, recorded_at = now()"
+                " WHERE payment_reversals.verdict = 'rejected'",
+                recorded.account_id, outcome.payment_id, outcome.verdict, outcome.reason, outcome.restored_minor,
+                recorded.reversed_at,
+            )
+            await conn.execute(
+                "UPDATE accounts SET outstanding_minor = $2, status = $3,"
+                " closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE closed_at END, updated_at = now()"
+                " WHERE account_id = $1",
+                recorded.account_id, outcome.outstanding_after_minor, recorded.account_status,
+            )
+            await _log_skipped(conn, recorded.account_id, recorded.workflow_id, recorded.ladder_life,
+                               recorded.skipped, "fell due while the account was closed")
+        activity_logger().info("payment reversal recorded", payment_id=outcome.payment_id, verdict=outcome.verdict,
+                               account_status=recorded.account_status)
+
+    @activity.defn
     async def record_cease(self, account_id: str, request: CeaseContact) -> None:
         async with self._pool.acquire() as conn:
             await conn.execute(
@@ -97,3 +113,17 @@ class AccountActivities:
                 closed.account_id, closed.status, closed.closed_at, closed.outstanding_minor,
             )
         activity_logger().info("account closed", status=closed.status)
+
+
+async def _log_skipped(conn: asyncpg.Connection, account_id: str, workflow_id: str, ladder_life: str,
+                       skipped: list[PlannedStep], reason: str) -> None:
+    await conn.executemany(
+        """
+        INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage, due_at,
+            result, detail)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9)
+        ON CONFLICT (action_key) DO NOTHING
+        """,
+        [(action_key(account_id, ladder_life, p.key), account_id, workflow_id, p.step_id, p.channel, p.dpd, p.stage,
+          p.due_at, reason) for p in skipped],
+    )

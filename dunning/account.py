@@ -93,6 +93,14 @@ class PaymentReceived(Payload):
     paid_at: AwareDatetime
 
 
+class PaymentReversed(Payload):
+    """Billing took a payment back: a bounced debit, a chargeback."""
+
+    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
+    reason: str = Field(min_length=1, max_length=500)
+    reversed_at: AwareDatetime
+
+
 class DemoClock(Payload):
     """Business time runs `86400 / day_seconds` times faster than wall time from a shared anchor (demo only)."""
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from dunning.account import Payload, PaymentReceived
+from dunning.account import Payload, PaymentReceived, PaymentReversed
 from dunning.money import daily_fee
 from dunning.policy import Policy
 
@@ -21,6 +21,23 @@ class PaymentOutcome(Payload):
     outstanding_after_minor: int = 0
 
 
+class Allocation(BaseModel):
+    """Where one payment went, so that reversing it restores exactly that."""
+
+    to_fees: int
+    to_principal: int
+    overpaid: int
+    reversed: bool = False
+
+
+class ReversalOutcome(Payload):
+    payment_id: str
+    verdict: Literal["reversed", "duplicate", "rejected"]
+    reason: str
+    restored_minor: int = 0
+    outstanding_after_minor: int = 0
+
+
 class Ledger(BaseModel):
     """Fees are paid first, then principal; what is left over after both is an overpayment, never dropped."""
 
@@ -29,7 +46,11 @@ class Ledger(BaseModel):
     fee_accrued_to_dpd: int = 0
     paid_minor: int = 0
     overpaid_minor: int = 0
-    payment_ids: list[str] = Field(default_factory=list)
+    allocations: dict[str, Allocation] = Field(default_factory=dict)  # by payment id, in the order received
+
+    @property
+    def payment_ids(self) -> list[str]:
+        return list(self.allocations)
 
     @property
     def outstanding_minor(self) -> int:
@@ -52,7 +73,6 @@ class Ledger(BaseModel):
         if problem:
             return PaymentOutcome(payment_id=payment.payment_id, verdict="rejected", reason=problem,
                                   amount_minor=payment.amount_minor, outstanding_after_minor=self.outstanding_minor)
-        self.payment_ids.append(payment.payment_id)
         to_fees = min(payment.amount_minor, self.late_fee_minor)
         to_principal = min(payment.amount_minor - to_fees, self.principal_minor)
         overpaid = payment.amount_minor - to_fees - to_principal
@@ -60,6 +80,7 @@ class Ledger(BaseModel):
         self.principal_minor -= to_principal
         self.paid_minor += payment.amount_minor
         self.overpaid_minor += overpaid
+        self.allocations[payment.payment_id] = Allocation(to_fees=to_fees, to_principal=to_principal, overpaid=overpaid)
         return PaymentOutcome(
             payment_id=payment.payment_id,
             verdict="applied",
@@ -67,6 +88,26 @@ class Ledger(BaseModel):
             applied_minor=to_fees + to_principal,
             overpaid_minor=overpaid,
             outstanding_after_minor=self.outstanding_minor,
+        )
+
+
+    def reverse(self, reversal: PaymentReversed) -> ReversalOutcome:
+        """A bounced debit or chargeback: the payment's fees, principal and overpayment come back as they went."""
+        allocation = self.allocations.get(reversal.payment_id)
+        if allocation is None:
+            return ReversalOutcome(payment_id=reversal.payment_id, verdict="rejected",
+                                   reason="no applied payment with this id", outstanding_after_minor=self.outstanding_minor)
+        if allocation.reversed:
+            return ReversalOutcome(payment_id=reversal.payment_id, verdict="duplicate", reason=reversal.reason,
+                                   outstanding_after_minor=self.outstanding_minor)
+        allocation.reversed = True
+        self.late_fee_minor += allocation.to_fees
+        self.principal_minor += allocation.to_principal
+        self.overpaid_minor -= allocation.overpaid
+        self.paid_minor -= allocation.to_fees + allocation.to_principal + allocation.overpaid
+        return ReversalOutcome(
+            payment_id=reversal.payment_id, verdict="reversed", reason=reversal.reason,
+            restored_minor=allocation.to_fees + allocation.to_principal, outstanding_after_minor=self.outstanding_minor,
         )
 
 

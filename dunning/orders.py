@@ -10,7 +10,7 @@ from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning import ladder
 from dunning.contact import contact_points_for
 from dunning.ladder import PlannedStep
-from dunning.ledger import PaymentOutcome
+from dunning.ledger import PaymentOutcome, ReversalOutcome
 from dunning.policy import Agency, Channel, Policy, Stage, Step
 
 
@@ -60,6 +60,16 @@ class PaymentRecorded(Payload):
     paid_at: datetime
     currency: str
     account_status: str
+
+
+class ReversalRecorded(Payload):
+    account_id: str
+    workflow_id: str
+    outcome: ReversalOutcome
+    reversed_at: datetime
+    account_status: str
+    ladder_life: str
+    skipped: list[PlannedStep]  # steps that fell due while the account was closed, when a reversal reopens it
 
 
 class AccountClosed(Payload):

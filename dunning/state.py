@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived
+from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.ledger import Ledger
 from dunning.contact import CeaseContact
 from dunning.policy import Channel, Policy
@@ -43,6 +43,7 @@ class AccountState(BaseModel):
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
+    pending_reversals: list[PaymentReversed] = Field(default_factory=list)
     runs: int = 1
 
     def record_action(self, record: ActionRecord) -> None:

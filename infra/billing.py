@@ -21,7 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, workflow_id
+from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.contact import CeaseContact
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
@@ -202,13 +202,23 @@ async def account_state(client: Client, account_id: str) -> AccountView:
 
 
 async def pay(client: Client, task_queue: str, account_id: str, payment: PaymentReceived) -> None:
-    """Delivers a payment. One for an account that has closed starts a new run of the same workflow id from the
-    closed run's result, which records it as an overpayment and closes again: money is never dropped."""
+    """A payment for an account that has closed is recorded as an overpayment: money is never dropped."""
+    await _deliver_money_event(client, task_queue, account_id, "payment_received", payment)
+
+
+async def reverse_payment(client: Client, task_queue: str, account_id: str, reversal: PaymentReversed) -> None:
+    """A reversal that leaves money owing on a closed account reopens it."""
+    await _deliver_money_event(client, task_queue, account_id, "payment_reversed", reversal)
+
+
+async def _deliver_money_event(client: Client, task_queue: str, account_id: str, signal: str, payload) -> None:
+    """Signals the running account; for one that has closed, starts a new run of the same workflow id from the
+    closed run's result with the signal, which records it (and reopens the account if money is owed again)."""
     status = await execution_status(client, account_id)
     handle = client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
     if status == WorkflowExecutionStatus.RUNNING:
         try:
-            await handle.signal(AccountWorkflow.payment_received, payment)
+            await handle.signal(signal, payload)
             return
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed in between
@@ -216,8 +226,17 @@ async def pay(client: Client, task_queue: str, account_id: str, payment: Payment
     closed = await handle.result()
     await client.start_workflow(
         AccountWorkflow.run, closed, id=workflow_id(account_id), task_queue=task_queue,
-        start_signal="payment_received", start_signal_args=[payment],
+        start_signal=signal, start_signal_args=[payload],
     )
+
+
+def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
+    try:
+        when = datetime.fromisoformat(reversed_at) if reversed_at else datetime.now(timezone.utc)
+        return PaymentReversed(payment_id=payment_id, reason=reason, reversed_at=when)
+    except ValueError as err:  # pydantic's ValidationError is a ValueError too
+        detail = explain(err, "reversal") if isinstance(err, ValidationError) else f"--reversed-at: {err}"
+        raise InputError(detail) from None
 
 
 def parse_cease(channels: list[str], reason: str, request_id: str | None = None) -> CeaseContact:

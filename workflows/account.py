@@ -14,11 +14,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.channels import ChannelActivities
     from dunning import ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived
+    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
     from dunning.contact import CeaseContact, blocked_by_cease
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
-    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, StepResult, step_order
+    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, ReversalRecorded, StepResult, step_order
     from dunning.policy import Channel
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from workflows import search_attributes as sa
@@ -56,11 +56,15 @@ class AccountWorkflow:
         """Returns what a later run needs to pick the account up again (e.g. a payment after it closed)."""
         if run.state is None:
             await self._open()
-        while self._state.status == "open":
-            await self._settle_cease_requests()
-            await self._settle_payments()
+        while True:
+            if self._state.status == "open":
+                await self._settle_signals()
             if self._state.status != "open":
-                break
+                await self._close()
+                await self._settle_signals()  # money that came while closing, or after: a reversal reopens
+                if self._state.status != "open":
+                    return run.model_copy(update={"state": self._carry_over()})
+                continue
             if self._history_is_long(run):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(run.model_copy(update={"state": self._carry_over()}))
@@ -72,12 +76,14 @@ class AccountWorkflow:
                 continue
             self._publish(step)
             await self._sleep_until_signal_or(self._wake_at(step))
-        await self._close()
-        return run.model_copy(update={"state": self._carry_over()})
 
     @workflow.signal
     def payment_received(self, payment: PaymentReceived) -> None:
         self._state.pending_payments.append(payment)
+
+    @workflow.signal
+    def payment_reversed(self, reversal: PaymentReversed) -> None:
+        self._state.pending_reversals.append(reversal)
 
     @workflow.signal
     def cease_contact(self, request: CeaseContact) -> None:
@@ -172,6 +178,12 @@ class AccountWorkflow:
             )
         )
 
+    async def _settle_signals(self) -> None:
+        """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
+        await self._settle_cease_requests()
+        await self._settle_payments()
+        await self._settle_reversals()
+
     async def _settle_cease_requests(self) -> None:
         while self._state.pending_ceases:
             request = self._state.pending_ceases[0]
@@ -213,6 +225,37 @@ class AccountWorkflow:
                 )
             self._state.pending_payments.pop(0)
 
+    async def _settle_reversals(self) -> None:
+        while self._state.pending_reversals:
+            reversal = self._state.pending_reversals[0]
+            outcome = self._state.ledger.reverse(reversal)
+            skipped: list[ladder.PlannedStep] = []
+            if outcome.verdict == "rejected":
+                self._state.record_rejection(f"reversal of payment {reversal.payment_id}: {outcome.reason}")
+            if self._state.status != "open" and self._state.ledger.outstanding_minor > 0:
+                skipped = self._reopen()
+            await workflow.execute_activity_method(
+                AccountActivities.record_reversal,
+                ReversalRecorded(
+                    account_id=self._account.account_id, outcome=outcome, reversed_at=reversal.reversed_at,
+                    account_status=self._state.status, ladder_life=workflow.info().first_execution_run_id,
+                    workflow_id=workflow.info().workflow_id, skipped=skipped,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            self._state.pending_reversals.pop(0)
+
+    def _reopen(self) -> list[ladder.PlannedStep]:
+        """Money taken back from a closed account: the ladder resumes where the dpd now is, like a late arrival
+        (steps that fell due while it was closed are skipped, but the latest of each channel)."""
+        self._state.status = "open"
+        self._state.closed_at = None
+        pending = [p for p in self._plan if p.key not in set(self._state.done_steps)]
+        _, skip = ladder.triage_missed(self._policy, self._account, pending, self._now())
+        self._state.done_steps += [p.key for p in skip]
+        return skip
+
     async def _close(self) -> None:
         self._publish(None)
         await workflow.execute_activity_method(
@@ -226,8 +269,6 @@ class AccountWorkflow:
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )
-        # Money that arrived while closing is an overpayment: record it before the run ends.
-        await self._settle_payments()
 
     # --- time ----------------------------------------------------------------------------------------------
 
@@ -254,7 +295,8 @@ class AccountWorkflow:
             pass
 
     def _has_news(self) -> bool:
-        return bool(self._state.pending_payments or self._state.pending_ceases)
+        state = self._state
+        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
