@@ -5,6 +5,8 @@
     python starter.py pay ACCOUNT --amount 12.34 --payment-id P1 [--paid-at 2026-11-22T10:00:00+08:00]
     python starter.py reverse ACCOUNT --payment-id P1 --reason "debit bounced"
     python starter.py status ACCOUNT
+    python starter.py dispute ACCOUNT --id D1 --subject debt --details "says the amount is wrong"
+    python starter.py resolve-dispute ACCOUNT --id D1 --outcome debt_confirmed
     python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
 
 Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
@@ -17,11 +19,13 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from dunning.contact import CONTACT_CHANNELS
+from dunning.disputes import DisputeOutcome, DisputeSubject
 from infra import billing
 from infra.config import Settings
 from infra.temporal import connect
@@ -46,6 +50,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     reverse.add_argument("--payment-id", required=True)
     reverse.add_argument("--reason", required=True)
     reverse.add_argument("--reversed-at", help="ISO 8601 with offset; default now")
+    dispute = commands.add_parser("dispute", help="the debtor disputes the debt, or complains")
+    dispute.add_argument("account")
+    dispute.add_argument("--id", required=True, dest="dispute_id")
+    dispute.add_argument("--subject", required=True, choices=get_args(DisputeSubject))
+    dispute.add_argument("--details", required=True)
+    resolve = commands.add_parser("resolve-dispute", help="a dispute or complaint was resolved")
+    resolve.add_argument("account")
+    resolve.add_argument("--id", required=True, dest="dispute_id")
+    resolve.add_argument("--outcome", required=True, choices=get_args(DisputeOutcome))
     cease = commands.add_parser("cease", help="the debtor asked us to stop contacting them")
     cease.add_argument("account")
     cease.add_argument("--channel", action="append", default=[], choices=[c.value for c in CONTACT_CHANNELS],
@@ -80,9 +93,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         reversal = billing.parse_reversal(args.payment_id, args.reason, args.reversed_at)
         await billing.reverse_payment(await _connect(settings), settings.task_queue, args.account, reversal)
         print(f"reversal of payment {reversal.payment_id} sent to account {args.account}")
+    elif args.command == "dispute":
+        dispute = billing.parse_dispute(args.dispute_id, args.subject, args.details)
+        await billing.signal_open_account(await _connect(settings), args.account, "dispute_opened", dispute)
+        print(f"dispute {dispute.dispute_id} opened on account {args.account}")
+    elif args.command == "resolve-dispute":
+        resolution = billing.parse_resolution(args.dispute_id, args.outcome)
+        await billing.signal_open_account(await _connect(settings), args.account, "dispute_resolved", resolution)
+        print(f"dispute {resolution.dispute_id} resolved ({resolution.outcome}) on account {args.account}")
     elif args.command == "cease":
         request = billing.parse_cease(args.channel, args.reason, args.request_id)
-        await billing.cease_contact(await _connect(settings), args.account, request)
+        await billing.signal_open_account(await _connect(settings), args.account, "cease_contact", request)
         channels = ", ".join(sorted(c.value for c in request.ceased()))
         print(f"contact ceased on {channels} for account {args.account}")
     elif args.command == "status":

@@ -6,8 +6,11 @@ import asyncpg
 from temporalio import activity
 
 from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
-from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, ReversalRecorded, action_key
+from dunning.orders import (
+    AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, action_key,
+)
 from infra.logging import activity_logger
 
 
@@ -91,6 +94,30 @@ class AccountActivities:
                                recorded.skipped, "fell due while the account was closed")
         activity_logger().info("payment reversal recorded", payment_id=outcome.payment_id, verdict=outcome.verdict,
                                account_status=recorded.account_status)
+
+    @activity.defn
+    async def record_dispute(self, recorded: DisputeRecorded) -> None:
+        event = recorded.event
+        async with self._pool.acquire() as conn, conn.transaction():
+            if isinstance(event, DisputeOpened):
+                await conn.execute(
+                    "INSERT INTO disputes (account_id, dispute_id, subject, details, opened_at)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, dispute_id) DO NOTHING",
+                    recorded.account_id, event.dispute_id, event.subject, event.details, event.opened_at,
+                )
+            elif recorded.verdict == "applied":
+                await conn.execute(
+                    "UPDATE disputes SET outcome = $3, resolved_at = $4 WHERE account_id = $1 AND dispute_id = $2",
+                    recorded.account_id, event.dispute_id, event.outcome, event.resolved_at,
+                )
+            await conn.execute(
+                "UPDATE accounts SET collector_queue = $2, status = $3, updated_at = now() WHERE account_id = $1",
+                recorded.account_id, recorded.collector_queue, recorded.account_status,
+            )
+            await _log_skipped(conn, recorded.account_id, recorded.workflow_id, recorded.ladder_life,
+                               recorded.skipped, "fell due while a dispute of the debt was open")
+        activity_logger().info("dispute recorded", dispute_id=event.dispute_id, verdict=recorded.verdict,
+                               collector_queue=recorded.collector_queue)
 
     @activity.defn
     async def record_cease(self, account_id: str, request: CeaseContact) -> None:

@@ -124,9 +124,9 @@ class ChannelActivities:
         return await self._work_order(
             order, f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
-            " due_from, third_parties) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " due_from, third_parties, collector_queue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             stage.id, stage.tone, json.dumps(phones), stage.call_cadence.attempts_per_day,
-            stage.call_cadence.min_numbers, order.taken_at, stage.third_parties.value,
+            stage.call_cadence.min_numbers, order.taken_at, stage.third_parties.value, order.collector_queue,
         )
 
     @activity.defn

@@ -9,6 +9,7 @@ from typing import Literal
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning import ladder
 from dunning.contact import contact_points_for
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome, ReversalOutcome
 from dunning.policy import Agency, Channel, Policy, Stage, Step
@@ -34,6 +35,7 @@ class StepOrder(Payload):
     next_stage_dpd: int | None = None  # for texts that warn what happens next
     late_fee_rate_per_day: Decimal | None = None
     outstanding_minor: int
+    collector_queue: str = ""
     taken_at: datetime  # business time
 
 
@@ -72,6 +74,17 @@ class ReversalRecorded(Payload):
     skipped: list[PlannedStep]  # steps that fell due while the account was closed, when a reversal reopens it
 
 
+class DisputeRecorded(Payload):
+    account_id: str
+    workflow_id: str
+    event: DisputeOpened | DisputeResolved
+    verdict: str  # applied, duplicate, rejected: <why>
+    collector_queue: str
+    account_status: str
+    ladder_life: str
+    skipped: list[PlannedStep]  # steps that fell due while collection was paused, when it resumes
+
+
 class AccountClosed(Payload):
     account_id: str
     status: str
@@ -80,7 +93,8 @@ class AccountClosed(Payload):
 
 
 def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
-               workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime) -> StepOrder:
+               workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
+               collector_queue: str = "") -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up."""
     step = ladder.step_definition(policy, planned)
     stage = policy.stage_at(planned.dpd)
@@ -97,5 +111,6 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
         outstanding_minor=outstanding_minor,
+        collector_queue=collector_queue,
         taken_at=taken_at,
     )

@@ -155,6 +155,9 @@ class Policy(Strict):
     stages: list[Stage]
     steps: list[Step]
     agencies: list[Agency] = []
+    # Collector teams that work call tasks; a complaint against one moves the account to the next. The default
+    # keeps policies pinned by accounts opened before the field existed readable (and replayable).
+    collector_queues: list[str] = Field(default=["collectors"], min_length=1)
     late_fee: LateFee | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 

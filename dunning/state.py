@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.ledger import Ledger
 from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
-AccountStatus = Literal["open", "cured"]
+AccountStatus = Literal["open", "cured", "cancelled"]
 
 
 class ActionRecord(Payload):
@@ -40,10 +41,14 @@ class AccountState(BaseModel):
     recent_actions: list[ActionRecord] = Field(default_factory=list)
     rejected_signals: list[str] = Field(default_factory=list)
     ceased_channels: list[Channel] = Field(default_factory=list)
+    collector_queue: str = ""
+    open_disputes: list[DisputeOpened] = Field(default_factory=list)
+    paused_since: datetime | None = None  # collection paused by an open dispute of the debt
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
     pending_reversals: list[PaymentReversed] = Field(default_factory=list)
+    pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
     runs: int = 1
 
     def record_action(self, record: ActionRecord) -> None:
@@ -82,4 +87,6 @@ class AccountView(Payload):
     recent_actions: list[ActionRecord]
     rejected_signals: list[str]
     ceased_channels: list[Channel]
+    collector_queue: str
+    open_disputes: list[DisputeOpened]
     runs: int

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
@@ -249,7 +250,23 @@ def parse_cease(channels: list[str], reason: str, request_id: str | None = None)
         raise InputError(explain(err, "cease request")) from None
 
 
-async def cease_contact(client: Client, account_id: str, request: CeaseContact) -> None:
+def parse_dispute(dispute_id: str, subject: str, details: str) -> DisputeOpened:
+    try:
+        return DisputeOpened(dispute_id=dispute_id, subject=subject, details=details,
+                             opened_at=datetime.now(timezone.utc))
+    except ValidationError as err:
+        raise InputError(explain(err, "dispute")) from None
+
+
+def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
+    try:
+        return DisputeResolved(dispute_id=dispute_id, outcome=outcome, resolved_at=datetime.now(timezone.utc))
+    except ValidationError as err:
+        raise InputError(explain(err, "dispute resolution")) from None
+
+
+async def signal_open_account(client: Client, account_id: str, signal: str, payload) -> None:
+    """For what only an open account can act on (disputes, cease requests)."""
     if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
-        raise InputError(f"account {account_id!r} is closed; nothing will contact the debtor")
-    await client.get_workflow_handle(workflow_id(account_id)).signal(AccountWorkflow.cease_contact, request)
+        raise InputError(f"account {account_id!r} is closed")
+    await client.get_workflow_handle(workflow_id(account_id)).signal(signal, payload)

@@ -28,12 +28,12 @@ async def test_sms_stop_then_stop_everything(env, run_worker, pool, twilio):
         await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=2))
         stop_sms = billing.parse_cease(["sms"], "replied STOP", "REQ-1")
-        await billing.cease_contact(env.client, account.account_id, stop_sms)
-        await billing.cease_contact(env.client, account.account_id, stop_sms)  # resent: counts once
+        await billing.signal_open_account(env.client, account.account_id, "cease_contact", stop_sms)
+        await billing.signal_open_account(env.client, account.account_id, "cease_contact", stop_sms)  # resent: counts once
         await env.sleep(timedelta(days=17))
         # At 19 dpd the debtor asks us to stop contacting them at all.
-        await billing.cease_contact(env.client, account.account_id,
-                                    billing.parse_cease([], "written request to cease", "REQ-2"))
+        await billing.signal_open_account(env.client, account.account_id, "cease_contact",
+                                          billing.parse_cease([], "written request to cease", "REQ-2"))
         await env.sleep(timedelta(days=50))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 

@@ -169,6 +169,7 @@ def valid_policy(name: str = "custom") -> dict:
         "version": 1,
         "title": "A small valid ladder",
         "send_time": "10:00",
+        "collector_queues": ["team_1"],
         "stages": [
             {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"], "call_cadence": CADENCE},
             {"id": "late", "from_dpd": 6, "tone": "firm", "channels": ["sms", "call", "letter"], "call_cadence": CADENCE},

@@ -16,9 +16,14 @@ with workflow.unsafe.imports_passed_through():
     from dunning import ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
     from dunning.contact import CeaseContact, blocked_by_cease
+    from dunning.disputes import (
+        DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue,
+    )
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
-    from dunning.orders import AccountClosed, AccountOpened, PaymentRecorded, ReversalRecorded, StepResult, step_order
+    from dunning.orders import (
+        AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult, step_order,
+    )
     from dunning.policy import Channel
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from workflows import search_attributes as sa
@@ -47,7 +52,8 @@ class AccountWorkflow:
         self._clock = Clock(run.clock)
         self._plan = ladder.plan(run.policy, run.account)
         self._state = run.state or AccountState(
-            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
+            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now(),
+            collector_queue=first_collector_queue(run.policy, run.account.account_id),
         )
         self._published: dict[str, object] = {}
 
@@ -70,6 +76,10 @@ class AccountWorkflow:
                 workflow.continue_as_new(run.model_copy(update={"state": self._carry_over()}))
             # Fees accrue as days pass, so the balance ops see is today's, not the one of the last payment.
             self._state.ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
+            if self._state.paused_since is not None:
+                self._publish(None)
+                await self._sleep_until_signal_or(None)
+                continue
             step = ladder.next_step(self._plan, set(self._state.done_steps))
             if step is not None and step.due_at <= self._now():
                 await self._take(step)
@@ -84,6 +94,14 @@ class AccountWorkflow:
     @workflow.signal
     def payment_reversed(self, reversal: PaymentReversed) -> None:
         self._state.pending_reversals.append(reversal)
+
+    @workflow.signal
+    def dispute_opened(self, dispute: DisputeOpened) -> None:
+        self._state.pending_disputes.append(dispute)
+
+    @workflow.signal
+    def dispute_resolved(self, resolution: DisputeResolved) -> None:
+        self._state.pending_disputes.append(resolution)
 
     @workflow.signal
     def cease_contact(self, request: CeaseContact) -> None:
@@ -121,6 +139,8 @@ class AccountWorkflow:
             recent_actions=self._state.recent_actions,
             rejected_signals=self._state.rejected_signals,
             ceased_channels=self._state.ceased_channels,
+            collector_queue=self._state.collector_queue,
+            open_disputes=self._state.open_disputes,
             runs=self._state.runs,
         )
 
@@ -154,6 +174,7 @@ class AccountWorkflow:
             self._policy, self._account, planned,
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
             outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
+            collector_queue=self._state.collector_queue,
         )
         if blocked_by_cease(order.step, set(self._state.ceased_channels)):
             activity, arguments = ChannelActivities.skip_step, [order, "the debtor asked us to stop this contact"]
@@ -181,6 +202,7 @@ class AccountWorkflow:
     async def _settle_signals(self) -> None:
         """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
         await self._settle_cease_requests()
+        await self._settle_disputes()
         await self._settle_payments()
         await self._settle_reversals()
 
@@ -225,6 +247,47 @@ class AccountWorkflow:
                 )
             self._state.pending_payments.pop(0)
 
+    async def _settle_disputes(self) -> None:
+        while self._state.pending_disputes:
+            event = self._state.pending_disputes[0]
+            verdict, skipped = self._apply_dispute(event)
+            await workflow.execute_activity_method(
+                AccountActivities.record_dispute,
+                DisputeRecorded(account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
+                                event=event, verdict=verdict, collector_queue=self._state.collector_queue,
+                                account_status=self._state.status,
+                                ladder_life=workflow.info().first_execution_run_id, skipped=skipped),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            self._state.pending_disputes.pop(0)
+
+    def _apply_dispute(self, event: DisputeOpened | DisputeResolved) -> tuple[str, list[ladder.PlannedStep]]:
+        """Returns the verdict, and the steps skipped if collection resumes."""
+        state = self._state
+        known = {d.dispute_id: d for d in state.open_disputes}
+        if isinstance(event, DisputeOpened):
+            if event.dispute_id in known:
+                return "duplicate", []
+            state.open_disputes.append(event)
+            if event.subject == "collector":
+                state.collector_queue = reassigned_queue(self._policy, state.collector_queue)
+            if pauses_collection(event) and state.paused_since is None:
+                state.paused_since = self._now()
+            return "applied", []
+        opened = known.get(event.dispute_id)
+        if opened is None:
+            state.record_rejection(f"dispute {event.dispute_id} resolved, but no such dispute is open")
+            return "rejected: no such dispute is open", []
+        state.open_disputes.remove(opened)
+        if event.outcome == "debt_cancelled":
+            state.status = "cancelled"
+            state.closed_at = self._now()
+        if state.paused_since is not None and not any(pauses_collection(d) for d in state.open_disputes):
+            state.paused_since = None
+            return "applied", self._skip_missed_steps()
+        return "applied", []
+
     async def _settle_reversals(self) -> None:
         while self._state.pending_reversals:
             reversal = self._state.pending_reversals[0]
@@ -251,6 +314,11 @@ class AccountWorkflow:
         (steps that fell due while it was closed are skipped, but the latest of each channel)."""
         self._state.status = "open"
         self._state.closed_at = None
+        return self._skip_missed_steps()
+
+    def _skip_missed_steps(self) -> list[ladder.PlannedStep]:
+        """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
+        latest of each channel is still taken."""
         pending = [p for p in self._plan if p.key not in set(self._state.done_steps)]
         _, skip = ladder.triage_missed(self._policy, self._account, pending, self._now())
         self._state.done_steps += [p.key for p in skip]
@@ -296,7 +364,7 @@ class AccountWorkflow:
 
     def _has_news(self) -> bool:
         state = self._state
-        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases)
+        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases or state.pending_disputes)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
@@ -314,7 +382,7 @@ class AccountWorkflow:
         stage = ladder.stage_id(self._policy, dpd)
         outstanding = self._state.ledger.outstanding_minor
         values = {
-            sa.ACCOUNT_STATUS: self._state.status,
+            sa.ACCOUNT_STATUS: "on_hold" if self._state.paused_since is not None else self._state.status,
             sa.STAGE: stage,
             sa.DPD: dpd,
             # Rounded up, so `Outstanding > 5000` finds an account owing 5,000.01.
