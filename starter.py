@@ -7,6 +7,8 @@
     python starter.py status ACCOUNT
     python starter.py dispute ACCOUNT --id D1 --subject debt --details "says the amount is wrong"
     python starter.py resolve-dispute ACCOUNT --id D1 --outcome debt_confirmed
+    python starter.py report ACCOUNT --id R1 --event deceased --details "told by the spouse"
+    python starter.py verify ACCOUNT --id R1 --confirmed | --not-confirmed
     python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
 
 Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
@@ -26,6 +28,7 @@ from temporalio.service import RPCError
 
 from dunning.contact import CONTACT_CHANNELS
 from dunning.disputes import DisputeOutcome, DisputeSubject
+from dunning.verification import DebtorEvent
 from infra import billing
 from infra.config import Settings
 from infra.temporal import connect
@@ -59,6 +62,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     resolve.add_argument("account")
     resolve.add_argument("--id", required=True, dest="dispute_id")
     resolve.add_argument("--outcome", required=True, choices=get_args(DisputeOutcome))
+    report = commands.add_parser("report", help="the debtor is reported deceased or bankrupt")
+    report.add_argument("account")
+    report.add_argument("--id", required=True, dest="report_id")
+    report.add_argument("--event", required=True, choices=get_args(DebtorEvent))
+    report.add_argument("--details", required=True)
+    verify = commands.add_parser("verify", help="the documents of a death or bankruptcy report were checked")
+    verify.add_argument("account")
+    verify.add_argument("--id", required=True, dest="report_id")
+    verdict = verify.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--confirmed", action="store_true")
+    verdict.add_argument("--not-confirmed", action="store_true")
     cease = commands.add_parser("cease", help="the debtor asked us to stop contacting them")
     cease.add_argument("account")
     cease.add_argument("--channel", action="append", default=[], choices=[c.value for c in CONTACT_CHANNELS],
@@ -101,6 +115,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         resolution = billing.parse_resolution(args.dispute_id, args.outcome)
         await billing.signal_open_account(await _connect(settings), args.account, "dispute_resolved", resolution)
         print(f"dispute {resolution.dispute_id} resolved ({resolution.outcome}) on account {args.account}")
+    elif args.command == "report":
+        report = billing.parse_debtor_event(args.report_id, args.event, args.details)
+        await billing.signal_open_account(await _connect(settings), args.account, "debtor_event_reported", report)
+        print(f"{report.event} report {report.report_id} opened on account {args.account}: contact stopped")
+    elif args.command == "verify":
+        documents = billing.parse_documents(args.report_id, args.confirmed)
+        await billing.signal_open_account(await _connect(settings), args.account, "documents_verified", documents)
+        print(f"report {documents.report_id} {'confirmed' if documents.confirmed else 'not confirmed'}")
     elif args.command == "cease":
         request = billing.parse_cease(args.channel, args.reason, args.request_id)
         await billing.signal_open_account(await _connect(settings), args.account, "cease_contact", request)

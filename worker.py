@@ -36,7 +36,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
         workflows=[AccountWorkflow],
         activities=[
             accounts.open_account, accounts.record_payment, accounts.record_reversal, accounts.record_dispute,
-            accounts.record_cease,
+            accounts.record_verification, accounts.record_cease,
             accounts.close_account,
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,

@@ -9,7 +9,8 @@ from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
 from dunning.orders import (
-    AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, action_key,
+    AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded,
+    action_key,
 )
 from infra.logging import activity_logger
 
@@ -118,6 +119,27 @@ class AccountActivities:
                                recorded.skipped, "fell due while a dispute of the debt was open")
         activity_logger().info("dispute recorded", dispute_id=event.dispute_id, verdict=recorded.verdict,
                                collector_queue=recorded.collector_queue)
+
+    @activity.defn
+    async def record_verification(self, recorded: VerificationRecorded) -> None:
+        report = recorded.report
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO debtor_events (account_id, report_id, event, details, reported_at, review_by, status,"
+                " decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (account_id, report_id) DO UPDATE SET status = EXCLUDED.status,"
+                " decided_at = EXCLUDED.decided_at",
+                recorded.account_id, report.report_id, report.event, report.details, report.reported_at,
+                recorded.review_by, recorded.status, recorded.decided_at,
+            )
+            await conn.execute(
+                "UPDATE accounts SET status = $2, updated_at = now() WHERE account_id = $1",
+                recorded.account_id, recorded.account_status,
+            )
+            await _log_skipped(conn, recorded.account_id, recorded.workflow_id, recorded.ladder_life,
+                               recorded.skipped, f"fell due while a {report.event} report was verified")
+        activity_logger().info("debtor event recorded", report_id=report.report_id, debtor_event=report.event,
+                               status=recorded.status)
 
     @activity.defn
     async def record_cease(self, account_id: str, request: CeaseContact) -> None:

@@ -10,6 +10,7 @@ from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning import ladder
 from dunning.contact import contact_points_for
 from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.verification import DebtorEventReported
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome, ReversalOutcome
 from dunning.policy import Agency, Channel, Policy, Stage, Step
@@ -83,6 +84,18 @@ class DisputeRecorded(Payload):
     account_status: str
     ladder_life: str
     skipped: list[PlannedStep]  # steps that fell due while collection was paused, when it resumes
+
+
+class VerificationRecorded(Payload):
+    account_id: str
+    workflow_id: str
+    report: DebtorEventReported
+    status: str  # awaiting_documents, confirmed, not_confirmed, expired
+    review_by: datetime
+    decided_at: datetime | None
+    account_status: str
+    ladder_life: str
+    skipped: list[PlannedStep]  # steps that fell due while contact was stopped, when collection resumes
 
 
 class AccountClosed(Payload):

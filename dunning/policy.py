@@ -141,6 +141,10 @@ class Step(Strict):
         return self
 
 
+class VerificationRules(Strict):
+    documents_within_days: int = Field(ge=1)
+
+
 class LateFee(Strict):
     rate_per_day: Decimal = Field(gt=0, lt=1)
     waivable: bool = True
@@ -159,6 +163,8 @@ class Policy(Strict):
     # keeps policies pinned by accounts opened before the field existed readable (and replayable).
     collector_queues: list[str] = Field(default=["collectors"], min_length=1)
     late_fee: LateFee | None = None
+    # Days to wait for death or bankruptcy documents; the default keeps earlier pinned policies readable.
+    verification: VerificationRules = VerificationRules(documents_within_days=30)
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")

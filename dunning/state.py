@@ -11,11 +11,12 @@ from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived
 from dunning.ledger import Ledger
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
-AccountStatus = Literal["open", "cured", "cancelled"]
+AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy"]
 
 
 class ActionRecord(Payload):
@@ -43,12 +44,14 @@ class AccountState(BaseModel):
     ceased_channels: list[Channel] = Field(default_factory=list)
     collector_queue: str = ""
     open_disputes: list[DisputeOpened] = Field(default_factory=list)
-    paused_since: datetime | None = None  # collection paused by an open dispute of the debt
+    verifications: list[Verification] = Field(default_factory=list)
+    paused_since: datetime | None = None  # collection paused by a dispute of the debt or a verification
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
     pending_reversals: list[PaymentReversed] = Field(default_factory=list)
     pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
+    pending_verifications: list[DebtorEventReported | DocumentsVerified] = Field(default_factory=list)
     runs: int = 1
 
     def record_action(self, record: ActionRecord) -> None:
@@ -89,4 +92,5 @@ class AccountView(Payload):
     ceased_channels: list[Channel]
     collector_queue: str
     open_disputes: list[DisputeOpened]
+    verifications: list[Verification]
     runs: int

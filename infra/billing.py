@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
@@ -263,6 +264,21 @@ def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
         return DisputeResolved(dispute_id=dispute_id, outcome=outcome, resolved_at=datetime.now(timezone.utc))
     except ValidationError as err:
         raise InputError(explain(err, "dispute resolution")) from None
+
+
+def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventReported:
+    try:
+        return DebtorEventReported(report_id=report_id, event=event, details=details,
+                                   reported_at=datetime.now(timezone.utc))
+    except ValidationError as err:
+        raise InputError(explain(err, "report")) from None
+
+
+def parse_documents(report_id: str, confirmed: bool) -> DocumentsVerified:
+    try:
+        return DocumentsVerified(report_id=report_id, confirmed=confirmed, verified_at=datetime.now(timezone.utc))
+    except ValidationError as err:
+        raise InputError(explain(err, "verification")) from None
 
 
 async def signal_open_account(client: Client, account_id: str, signal: str, payload) -> None:

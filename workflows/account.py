@@ -22,9 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
     from dunning.orders import (
-        AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult, step_order,
+        AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult,
+        VerificationRecorded, step_order,
     )
     from dunning.policy import Channel
+    from dunning.verification import (
+        DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification,
+    )
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from workflows import search_attributes as sa
 
@@ -77,8 +81,10 @@ class AccountWorkflow:
             # Fees accrue as days pass, so the balance ops see is today's, not the one of the last payment.
             self._state.ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
             if self._state.paused_since is not None:
+                if await self._expire_verifications():
+                    continue
                 self._publish(None)
-                await self._sleep_until_signal_or(None)
+                await self._sleep_until_signal_or(min((v.review_by for v in self._state.verifications), default=None))
                 continue
             step = ladder.next_step(self._plan, set(self._state.done_steps))
             if step is not None and step.due_at <= self._now():
@@ -102,6 +108,14 @@ class AccountWorkflow:
     @workflow.signal
     def dispute_resolved(self, resolution: DisputeResolved) -> None:
         self._state.pending_disputes.append(resolution)
+
+    @workflow.signal
+    def debtor_event_reported(self, report: DebtorEventReported) -> None:
+        self._state.pending_verifications.append(report)
+
+    @workflow.signal
+    def documents_verified(self, verification: DocumentsVerified) -> None:
+        self._state.pending_verifications.append(verification)
 
     @workflow.signal
     def cease_contact(self, request: CeaseContact) -> None:
@@ -141,6 +155,7 @@ class AccountWorkflow:
             ceased_channels=self._state.ceased_channels,
             collector_queue=self._state.collector_queue,
             open_disputes=self._state.open_disputes,
+            verifications=self._state.verifications,
             runs=self._state.runs,
         )
 
@@ -203,6 +218,7 @@ class AccountWorkflow:
         """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
         await self._settle_cease_requests()
         await self._settle_disputes()
+        await self._settle_verifications()
         await self._settle_payments()
         await self._settle_reversals()
 
@@ -272,8 +288,8 @@ class AccountWorkflow:
             state.open_disputes.append(event)
             if event.subject == "collector":
                 state.collector_queue = reassigned_queue(self._policy, state.collector_queue)
-            if pauses_collection(event) and state.paused_since is None:
-                state.paused_since = self._now()
+            if pauses_collection(event):
+                self._pause()
             return "applied", []
         opened = known.get(event.dispute_id)
         if opened is None:
@@ -283,10 +299,65 @@ class AccountWorkflow:
         if event.outcome == "debt_cancelled":
             state.status = "cancelled"
             state.closed_at = self._now()
-        if state.paused_since is not None and not any(pauses_collection(d) for d in state.open_disputes):
-            state.paused_since = None
-            return "applied", self._skip_missed_steps()
-        return "applied", []
+        return "applied", self._resume_if_nothing_pauses()
+
+    def _pauses_collection(self) -> bool:
+        state = self._state
+        return bool(state.verifications) or any(pauses_collection(d) for d in state.open_disputes)
+
+    def _pause(self) -> None:
+        if self._state.paused_since is None:
+            self._state.paused_since = self._now()
+
+    def _resume_if_nothing_pauses(self) -> list[ladder.PlannedStep]:
+        if self._state.paused_since is None or self._pauses_collection() or self._state.status != "open":
+            return []
+        self._state.paused_since = None
+        return self._skip_missed_steps()
+
+    async def _settle_verifications(self) -> None:
+        while self._state.pending_verifications:
+            event = self._state.pending_verifications[0]
+            open_by_id = {v.report.report_id: v for v in self._state.verifications}
+            if isinstance(event, DebtorEventReported):
+                if event.report_id not in open_by_id:
+                    verification = open_verification(self._policy, event, self._now())
+                    self._state.verifications.append(verification)
+                    self._pause()
+                    await self._record_verification(verification, "awaiting_documents", None, [])
+            elif (verification := open_by_id.get(event.report_id)) is None:
+                self._state.record_rejection(f"documents for report {event.report_id}, but no such report is open")
+            else:
+                self._state.verifications.remove(verification)
+                if event.confirmed:
+                    self._state.status = closing_status(verification.report.event)
+                    self._state.closed_at = self._now()
+                status = "confirmed" if event.confirmed else "not_confirmed"
+                await self._record_verification(verification, status, event.verified_at,
+                                                self._resume_if_nothing_pauses())
+            self._state.pending_verifications.pop(0)
+
+    async def _expire_verifications(self) -> bool:
+        """Reports whose documents did not come by their deadline stop pausing collection."""
+        expired = [v for v in self._state.verifications if v.review_by <= self._now()]
+        for verification in expired:
+            self._state.verifications.remove(verification)
+            await self._record_verification(verification, "expired", self._now(), self._resume_if_nothing_pauses())
+        return bool(expired)
+
+    async def _record_verification(self, verification: Verification, status: str, decided_at: datetime | None,
+                                   skipped: list[ladder.PlannedStep]) -> None:
+        await workflow.execute_activity_method(
+            AccountActivities.record_verification,
+            VerificationRecorded(
+                account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
+                report=verification.report, status=status, review_by=verification.review_by, decided_at=decided_at,
+                account_status=self._state.status, ladder_life=workflow.info().first_execution_run_id,
+                skipped=skipped,
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
 
     async def _settle_reversals(self) -> None:
         while self._state.pending_reversals:
@@ -364,7 +435,8 @@ class AccountWorkflow:
 
     def _has_news(self) -> bool:
         state = self._state
-        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases or state.pending_disputes)
+        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases
+                    or state.pending_disputes or state.pending_verifications)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()

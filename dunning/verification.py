@@ -1,0 +1,42 @@
+"""Death and bankruptcy (domain §6, strategy 3): contact stops while documents are requested and verified."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from dunning.account import Payload
+from dunning.policy import Policy
+
+DebtorEvent = Literal["deceased", "bankrupt"]
+
+
+class DebtorEventReported(Payload):
+    report_id: str = Field(min_length=1, max_length=128)
+    event: DebtorEvent
+    details: str = Field(min_length=1, max_length=2000)
+    reported_at: AwareDatetime
+
+
+class DocumentsVerified(Payload):
+    report_id: str = Field(min_length=1, max_length=128)
+    confirmed: bool  # the death certificate, court ruling or bankruptcy papers prove it
+    verified_at: AwareDatetime
+
+
+class Verification(Payload):
+    """A report awaiting its documents until `review_by`; without them by then, collection resumes."""
+
+    report: DebtorEventReported
+    review_by: datetime
+
+
+def open_verification(policy: Policy, report: DebtorEventReported, now: datetime) -> Verification:
+    return Verification(report=report, review_by=now + timedelta(days=policy.verification.documents_within_days))
+
+
+def closing_status(event: DebtorEvent) -> str:
+    """The account leaves collection for the estate or the bankruptcy process."""
+    return {"deceased": "estate", "bankrupt": "bankruptcy"}[event]
