@@ -12,8 +12,9 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -34,6 +35,9 @@ from workflows.account import AccountWorkflow
 CSV_CONTACT_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
 CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date", "policy")
 CSV_OPTIONAL = ("segment", "locale", "creditor")
+
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class InputError(ValueError):
@@ -234,51 +238,47 @@ async def _deliver_money_event(client: Client, task_queue: str, account_id: str,
 
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
     try:
-        when = datetime.fromisoformat(reversed_at) if reversed_at else datetime.now(timezone.utc)
-        return PaymentReversed(payment_id=payment_id, reason=reason, reversed_at=when)
-    except ValueError as err:  # pydantic's ValidationError is a ValueError too
-        detail = explain(err, "reversal") if isinstance(err, ValidationError) else f"--reversed-at: {err}"
-        raise InputError(detail) from None
+        when = datetime.fromisoformat(reversed_at) if reversed_at else _now()
+    except ValueError:
+        raise InputError(f"--reversed-at: {reversed_at!r} is not an ISO 8601 date-time") from None
+    return _payload(PaymentReversed, "reversal", payment_id=payment_id, reason=reason, reversed_at=when)
+
+
+def _payload(model: type[P], what: str, **fields) -> P:
+    """A signal payload from typed-in fields; a bad field is an InputError that names it."""
+    try:
+        return model(**fields)
+    except ValidationError as err:
+        raise InputError(explain(err, what)) from None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def parse_cease(channels: list[str], reason: str, request_id: str | None = None) -> CeaseContact:
-    try:
-        return CeaseContact(
-            request_id=request_id or uuid.uuid4().hex, channels=channels, reason=reason,
-            received_at=datetime.now(timezone.utc),
-        )
-    except ValidationError as err:
-        raise InputError(explain(err, "cease request")) from None
+    return _payload(CeaseContact, "cease request", request_id=request_id or uuid.uuid4().hex, channels=channels,
+                    reason=reason, received_at=_now())
 
 
 def parse_dispute(dispute_id: str, subject: str, details: str) -> DisputeOpened:
-    try:
-        return DisputeOpened(dispute_id=dispute_id, subject=subject, details=details,
-                             opened_at=datetime.now(timezone.utc))
-    except ValidationError as err:
-        raise InputError(explain(err, "dispute")) from None
+    return _payload(DisputeOpened, "dispute", dispute_id=dispute_id, subject=subject, details=details,
+                    opened_at=_now())
 
 
 def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
-    try:
-        return DisputeResolved(dispute_id=dispute_id, outcome=outcome, resolved_at=datetime.now(timezone.utc))
-    except ValidationError as err:
-        raise InputError(explain(err, "dispute resolution")) from None
+    return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome,
+                    resolved_at=_now())
 
 
 def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventReported:
-    try:
-        return DebtorEventReported(report_id=report_id, event=event, details=details,
-                                   reported_at=datetime.now(timezone.utc))
-    except ValidationError as err:
-        raise InputError(explain(err, "report")) from None
+    return _payload(DebtorEventReported, "report", report_id=report_id, event=event, details=details,
+                    reported_at=_now())
 
 
 def parse_documents(report_id: str, confirmed: bool) -> DocumentsVerified:
-    try:
-        return DocumentsVerified(report_id=report_id, confirmed=confirmed, verified_at=datetime.now(timezone.utc))
-    except ValidationError as err:
-        raise InputError(explain(err, "verification")) from None
+    return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed,
+                    verified_at=_now())
 
 
 async def signal_open_account(client: Client, account_id: str, signal: str, payload) -> None:

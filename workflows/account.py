@@ -81,10 +81,7 @@ class AccountWorkflow:
             # Fees accrue as days pass, so the balance ops see is today's, not the one of the last payment.
             self._state.ledger.accrue_late_fee(self._policy, ladder.dpd_at(self._account, self._now()))
             if self._state.paused_since is not None:
-                if await self._expire_verifications():
-                    continue
-                self._publish(None)
-                await self._sleep_until_signal_or(min((v.review_by for v in self._state.verifications), default=None))
+                await self._wait_while_paused()
                 continue
             step = ladder.next_step(self._plan, set(self._state.done_steps))
             if step is not None and step.due_at <= self._now():
@@ -336,6 +333,13 @@ class AccountWorkflow:
                 await self._record_verification(verification, status, event.verified_at,
                                                 self._resume_if_nothing_pauses())
             self._state.pending_verifications.pop(0)
+
+    async def _wait_while_paused(self) -> None:
+        """Nothing goes out; wake for news, or when a report's documents are due."""
+        if await self._expire_verifications():
+            return
+        self._publish(None)
+        await self._sleep_until_signal_or(min((v.review_by for v in self._state.verifications), default=None))
 
     async def _expire_verifications(self) -> bool:
         """Reports whose documents did not come by their deadline stop pausing collection."""
