@@ -79,11 +79,26 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
 
         await until(balance_lowered)
 
+        # The debtor's answers go in through the CLI too, and show in the account's state.
+        for args in (("dispute", small_late.account_id, "--id", "D1", "--subject", "debt", "--details", "paid already"),
+                     ("cease", small_late.account_id, "--channel", "sms", "--reason", "replied STOP"),
+                     ("report", early.account_id, "--id", "R1", "--event", "bankrupt", "--details", "petition")):
+            answered = await starter(dev_env, queue, *args)
+            assert answered.returncode == 0, answered.stderr
+
+        async def answers_recorded():
+            small = json.loads((await starter(dev_env, queue, "status", small_late.account_id)).stdout)
+            other = json.loads((await starter(dev_env, queue, "status", early.account_id)).stdout)
+            return small["open_disputes"] and small["ceased_channels"] == ["sms"] and other["verifications"]
+
+        await until(answers_recorded)
+
         for args, expected in (
             (("pay", "NO-SUCH-ACCOUNT", "--amount", "1", "--payment-id", "X"), "unknown account 'NO-SUCH-ACCOUNT'"),
             (("pay", big_late.account_id, "--amount", "-5", "--payment-id", "X"), "--amount must be positive"),
             (("pay", big_late.account_id, "--amount", "1.234", "--payment-id", "X"), "more decimals than CNY"),
             (("status", "NO-SUCH-ACCOUNT"), "unknown account"),
+            (("dispute", big_late.account_id, "--id", "D2", "--subject", "debt", "--details", ""), "details"),
         ):
             refused = await starter(dev_env, queue, *args)
             assert refused.returncode == 2
