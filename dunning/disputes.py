@@ -33,12 +33,25 @@ def pauses_collection(dispute: DisputeOpened) -> bool:
     return dispute.subject == "debt"
 
 
+def resolution_problem(dispute: DisputeOpened, resolution: DisputeResolved) -> str:
+    """Why this outcome cannot close this dispute ('' if it can): debts are confirmed or cancelled, complaints
+    are closed."""
+    debt_outcome = resolution.outcome in ("debt_confirmed", "debt_cancelled")
+    if pauses_collection(dispute) != debt_outcome:
+        return f"outcome {resolution.outcome} does not fit a dispute about the {dispute.subject}"
+    return ""
+
+
 def first_collector_queue(policy: Policy, account_id: str) -> str:
     """Spreads accounts evenly and stably over the policy's collector queues."""
     return policy.collector_queues[zlib.crc32(account_id.encode()) % len(policy.collector_queues)]
 
 
-def reassigned_queue(policy: Policy, current: str) -> str:
-    """The next queue after `current`: a complained-about collector never keeps the account."""
+def reassigned_queue(policy: Policy, current: str) -> str | None:
+    """The next queue after `current` (a complained-about collector never keeps the account), or None when the
+    policy has no other queue."""
+    others = [queue for queue in policy.collector_queues if queue != current]
+    if not others:
+        return None
     queues = policy.collector_queues
-    return queues[(queues.index(current) + 1) % len(queues)] if current in queues else queues[0]
+    return queues[(queues.index(current) + 1) % len(queues)] if current in queues else others[0]

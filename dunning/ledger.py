@@ -111,6 +111,21 @@ class Ledger(BaseModel):
         )
 
 
+    def use_overpayment(self) -> None:
+        """Applies money held as overpayment to fees, then principal (when an account owes again)."""
+        to_fees = min(self.overpaid_minor, self.late_fee_minor)
+        to_principal = min(self.overpaid_minor - to_fees, self.principal_minor)
+        self.late_fee_minor -= to_fees
+        self.principal_minor -= to_principal
+        self.overpaid_minor -= to_fees + to_principal
+
+
+def reopens(status: str, outcome: ReversalOutcome, ledger: Ledger) -> bool:
+    """Only a cured account reopens, and only when money it was paid comes back and leaves it owing again; an
+    account closed for the estate, a bankruptcy or a cancelled debt stays closed."""
+    return status == "cured" and outcome.verdict == "reversed" and ledger.outstanding_minor > ledger.overpaid_minor
+
+
 def payment_problem(payment: PaymentReceived, currency: str) -> str:
     """Why a payment cannot be applied, or '' when it can."""
     if payment.amount_minor <= 0:

@@ -44,7 +44,11 @@ class AccountState(BaseModel):
     ceased_channels: list[Channel] = Field(default_factory=list)
     collector_queue: str = ""
     open_disputes: list[DisputeOpened] = Field(default_factory=list)
+    decided_disputes: list[str] = Field(default_factory=list)  # resolved ids: a resend changes nothing
+    early_resolutions: list[DisputeResolved] = Field(default_factory=list)  # came before their dispute
     verifications: list[Verification] = Field(default_factory=list)
+    expired_verifications: list[Verification] = Field(default_factory=list)  # late documents may still close
+    decided_reports: list[str] = Field(default_factory=list)
     paused_since: datetime | None = None  # collection paused by a dispute of the debt or a verification
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)

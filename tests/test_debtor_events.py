@@ -41,13 +41,18 @@ async def test_without_documents_by_the_deadline_collection_resumes_at_its_dpd(e
                                           billing.parse_debtor_event("B1", "bankrupt", "says a petition is filed"))
         await env.sleep(timedelta(days=35))  # the policy waits 30 days for the court papers
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
+        # The papers come late after all: they still close the account for the bankruptcy process.
+        await billing.signal_open_account(env.client, account.account_id, "documents_verified",
+                                          billing.parse_documents("B1", True))
+        closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
 
     assert view.status == "open" and view.verifications == []
+    assert closed.state.status == "bankruptcy"
     rows = await pool.fetch("SELECT step_id, dpd, result FROM action_log WHERE account_id = $1", account.account_id)
     results = {f"{r['step_id']}@{r['dpd']}": r["result"] for r in rows}
     assert results["sms_urge@12"] == results["letter_first@10"] == "skipped"
     assert results["sms_severe@30"] == results["call_task@30"] == "done"  # resumed on day 32
-    assert await pool.fetchval("SELECT status FROM debtor_events WHERE account_id = $1", account.account_id) == "expired"
+    assert await pool.fetchval("SELECT status FROM debtor_events WHERE account_id = $1", account.account_id) == "confirmed"
 
 
 async def test_documents_that_do_not_confirm_the_report_resume_collection(env, run_worker):
@@ -65,4 +70,4 @@ async def test_documents_that_do_not_confirm_the_report_resume_collection(env, r
         view = await handle.query(AccountWorkflow.state)
     assert view.status == "open" and view.verifications == []
     assert "sms_reminder@1" in {a.key for a in view.recent_actions}
-    assert view.rejected_signals == ["documents for report R-unknown, but no such report is open"]
+    assert view.rejected_signals == ["documents for report R-unknown, but no such report was made"]

@@ -29,6 +29,8 @@ async def test_a_disputed_debt_pauses_collection_until_resolved_then_resumes_at_
 
         await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
                                           billing.parse_resolution("D1", "debt_confirmed"))
+        # Billing resends the old dispute: it was decided, so collection does not pause again.
+        await billing.signal_open_account(env.client, account.account_id, "dispute_opened", dispute)
         await env.sleep(timedelta(days=10))
         resumed = await handle.query(AccountWorkflow.state)
 
@@ -40,6 +42,7 @@ async def test_a_disputed_debt_pauses_collection_until_resolved_then_resumes_at_
     assert after["sms_firm@18"] == after["call_task@18"] == after["letter_second@20"] == "done"
     assert after["sms_severe@30"] == "done"
     assert resumed.open_disputes == []
+    assert resumed.status == "open"
     row = await pool.fetchrow("SELECT subject, outcome FROM disputes WHERE account_id = $1", account.account_id)
     assert (row["subject"], row["outcome"]) == ("debt", "debt_confirmed")
 
@@ -66,8 +69,13 @@ async def test_a_complaint_against_the_collector_moves_the_account_and_collectio
         before = (await handle.query(AccountWorkflow.state)).collector_queue
         await billing.signal_open_account(env.client, account.account_id, "dispute_opened",
                                           billing.parse_dispute("C1", "collector", "rude on the phone"))
+        # A complaint closed with a debt outcome is refused; a resolution that overtakes its complaint waits for it.
         await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
-                                          billing.parse_resolution("NOPE", "complaint_closed"))
+                                          billing.parse_resolution("C1", "debt_cancelled"))
+        await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
+                                          billing.parse_resolution("S1", "complaint_closed"))
+        await billing.signal_open_account(env.client, account.account_id, "dispute_opened",
+                                          billing.parse_dispute("S1", "sales", "mis-sold insurance"))
         await env.sleep(timedelta(days=5))
         view = await handle.query(AccountWorkflow.state)
 
@@ -75,4 +83,5 @@ async def test_a_complaint_against_the_collector_moves_the_account_and_collectio
     queues = await pool.fetch("SELECT stage, collector_queue FROM call_tasks WHERE account_id = $1 ORDER BY due_from",
                               account.account_id)
     assert [(q["stage"], q["collector_queue"]) for q in queues] == [("1-5", before), ("6-17", view.collector_queue)]
-    assert view.rejected_signals == ["dispute NOPE resolved, but no such dispute is open"]
+    assert view.rejected_signals == ["dispute C1: outcome debt_cancelled does not fit a dispute about the collector"]
+    assert view.status == "open" and [d.dispute_id for d in view.open_disputes] == ["C1"]

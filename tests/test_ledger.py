@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from dunning.account import PaymentReceived
-from dunning.ledger import Ledger
+from dunning.account import PaymentReceived, PaymentReversed
+from dunning.ledger import Ledger, reopens
 from dunning.money import daily_fee, format_amount, to_minor
 from dunning.policy import load_policy
 
@@ -186,3 +186,24 @@ def test_the_late_fee_does_not_depend_on_how_often_it_is_accrued(property_fees):
     for dpd in range(1, 11):
         day_by_day.accrue_late_fee(property_fees, dpd)
     assert at_once.late_fee_minor == day_by_day.late_fee_minor == 10 * 12  # 12.345 a day, rounded per day
+
+
+def test_only_a_cured_account_reopens_when_a_payment_comes_back():
+    ledger = Ledger(principal_minor=10_000)
+    ledger.apply(payment("P1", 10_000), "CNY")
+    outcome = ledger.reverse(PaymentReversed(payment_id="P1", reason="chargeback",
+                                             reversed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    assert outcome.verdict == "reversed" and ledger.outstanding_minor == 10_000
+    assert reopens("cured", outcome, ledger)
+    # An account closed for the estate, a bankruptcy or a cancelled debt stays closed whatever billing sends.
+    assert not any(reopens(status, outcome, ledger) for status in ("estate", "bankruptcy", "cancelled"))
+
+
+def test_money_held_as_overpayment_goes_against_a_balance_owed_again():
+    ledger = Ledger(principal_minor=10_000)
+    ledger.apply(payment("P1", 10_000), "CNY")
+    ledger.apply(payment("LATE", 3_000), "CNY")  # after the cure: held as overpayment
+    ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced",
+                                   reversed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    ledger.use_overpayment()
+    assert (ledger.outstanding_minor, ledger.overpaid_minor) == (7_000, 0)

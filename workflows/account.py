@@ -18,8 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from dunning.contact import CeaseContact, blocked_by_cease
     from dunning.disputes import (
         DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue,
+        resolution_problem,
     )
-    from dunning.ledger import Ledger
+    from dunning.ledger import Ledger, reopens
     from dunning.money import format_amount, to_major
     from dunning.orders import (
         AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult,
@@ -242,8 +243,7 @@ class AccountWorkflow:
             if outcome.verdict == "rejected":
                 self._state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
             if outcome.verdict == "applied" and self._state.status == "open" and ledger.outstanding_minor == 0:
-                self._state.status = "cured"
-                self._state.closed_at = self._now()
+                self._close_as("cured")
             if outcome.verdict != "duplicate":
                 await workflow.execute_activity_method(
                     AccountActivities.record_payment,
@@ -276,27 +276,47 @@ class AccountWorkflow:
             self._state.pending_disputes.pop(0)
 
     def _apply_dispute(self, event: DisputeOpened | DisputeResolved) -> tuple[str, list[ladder.PlannedStep]]:
-        """Returns the verdict, and the steps skipped if collection resumes."""
+        """Returns the verdict, and the steps skipped if collection resumes. Resends change nothing; a
+        resolution that overtakes its dispute waits for it."""
         state = self._state
+        if event.dispute_id in state.decided_disputes:
+            return "duplicate", []
         known = {d.dispute_id: d for d in state.open_disputes}
         if isinstance(event, DisputeOpened):
             if event.dispute_id in known:
                 return "duplicate", []
             state.open_disputes.append(event)
             if event.subject == "collector":
-                state.collector_queue = reassigned_queue(self._policy, state.collector_queue)
+                queue = reassigned_queue(self._policy, state.collector_queue)
+                if queue is None:
+                    state.record_rejection(f"complaint {event.dispute_id}: the policy has no other collector queue")
+                else:
+                    state.collector_queue = queue
             if pauses_collection(event):
                 self._pause()
-            return "applied", []
+            early = next((r for r in state.early_resolutions if r.dispute_id == event.dispute_id), None)
+            if early is None:
+                return "applied", []
+            state.early_resolutions.remove(early)
+            event, known = early, {event.dispute_id: event}
         opened = known.get(event.dispute_id)
         if opened is None:
-            state.record_rejection(f"dispute {event.dispute_id} resolved, but no such dispute is open")
-            return "rejected: no such dispute is open", []
+            state.early_resolutions.append(event)
+            return "held: its dispute has not arrived yet", []
+        problem = resolution_problem(opened, event)
+        if problem:
+            state.record_rejection(f"dispute {event.dispute_id}: {problem}")
+            return f"rejected: {problem}", []
         state.open_disputes.remove(opened)
+        state.decided_disputes.append(event.dispute_id)
         if event.outcome == "debt_cancelled":
-            state.status = "cancelled"
-            state.closed_at = self._now()
+            self._close_as("cancelled")
         return "applied", self._resume_if_nothing_pauses()
+
+    def _close_as(self, status: str) -> None:
+        self._state.status = status
+        self._state.closed_at = self._now()
+        self._state.paused_since = None
 
     def _pauses_collection(self) -> bool:
         state = self._state
@@ -315,20 +335,26 @@ class AccountWorkflow:
     async def _settle_verifications(self) -> None:
         while self._state.pending_verifications:
             event = self._state.pending_verifications[0]
-            open_by_id = {v.report.report_id: v for v in self._state.verifications}
-            if isinstance(event, DebtorEventReported):
+            state = self._state
+            open_by_id = {v.report.report_id: v for v in state.verifications + state.expired_verifications}
+            if event.report_id in state.decided_reports:
+                pass  # a resend of something already decided
+            elif isinstance(event, DebtorEventReported):
                 if event.report_id not in open_by_id:
                     verification = open_verification(self._policy, event, self._now())
-                    self._state.verifications.append(verification)
+                    state.verifications.append(verification)
                     self._pause()
                     await self._record_verification(verification, "awaiting_documents", None, [])
             elif (verification := open_by_id.get(event.report_id)) is None:
-                self._state.record_rejection(f"documents for report {event.report_id}, but no such report is open")
+                state.record_rejection(f"documents for report {event.report_id}, but no such report was made")
             else:
-                self._state.verifications.remove(verification)
+                # Documents that come after the deadline still count: a confirmed death closes the account.
+                for pending in (state.verifications, state.expired_verifications):
+                    if verification in pending:
+                        pending.remove(verification)
+                state.decided_reports.append(event.report_id)
                 if event.confirmed:
-                    self._state.status = closing_status(verification.report.event)
-                    self._state.closed_at = self._now()
+                    self._close_as(closing_status(verification.report.event))
                 status = "confirmed" if event.confirmed else "not_confirmed"
                 await self._record_verification(verification, status, event.verified_at,
                                                 self._resume_if_nothing_pauses())
@@ -346,6 +372,7 @@ class AccountWorkflow:
         expired = [v for v in self._state.verifications if v.review_by <= self._now()]
         for verification in expired:
             self._state.verifications.remove(verification)
+            self._state.expired_verifications.append(verification)
             await self._record_verification(verification, "expired", self._now(), self._resume_if_nothing_pauses())
         return bool(expired)
 
@@ -370,7 +397,7 @@ class AccountWorkflow:
             skipped: list[ladder.PlannedStep] = []
             if outcome.verdict == "rejected":
                 self._state.record_rejection(f"reversal of payment {reversal.payment_id}: {outcome.reason}")
-            if self._state.status != "open" and self._state.ledger.outstanding_minor > 0:
+            if reopens(self._state.status, outcome, self._state.ledger):
                 skipped = self._reopen()
             await workflow.execute_activity_method(
                 AccountActivities.record_reversal,
@@ -389,6 +416,8 @@ class AccountWorkflow:
         (steps that fell due while it was closed are skipped, but the latest of each channel)."""
         self._state.status = "open"
         self._state.closed_at = None
+        # Money we still hold from after the cure goes against what is owed again.
+        self._state.ledger.use_overpayment()
         return self._skip_missed_steps()
 
     def _skip_missed_steps(self) -> list[ladder.PlannedStep]:
