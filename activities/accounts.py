@@ -26,19 +26,19 @@ class AccountActivities:
             await conn.execute(
                 """
                 INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,
-                    outstanding_minor, due_date, segment, time_zone, status, document, opened_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'open', $10, $11)
+                    outstanding_minor, due_date, segment, time_zone, status, document, opened_at, collector_queue)
+                VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'open', $10, $11, $12)
                 ON CONFLICT (account_id) DO UPDATE SET
                     workflow_id = EXCLUDED.workflow_id, policy_ref = EXCLUDED.policy_ref,
                     policy_digest = EXCLUDED.policy_digest, currency = EXCLUDED.currency,
                     amount_due_minor = EXCLUDED.amount_due_minor, outstanding_minor = EXCLUDED.outstanding_minor,
                     due_date = EXCLUDED.due_date, segment = EXCLUDED.segment, time_zone = EXCLUDED.time_zone,
                     status = 'open', document = EXCLUDED.document, opened_at = EXCLUDED.opened_at,
-                    closed_at = NULL, updated_at = now()
+                    collector_queue = EXCLUDED.collector_queue, closed_at = NULL, updated_at = now()
                 """,
                 account.account_id, opened.workflow_id, opened.policy_ref, opened.policy_digest, account.currency,
                 account.amount_due_minor, account.due_date, account.segment, account.time_zone,
-                account.model_dump_json(), opened.opened_at,
+                account.model_dump_json(), opened.opened_at, opened.collector_queue,
             )
             await _log_skipped(conn, account.account_id, opened.workflow_id, opened.ladder_life, opened.skipped,
                                "already past when the account opened")

@@ -53,6 +53,7 @@ class AccountOpened(Payload):
     policy_digest: str
     opened_at: datetime
     ladder_life: str
+    collector_queue: str = ""
     skipped: list[PlannedStep]  # steps already past when the account arrived
 
 
@@ -91,7 +92,7 @@ class VerificationRecorded(Payload):
     workflow_id: str
     report: DebtorEventReported
     status: str  # awaiting_documents, confirmed, not_confirmed, expired
-    review_by: datetime
+    review_by: datetime | None
     decided_at: datetime | None
     account_status: str
     ladder_life: str

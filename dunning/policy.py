@@ -163,8 +163,9 @@ class Policy(Strict):
     # keeps policies pinned by accounts opened before the field existed readable (and replayable).
     collector_queues: list[str] = Field(default=["collectors"], min_length=1)
     late_fee: LateFee | None = None
-    # Days to wait for death or bankruptcy documents; the default keeps earlier pinned policies readable.
-    verification: VerificationRules = VerificationRules(documents_within_days=30)
+    # Days to wait for death or bankruptcy documents; a policy without it (as pinned by accounts opened before it
+    # existed) waits for them indefinitely.
+    verification: VerificationRules | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")

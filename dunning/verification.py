@@ -27,14 +27,16 @@ class DocumentsVerified(Payload):
 
 
 class Verification(Payload):
-    """A report awaiting its documents until `review_by`; without them by then, collection resumes."""
+    """A report awaiting its documents until `review_by` (None: no deadline); without them by then, collection
+    resumes."""
 
     report: DebtorEventReported
-    review_by: datetime
+    review_by: datetime | None
 
 
 def open_verification(policy: Policy, report: DebtorEventReported, now: datetime) -> Verification:
-    return Verification(report=report, review_by=now + timedelta(days=policy.verification.documents_within_days))
+    rules = policy.verification
+    return Verification(report=report, review_by=now + timedelta(days=rules.documents_within_days) if rules else None)
 
 
 def closing_status(event: DebtorEvent) -> str:

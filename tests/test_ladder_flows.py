@@ -120,7 +120,7 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
         if step.id == "letter_first" else step
         for step in shipped.steps
     ]
-    edited = shipped.model_copy(update={"version": 2, "steps": edited_steps})
+    edited = shipped.model_copy(update={"version": shipped.version + 1, "steps": edited_steps})
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, before)
         monkeypatch.setattr(billing, "load_policy", lambda name: edited)
@@ -130,7 +130,7 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
         views = [await env.client.get_workflow_handle(a.workflow_id).query(AccountWorkflow.state)
                  for a in (before, after)]
 
-    assert [v.policy for v in views] == ["consumer_loan@v1", "consumer_loan@v2"]
+    assert [v.policy for v in views] == [shipped.ref, edited.ref]
     letters = {
         account.account_id: [dpd for step, dpd, _, _ in await taken_actions(pool, account.account_id)
                              if step == "letter_first"]
@@ -140,5 +140,5 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
     policy_refs = await pool.fetch("SELECT account_id, policy_ref FROM accounts WHERE account_id = ANY($1)",
                                    [before.account_id, after.account_id])
     assert {r["account_id"]: r["policy_ref"] for r in policy_refs} == {
-        before.account_id: "consumer_loan@v1", after.account_id: "consumer_loan@v2"
+        before.account_id: shipped.ref, after.account_id: edited.ref
     }

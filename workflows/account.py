@@ -57,8 +57,11 @@ class AccountWorkflow:
         self._clock = Clock(run.clock)
         self._plan = ladder.plan(run.policy, run.account)
         self._state = run.state or AccountState(
-            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now(),
-            collector_queue=first_collector_queue(run.policy, run.account.account_id),
+            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
+        )
+        # States carried from before collector queues existed get one now.
+        self._state.collector_queue = self._state.collector_queue or first_collector_queue(
+            run.policy, run.account.account_id
         )
         self._published: dict[str, object] = {}
 
@@ -173,6 +176,7 @@ class AccountWorkflow:
                 policy_digest=self._policy.digest,
                 opened_at=opened_at,
                 ladder_life=workflow.info().first_execution_run_id,
+                collector_queue=self._state.collector_queue,
                 skipped=skip,
             ),
             start_to_close_timeout=STEP_TIMEOUT,
@@ -223,6 +227,11 @@ class AccountWorkflow:
     async def _settle_cease_requests(self) -> None:
         while self._state.pending_ceases:
             request = self._state.pending_ceases[0]
+            if not request.ceased():
+                self._state.record_rejection(f"cease request {request.request_id} names no channel that reaches "
+                                             "the debtor")
+                self._state.pending_ceases.pop(0)
+                continue
             await workflow.execute_activity_method(
                 AccountActivities.record_cease, args=[self._account.account_id, request],
                 start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
@@ -365,11 +374,12 @@ class AccountWorkflow:
         if await self._expire_verifications():
             return
         self._publish(None)
-        await self._sleep_until_signal_or(min((v.review_by for v in self._state.verifications), default=None))
+        deadlines = [v.review_by for v in self._state.verifications if v.review_by]
+        await self._sleep_until_signal_or(min(deadlines, default=None))
 
     async def _expire_verifications(self) -> bool:
         """Reports whose documents did not come by their deadline stop pausing collection."""
-        expired = [v for v in self._state.verifications if v.review_by <= self._now()]
+        expired = [v for v in self._state.verifications if v.review_by and v.review_by <= self._now()]
         for verification in expired:
             self._state.verifications.remove(verification)
             self._state.expired_verifications.append(verification)
