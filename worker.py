@@ -40,6 +40,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.close_account,
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,
+            channels.record_failure,
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),

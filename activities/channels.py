@@ -182,6 +182,15 @@ class ChannelActivities:
         """A step the account's state forbids (e.g. contact ceased): logged as skipped, never carried out."""
         return await self._skip(order, reason)
 
+    @activity.defn
+    async def record_failure(self, order: StepOrder, detail: str) -> StepResult:
+        """A step whose activity failed for good (a bad order, not an outage): logged as failed for ops to see."""
+        async with self._pool.acquire() as conn:
+            if not await _log_action(conn, order, "failed", detail):
+                await _set_result(conn, order.action_key, "failed", detail)
+        activity_logger().error("step failed", step=order.planned.key)
+        return StepResult(status="failed", detail=detail)
+
     # --- shared plumbing ------------------------------------------------------------------------------------
 
     def _facts(self, order: StepOrder) -> MessageFacts:

@@ -120,3 +120,13 @@ async def test_b2b_lawyer_letter_waits_for_the_owner_approval(pool, channels):
     statuses = {r["letter_kind"]: r["status"] for r in await pool.fetch(
         "SELECT letter_kind, status FROM letter_jobs WHERE account_id = $1", account.account_id)}
     assert statuses == {"formal_demand": "queued", "lawyer": "awaiting_approval"}
+
+
+async def test_a_step_that_failed_for_good_is_logged_as_failed(pool, channels):
+    order = await step_order(pool, make_account(due=DUE), "letter_first@10")
+    first = await ActivityEnvironment().run(channels.record_failure, order, "template missing")
+    result = await ActivityEnvironment().run(channels.record_failure, order, "template missing")
+    assert result == first
+    assert (result.status, result.detail) == ("failed", "template missing")
+    logged = await pool.fetchrow("SELECT result, detail FROM action_log WHERE action_key = $1", order.action_key)
+    assert (logged["result"], logged["detail"]) == ("failed", "template missing")

@@ -134,7 +134,8 @@ class AccountWorkflow:
     def state(self) -> AccountView:
         now = self._now()
         dpd = ladder.dpd_at(self._account, now)
-        step = ladder.next_step(self._plan, set(self._state.done_steps)) if self._state.status == "open" else None
+        collecting = self._state.status == "open" and self._state.paused_since is None
+        step = ladder.next_step(self._plan, set(self._state.done_steps)) if collecting else None
         ledger = self._state.ledger
         return AccountView(
             account_id=self._account.account_id,
@@ -202,7 +203,11 @@ class AccountWorkflow:
                 activity, args=arguments, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
             )
         except ActivityError as err:
-            result = StepResult(status="failed", detail=str(err.cause or err))
+            detail = str(err.cause or err)
+            result = await workflow.execute_activity_method(
+                ChannelActivities.record_failure, args=[order, detail], start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
