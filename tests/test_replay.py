@@ -1,7 +1,8 @@
 """Replay: recorded histories must replay on today's workflow code, or a deploy would break running accounts.
 
-Histories in tests/histories/ were recorded from real runs. Re-record them (only when a change is deliberately
-incompatible and guarded by workflow.patched) with: RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/test_replay.py
+Histories in tests/histories/ were recorded from real runs at different points of the code's life; keep the old
+ones, they are what proves accounts already running still replay. Record new ones (then keep only the files you
+mean to add) with: RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/test_replay.py
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from dunning.account import PaymentReceived
+from dunning.account import PaymentReceived, PaymentReversed
 from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
@@ -35,12 +36,16 @@ async def test_recorded_history_replays(path: Path):
 
 
 async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
-    """Runs the flows worth keeping (a whole ladder; payments to cure) and replays their histories."""
+    """Runs the flows worth keeping (a whole ladder; payments to cure; fees, a reversal and the debtor's answers)
+    and replays their histories."""
     today = await server_today(env)
     ladder_account = make_account(due=today, account_id="REPLAY-LADDER")
     paid_account = make_account(due=today, account_id="REPLAY-PAID", amount_minor=90_000)
+    fees_account = make_account(due=today, account_id="REPLAY-FEES", policy="property_fees", amount_minor=150_000)
+    answers_account = make_account(due=today, account_id="REPLAY-ANSWERS")
+    accounts = (ladder_account, paid_account, fees_account, answers_account)
     async with run_worker() as queue:
-        for account in (ladder_account, paid_account):
+        for account in accounts:
             await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=7))
         now = await env.get_current_time()
@@ -48,9 +53,22 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
             await billing.pay(env.client, queue, paid_account.account_id,
                               PaymentReceived(payment_id=payment_id, amount_minor=amount, paid_at=now))
         await env.client.get_workflow_handle(paid_account.workflow_id).result()
+        await billing.pay(env.client, queue, fees_account.account_id,
+                          PaymentReceived(payment_id="F1", amount_minor=20_000, paid_at=now))
+        await billing.reverse_payment(env.client, queue, fees_account.account_id,
+                                      PaymentReversed(payment_id="F1", reason="bounced", reversed_at=now))
+        for signal, payload in (
+            ("cease_contact", billing.parse_cease(["sms"], "replied STOP", "C1")),
+            ("dispute_opened", billing.parse_dispute("D1", "debt", "says it was paid")),
+            ("dispute_resolved", billing.parse_resolution("D1", "debt_confirmed")),
+            ("dispute_opened", billing.parse_dispute("K1", "collector", "rude")),
+            ("debtor_event_reported", billing.parse_debtor_event("B1", "bankrupt", "petition filed")),
+        ):
+            await billing.signal_open_account(env.client, answers_account.account_id, signal, payload)
         await env.sleep(timedelta(days=180))
 
-    for account, name in ((ladder_account, "consumer_loan_ladder_180_dpd"), (paid_account, "partial_duplicate_full")):
+    names = ("consumer_loan_ladder_180_dpd", "partial_duplicate_full", "property_fees_reversal", "debtor_answers")
+    for account, name in zip(accounts, names):
         history = await env.client.get_workflow_handle(account.workflow_id).fetch_history()
         await REPLAYER.replay_workflow(history)
         if os.environ.get("RECORD_HISTORIES"):
