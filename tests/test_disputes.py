@@ -85,3 +85,6 @@ async def test_a_complaint_against_the_collector_moves_the_account_and_collectio
     assert [(q["stage"], q["collector_queue"]) for q in queues] == [("1-5", before), ("6-17", view.collector_queue)]
     assert view.rejected_signals == ["dispute C1: outcome debt_cancelled does not fit a dispute about the collector"]
     assert view.status == "open" and [d.dispute_id for d in view.open_disputes] == ["C1"]
+    outcomes = {r["dispute_id"]: r["outcome"] for r in await pool.fetch(
+        "SELECT dispute_id, outcome FROM disputes WHERE account_id = $1", account.account_id)}
+    assert outcomes == {"C1": None, "S1": "complaint_closed"}

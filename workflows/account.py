@@ -309,10 +309,10 @@ class AccountWorkflow:
             if pauses_collection(event):
                 self._pause()
             early = next((r for r in state.early_resolutions if r.dispute_id == event.dispute_id), None)
-            if early is None:
-                return "applied", []
-            state.early_resolutions.remove(early)
-            event, known = early, {event.dispute_id: event}
+            if early is not None:  # settled (and recorded) right after this dispute
+                state.early_resolutions.remove(early)
+                state.pending_disputes.insert(1, early)
+            return "applied", []
         opened = known.get(event.dispute_id)
         if opened is None:
             state.early_resolutions.append(event)
