@@ -165,9 +165,10 @@ class AccountWorkflow:
 
     async def _open(self) -> None:
         opened_at = self._state.opened_at
-        take, skip = ladder.triage_missed(self._policy, self._account, self._plan, opened_at)
+        # Missed steps worth taking stay pending: the main loop takes them at once, after any signal that came
+        # with the account (a dispute or a cease request must not be overtaken by a catch-up letter).
+        _, skip = ladder.triage_missed(self._policy, self._account, self._plan, opened_at)
         self._state.done_steps += [p.key for p in skip]
-        # A step taken late at onboarding runs now; steps before it that were skipped are already marked done.
         await workflow.execute_activity_method(
             AccountActivities.open_account,
             AccountOpened(
@@ -183,8 +184,6 @@ class AccountWorkflow:
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )
-        for step in take:
-            await self._take(step)
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
