@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-import warnings
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -60,9 +59,7 @@ async def services():
     # One log line per activity would drown the figures; warnings still show.
     configure("console", logging.WARNING)
     async with AsyncExitStack() as stack:
-        with warnings.catch_warnings():  # platformdirs' note that this machine has no XDG_RUNTIME_DIR
-            warnings.simplefilter("ignore")
-            server_url = db.embedded_database_url(ROOT / ".run" / "bench-postgres")
+        server_url = db.embedded_database_url(ROOT / ".run" / "bench-postgres")
         name = f"collections_bench_{uuid.uuid4().hex[:8]}"
         database_url = await db.create_database(server_url, name)
         stack.push_async_callback(db.drop_database, server_url, name)

