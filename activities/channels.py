@@ -217,8 +217,15 @@ class ChannelActivities:
         return StepResult(status="done", detail=detail, reference=order.action_key)
 
     async def _skip(self, order: StepOrder, reason: str) -> StepResult:
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
             if not await _log_action(conn, order, "skipped", reason):
+                # A text withdrawn while Twilio was refusing it (status retry) never went out: it is skipped now.
+                withdrawn = await conn.execute(
+                    "UPDATE sms_messages SET status = 'withdrawn', updated_at = now()"
+                    " WHERE action_key = $1 AND status = 'retry'", order.action_key,
+                )
+                if withdrawn.endswith(" 1"):
+                    await _set_result(conn, order.action_key, "skipped", reason)
                 return await _recorded_result(conn, order.action_key)
         activity_logger().info("step skipped", step=order.planned.key, reason=reason)
         return StepResult(status="skipped", detail=reason)

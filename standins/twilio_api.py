@@ -113,6 +113,10 @@ class TwilioStandIn:
         """Answer the next `n` API requests with `status` (e.g. 503, or 429 with `retry_after` seconds)."""
         self._failures.extend([(status, retry_after)] * n)
 
+    def recover(self) -> None:
+        """Twilio is back: drop the injected failures not yet used."""
+        self._failures.clear()
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application(middlewares=[self._gate])
         app.router.add_post(ACCOUNT_PATH + "/Messages.json", self._create)

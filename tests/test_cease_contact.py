@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
+from dunning.account import local_datetime
 from dunning.contact import CeaseContact
 from infra import billing
 from tests.conftest import make_account, server_today
@@ -62,3 +63,29 @@ def test_a_cease_request_without_a_reason_is_refused():
 def test_a_cease_naming_no_channel_covers_every_contact_channel_but_not_internal_work():
     request = CeaseContact(request_id="R", reason="asked", received_at="2026-01-01T00:00:00Z")
     assert sorted(c.value for c in request.ceased()) == ["call", "email", "field_visit", "letter", "sms"]
+
+
+async def test_a_stop_during_a_twilio_outage_withdraws_the_text_waiting_to_go(env, run_worker, pool, twilio):
+    account = make_account(due=await server_today(env))
+    mobile = account.points("mobile")[0].value
+    twilio.fail_next(10_000, status=503)  # Twilio is down: the 1 dpd text keeps retrying
+    try:
+        async with run_worker() as queue:
+            await billing.open_account(env.client, queue, account)
+            # To 12:00 local on day 1: the 10:00 text has been retrying for two hours.
+            noon_of_day_1 = local_datetime(account.due_date + timedelta(days=1), time(12), account.time_zone)
+            await env.sleep(noon_of_day_1 - await env.get_current_time())
+            await billing.signal_open_account(env.client, account.account_id, "cease_contact",
+                                              billing.parse_cease(["sms"], "replied STOP", "STOP-1"))
+            await env.sleep(timedelta(hours=1))
+            twilio.recover()
+            await env.sleep(timedelta(days=2))
+    finally:
+        twilio.recover()
+
+    assert mobile not in [m["to"] for m in twilio.messages]
+    rows = await pool.fetch("SELECT a.step_id, a.dpd, a.result, s.status FROM action_log a LEFT JOIN sms_messages s"
+                            " USING (action_key) WHERE a.account_id = $1 AND a.channel = 'sms'", account.account_id)
+    assert {(r["step_id"], r["dpd"], r["result"], r["status"]) for r in rows} == {
+        ("sms_reminder", 1, "skipped", "withdrawn"), ("sms_reminder", 3, "skipped", None)
+    }

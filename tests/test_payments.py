@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
-from dunning.account import PaymentReceived
+from dunning.account import PaymentReceived, local_datetime
 from dunning.state import AccountRun
 from infra import billing
 from tests.conftest import make_account, server_today
@@ -84,7 +84,9 @@ async def test_property_fees_accrue_a_daily_late_fee_paid_before_principal(env, 
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
-        await env.sleep(timedelta(days=10, hours=12))
+        # To 12:00 local on the 10th day past due, whatever hour earlier tests left the server clock at.
+        noon_of_day_10 = local_datetime(account.due_date + timedelta(days=10), time(12), account.time_zone)
+        await env.sleep(noon_of_day_10 - await env.get_current_time())
         # As of its last wake-up (the 10 dpd SMS) the account shows ten days of fees without any payment.
         assert (await handle.query(AccountWorkflow.state)).late_fee_minor == 2_000
         now = await env.get_current_time()

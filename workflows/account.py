@@ -197,10 +197,22 @@ class AccountWorkflow:
             activity, arguments = ChannelActivities.skip_step, [order, "the debtor asked us to stop this contact"]
         else:
             activity, arguments = STEP_ACTIVITIES[order.step.channel], [order]
+        running = workflow.start_activity_method(
+            activity, args=arguments, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
+        )
+        # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
+        # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
+        # finds whatever the withdrawn attempt managed to do.
+        await workflow.wait_condition(lambda: running.done() or self._has_news())
+        if not running.done():
+            running.cancel()
+            try:
+                await running
+            except (asyncio.CancelledError, ActivityError):
+                pass
+            return
         try:
-            result: StepResult = await workflow.execute_activity_method(
-                activity, args=arguments, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
-            )
+            result: StepResult = await running
         except ActivityError as err:
             detail = str(err.cause or err)
             result = await workflow.execute_activity_method(
