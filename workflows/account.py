@@ -232,6 +232,8 @@ class AccountWorkflow:
             )
         )
 
+    # --- what billing and people told us ------------------------------------------------------------------
+
     async def _settle_signals(self) -> None:
         """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
         await self._settle_cease_requests()
