@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, reset_tzpath
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -84,10 +84,12 @@ def workflow_id(account_id: str) -> str:
 
 
 PAYMENT_ID_MAX = 128
+# The id billing or ops give an event (payment, reversal, dispute, report, cease request): resending it is safe.
+EventId = Annotated[str, Field(min_length=1, max_length=PAYMENT_ID_MAX)]
 
 
 class PaymentReceived(Payload):
-    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
+    payment_id: EventId
     amount_minor: int = Field(le=MAX_MINOR)
     currency: str | None = None
     paid_at: AwareDatetime
@@ -96,7 +98,7 @@ class PaymentReceived(Payload):
 class PaymentReversed(Payload):
     """Billing took a payment back: a bounced debit, a chargeback."""
 
-    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
+    payment_id: EventId
     reason: str = Field(min_length=1, max_length=500)
     reversed_at: AwareDatetime
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field
 
-from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, Payload
+from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId, Payload
 from dunning.policy import Channel, Stage, Step, ThirdParties
 
 # Channels that reach the debtor; placements and internal work do not, so a cease request does not stop them.
@@ -14,7 +14,7 @@ CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Ch
 class CeaseContact(Payload):
     """The debtor asked us to stop contacting them, on some channels or (none named) on all (15 USC 1692c(c))."""
 
-    request_id: str = Field(min_length=1, max_length=128)
+    request_id: EventId
     channels: list[Channel] = []
     reason: str = Field(min_length=1, max_length=500)
     received_at: AwareDatetime

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from dunning.account import Payload
+from dunning.account import EventId, Payload
 from dunning.policy import Policy
 
 DisputeSubject = Literal["debt", "collector", "sales", "approval"]
@@ -16,14 +16,14 @@ DisputeOutcome = Literal["debt_confirmed", "debt_cancelled", "complaint_closed"]
 
 
 class DisputeOpened(Payload):
-    dispute_id: str = Field(min_length=1, max_length=128)
+    dispute_id: EventId
     subject: DisputeSubject
     details: str = Field(min_length=1, max_length=2000)
     opened_at: AwareDatetime
 
 
 class DisputeResolved(Payload):
-    dispute_id: str = Field(min_length=1, max_length=128)
+    dispute_id: EventId
     outcome: DisputeOutcome
     resolved_at: AwareDatetime
 

@@ -7,21 +7,21 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from dunning.account import Payload
+from dunning.account import EventId, Payload
 from dunning.policy import Policy
 
 DebtorEvent = Literal["deceased", "bankrupt"]
 
 
 class DebtorEventReported(Payload):
-    report_id: str = Field(min_length=1, max_length=128)
+    report_id: EventId
     event: DebtorEvent
     details: str = Field(min_length=1, max_length=2000)
     reported_at: AwareDatetime
 
 
 class DocumentsVerified(Payload):
-    report_id: str = Field(min_length=1, max_length=128)
+    report_id: EventId
     confirmed: bool  # the death certificate, court ruling or bankruptcy papers prove it
     verified_at: AwareDatetime
 
