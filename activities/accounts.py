@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 from temporalio import activity
 
@@ -9,9 +11,10 @@ from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
 from dunning.orders import (
-    AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded,
-    action_key,
+    AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactRecorded, DisputeRecorded,
+    FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
 )
+from dunning.outcomes import ContactOutcome
 from infra.logging import activity_logger
 
 
@@ -152,6 +155,100 @@ class AccountActivities:
             )
         activity_logger().info("contact ceased", request_id=request.request_id,
                                channels=sorted(c.value for c in request.ceased()))
+
+    @activity.defn
+    async def record_commitment(self, recorded: CommitmentRecorded) -> None:
+        instalments = json.dumps([{"amount_minor": i.amount_minor, "due_date": i.due_date.isoformat()}
+                                  for i in recorded.instalments])
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO commitments (account_id, commitment_id, kind, status, reason, instalments, total_minor,
+                    paid_minor, taken_by, channel, made_at, decided_at, negative_record, failed_debit_fee)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                ON CONFLICT (account_id, commitment_id) DO UPDATE SET
+                    status = EXCLUDED.status, paid_minor = EXCLUDED.paid_minor, decided_at = EXCLUDED.decided_at,
+                    negative_record = EXCLUDED.negative_record, failed_debit_fee = EXCLUDED.failed_debit_fee
+                """,
+                recorded.account_id, recorded.commitment_id, recorded.kind, recorded.status, recorded.reason,
+                instalments, sum(i.amount_minor for i in recorded.instalments), recorded.paid_minor,
+                recorded.taken_by, recorded.channel, recorded.made_at, recorded.decided_at, recorded.negative_record,
+                recorded.failed_debit_fee,
+            )
+            await conn.execute("UPDATE accounts SET broken_promises = $2, updated_at = now() WHERE account_id = $1",
+                               recorded.account_id, recorded.broken_promises)
+            await _log_skipped(conn, recorded.account_id, recorded.workflow_id, recorded.ladder_life,
+                               recorded.skipped, f"fell due while {recorded.kind} {recorded.commitment_id} was open")
+        activity_logger().info("commitment recorded", kind=recorded.kind, commitment_id=recorded.commitment_id,
+                               status=recorded.status)
+
+    @activity.defn
+    async def record_contact(self, recorded: ContactRecorded) -> None:
+        event = recorded.event
+        if isinstance(event, ContactOutcome):
+            row = (event.outcome_id, "outcome", event.code, event.source, event.reported_by, event.contact_point,
+                   event.note, event.occurred_at)
+        else:
+            row = (event.update_id, "update", recorded.verdict, event.source, "", event.point.value, "",
+                   event.updated_at)
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await conn.execute(
+                "INSERT INTO contact_events (account_id, event_id, kind, code, source, reported_by, contact_point,"
+                " note, occurred_at, verdict, strategy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                " ON CONFLICT (account_id, event_id) DO NOTHING",
+                recorded.account_id, *row, recorded.verdict, recorded.strategy,
+            )
+            if not inserted.endswith(" 1"):
+                return  # a resend, or a retry of this activity: the first record stands
+            if recorded.removed_point is not None:
+                await conn.execute(
+                    "INSERT INTO contact_points (account_id, value, kind, owner, status) VALUES ($1, $2, '', '',"
+                    " 'replaced') ON CONFLICT (account_id, value) DO UPDATE SET status = 'replaced', updated_at = now()",
+                    recorded.account_id, recorded.removed_point,
+                )
+            await conn.executemany(
+                """
+                INSERT INTO contact_points (account_id, value, kind, owner, relation, failures, status,
+                    invalid_because)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (account_id, value) DO UPDATE SET
+                    kind = EXCLUDED.kind, owner = EXCLUDED.owner, relation = EXCLUDED.relation,
+                    failures = EXCLUDED.failures, status = EXCLUDED.status,
+                    invalid_because = EXCLUDED.invalid_because, updated_at = now()
+                """,
+                [(recorded.account_id, r.point.value, r.point.kind, r.point.owner, r.point.relation,
+                  json.dumps(r.failures), "valid" if r.invalid_since is None else "invalid", r.invalid_because)
+                 for r in recorded.changed_points],
+            )
+        activity_logger().info("contact event recorded", event_kind=row[1], code=row[2], verdict=recorded.verdict,
+                               strategy=recorded.strategy, points_changed=len(recorded.changed_points))
+
+    @activity.defn
+    async def record_fraud_claim(self, recorded: FraudClaimRecorded) -> None:
+        claim = recorded.claim
+        # Each stage stamps its own column; the row is created by the first.
+        stamp = {"declaration_signed": "signed_at", "sent_to_creditor": "sent_at", "confirmed": "decided_at",
+                 "rejected": "decided_at", "lapsed": "decided_at"}.get(recorded.status)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO fraud_claims (account_id, claim_id, clues, taken_by, claimed_at, status)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, claim_id) DO NOTHING",
+                recorded.account_id, claim.claim_id, claim.clues, claim.taken_by, claim.claimed_at, recorded.status,
+            )
+            await conn.execute(
+                f"UPDATE fraud_claims SET status = $3, withdraw_by = COALESCE($4, withdraw_by)"
+                f"{f', {stamp} = $5' if stamp else ''} WHERE account_id = $1 AND claim_id = $2",
+                recorded.account_id, claim.claim_id, recorded.status, recorded.withdraw_by,
+                *([recorded.at] if stamp else []),
+            )
+        activity_logger().info("fraud claim recorded", claim_id=claim.claim_id, status=recorded.status)
+
+    @activity.defn
+    async def record_resumption(self, resumed: CollectionResumed) -> None:
+        async with self._pool.acquire() as conn:
+            await _log_skipped(conn, resumed.account_id, resumed.workflow_id, resumed.ladder_life, resumed.skipped,
+                               resumed.reason)
+        activity_logger().info("collection resumed", skipped=len(resumed.skipped))
 
     @activity.defn
     async def close_account(self, closed: AccountClosed) -> None:

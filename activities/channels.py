@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from dunning.ladder import dpd_at
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
-from dunning.policy import Step
+from dunning.policy import Action
 from infra import twilio_sms
 from infra.logging import activity_logger
 
@@ -124,9 +124,10 @@ class ChannelActivities:
         return await self._work_order(
             order, f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
-            " due_from, third_parties, collector_queue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            " due_from, third_parties, collector_queue, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             stage.id, stage.tone, json.dumps(phones), stage.call_cadence.attempts_per_day,
             stage.call_cadence.min_numbers, order.taken_at, stage.third_parties.value, order.collector_queue,
+            order.step.id,
         )
 
     @activity.defn
@@ -204,6 +205,8 @@ class ChannelActivities:
             dpd=dpd_at(account, order.taken_at),
             next_stage_dpd=order.next_stage_dpd,
             late_fee_rate_per_day=order.late_fee_rate_per_day,
+            promised_minor=order.promise.amount_minor if order.promise else None,
+            promised_date=order.promise.due_date if order.promise else None,
         )
 
     async def _work_order(self, order: StepOrder, detail: str, insert: str, *values) -> StepResult:
@@ -231,12 +234,12 @@ class ChannelActivities:
         return StepResult(status="skipped", detail=reason)
 
 
-def _initial_status(step: Step, ready: str) -> str:
+def _initial_status(step: Action, ready: str) -> str:
     """A work order the policy marks as needing approval waits for it instead of going out."""
     return "awaiting_approval" if step.requires_approval else ready
 
 
-def _queued_or_held(step: Step) -> str:
+def _queued_or_held(step: Action) -> str:
     return "awaiting approval" if step.requires_approval else "queued"
 
 

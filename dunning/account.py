@@ -122,6 +122,10 @@ class Clock:
             return real
         return self._demo.anchor_business + (real - self._demo.anchor_real) * self._speed
 
+    @property
+    def demo(self) -> DemoClock | None:
+        return self._demo
+
     def real_seconds(self, business_seconds: float) -> float:
         return business_seconds if self._demo is None else business_seconds / self._speed
 

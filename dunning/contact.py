@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field
 
-from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId, Payload
-from dunning.policy import Channel, Stage, Step, ThirdParties
+from dunning.account import PHONE_KINDS, ContactPoint, EventId, Payload
+from dunning.policy import Action, Channel, Stage, ThirdParties
 
 # Channels that reach the debtor; placements and internal work do not, so a cease request does not stop them.
 CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Channel.field_visit)
@@ -23,7 +23,7 @@ class CeaseContact(Payload):
         return set(self.channels or CONTACT_CHANNELS) & set(CONTACT_CHANNELS)
 
 
-def blocked_by_cease(step: Step, ceased: set[Channel]) -> bool:
+def blocked_by_cease(step: Action, ceased: set[Channel]) -> bool:
     """Only steps the policy marks as permitted after a cease (a notice of a specific remedy) may still go out."""
     return step.channel in ceased and not step.allowed_after_cease
 
@@ -32,27 +32,34 @@ def blocked_by_cease(step: Step, ceased: set[Channel]) -> bool:
 CONTACT_PHONES = "contact_phones"
 
 
-def phone_order(account: AccountDocument, stage: Stage | None) -> list[ContactPoint]:
+def _debtor(points: list[ContactPoint], kind: str) -> list[ContactPoint]:
+    return [p for p in points if p.kind == kind and p.owner == "debtor"]
+
+
+def phone_order(points: list[ContactPoint], stage: Stage | None) -> list[ContactPoint]:
     if stage is None:
-        return account.points("mobile")
+        return _debtor(points, "mobile")
     ordered: list[ContactPoint] = []
     for kind in stage.phone_order:
         if kind == CONTACT_PHONES:
             if stage.third_parties is not ThirdParties.none:
-                ordered += [p for p in account.contact_points if p.owner == "contact" and p.kind in PHONE_KINDS]
+                ordered += [p for p in points if p.owner == "contact" and p.kind in PHONE_KINDS]
         else:
-            ordered += account.points(kind)
+            ordered += _debtor(points, kind)
     return ordered
 
 
-def contact_points_for(account: AccountDocument, channel: Channel, stage: Stage | None) -> list[ContactPoint]:
-    """The debtor's own points for written channels; the stage's phone order for calls; none for internal work."""
+def contact_points_for(points: list[ContactPoint], channel: Channel, stage: Stage | None,
+                       tried_last: str | None = None) -> list[ContactPoint]:
+    """Of the usable points: the debtor's own for written channels; the stage's phone order for calls, with
+    `tried_last` (a number that just went unanswered) moved to the end; none for internal work."""
     if channel is Channel.sms:
-        return account.points("mobile")[:1]
+        return _debtor(points, "mobile")[:1]
     if channel is Channel.email:
-        return account.points("email")[:1]
+        return _debtor(points, "email")[:1]
     if channel in (Channel.letter, Channel.field_visit):
-        return account.points("address")[:1]
+        return _debtor(points, "address")[:1]
     if channel is Channel.call:
-        return phone_order(account, stage)
+        ordered = phone_order(points, stage)
+        return [p for p in ordered if p.value != tried_last] + [p for p in ordered if p.value == tried_last]
     return []

@@ -6,7 +6,8 @@ import zlib
 from datetime import date, datetime, timedelta
 
 from dunning.account import AccountDocument, Payload, local_date, local_datetime
-from dunning.policy import Agency, Policy, Step
+from dunning.contact import CONTACT_CHANNELS
+from dunning.policy import Action, Agency, Policy
 
 NOT_DUE = "not_due"
 
@@ -18,6 +19,14 @@ class PlannedStep(Payload):
     dpd: int
     stage: str
     due_at: datetime  # business time
+
+
+class AgendaStep(PlannedStep):
+    """A step outside the ladder: a strategy's reaction to an outcome, or a reminder of a promise or plan."""
+
+    cause: str  # what called for it: "promise P1", "outcome O7 no_answer"
+    instalment: int | None = None  # for a commitment's reminders: which instalment (from 1)
+    tried_last: str | None = None  # a number that just went unanswered: dialled last
 
 
 def dpd_on(due_date: date, day: date) -> int:
@@ -90,9 +99,23 @@ def next_stage_change(policy: Policy, account: AccountDocument, now: datetime) -
     return step_time(policy, account, upcoming) if upcoming is not None else None
 
 
-def step_definition(policy: Policy, planned: PlannedStep) -> Step:
-    return next(step for step in policy.steps if step.id == planned.step_id)
+def stage_forbids(policy: Policy, planned: PlannedStep) -> str:
+    """Why the stage of the step's day does not allow its channel ('' if it does). Ladder steps are checked when
+    the policy loads; this is for steps placed by events (reactions, promise reminders). Internal work and
+    placements are not contact, so any stage allows them."""
+    if planned.channel not in {channel.value for channel in CONTACT_CHANNELS}:
+        return ""
+    stage = policy.stage_at(planned.dpd)
+    if stage is None:
+        return f"no stage covers dpd {planned.dpd}"
+    if planned.channel not in {channel.value for channel in stage.channels}:
+        return f"stage {stage.id} does not use {planned.channel}"
+    return ""
 
+
+def step_definition(policy: Policy, planned: PlannedStep) -> Action:
+    """The ladder step, reaction or reminder a planned step carries out."""
+    return policy.action(planned.step_id)
 
 
 def agency_for(policy: Policy, account_id: str) -> Agency | None:

@@ -30,6 +30,8 @@ class MessageFacts:
     dpd: int
     next_stage_dpd: int | None = None
     late_fee_rate_per_day: Decimal | None = None
+    promised_minor: int | None = None  # a promise or plan instalment that a reminder is about
+    promised_date: date | None = None
 
     def fields(self) -> dict[str, str]:
         rate = self.late_fee_rate_per_day
@@ -42,6 +44,8 @@ class MessageFacts:
             "dpd": str(self.dpd),
             "next_stage_dpd": str(self.next_stage_dpd) if self.next_stage_dpd is not None else "",
             "late_fee_percent": f"{(rate * 100).normalize():f}%" if rate is not None else "",
+            "promised_amount": format_amount(self.promised_minor, self.currency) if self.promised_minor else "",
+            "promised_date": self.promised_date.isoformat() if self.promised_date else "",
         }
 
 

@@ -8,12 +8,15 @@ from typing import Literal
 
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning import ladder
+from dunning.commitments import Instalment, PromiseFacts
 from dunning.contact import contact_points_for
+from dunning.fraud import FraudClaimed
+from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome, ReversalOutcome
-from dunning.policy import Agency, Channel, Policy, Stage, Step
+from dunning.policy import Action, Agency, Channel, Policy, Stage
 
 
 def action_key(account_id: str, ladder_life: str, step_key: str) -> str:
@@ -29,7 +32,7 @@ class StepOrder(Payload):
     run_id: str
     account: AccountDocument
     planned: PlannedStep
-    step: Step
+    step: Action
     stage: Stage | None
     contact_points: list[ContactPoint]
     agency: Agency | None = None
@@ -37,6 +40,7 @@ class StepOrder(Payload):
     late_fee_rate_per_day: Decimal | None = None
     outstanding_minor: int
     collector_queue: str = ""
+    promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     taken_at: datetime  # business time
 
 
@@ -99,6 +103,60 @@ class VerificationRecorded(Payload):
     skipped: list[PlannedStep]  # steps that fell due while contact was stopped, when collection resumes
 
 
+class CommitmentRecorded(Payload):
+    """A promise or plan taken, refused, or decided (kept, kept in part, broken, replaced)."""
+
+    account_id: str
+    workflow_id: str
+    commitment_id: str
+    kind: str  # promise, plan
+    status: str  # open, kept, kept_in_part, broken, replaced, closed, rejected
+    reason: str = ""
+    instalments: list[Instalment]
+    paid_minor: int = 0
+    taken_by: str
+    channel: str = ""
+    made_at: datetime
+    decided_at: datetime | None = None
+    broken_promises: int  # the account's count, after this
+    # A broken promise is a negative credit record and a failed-debit fee (domain §5): billing and the bureau
+    # feed act on these.
+    negative_record: bool = False
+    failed_debit_fee: bool = False
+    ladder_life: str
+    skipped: list[PlannedStep] = []  # ladder steps that fell due while it was open, when the ladder resumes
+
+
+class ContactRecorded(Payload):
+    """An outcome or contact update, what it was judged, and the contact points it changed."""
+
+    account_id: str
+    workflow_id: str
+    event: ContactOutcome | ContactUpdated
+    verdict: str  # applied, duplicate, rejected: <why>, or what an update did (added, corrected, revalidated)
+    strategy: str | None = None
+    changed_points: list[PointRecord] = []
+    removed_point: str | None = None  # the value a correction replaced
+
+
+class FraudClaimRecorded(Payload):
+    account_id: str
+    claim: FraudClaimed
+    status: str  # clues_recorded, declaration_signed, sent_to_creditor, confirmed, rejected, lapsed
+    at: datetime
+    withdraw_by: datetime | None = None
+
+
+class CollectionResumed(Payload):
+    """The ladder picks up again after a pause that no record of its own covers (a fraud claim, a promise)."""
+
+    account_id: str
+    workflow_id: str
+    ladder_life: str
+    skipped: list[PlannedStep]
+    reason: str
+
+
 class AccountClosed(Payload):
     account_id: str
     status: str
@@ -108,8 +166,10 @@ class AccountClosed(Payload):
 
 def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
                workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
-               collector_queue: str = "") -> StepOrder:
-    """Everything the step's activity needs to carry it out without looking anything up."""
+               collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
+               tried_last: str | None = None, promise: PromiseFacts | None = None) -> StepOrder:
+    """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
+    contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
     stage = policy.stage_at(planned.dpd)
     return StepOrder(
@@ -120,11 +180,14 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         planned=planned,
         step=step,
         stage=stage,
-        contact_points=contact_points_for(account, step.channel, stage),
+        contact_points=contact_points_for(
+            account.contact_points if usable_points is None else usable_points, step.channel, stage, tried_last
+        ),
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
         outstanding_minor=outstanding_minor,
         collector_queue=collector_queue,
+        promise=promise,
         taken_at=taken_at,
     )

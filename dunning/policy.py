@@ -17,6 +17,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
+
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -107,24 +109,24 @@ class Agency(Strict):
     recall_after_days: int = Field(ge=1)
 
 
-class Step(Strict):
+class Action(Strict):
+    """Something the account does on one channel: what a ladder step, a strategy's reaction or a promise
+    reminder each carry out."""
+
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     channel: Channel
-    schedule: Schedule
     template: str | None = None  # sms, email, letter
     letter_kind: str | None = None
     delivery: Literal["ordinary", "registered", "signed_receipt"] | None = None
     visit_purpose: Literal["pressure", "tracing"] | None = None
     task: str | None = None  # internal: who or what (supervisor, manager, customer_lock, write_off_review)
     requires_approval: bool = False
-    # Taken at onboarding when it is the latest step of its channel that was already due (else recorded as skipped).
-    catch_up: bool = True
     # Still sent after the debtor asked us to stop: only a notice that a specific remedy will be invoked
     # (15 USC 1692c(c)(3)), such as a lawyer's letter.
     allowed_after_cease: bool = False
 
     @model_validator(mode="after")
-    def _channel_fields(self) -> "Step":
+    def _channel_fields(self) -> "Action":
         needs = {
             Channel.sms: ["template"],
             Channel.email: ["template"],
@@ -141,8 +143,87 @@ class Step(Strict):
         return self
 
 
+class Step(Action):
+    """A rung of the ladder, taken on the dpds of its schedule."""
+
+    schedule: Schedule
+    # Taken at onboarding when it is the latest step of its channel that was already due (else recorded as skipped).
+    catch_up: bool = True
+
+
+class Reaction(Action):
+    """A step taken in answer to what happened (an outcome, a broken promise): `after_days` later, at `at` local
+    time (default: the policy's send time, or at once if that has passed)."""
+
+    after_days: int = Field(default=0, ge=0)
+    at: time | None = None
+
+
+class Strategy(str, Enum):
+    """The treatments of the outcome tree (domain §6); strategy 1 is the preparation before any contact."""
+
+    broken_promise = "broken_promise"  # 2
+    death_or_bankruptcy = "death_or_bankruptcy"  # 3
+    unable_to_pay = "unable_to_pay"  # 4
+    unwilling_to_pay = "unwilling_to_pay"  # 5
+    no_answer = "no_answer"  # 6
+    lost_contact = "lost_contact"  # 7
+
+
+class CommitmentRules(Strict):
+    """How a promise, or each instalment of a plan, is followed: a reminder some working days before, confirmations
+    on the day, and a grace in working days before it counts as broken."""
+
+    grace_working_days: int = Field(ge=0)
+    reminder_working_days_before: int = Field(ge=1)
+    reminder: Action | None = None
+    confirmation: Action | None = None
+    confirm_at: list[time] = []  # local times on the day
+    confirm_minutes_before_hour: int | None = Field(default=None, ge=1)  # instead, when a promise names its hour
+
+
+class PromiseRules(CommitmentRules):
+    max_days_out: int = Field(ge=0)
+
+
+class PlanRules(CommitmentRules):
+    max_instalments: int = Field(ge=1)
+    first_within_days: int = Field(ge=0)
+    last_within_days: int = Field(ge=1)
+
+
+class FraudRules(Strict):
+    """The false-application flow (domain §7)."""
+
+    signing_within_days: int = Field(ge=1)  # the debtor signs the declaration, or the claim lapses
+    decision_reminder_working_days: int = Field(ge=1)
+    decision_escalation_working_days: int = Field(ge=1)
+    withdraw_within_working_days: int = Field(ge=0)
+    signing: Action  # the booking of the declaration signing
+    to_creditor: Action  # the declaration sent to the creditor
+    decision_reminder: Action
+    decision_escalation: Action
+    withdrawal: Action
+
+
 class VerificationRules(Strict):
     documents_within_days: int = Field(ge=1)
+
+
+# Contact-attempt outcomes that count against one contact point (domain §3): enough of them make it invalid.
+PointFailure = Literal["line_dead", "wrong_number", "no_such_person", "resigned", "moved", "address_invalid"]
+
+
+class ContactPointRules(Strict):
+    invalid_after: dict[PointFailure, int]
+
+    @field_validator("invalid_after")
+    @classmethod
+    def _positive(cls, counts: dict[str, int]) -> dict[str, int]:
+        bad = sorted(code for code, count in counts.items() if count < 1)
+        if bad:
+            raise ValueError(f"counts must be at least 1: {', '.join(bad)}")
+        return counts
 
 
 class LateFee(Strict):
@@ -166,6 +247,15 @@ class Policy(Strict):
     # Days to wait for death or bankruptcy documents; a policy without it (as pinned by accounts opened before it
     # existed) waits for them indefinitely.
     verification: VerificationRules | None = None
+    # Working days for promise reminders, grace periods and the fraud flow; a policy without one (as pinned by
+    # accounts opened before calendars existed) counts Monday to Friday.
+    calendar: WorkingCalendar | None = None
+    # The answers the debtor gives: each section is optional, and a policy without it refuses that answer.
+    promises: PromiseRules | None = None
+    plans: PlanRules | None = None
+    strategies: dict[Strategy, list[Reaction]] = {}
+    contact_points: ContactPointRules | None = None
+    fraud: FraudRules | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")
@@ -187,10 +277,11 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _steps_fit_stages(self) -> "Policy":
-        ids = [step.id for step in self.steps]
+        ids = [action.id for action in self.actions()]
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
-            raise ValueError(f"step ids must be unique; repeated: {', '.join(duplicated)}")
+            raise ValueError(f"step ids must be unique across steps, reactions and reminders; repeated: "
+                             f"{', '.join(duplicated)}")
         for step in self.steps:
             for dpd in step.schedule.dpds():
                 stage = self.stage_at(dpd)
@@ -207,6 +298,27 @@ class Policy(Strict):
 
     def stage_at(self, dpd: int) -> Stage | None:
         return next((stage for stage in self.stages if stage.covers(dpd)), None)
+
+    def actions(self) -> list[Action]:
+        """Every action the policy can take: ladder steps, strategy reactions, reminders and the fraud flow's."""
+        actions: list[Action] = list(self.steps)
+        for reactions in self.strategies.values():
+            actions += reactions
+        for rules in (self.promises, self.plans):
+            if rules:
+                actions += [a for a in (rules.reminder, rules.confirmation) if a]
+        if self.fraud:
+            fraud = self.fraud
+            actions += [fraud.signing, fraud.to_creditor, fraud.decision_reminder, fraud.decision_escalation,
+                        fraud.withdrawal]
+        return actions
+
+    def action(self, action_id: str) -> Action:
+        return next(action for action in self.actions() if action.id == action_id)
+
+    @property
+    def working_days(self) -> WorkingCalendar:
+        return self.calendar or WEEKDAYS_ONLY
 
     @property
     def ref(self) -> str:
@@ -248,6 +360,11 @@ def _validate(path: Path, raw: bytes, digest: str) -> Policy:
     if data.get("name") != path.stem:
         raise PolicyError(f"{path}: field 'name' is {data.get('name')!r} but the file is named {path.stem!r}")
     data["digest"] = digest
+    if isinstance(data.get("calendar"), str):
+        try:
+            data["calendar"] = load_calendar(data["calendar"]).model_dump(by_alias=True)
+        except CalendarError as err:
+            raise PolicyError(f"{path}: calendar: {err}") from None
     try:
         return Policy.model_validate(data)
     except ValidationError as err:

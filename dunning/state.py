@@ -8,15 +8,19 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
+from dunning.commitments import Commitment, PlanProposed, PromiseMade
+from dunning.fraud import FraudClaimDecided, FraudClaimed
+from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
-AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy"]
+AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy", "withdrawn"]
 
 
 class ActionRecord(Payload):
@@ -49,13 +53,26 @@ class AccountState(BaseModel):
     verifications: list[Verification] = Field(default_factory=list)
     expired_verifications: list[Verification] = Field(default_factory=list)  # late documents may still close
     decided_reports: list[str] = Field(default_factory=list)
-    paused_since: datetime | None = None  # collection paused by a dispute of the debt or a verification
+    contact_book: ContactBook | None = None  # None until the first run fills it from the account document
+    lost_contact_since: datetime | None = None  # every debtor phone invalid: tracing (strategy 7)
+    outcome_ids: list[str] = Field(default_factory=list)  # outcomes and contact updates already applied
+    # Steps outside the ladder: strategy reactions and the reminders of the open promise or plan.
+    agenda: list[AgendaStep] = Field(default_factory=list)
+    commitment: Commitment | None = None  # the open promise or plan; the ladder waits while there is one
+    commitment_ids: list[str] = Field(default_factory=list)  # promises and plans already decided or refused
+    broken_promises: int = 0
+    fraud_claims: list[FraudClaimed] = Field(default_factory=list)  # open: contact stops
+    decided_claims: list[str] = Field(default_factory=list)
+    paused_since: datetime | None = None  # collection paused by a dispute, a verification or a fraud claim
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
     pending_reversals: list[PaymentReversed] = Field(default_factory=list)
     pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
     pending_verifications: list[DebtorEventReported | DocumentsVerified] = Field(default_factory=list)
+    pending_contacts: list[ContactOutcome | ContactUpdated] = Field(default_factory=list)
+    pending_commitments: list[PromiseMade | PlanProposed] = Field(default_factory=list)
+    pending_claims: list[FraudClaimed | FraudClaimDecided] = Field(default_factory=list)
     runs: int = 1
 
     def record_action(self, record: ActionRecord) -> None:
@@ -97,4 +114,10 @@ class AccountView(Payload):
     collector_queue: str
     open_disputes: list[DisputeOpened]
     verifications: list[Verification]
+    commitment: Commitment | None
+    broken_promises: int
+    upcoming: list[AgendaStep]  # reactions and reminders still to come
+    invalid_points: list[PointRecord]
+    lost_contact: bool
+    fraud_claims: list[FraudClaimed]
     runs: int

@@ -222,7 +222,7 @@ def test_a_policy_without_agencies_places_nowhere(b2b):
 
 
 def dialled(acc: AccountDocument, stage) -> list[tuple[str, str]]:
-    return [(p.owner, p.kind) for p in contact.phone_order(acc, stage)]
+    return [(p.owner, p.kind) for p in contact.phone_order(acc.contact_points, stage)]
 
 
 def test_stage_1_5_dials_only_the_debtors_phones_mobile_first(consumer):
@@ -240,5 +240,5 @@ def test_stage_6_17_dials_contact_persons_after_the_debtor(consumer):
 
 def test_texts_go_to_the_debtors_mobile_never_to_a_contact(consumer):
     for dpd in (1, 10, 30):
-        points = contact.contact_points_for(account(), Channel.sms, consumer.stage_at(dpd))
+        points = contact.contact_points_for(account().contact_points, Channel.sms, consumer.stage_at(dpd))
         assert [(p.owner, p.value) for p in points] == [("debtor", "+8613800000001")]

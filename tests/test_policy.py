@@ -248,7 +248,7 @@ def test_a_duplicated_step_id_is_refused(tmp_path):
     data = valid_policy()
     data["steps"][1]["id"] = "reminder"
     message = refusal(write(tmp_path, data))
-    assert "step ids must be unique; repeated: reminder" in message
+    assert "step ids must be unique across steps, reactions and reminders; repeated: reminder" in message
 
 
 def test_a_letter_step_without_letter_kind_is_refused(tmp_path):

@@ -7,45 +7,37 @@ import math
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
-    from activities.channels import ChannelActivities
-    from dunning import ladder
+    from dunning import commitments, ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
-    from dunning.contact import CeaseContact, blocked_by_cease
+    from dunning.commitments import Commitment, PlanProposed, PromiseMade
+    from dunning.contact import CeaseContact
     from dunning.disputes import (
         DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue,
         resolution_problem,
     )
+    from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_problem, claim_workflow_id
     from dunning.ledger import Ledger, reopens
     from dunning.money import format_amount, to_major
     from dunning.orders import (
-        AccountClosed, AccountOpened, DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult,
-        VerificationRecorded, step_order,
+        AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactRecorded, DisputeRecorded,
+        PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, step_order,
     )
-    from dunning.policy import Channel
+    from dunning.outcomes import (
+        DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, outcome_problem, reactions,
+    )
+    from dunning.policy import Strategy
     from dunning.verification import (
         DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification,
     )
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from workflows import search_attributes as sa
-
-STEP_ACTIVITIES = {
-    Channel.sms: ChannelActivities.send_sms,
-    Channel.email: ChannelActivities.send_email,
-    Channel.call: ChannelActivities.create_call_task,
-    Channel.letter: ChannelActivities.queue_letter,
-    Channel.field_visit: ChannelActivities.order_field_visit,
-    Channel.agency: ChannelActivities.place_with_agency,
-    Channel.internal: ChannelActivities.raise_internal_task,
-}
-# Vendors and the database may be down for hours: a step retries until they are back (ops see the pending
-# activity in the UI). Only a non-retryable error (a bad order) reaches the workflow, which records it and goes on.
-STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
-STEP_TIMEOUT = timedelta(minutes=2)
+    from workflows.fraud_claim import FraudClaimWorkflow
+    from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 
 
 @workflow.defn
@@ -63,7 +55,9 @@ class AccountWorkflow:
         self._state.collector_queue = self._state.collector_queue or first_collector_queue(
             run.policy, run.account.account_id
         )
+        self._state.contact_book = self._state.contact_book or ContactBook.of(run.account)
         self._published: dict[str, object] = {}
+        self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
 
     @workflow.run
     async def run(self, run: AccountRun) -> AccountRun:
@@ -74,6 +68,7 @@ class AccountWorkflow:
             if self._state.status == "open":
                 await self._settle_signals()
             if self._state.status != "open":
+                await self._close_commitment()
                 await self._close()
                 await self._settle_signals()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open":
@@ -87,7 +82,9 @@ class AccountWorkflow:
             if self._state.paused_since is not None:
                 await self._wait_while_paused()
                 continue
-            step = ladder.next_step(self._plan, set(self._state.done_steps))
+            if await self._review_commitment():
+                continue
+            step = self._next_step()
             if step is not None and step.due_at <= self._now():
                 await self._take(step)
                 continue
@@ -123,6 +120,44 @@ class AccountWorkflow:
         self._state.pending_ceases.append(request)
 
     @workflow.signal
+    def promise_made(self, promise: PromiseMade) -> None:
+        self._state.pending_commitments.append(promise)
+
+    @workflow.signal
+    def contact_outcome(self, outcome: ContactOutcome) -> None:
+        self._state.pending_contacts.append(outcome)
+
+    @workflow.signal
+    def contact_updated(self, update: ContactUpdated) -> None:
+        self._state.pending_contacts.append(update)
+
+    @workflow.signal
+    def fraud_claimed(self, claim: FraudClaimed) -> None:
+        self._state.pending_claims.append(claim)
+
+    @workflow.signal
+    def fraud_claim_decided(self, decision: FraudClaimDecided) -> None:
+        """Sent by the claim's own workflow when the creditor decides (or the claim lapses)."""
+        self._state.pending_claims.append(decision)
+
+    @workflow.update
+    async def agree_plan(self, plan: PlanProposed) -> Commitment:
+        """A repayment plan agreed with the debtor: answered once the account has taken it on."""
+        self._state.pending_commitments.append(plan)
+        await workflow.wait_condition(lambda: plan.plan_id in self._plan_answers)
+        refusal = self._plan_answers[plan.plan_id]
+        if refusal:
+            raise ApplicationError(refusal, type="PlanRefused", non_retryable=True)
+        assert self._state.commitment is not None
+        return self._state.commitment
+
+    @agree_plan.validator
+    def _check_plan(self, plan: PlanProposed) -> None:
+        problem = self._plan_refusal(plan)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.signal
     def account_document_received(self, document: AccountDocument) -> None:
         """Billing (re)sent the account: the first send started us; a changed resend is refused, not applied."""
         if document != self._account:
@@ -135,7 +170,8 @@ class AccountWorkflow:
         now = self._now()
         dpd = ladder.dpd_at(self._account, now)
         collecting = self._state.status == "open" and self._state.paused_since is None
-        step = ladder.next_step(self._plan, set(self._state.done_steps)) if collecting else None
+        step = self._next_step() if collecting else None
+        book = self._contact_book
         ledger = self._state.ledger
         return AccountView(
             account_id=self._account.account_id,
@@ -158,6 +194,12 @@ class AccountWorkflow:
             collector_queue=self._state.collector_queue,
             open_disputes=self._state.open_disputes,
             verifications=self._state.verifications,
+            commitment=self._state.commitment,
+            broken_promises=self._state.broken_promises,
+            upcoming=sorted(self._state.agenda, key=lambda p: p.due_at),
+            invalid_points=book.invalid(),
+            lost_contact=self._state.lost_contact_since is not None,
+            fraud_claims=self._state.fraud_claims,
             runs=self._state.runs,
         )
 
@@ -187,19 +229,19 @@ class AccountWorkflow:
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
+        extra = planned if isinstance(planned, ladder.AgendaStep) else None
+        commitment = self._state.commitment
         order = step_order(
             self._policy, self._account, planned,
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
             outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
-            collector_queue=self._state.collector_queue,
+            collector_queue=self._state.collector_queue, usable_points=self._contact_book.usable(),
+            tried_last=extra.tried_last if extra else None,
+            promise=commitments.promise_facts(commitment, extra.instalment)
+            if extra and extra.instalment and commitment else None,
         )
-        if blocked_by_cease(order.step, set(self._state.ceased_channels)):
-            activity, arguments = ChannelActivities.skip_step, [order, "the debtor asked us to stop this contact"]
-        else:
-            activity, arguments = STEP_ACTIVITIES[order.step.channel], [order]
-        running = workflow.start_activity_method(
-            activity, args=arguments, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
-        )
+        # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
+        running = start_step(order, set(self._state.ceased_channels), ladder.stage_forbids(self._policy, planned))
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
         # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
         # finds whatever the withdrawn attempt managed to do.
@@ -211,14 +253,9 @@ class AccountWorkflow:
             except (asyncio.CancelledError, ActivityError):
                 pass
             return
-        try:
-            result: StepResult = await running
-        except ActivityError as err:
-            detail = str(err.cause or err)
-            result = await workflow.execute_activity_method(
-                ChannelActivities.record_failure, args=[order, detail], start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            )
+        result: StepResult = await step_result(running, order)
+        if extra:
+            self._state.agenda.remove(extra)
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
@@ -237,8 +274,11 @@ class AccountWorkflow:
     async def _settle_signals(self) -> None:
         """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
         await self._settle_cease_requests()
+        await self._settle_fraud_claims()
         await self._settle_disputes()
         await self._settle_verifications()
+        await self._settle_contacts()
+        await self._settle_commitments()
         await self._settle_payments()
         await self._settle_reversals()
 
@@ -258,6 +298,218 @@ class AccountWorkflow:
             self._state.ceased_channels = sorted(ceased, key=lambda channel: channel.value)
             self._state.pending_ceases.pop(0)
 
+    async def _settle_contacts(self) -> None:
+        """Outcomes change what happens next (the strategies of the outcome tree) and wear out contact points;
+        updates add or correct points. Resends change nothing."""
+        while self._state.pending_contacts:
+            event = self._state.pending_contacts[0]
+            if isinstance(event, ContactOutcome):
+                recorded = self._apply_outcome(event)
+            else:
+                recorded = self._apply_contact_update(event)
+            await workflow.execute_activity_method(
+                AccountActivities.record_contact, recorded, start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            self._state.pending_contacts.pop(0)
+
+    def _apply_outcome(self, outcome: ContactOutcome) -> ContactRecorded:
+        state, book = self._state, self._contact_book
+        event_id = outcome.outcome_id
+        verdict, strategy, changed = "applied", STRATEGY_OF[outcome.code], []
+        if event_id in state.outcome_ids:
+            verdict, strategy = "duplicate", None
+        elif problem := outcome_problem(book, outcome):
+            state.record_rejection(f"outcome {event_id}: {problem}")
+            verdict, strategy = f"rejected: {problem}", None
+        else:
+            state.outcome_ids.append(event_id)
+            if outcome.contact_point and book.record_failure(self._policy, outcome.contact_point, outcome.code,
+                                                             self._now()):
+                changed.append(book.find(outcome.contact_point))
+            if outcome.code in DEBTOR_EVENT_OF:
+                state.pending_verifications.append(DebtorEventReported(
+                    report_id=event_id, event=DEBTOR_EVENT_OF[outcome.code], reported_at=outcome.occurred_at,
+                    details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
+                ))
+            elif strategy is not None and state.commitment is None:
+                # A new answer replaces the reactions to the last one; a promise being kept needs none.
+                state.agenda = [p for p in state.agenda if p.instalment is not None]
+                tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
+                state.agenda += reactions(self._policy, self._account, strategy, self._now(),
+                                          f"outcome {event_id}", tried)
+            if book.debtor_phones_lost() and state.lost_contact_since is None:
+                state.lost_contact_since = self._now()
+                strategy = Strategy.lost_contact
+                state.agenda += reactions(self._policy, self._account, strategy, self._now(), f"lost {event_id}")
+        return ContactRecorded(account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
+                               event=outcome, verdict=verdict, strategy=strategy.value if strategy else None,
+                               changed_points=changed)
+
+    def _apply_contact_update(self, update: ContactUpdated) -> ContactRecorded:
+        state, book = self._state, self._contact_book
+        verdict = "duplicate" if update.update_id in state.outcome_ids else book.update(update)
+        if verdict.startswith("rejected"):
+            state.record_rejection(f"contact update {update.update_id}: {verdict.removeprefix('rejected: ')}")
+        elif verdict != "duplicate":
+            state.outcome_ids.append(update.update_id)
+            if not book.debtor_phones_lost():
+                state.lost_contact_since = None
+        changed = [book.find(update.point.value)] if verdict in ("added", "corrected", "revalidated") else []
+        return ContactRecorded(account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
+                               event=update, verdict=verdict, changed_points=changed,
+                               removed_point=update.replaces if verdict == "corrected" else None)
+
+    async def _settle_commitments(self) -> None:
+        """Promises and plans: a valid one holds the ladder back until it is kept or broken; a new promise
+        replaces an open promise, a plan replaces either."""
+        while self._state.pending_commitments:
+            event = self._state.pending_commitments[0]
+            state = self._state
+            if isinstance(event, PlanProposed):
+                problem = self._plan_refusal(event)
+                commitment = commitments.plan_commitment(event)
+                self._plan_answers[event.plan_id] = problem
+            else:
+                problem = self._promise_refusal(event)
+                commitment = commitments.promise_commitment(event)
+            if problem.startswith("duplicate"):
+                pass
+            elif problem:
+                state.record_rejection(f"{commitment.kind} {commitment.commitment_id}: {problem}")
+                state.commitment_ids.append(commitment.commitment_id)
+                await self._record_commitment(commitment, event, "rejected", reason=problem)
+            else:
+                if state.commitment is not None:
+                    await self._end_commitment("replaced")
+                state.commitment = commitment
+                state.agenda = [p for p in state.agenda if p.instalment is None]
+                state.agenda += commitments.timeline(self._policy, self._account, commitment)
+                await self._record_commitment(commitment, event, "open")
+            state.pending_commitments.pop(0)
+
+    def _promise_refusal(self, promise: PromiseMade) -> str:
+        state = self._state
+        if promise.promise_id in state.commitment_ids or (
+                state.commitment and state.commitment.commitment_id == promise.promise_id):
+            return "duplicate"
+        if state.commitment is not None and state.commitment.kind == "plan":
+            return f"plan {state.commitment.commitment_id} is running; its instalments are the promise"
+        return commitments.promise_problem(self._policy, self._account, promise, state.ledger.outstanding_minor)
+
+    def _plan_refusal(self, plan: PlanProposed) -> str:
+        state = self._state
+        if plan.plan_id in state.commitment_ids or (state.commitment and state.commitment.commitment_id == plan.plan_id):
+            return f"plan {plan.plan_id} was already taken or refused"
+        if state.status != "open":
+            return f"the account is {state.status}"
+        if state.paused_since is not None:
+            return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
+        return commitments.plan_problem(self._policy, self._account, plan, state.ledger.outstanding_minor)
+
+    async def _review_commitment(self) -> bool:
+        """Ends the open promise or plan once it is kept, or its grace ran out; True if it ended."""
+        commitment = self._state.commitment
+        if commitment is None:
+            return False
+        verdict = commitments.review(self._policy, self._account, commitment, self._now())
+        if verdict == "open":
+            return False
+        await self._end_commitment(verdict)
+        return True
+
+    async def _close_commitment(self) -> None:
+        """The account closed with a promise or plan open: kept if the money covered it."""
+        commitment = self._state.commitment
+        if commitment is not None:
+            kept = commitments.review(self._policy, self._account, commitment, self._now()) == "kept"
+            await self._end_commitment("kept" if kept else "closed")
+
+    async def _end_commitment(self, verdict: str) -> None:
+        """Closes the open commitment as `verdict`. Broken (or kept only in part), it counts against the debtor
+        and the broken-promise treatment (strategy 2) starts; either way the ladder resumes at today's dpd."""
+        state, commitment = self._state, self._state.commitment
+        if commitment is None:
+            return
+        state.commitment = None
+        state.commitment_ids.append(commitment.commitment_id)
+        state.agenda = [p for p in state.agenda if p.instalment is None]
+        skipped = self._skip_missed_steps() if state.status == "open" and verdict != "replaced" else []
+        if verdict == "broken":
+            state.broken_promises += 1
+        if verdict in ("broken", "kept_in_part") and state.status == "open":
+            state.agenda += reactions(self._policy, self._account, Strategy.broken_promise, self._now(),
+                                      f"{commitment.kind} {commitment.commitment_id}")
+        await self._record_commitment(commitment, None, verdict, skipped=skipped)
+
+    async def _record_commitment(self, commitment: Commitment, event: PromiseMade | PlanProposed | None,
+                                 status: str, reason: str = "", skipped: list[ladder.PlannedStep] = ()) -> None:
+        broken = status == "broken"
+        await workflow.execute_activity_method(
+            AccountActivities.record_commitment,
+            CommitmentRecorded(
+                account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
+                commitment_id=commitment.commitment_id, kind=commitment.kind, status=status, reason=reason,
+                instalments=commitment.instalments, paid_minor=commitment.paid_minor,
+                taken_by=(event.taken_by if isinstance(event, PromiseMade) else event.agreed_by) if event else "",
+                channel=event.channel if isinstance(event, PromiseMade) else "",
+                made_at=commitment.made_at, decided_at=None if status == "open" else self._now(),
+                broken_promises=self._state.broken_promises, negative_record=broken, failed_debit_fee=broken,
+                ladder_life=workflow.info().first_execution_run_id, skipped=list(skipped),
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
+
+    async def _settle_fraud_claims(self) -> None:
+        """A claim stops contact at once and runs as its own workflow; its decision withdraws the account or
+        resumes collection."""
+        while self._state.pending_claims:
+            event = self._state.pending_claims[0]
+            state = self._state
+            open_claims = {c.claim_id: c for c in state.fraud_claims}
+            if event.claim_id in state.decided_claims:
+                pass  # a resend
+            elif isinstance(event, FraudClaimed):
+                if event.claim_id in open_claims:
+                    pass
+                elif problem := claim_problem(self._policy):
+                    state.record_rejection(f"fraud claim {event.claim_id}: {problem}")
+                    state.decided_claims.append(event.claim_id)
+                else:
+                    state.fraud_claims.append(event)
+                    self._pause()
+                    await self._start_claim(event)
+            elif event.claim_id not in open_claims:
+                state.record_rejection(f"decision for fraud claim {event.claim_id}, but no such claim is open")
+            else:
+                state.fraud_claims.remove(open_claims[event.claim_id])
+                state.decided_claims.append(event.claim_id)
+                if event.outcome == "confirmed":
+                    self._close_as("withdrawn")
+                skipped = self._resume_if_nothing_pauses()
+                if skipped:
+                    await workflow.execute_activity_method(
+                        AccountActivities.record_resumption,
+                        CollectionResumed(account_id=self._account.account_id,
+                                          workflow_id=workflow.info().workflow_id,
+                                          ladder_life=workflow.info().first_execution_run_id, skipped=skipped,
+                                          reason=f"fell due while fraud claim {event.claim_id} was open"),
+                        start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+                    )
+            state.pending_claims.pop(0)
+
+    async def _start_claim(self, claim: FraudClaimed) -> None:
+        info = workflow.info()
+        # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
+        await workflow.start_child_workflow(
+            FraudClaimWorkflow.run,
+            FraudClaimRun(claim=claim, account=self._account, policy=self._policy, account_workflow_id=info.workflow_id,
+                          ladder_life=info.first_execution_run_id, clock=self._clock.demo),
+            id=claim_workflow_id(self._account.account_id, claim.claim_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+
     async def _settle_payments(self) -> None:
         while self._state.pending_payments:
             payment = self._state.pending_payments[0]
@@ -269,6 +521,8 @@ class AccountWorkflow:
             outcome = ledger.apply(payment, self._account.currency)
             if outcome.verdict == "rejected":
                 self._state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
+            if outcome.verdict == "applied" and self._state.commitment is not None:
+                self._state.commitment.paid_minor += outcome.amount_minor
             if outcome.verdict == "applied" and self._state.status == "open" and ledger.outstanding_minor == 0:
                 self._close_as("cured")
             if outcome.verdict != "duplicate":
@@ -344,10 +598,12 @@ class AccountWorkflow:
         self._state.status = status
         self._state.closed_at = self._now()
         self._state.paused_since = None
+        self._state.agenda = [p for p in self._state.agenda if p.instalment is not None]  # reactions end here
 
     def _pauses_collection(self) -> bool:
         state = self._state
-        return bool(state.verifications) or any(pauses_collection(d) for d in state.open_disputes)
+        return (bool(state.verifications or state.fraud_claims)
+                or any(pauses_collection(d) for d in state.open_disputes))
 
     def _pause(self) -> None:
         if self._state.paused_since is None:
@@ -425,6 +681,9 @@ class AccountWorkflow:
             skipped: list[ladder.PlannedStep] = []
             if outcome.verdict == "rejected":
                 self._state.record_rejection(f"reversal of payment {reversal.payment_id}: {outcome.reason}")
+            commitment = self._state.commitment
+            if outcome.verdict == "reversed" and commitment is not None:
+                commitment.paid_minor = max(commitment.paid_minor - outcome.restored_minor, 0)
             if reopens(self._state.status, outcome, self._state.ledger):
                 skipped = self._reopen()
             await workflow.execute_activity_method(
@@ -450,11 +709,13 @@ class AccountWorkflow:
 
     def _skip_missed_steps(self) -> list[ladder.PlannedStep]:
         """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
-        latest of each channel is still taken."""
+        latest of each channel is still taken. Reactions and reminders that fell due meanwhile are stale."""
         pending = [p for p in self._plan if p.key not in set(self._state.done_steps)]
         _, skip = ladder.triage_missed(self._policy, self._account, pending, self._now())
+        stale = [p for p in self._state.agenda if p.due_at < self._now()]
+        self._state.agenda = [p for p in self._state.agenda if p not in stale]
         self._state.done_steps += [p.key for p in skip]
-        return skip
+        return skip + stale
 
     async def _close(self) -> None:
         self._publish(None)
@@ -475,8 +736,23 @@ class AccountWorkflow:
     def _now(self) -> datetime:
         return self._clock.business(workflow.now())
 
+    def _next_step(self) -> ladder.PlannedStep | None:
+        """The earliest of the reactions and reminders, and of the ladder's next step unless a promise or plan
+        holds the ladder back."""
+        candidates = list(self._state.agenda)
+        if self._state.commitment is None:
+            candidates += [p for p in [ladder.next_step(self._plan, set(self._state.done_steps))] if p]
+        return min(candidates, key=lambda p: p.due_at, default=None)
+
+    @property
+    def _contact_book(self) -> ContactBook:
+        assert self._state.contact_book is not None
+        return self._state.contact_book
+
     def _wake_at(self, step: ladder.PlannedStep | None) -> datetime | None:
         moments = [step.due_at] if step else []
+        if self._state.commitment is not None:
+            moments.append(commitments.next_check(self._policy, self._account, self._state.commitment))
         stage_change = ladder.next_stage_change(self._policy, self._account, self._now())
         if stage_change:
             moments.append(stage_change)
@@ -497,7 +773,8 @@ class AccountWorkflow:
     def _has_news(self) -> bool:
         state = self._state
         return bool(state.pending_payments or state.pending_reversals or state.pending_ceases
-                    or state.pending_disputes or state.pending_verifications)
+                    or state.pending_disputes or state.pending_verifications or state.pending_contacts
+                    or state.pending_commitments or state.pending_claims)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
