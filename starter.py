@@ -10,6 +10,13 @@
     python starter.py report ACCOUNT --id R1 --event deceased --details "told by the spouse"
     python starter.py verify ACCOUNT --id R1 --confirmed | --not-confirmed
     python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
+    python starter.py promise ACCOUNT --id PTP1 --amount 500 --date 2026-12-01 [--hour 14:00] --channel call --taken-by agent7
+    python starter.py plan ACCOUNT --id PLAN1 --instalment 2026-12-01=500 --instalment 2027-01-01=500 --cause job_loss --agreed-by agent7
+    python starter.py outcome ACCOUNT --id O1 --code no_answer --source dialer --reported-by dialer [--point +8613...]
+    python starter.py contact ACCOUNT --id U1 --kind mobile --value +8613... [--owner contact --relation spouse] [--replaces OLD] --source tracing
+    python starter.py fraud-claim ACCOUNT --id F1 --clues "a cousin had her ID card" --taken-by agent7
+    python starter.py fraud-signed ACCOUNT --id F1 --place creditor_branch
+    python starter.py fraud-decision ACCOUNT --id F1 --confirmed | --rejected --reference BANK-REF
 
 Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
 """
@@ -26,7 +33,10 @@ from typing import get_args
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from dunning.account import ContactKind
+from dunning.commitments import HardshipCause, PromiseChannel
 from dunning.contact import CONTACT_CHANNELS
+from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
 from infra import billing
@@ -79,6 +89,53 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                        help="repeat for several; none means every channel")
     cease.add_argument("--reason", required=True)
     cease.add_argument("--request-id", help="makes a resent request count once; default: a new id")
+    promise = commands.add_parser("promise", help="the debtor promised to pay an amount on a date")
+    promise.add_argument("account")
+    promise.add_argument("--id", required=True, dest="promise_id")
+    promise.add_argument("--amount", required=True, help="in major units, e.g. 500.00")
+    promise.add_argument("--date", required=True, help="the promised date, e.g. 2026-12-01")
+    promise.add_argument("--hour", help="the promised local time, e.g. 14:00")
+    promise.add_argument("--channel", required=True, choices=get_args(PromiseChannel))
+    promise.add_argument("--taken-by", required=True)
+    plan = commands.add_parser("plan", help="agree a repayment plan (answered at once: agreed, or why not)")
+    plan.add_argument("account")
+    plan.add_argument("--id", required=True, dest="plan_id")
+    plan.add_argument("--instalment", action="append", required=True, help="DATE=AMOUNT; repeat, in date order")
+    plan.add_argument("--cause", required=True, choices=get_args(HardshipCause))
+    plan.add_argument("--agreed-by", required=True)
+    outcome = commands.add_parser("outcome", help="how a call or visit ended (the outcome tree)")
+    outcome.add_argument("account")
+    outcome.add_argument("--id", required=True, dest="outcome_id")
+    outcome.add_argument("--code", required=True, choices=get_args(OutcomeCode))
+    outcome.add_argument("--source", required=True, choices=["collector", "dialer", "field_visit"])
+    outcome.add_argument("--reported-by", required=True)
+    outcome.add_argument("--point", help="the number dialled or address visited, as on file")
+    outcome.add_argument("--note", default="")
+    contact = commands.add_parser("contact", help="add or correct a contact point")
+    contact.add_argument("account")
+    contact.add_argument("--id", required=True, dest="update_id")
+    contact.add_argument("--kind", required=True, choices=get_args(ContactKind))
+    contact.add_argument("--value", required=True)
+    contact.add_argument("--owner", default="debtor", choices=["debtor", "contact"])
+    contact.add_argument("--relation")
+    contact.add_argument("--replaces", help="the value on file that this corrects")
+    contact.add_argument("--source", required=True, help="who found it: debtor, tracing, field_visit ...")
+    claim = commands.add_parser("fraud-claim", help="the debtor says they never applied: contact stops")
+    claim.add_argument("account")
+    claim.add_argument("--id", required=True, dest="claim_id")
+    claim.add_argument("--clues", required=True)
+    claim.add_argument("--taken-by", required=True)
+    signed = commands.add_parser("fraud-signed", help="the debtor signed the did-not-apply declaration")
+    signed.add_argument("account")
+    signed.add_argument("--id", required=True, dest="claim_id")
+    signed.add_argument("--place", required=True, choices=["creditor_branch", "agency"])
+    decision = commands.add_parser("fraud-decision", help="the creditor decided a fraud claim")
+    decision.add_argument("account")
+    decision.add_argument("--id", required=True, dest="claim_id")
+    decided = decision.add_mutually_exclusive_group(required=True)
+    decided.add_argument("--confirmed", action="store_true")
+    decided.add_argument("--rejected", action="store_true")
+    decision.add_argument("--reference", required=True, help="the creditor's reference for its decision")
     return parser.parse_args(argv)
 
 
@@ -128,6 +185,43 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await billing.signal_open_account(await _connect(settings), args.account, "cease_contact", request)
         channels = ", ".join(sorted(c.value for c in request.ceased()))
         print(f"contact ceased on {channels} for account {args.account}")
+    elif args.command == "promise":
+        client = await _connect(settings)
+        currency = await billing.account_currency(client, args.account)
+        promise = billing.parse_promise(args.promise_id, args.amount, currency, args.date, args.hour, args.channel,
+                                        args.taken_by)
+        await billing.signal_open_account(client, args.account, "promise_made", promise)
+        print(f"promise {promise.promise_id} sent to account {args.account} (refusals show in `status`)")
+    elif args.command == "plan":
+        client = await _connect(settings)
+        currency = await billing.account_currency(client, args.account)
+        plan = billing.parse_plan(args.plan_id, args.instalment, currency, args.cause, args.agreed_by)
+        agreed = await billing.agree_plan(client, args.account, plan)
+        print(f"plan {agreed.commitment_id} agreed on account {args.account}: {len(agreed.instalments)} instalments")
+    elif args.command == "outcome":
+        outcome = billing.parse_outcome(args.outcome_id, args.code, args.source, args.reported_by, args.point,
+                                        args.note)
+        await billing.signal_open_account(await _connect(settings), args.account, "contact_outcome", outcome)
+        print(f"outcome {outcome.outcome_id} ({outcome.code}) sent to account {args.account}")
+    elif args.command == "contact":
+        update = billing.parse_contact_update(args.update_id, args.kind, args.value, args.owner, args.relation,
+                                              args.replaces, args.source)
+        await billing.signal_open_account(await _connect(settings), args.account, "contact_updated", update)
+        print(f"contact update {update.update_id} sent to account {args.account}")
+    elif args.command == "fraud-claim":
+        claim = billing.parse_fraud_claim(args.claim_id, args.clues, args.taken_by)
+        await billing.signal_open_account(await _connect(settings), args.account, "fraud_claimed", claim)
+        print(f"fraud claim {claim.claim_id} opened on account {args.account}: contact stopped")
+    elif args.command == "fraud-signed":
+        signed = billing.parse_declaration(args.place)
+        await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "declaration_signed",
+                                         signed)
+        print(f"declaration of fraud claim {args.claim_id} signed")
+    elif args.command == "fraud-decision":
+        decision = billing.parse_creditor_decision(args.confirmed, args.reference)
+        await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "creditor_decided",
+                                         decision)
+        print(f"fraud claim {args.claim_id} {'confirmed' if decision.confirmed else 'rejected'} by the creditor")
     elif args.command == "status":
         client = await _connect(settings)
         print((await billing.account_state(client, args.account)).model_dump_json(indent=2))

@@ -33,7 +33,7 @@ class PromiseMade(Payload):
 
 
 class Instalment(Payload):
-    amount_minor: int = Field(gt=0, le=MAX_MINOR)
+    amount_minor: int = Field(ge=0, le=MAX_MINOR)  # zero is refused by the account, with its reason
     due_date: date
 
 
@@ -64,7 +64,7 @@ class Commitment(BaseModel):
     commitment_id: str
     instalments: list[Instalment]
     promised_hour: time | None = None
-    made_at: datetime
+    made_at: datetime  # when the account took it on
     paid_minor: int = 0
 
     @property
@@ -72,8 +72,9 @@ class Commitment(BaseModel):
         return sum(i.amount_minor for i in self.instalments)
 
 
-def promise_problem(policy: Policy, account: AccountDocument, promise: PromiseMade, outstanding_minor: int) -> str:
-    """Why this promise cannot be accepted ('' if it can)."""
+def promise_problem(policy: Policy, account: AccountDocument, promise: PromiseMade, outstanding_minor: int,
+                    now: datetime) -> str:
+    """Why this promise cannot be accepted ('' if it can), judged when the account takes it (`now`)."""
     rules = policy.promises
     if rules is None:
         return f"policy {policy.ref} takes no promises to pay"
@@ -81,26 +82,30 @@ def promise_problem(policy: Policy, account: AccountDocument, promise: PromiseMa
         return f"promised amount must be more than zero, got {promise.amount_minor}"
     if promise.amount_minor > outstanding_minor:
         return f"promised amount {promise.amount_minor} is more than the {outstanding_minor} owed"
-    made = local_date(promise.made_at, account.time_zone)
+    made = local_date(now, account.time_zone)
     if promise.promised_date < made or (
         promise.promised_hour is not None
-        and local_datetime(promise.promised_date, promise.promised_hour, account.time_zone) <= promise.made_at
+        and local_datetime(promise.promised_date, promise.promised_hour, account.time_zone) <= now
     ):
-        return f"promised date {promise.promised_date} is already past when the promise was made ({made})"
+        return f"promised date {promise.promised_date} is already past ({made})"
     if (promise.promised_date - made).days > rules.max_days_out:
         return (f"promised date {promise.promised_date} is more than {rules.max_days_out} days after the promise "
                 f"({made}); agree a plan instead")
     return ""
 
 
-def plan_problem(policy: Policy, account: AccountDocument, plan: PlanProposed, outstanding_minor: int) -> str:
-    """Why this plan cannot be agreed ('' if it can): it must clear the balance, in order, within the limits."""
+def plan_problem(policy: Policy, account: AccountDocument, plan: PlanProposed, outstanding_minor: int,
+                 now: datetime) -> str:
+    """Why this plan cannot be agreed ('' if it can): it must clear the balance, in order, within the limits
+    counted from `now`, when the account takes it."""
     rules = policy.plans
     if rules is None:
         return f"policy {policy.ref} offers no repayment plans"
     dates = [i.due_date for i in plan.instalments]
     total = sum(i.amount_minor for i in plan.instalments)
-    agreed = local_date(plan.agreed_at, account.time_zone)
+    agreed = local_date(now, account.time_zone)
+    if any(i.amount_minor <= 0 for i in plan.instalments):
+        return "every instalment must be more than zero"
     if total != outstanding_minor:
         return f"instalments add up to {total} but the account owes {outstanding_minor}"
     if any(later <= earlier for earlier, later in zip(dates, dates[1:])):
@@ -116,14 +121,14 @@ def plan_problem(policy: Policy, account: AccountDocument, plan: PlanProposed, o
     return ""
 
 
-def promise_commitment(promise: PromiseMade) -> Commitment:
+def promise_commitment(promise: PromiseMade, now: datetime) -> Commitment:
     return Commitment(kind="promise", commitment_id=promise.promise_id, promised_hour=promise.promised_hour,
                       instalments=[Instalment(amount_minor=promise.amount_minor, due_date=promise.promised_date)],
-                      made_at=promise.made_at)
+                      made_at=now)
 
 
-def plan_commitment(plan: PlanProposed) -> Commitment:
-    return Commitment(kind="plan", commitment_id=plan.plan_id, instalments=plan.instalments, made_at=plan.agreed_at)
+def plan_commitment(plan: PlanProposed, now: datetime) -> Commitment:
+    return Commitment(kind="plan", commitment_id=plan.plan_id, instalments=plan.instalments, made_at=now)
 
 
 def rules_for(policy: Policy, commitment: Commitment) -> CommitmentRules:
@@ -133,11 +138,12 @@ def rules_for(policy: Policy, commitment: Commitment) -> CommitmentRules:
 
 
 def missed_at(policy: Policy, account: AccountDocument, commitment: Commitment, index: int) -> datetime:
-    """The end of the grace after instalment `index`: the start of the day after its last working day."""
+    """When the grace after instalment `index` has run out: the policy's send time on the day after its last working
+    day (so what follows, such as resuming the ladder, happens at a decent hour)."""
     rules = rules_for(policy, commitment)
     due = commitment.instalments[index].due_date
     last_day = policy.working_days.add_working_days(due, rules.grace_working_days) if rules.grace_working_days else due
-    return local_datetime(last_day + timedelta(days=1), time(0), account.time_zone)
+    return local_datetime(last_day + timedelta(days=1), policy.send_time, account.time_zone)
 
 
 def next_check(policy: Policy, account: AccountDocument, commitment: Commitment) -> datetime:

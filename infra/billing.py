@@ -9,7 +9,7 @@ import asyncio
 import csv
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -17,13 +17,18 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dunning.account import PAYMENT_ID_MAX, AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
+from dunning.account import (
+    PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, workflow_id,
+)
+from dunning.commitments import Commitment, Instalment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
+from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
+from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.money import exponent, to_minor
@@ -286,3 +291,91 @@ async def signal_open_account(client: Client, account_id: str, signal: str, payl
     if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
         raise InputError(f"account {account_id!r} is closed")
     await client.get_workflow_handle(workflow_id(account_id)).signal(signal, payload)
+
+
+def _minor(amount: str, currency: str, flag: str) -> int:
+    try:
+        return to_minor(amount, currency)
+    except (ValueError, InvalidOperation) as err:
+        raise InputError(f"{flag}: {err}") from None
+
+
+def _date(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{flag}: {text!r} is not a date such as 2026-12-01") from None
+
+
+def parse_promise(promise_id: str, amount: str, currency: str, promised_date: str, hour: str | None, channel: str,
+                  taken_by: str) -> PromiseMade:
+    try:
+        promised_hour = time.fromisoformat(hour) if hour else None
+    except ValueError:
+        raise InputError(f"--hour: {hour!r} is not a time such as 14:30") from None
+    return _payload(PromiseMade, "promise", promise_id=promise_id, amount_minor=_minor(amount, currency, "--amount"),
+                    promised_date=_date(promised_date, "--date"), promised_hour=promised_hour, channel=channel,
+                    taken_by=taken_by, made_at=_now())
+
+
+def parse_plan(plan_id: str, instalments: list[str], currency: str, cause: str, agreed_by: str) -> PlanProposed:
+    """Instalments as DATE=AMOUNT, e.g. 2026-12-01=500.00."""
+    parsed = []
+    for text in instalments:
+        day, separator, amount = text.partition("=")
+        if not separator:
+            raise InputError(f"--instalment: {text!r} is not DATE=AMOUNT, e.g. 2026-12-01=500.00")
+        parsed.append({"due_date": _date(day, "--instalment"), "amount_minor": _minor(amount, currency,
+                                                                                     "--instalment")})
+    return _payload(PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by,
+                    agreed_at=_now())
+
+
+def parse_outcome(outcome_id: str, code: str, source: str, reported_by: str, contact_point: str | None,
+                  note: str) -> ContactOutcome:
+    return _payload(ContactOutcome, "contact outcome", outcome_id=outcome_id, code=code, source=source,
+                    reported_by=reported_by, contact_point=contact_point, note=note, occurred_at=_now())
+
+
+def parse_contact_update(update_id: str, kind: str, value: str, owner: str, relation: str | None,
+                         replaces: str | None, source: str) -> ContactUpdated:
+    point = _payload(ContactPoint, "contact point", kind=kind, value=value, owner=owner, relation=relation)
+    return _payload(ContactUpdated, "contact update", update_id=update_id, point=point, replaces=replaces,
+                    source=source, updated_at=_now())
+
+
+def parse_fraud_claim(claim_id: str, clues: str, taken_by: str) -> FraudClaimed:
+    return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by,
+                    claimed_at=_now())
+
+
+def parse_declaration(place: str) -> DeclarationSigned:
+    return _payload(DeclarationSigned, "declaration", place=place, signed_at=_now())
+
+
+def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
+    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference,
+                    decided_at=_now())
+
+
+async def agree_plan(client: Client, account_id: str, plan: PlanProposed) -> Commitment:
+    """An update: the account checks the plan and answers at once, with the reason if it refuses it."""
+    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
+        raise InputError(f"account {account_id!r} is closed")
+    try:
+        return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
+            AccountWorkflow.agree_plan, plan
+        )
+    except WorkflowUpdateFailedError as err:
+        raise InputError(f"plan {plan.plan_id} refused: {getattr(err.cause, 'message', err.cause)}") from None
+
+
+async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, signal: str, payload) -> None:
+    """Declarations and the creditor's decision go to the claim's own workflow."""
+    handle = client.get_workflow_handle(claim_workflow_id(account_id, claim_id))
+    try:
+        await handle.signal(signal, payload)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise InputError(f"no open fraud claim {claim_id!r} on account {account_id!r}") from None
+        raise

@@ -368,11 +368,11 @@ class AccountWorkflow:
             state = self._state
             if isinstance(event, PlanProposed):
                 problem = self._plan_refusal(event)
-                commitment = commitments.plan_commitment(event)
+                commitment = commitments.plan_commitment(event, self._now())
                 self._plan_answers[event.plan_id] = problem
             else:
                 problem = self._promise_refusal(event)
-                commitment = commitments.promise_commitment(event)
+                commitment = commitments.promise_commitment(event, self._now())
             if problem.startswith("duplicate"):
                 pass
             elif problem:
@@ -395,7 +395,8 @@ class AccountWorkflow:
             return "duplicate"
         if state.commitment is not None and state.commitment.kind == "plan":
             return f"plan {state.commitment.commitment_id} is running; its instalments are the promise"
-        return commitments.promise_problem(self._policy, self._account, promise, state.ledger.outstanding_minor)
+        return commitments.promise_problem(self._policy, self._account, promise, state.ledger.outstanding_minor,
+                                           self._now())
 
     def _plan_refusal(self, plan: PlanProposed) -> str:
         state = self._state
@@ -405,7 +406,8 @@ class AccountWorkflow:
             return f"the account is {state.status}"
         if state.paused_since is not None:
             return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
-        return commitments.plan_problem(self._policy, self._account, plan, state.ledger.outstanding_minor)
+        return commitments.plan_problem(self._policy, self._account, plan, state.ledger.outstanding_minor,
+                                        self._now())
 
     async def _review_commitment(self) -> bool:
         """Ends the open promise or plan once it is kept, or its grace ran out; True if it ended."""
