@@ -53,6 +53,7 @@ class AccountState(BaseModel):
     verifications: list[Verification] = Field(default_factory=list)
     expired_verifications: list[Verification] = Field(default_factory=list)  # late documents may still close
     decided_reports: list[str] = Field(default_factory=list)
+    early_documents: list[DocumentsVerified] = Field(default_factory=list)  # came before their report
     contact_book: ContactBook | None = None  # None until the first run fills it from the account document
     lost_contact_since: datetime | None = None  # every debtor phone invalid: tracing (strategy 7)
     outcome_ids: list[str] = Field(default_factory=list)  # outcomes and contact updates already applied
@@ -110,6 +111,7 @@ class AccountView(Payload):
     actions_taken: int
     recent_actions: list[ActionRecord]
     rejected_signals: list[str]
+    waiting_for_their_event: list[str]  # news that overtook what it is about (a resolution before its dispute)
     ceased_channels: list[Channel]
     collector_queue: str
     open_disputes: list[DisputeOpened]

@@ -190,6 +190,8 @@ class AccountWorkflow:
             actions_taken=self._state.actions_taken,
             recent_actions=self._state.recent_actions,
             rejected_signals=self._state.rejected_signals,
+            waiting_for_their_event=[f"resolution of dispute {r.dispute_id}" for r in self._state.early_resolutions]
+            + [f"documents for report {d.report_id}" for d in self._state.early_documents],
             ceased_channels=self._state.ceased_channels,
             collector_queue=self._state.collector_queue,
             open_disputes=self._state.open_disputes,
@@ -584,7 +586,8 @@ class AccountWorkflow:
             return "applied", []
         opened = known.get(event.dispute_id)
         if opened is None:
-            state.early_resolutions.append(event)
+            if all(r.dispute_id != event.dispute_id for r in state.early_resolutions):
+                state.early_resolutions.append(event)
             return "held: its dispute has not arrived yet", []
         problem = resolution_problem(opened, event)
         if problem:
@@ -630,8 +633,13 @@ class AccountWorkflow:
                     state.verifications.append(verification)
                     self._pause()
                     await self._record_verification(verification, "awaiting_documents", None, [])
+                    early = next((d for d in state.early_documents if d.report_id == event.report_id), None)
+                    if early is not None:  # settled (and recorded) right after this report
+                        state.early_documents.remove(early)
+                        state.pending_verifications.insert(1, early)
             elif (verification := open_by_id.get(event.report_id)) is None:
-                state.record_rejection(f"documents for report {event.report_id}, but no such report was made")
+                if all(d.report_id != event.report_id for d in state.early_documents):
+                    state.early_documents.append(event)  # overtook its report: waits for it
             else:
                 # Documents that come after the deadline still count: a confirmed death closes the account.
                 for pending in (state.verifications, state.expired_verifications):

@@ -1,0 +1,87 @@
+"""Item 9: the same news, sent once in order, or twice, backwards, while the workflow continues-as-new, ends the
+account in the same state."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from dunning.disputes import first_collector_queue
+from dunning.policy import load_policy
+from dunning.state import AccountRun
+from infra import billing
+from tests.conftest import make_account, server_today
+from tests.test_promises import promise, sleep_until
+from workflows.account import AccountWorkflow
+
+
+def news(account, today):
+    mobile = account.points("mobile")[0].value
+    return [
+        ("dispute_opened", billing.parse_dispute("D1", "collector", "rude on the phone")),
+        ("dispute_resolved", billing.parse_resolution("D1", "complaint_closed")),
+        ("debtor_event_reported", billing.parse_debtor_event("R1", "deceased", "an anonymous caller")),
+        ("documents_verified", billing.parse_documents("R1", False)),
+        ("contact_outcome", billing.parse_outcome("O1", "line_dead", "dialer", "dialer-1", mobile, "")),
+        ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "dialer-1", mobile, "")),
+        ("contact_updated", billing.parse_contact_update("U1", "work_phone", "+862155550000", "debtor", None, None,
+                                                        "debtor")),
+        ("cease_contact", billing.parse_cease(["email"], "asked by letter", "C1")),
+        ("payment_received", billing.parse_payment("500.00", "P1", "CNY")),
+        ("promise_made", promise("PTP1", "1000.00", today + timedelta(days=5))),
+    ]
+
+
+async def outcome_of(env, pool, queue, account, arrange) -> dict:
+    """Opens the account, sends it the news (as `arrange` orders it) at 2 dpd, and has it paid off at 5 dpd."""
+    today = await server_today(env)
+    signals = arrange(news(account, today))
+    policy = load_policy("consumer_loan")
+    await env.client.start_workflow(
+        AccountWorkflow.run, AccountRun(account=account, policy=policy,
+                                        continue_as_new_after_events=100),
+        id=account.workflow_id, task_queue=queue, start_signal="account_document_received",
+        start_signal_args=[account],
+    )
+    await sleep_until(env, today + timedelta(days=2), time(12))
+    handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
+    for name, payload in signals:
+        await handle.signal(name, payload)
+    await sleep_until(env, today + timedelta(days=5), time(15))
+    await billing.pay(env.client, queue, account.account_id, billing.parse_payment("2000.00", "P2", "CNY"))
+    closed = await handle.result()
+    view = closed.state
+    commitments = await pool.fetch("SELECT commitment_id, status, paid_minor FROM commitments WHERE account_id = $1",
+                                   account.account_id)
+    return {
+        "status": view.status,
+        "outstanding": view.ledger.outstanding_minor,
+        "complaint_moved_the_account": view.collector_queue != first_collector_queue(policy, account.account_id),
+        "ceased": view.ceased_channels,
+        "invalid": sorted(r.invalid_because for r in view.contact_book.records if r.invalid_since),
+        "points": len(view.contact_book.records),
+        "open_disputes": view.open_disputes,
+        "verifications": view.verifications,
+        "held": (view.early_resolutions, view.early_documents),
+        "rejected": view.rejected_signals,
+        "broken_promises": view.broken_promises,
+        "commitments": [(r["commitment_id"], r["status"]) for r in commitments],
+        "contact_events": await pool.fetchval("SELECT count(*) FROM contact_events WHERE account_id = $1",
+                                              account.account_id),
+        "disputes": await pool.fetchval("SELECT outcome FROM disputes WHERE account_id = $1", account.account_id),
+        "runs": view.runs,
+    }
+
+
+async def test_news_sent_twice_and_backwards_during_continue_as_new_ends_in_the_same_state(env, run_worker, pool):
+    today = await server_today(env)
+    async with run_worker() as queue:
+        expected = await outcome_of(env, pool, queue, make_account(due=today), lambda signals: signals)
+        got = await outcome_of(env, pool, queue, make_account(due=await server_today(env)),
+                               lambda signals: [s for signal in reversed(signals) for s in (signal, signal)])
+
+    assert got.pop("runs") > 1  # it continued-as-new with news in flight
+    expected.pop("runs")
+    assert got == expected
+    assert expected["status"] == "cured" and expected["rejected"] == [] and expected["invalid"] == ["line_dead 2 times"]
+    assert expected["commitments"] == [("PTP1", "kept")] and expected["disputes"] == "complaint_closed"
+    assert expected["complaint_moved_the_account"]
