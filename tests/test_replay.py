@@ -17,12 +17,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from dunning.account import PaymentReceived, PaymentReversed
+from dunning.fraud import claim_workflow_id
 from infra import billing
 from tests.conftest import make_account, server_today
+from tests.test_promises import promise
 from workflows.account import AccountWorkflow
+from workflows.fraud_claim import FraudClaimWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
-REPLAYER = Replayer(workflows=[AccountWorkflow], data_converter=pydantic_data_converter)
+REPLAYER = Replayer(workflows=[AccountWorkflow, FraudClaimWorkflow], data_converter=pydantic_data_converter)
 
 
 def recorded() -> list[Path]:
@@ -43,7 +46,8 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
     paid_account = make_account(due=today, account_id="REPLAY-PAID", amount_minor=90_000)
     fees_account = make_account(due=today, account_id="REPLAY-FEES", policy="property_fees", amount_minor=150_000)
     answers_account = make_account(due=today, account_id="REPLAY-ANSWERS")
-    accounts = (ladder_account, paid_account, fees_account, answers_account)
+    talk_account = make_account(due=today, account_id="REPLAY-TALK", amount_minor=120_000)
+    accounts = (ladder_account, paid_account, fees_account, answers_account, talk_account)
     async with run_worker() as queue:
         for account in accounts:
             await billing.open_account(env.client, queue, account)
@@ -65,11 +69,30 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
             ("debtor_event_reported", billing.parse_debtor_event("B1", "bankrupt", "petition filed")),
         ):
             await billing.signal_open_account(env.client, answers_account.account_id, signal, payload)
+        mobile = talk_account.points("mobile")[0].value
+        for signal, payload in (
+            ("promise_made", promise("PTP1", "500.00", today + timedelta(days=9))),
+            ("contact_outcome", billing.parse_outcome("O1", "no_answer", "dialer", "d1", mobile, "")),
+            ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "d1", mobile, "")),
+            ("contact_outcome", billing.parse_outcome("O3", "line_dead", "dialer", "d1", mobile, "")),
+            ("contact_updated", billing.parse_contact_update("U1", "mobile", "+8613700000002", "debtor", None, mobile,
+                                                            "tracing")),
+        ):
+            await billing.signal_open_account(env.client, talk_account.account_id, signal, payload)
+        await env.sleep(timedelta(days=10))
+        await billing.agree_plan(env.client, talk_account.account_id, billing.parse_plan(
+            "PLAN1", [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"], "CNY",
+            "income_drop", "agent-7"))
+        await env.sleep(timedelta(days=40))
+        await billing.signal_open_account(env.client, talk_account.account_id, "fraud_claimed",
+                                          billing.parse_fraud_claim("F1", "never applied", "agent-7"))
         await env.sleep(timedelta(days=180))
 
-    names = ("consumer_loan_ladder_180_dpd", "partial_duplicate_full", "property_fees_reversal", "debtor_answers")
-    for account, name in zip(accounts, names):
-        history = await env.client.get_workflow_handle(account.workflow_id).fetch_history()
+    names = ("consumer_loan_ladder_180_dpd", "partial_duplicate_full", "property_fees_reversal", "debtor_answers",
+             "promises_outcomes_plan_fraud_claim")
+    workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
+    for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
         await REPLAYER.replay_workflow(history)
         if os.environ.get("RECORD_HISTORIES"):
             (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
