@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, reset_tzpath
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunning.money import exponent
 
@@ -20,6 +20,11 @@ PHONE_KINDS = ("mobile", "home_phone", "work_phone")
 # Amounts beyond this (10 trillion in major units of a 2-decimal currency) are typos, and would overflow bigint sums.
 MAX_MINOR = 10**15
 ContactKind = Literal["mobile", "home_phone", "work_phone", "email", "address"]
+
+
+def problems(err: ValidationError) -> str:
+    """What was wrong, field by field, without echoing the values (they may be personal data)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in err.errors())
 
 
 class Payload(BaseModel):

@@ -23,7 +23,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import (
-    PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, workflow_id,
+    PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, problems,
+    workflow_id,
 )
 from dunning.commitments import Commitment, Instalment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
@@ -50,8 +51,7 @@ class InputError(ValueError):
 
 
 def explain(err: ValidationError, where: str = "") -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in err.errors()]
-    return (f"{where}: " if where else "") + "; ".join(parts)
+    return (f"{where}: " if where else "") + problems(err)
 
 
 def parse_document(data: object, where: str = "account document") -> AccountDocument:

@@ -85,3 +85,20 @@ async def test_news_sent_twice_and_backwards_during_continue_as_new_ends_in_the_
     assert expected["status"] == "cured" and expected["rejected"] == [] and expected["invalid"] == ["line_dead 2 times"]
     assert expected["commitments"] == [("PTP1", "kept")] and expected["disputes"] == "complaint_closed"
     assert expected["complaint_moved_the_account"]
+
+
+async def test_a_signal_whose_payload_does_not_fit_is_recorded_as_refused_not_dropped(env, run_worker):
+    account = make_account(due=await server_today(env))
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        handle = env.client.get_workflow_handle(account.workflow_id)
+        await handle.signal("promise_made", {"promise_id": "P1", "amount_minor": "lots"})
+        await handle.signal("payment_received", ["not", "an", "object"])
+        await env.sleep(timedelta(minutes=1))
+        view = await handle.query(AccountWorkflow.state)
+
+    assert view.status == "open"
+    assert view.rejected_signals[0].startswith(
+        "PromiseMade refused, it could not be read: amount_minor: Input should be a valid integer")
+    assert "promised_date: Field required" in view.rejected_signals[0]
+    assert view.rejected_signals[1].startswith("PaymentReceived refused, it could not be read: ")

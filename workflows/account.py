@@ -6,14 +6,16 @@ import asyncio
 import math
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import commitments, ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
+    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed, problems
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
     from dunning.contact import CeaseContact
     from dunning.disputes import (
@@ -91,54 +93,63 @@ class AccountWorkflow:
             self._publish(step)
             await self._sleep_until_signal_or(self._wake_at(step))
 
-    @workflow.signal
-    def payment_received(self, payment: PaymentReceived) -> None:
-        self._state.pending_payments.append(payment)
+    # Signals arrive raw and are read here, so a payload that does not fit is recorded as refused, not dropped.
 
     @workflow.signal
-    def payment_reversed(self, reversal: PaymentReversed) -> None:
-        self._state.pending_reversals.append(reversal)
+    def payment_received(self, payment: RawValue) -> None:
+        self._receive(payment, PaymentReceived, self._state.pending_payments)
 
     @workflow.signal
-    def dispute_opened(self, dispute: DisputeOpened) -> None:
-        self._state.pending_disputes.append(dispute)
+    def payment_reversed(self, reversal: RawValue) -> None:
+        self._receive(reversal, PaymentReversed, self._state.pending_reversals)
 
     @workflow.signal
-    def dispute_resolved(self, resolution: DisputeResolved) -> None:
-        self._state.pending_disputes.append(resolution)
+    def dispute_opened(self, dispute: RawValue) -> None:
+        self._receive(dispute, DisputeOpened, self._state.pending_disputes)
 
     @workflow.signal
-    def debtor_event_reported(self, report: DebtorEventReported) -> None:
-        self._state.pending_verifications.append(report)
+    def dispute_resolved(self, resolution: RawValue) -> None:
+        self._receive(resolution, DisputeResolved, self._state.pending_disputes)
 
     @workflow.signal
-    def documents_verified(self, verification: DocumentsVerified) -> None:
-        self._state.pending_verifications.append(verification)
+    def debtor_event_reported(self, report: RawValue) -> None:
+        self._receive(report, DebtorEventReported, self._state.pending_verifications)
 
     @workflow.signal
-    def cease_contact(self, request: CeaseContact) -> None:
-        self._state.pending_ceases.append(request)
+    def documents_verified(self, verification: RawValue) -> None:
+        self._receive(verification, DocumentsVerified, self._state.pending_verifications)
 
     @workflow.signal
-    def promise_made(self, promise: PromiseMade) -> None:
-        self._state.pending_commitments.append(promise)
+    def cease_contact(self, request: RawValue) -> None:
+        self._receive(request, CeaseContact, self._state.pending_ceases)
 
     @workflow.signal
-    def contact_outcome(self, outcome: ContactOutcome) -> None:
-        self._state.pending_contacts.append(outcome)
+    def promise_made(self, promise: RawValue) -> None:
+        self._receive(promise, PromiseMade, self._state.pending_commitments)
 
     @workflow.signal
-    def contact_updated(self, update: ContactUpdated) -> None:
-        self._state.pending_contacts.append(update)
+    def contact_outcome(self, outcome: RawValue) -> None:
+        self._receive(outcome, ContactOutcome, self._state.pending_contacts)
 
     @workflow.signal
-    def fraud_claimed(self, claim: FraudClaimed) -> None:
-        self._state.pending_claims.append(claim)
+    def contact_updated(self, update: RawValue) -> None:
+        self._receive(update, ContactUpdated, self._state.pending_contacts)
 
     @workflow.signal
-    def fraud_claim_decided(self, decision: FraudClaimDecided) -> None:
+    def fraud_claimed(self, claim: RawValue) -> None:
+        self._receive(claim, FraudClaimed, self._state.pending_claims)
+
+    @workflow.signal
+    def fraud_claim_decided(self, decision: RawValue) -> None:
         """Sent by the claim's own workflow when the creditor decides (or the claim lapses)."""
-        self._state.pending_claims.append(decision)
+        self._receive(decision, FraudClaimDecided, self._state.pending_claims)
+
+    def _receive(self, raw: RawValue, model: type[BaseModel], pending: list) -> None:
+        try:
+            pending.append(workflow.payload_converter().from_payload(raw.payload, model))
+        except (ValueError, TypeError) as err:  # a ValidationError, or a payload in another encoding
+            reason = problems(err) if isinstance(err, ValidationError) else f"not a {model.__name__} in JSON"
+            self._state.record_rejection(f"{model.__name__} refused, it could not be read: {reason}")
 
     @workflow.update
     async def agree_plan(self, plan: PlanProposed) -> Commitment:
