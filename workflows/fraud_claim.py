@@ -7,6 +7,7 @@ import math
 from datetime import datetime, time, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -72,7 +73,12 @@ class FraudClaimWorkflow:
         await self._record(outcome, withdraw_by=withdraw_by)
         decided = FraudClaimDecided(claim_id=run.claim.claim_id, outcome=outcome, decided_at=decided_at,
                                     withdraw_by=withdraw_by)
-        await workflow.get_external_workflow_handle(run.account_workflow_id).signal("fraud_claim_decided", decided)
+        try:
+            await workflow.get_external_workflow_handle(run.account_workflow_id).signal("fraud_claim_decided", decided)
+        except ApplicationError as err:
+            if err.type != "ExternalWorkflowExecutionNotFound":
+                raise
+            workflow.logger.info("account closed before its fraud claim was decided")  # e.g. paid off
         return decided
 
     async def _act(self, action: Action) -> None:
