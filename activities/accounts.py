@@ -224,7 +224,8 @@ class AccountActivities:
                                strategy=recorded.strategy, points_changed=len(recorded.changed_points))
 
     @activity.defn
-    async def record_fraud_claim(self, recorded: FraudClaimRecorded) -> None:
+    async def record_fraud_claim(self, recorded: FraudClaimRecorded) -> str:
+        """Returns the account's status, so the claim knows whether the account is still there to tell."""
         claim = recorded.claim
         # Each stage stamps its own column; the row is created by the first.
         stamp = {"declaration_signed": "signed_at", "sent_to_creditor": "sent_at", "confirmed": "decided_at",
@@ -241,7 +242,10 @@ class AccountActivities:
                 recorded.account_id, claim.claim_id, recorded.status, recorded.withdraw_by,
                 *([recorded.at] if stamp else []),
             )
+            account_status = await conn.fetchval("SELECT status FROM accounts WHERE account_id = $1",
+                                                 recorded.account_id)
         activity_logger().info("fraud claim recorded", claim_id=claim.claim_id, status=recorded.status)
+        return account_status
 
     @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:

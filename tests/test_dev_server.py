@@ -13,6 +13,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from dunning.fraud import claim_workflow_id
 from infra import billing
 from infra.temporal import dev_server_flags, local_binary
 from tests.conftest import ROOT, make_account, server_today
@@ -104,3 +105,44 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
             assert refused.returncode == 2
             lines = refused.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], refused.stderr
+
+
+async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outlives_its_paid_off_account(
+        dev_env, run_worker, pool):
+    today = await server_today(dev_env)
+    claimed = make_account(due=today - timedelta(days=5), amount_minor=100_000)
+    planned = make_account(due=today - timedelta(days=5), amount_minor=100_000)
+    async with run_worker(client=dev_env.client) as queue:
+        for account in (claimed, planned):
+            await billing.open_account(dev_env.client, queue, account)
+
+        opened = await starter(dev_env, queue, "fraud-claim", claimed.account_id, "--id", "F1", "--clues",
+                               "a cousin had her ID card", "--taken-by", "agent-7")
+        assert opened.returncode == 0, opened.stderr
+        await until(lambda: pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1",
+                                          claimed.account_id))
+        # The debtor pays anyway; the account closes, and the creditor's decision still ends the claim.
+        paid = await starter(dev_env, queue, "pay", claimed.account_id, "--amount", "1000", "--payment-id", "P1")
+        assert paid.returncode == 0, paid.stderr
+        await dev_env.client.get_workflow_handle(claimed.workflow_id).result()
+        decided = await starter(dev_env, queue, "fraud-decision", claimed.account_id, "--id", "F1", "--confirmed",
+                                "--reference", "BANK-1")
+        assert decided.returncode == 0, decided.stderr
+        claim = await dev_env.client.get_workflow_handle(claim_workflow_id(claimed.account_id, "F1")).result()
+        assert claim["outcome"] == "confirmed"
+
+        due = (today + timedelta(days=10)).isoformat()
+        refused = await starter(dev_env, queue, "plan", planned.account_id, "--id", "PL1", "--instalment",
+                                f"{due}=300", "--cause", "job_loss", "--agreed-by", "agent-7")
+        assert refused.returncode == 2
+        assert refused.stderr.strip() == ("error: plan PL1 refused: instalments add up to 30000 but the account "
+                                          "owes 100000")
+        agreed = await starter(dev_env, queue, "plan", planned.account_id, "--id", "PL1", "--instalment",
+                               f"{due}=400", "--instalment", f"{(today + timedelta(days=40)).isoformat()}=600",
+                               "--cause", "job_loss", "--agreed-by", "agent-7")
+        assert agreed.returncode == 0, agreed.stderr
+        assert agreed.stdout.strip() == f"plan PL1 agreed on account {planned.account_id}: 2 instalments"
+
+    assert await pool.fetchval("SELECT status FROM accounts WHERE account_id = $1", claimed.account_id) == "cured"
+    assert await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id) == \
+        "confirmed"

@@ -94,21 +94,3 @@ async def test_a_claim_the_debtor_never_signs_lapses_and_collection_resumes(env,
     assert view.status == "open" and view.fraud_claims == [] and view.next_action is not None
     assert await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", account.account_id) == "lapsed"
 
-
-async def test_a_claim_decided_after_the_account_was_paid_off_still_ends_cleanly(env, run_worker, pool):
-    account = make_account(due=await server_today(env))
-    async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
-        await billing.signal_open_account(env.client, account.account_id, "fraud_claimed",
-                                          billing.parse_fraud_claim("F4", "never applied", "agent-7"))
-        await env.sleep(timedelta(hours=2))
-        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("2500.00", "P4", "CNY"))
-        closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
-        await billing.signal_fraud_claim(env.client, account.account_id, "F4", "creditor_decided",
-                                         billing.parse_creditor_decision(True, "BANK-789"))
-        decided = await env.client.get_workflow_handle_for(
-            FraudClaimWorkflow.run, claim_workflow_id(account.account_id, "F4")).result()
-
-    assert closed.state.status == "cured" and decided.outcome == "confirmed"
-    assert await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", account.account_id) == \
-        "confirmed"

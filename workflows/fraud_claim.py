@@ -70,15 +70,18 @@ class FraudClaimWorkflow:
                                                               rules.withdraw_within_working_days)
             withdraw_by = self._start_of(last_day) + timedelta(days=1)
             await self._act(rules.withdrawal)
-        await self._record(outcome, withdraw_by=withdraw_by)
+        account_status = await self._record(outcome, withdraw_by=withdraw_by)
         decided = FraudClaimDecided(claim_id=run.claim.claim_id, outcome=outcome, decided_at=decided_at,
                                     withdraw_by=withdraw_by)
-        try:
-            await workflow.get_external_workflow_handle(run.account_workflow_id).signal("fraud_claim_decided", decided)
-        except ApplicationError as err:
-            if err.type != "ExternalWorkflowExecutionNotFound":
-                raise
-            workflow.logger.info("account closed before its fraud claim was decided")  # e.g. paid off
+        # An account that closed meanwhile (paid off) has nothing left to resume or withdraw. Histories from before
+        # the status was returned carry None: those accounts were told.
+        if account_status in (None, "open"):
+            try:
+                await workflow.get_external_workflow_handle(run.account_workflow_id).signal("fraud_claim_decided",
+                                                                                          decided)
+            except ApplicationError as err:
+                if err.type != "ExternalWorkflowExecutionNotFound":
+                    raise  # it closed in between
         return decided
 
     async def _act(self, action: Action) -> None:
@@ -94,8 +97,9 @@ class FraudClaimWorkflow:
         # The claim's own work (bookings, the declaration, the withdrawal) is not collection contact.
         await step_result(start_step(order, set()), order)
 
-    async def _record(self, status: str, at: datetime | None = None, withdraw_by: datetime | None = None) -> None:
-        await workflow.execute_activity_method(
+    async def _record(self, status: str, at: datetime | None = None, withdraw_by: datetime | None = None) -> str | None:
+        """Records how far the claim got; returns the account's status."""
+        return await workflow.execute_activity_method(
             AccountActivities.record_fraud_claim,
             FraudClaimRecorded(account_id=self._run.account.account_id, claim=self._run.claim, status=status,
                                at=at or self._now(), withdraw_by=withdraw_by),
