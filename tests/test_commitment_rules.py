@@ -90,8 +90,8 @@ def test_a_promise_of_part_of_the_balance_is_accepted(consumer):
                            at(2026, 3, 4, 11)) == ""
 
 
-def test_a_policy_without_promise_rules_takes_no_promises(b2b):
-    problem = promise_problem(b2b, ACCOUNT, promise(date(2026, 3, 6)), OWED, at(2026, 3, 4, 11))
+def test_a_policy_without_promise_rules_takes_no_promises(consumer):
+    problem = promise_problem(consumer.model_copy(update={"promises": None}), ACCOUNT, promise(date(2026, 3, 6)), OWED, at(2026, 3, 4, 11))
     assert problem.endswith("takes no promises to pay")
 
 
@@ -161,8 +161,8 @@ def test_a_plan_with_an_instalment_of_nothing_is_refused(consumer):
     assert problem == "every instalment must be more than zero"
 
 
-def test_a_policy_without_plan_rules_offers_no_plans(b2b):
-    problem = plan_problem(b2b, ACCOUNT, plan((date(2026, 3, 10), OWED)), OWED, at(2026, 3, 4, 11))
+def test_a_policy_without_plan_rules_offers_no_plans(consumer):
+    problem = plan_problem(consumer.model_copy(update={"plans": None}), ACCOUNT, plan((date(2026, 3, 10), OWED)), OWED, at(2026, 3, 4, 11))
     assert problem.endswith("offers no repayment plans")
 
 

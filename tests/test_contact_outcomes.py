@@ -111,3 +111,23 @@ async def test_a_death_outcome_opens_a_verification_and_stops_contact(env, run_w
 
     assert [(v.report.report_id, v.report.event) for v in view.verifications] == [("DEATH1", "deceased")]
     assert view.next_action is None
+
+
+async def test_unable_to_pay_raises_a_hardship_plan_offer_and_unwilling_a_senior_review(env, run_worker, pool):
+    today = await server_today(env)
+    unable, unwilling = make_account(due=today), make_account(due=today)
+    async with run_worker() as queue:
+        for account, code in ((unable, "unable_to_pay"), (unwilling, "unwilling_to_pay")):
+            await billing.open_account(env.client, queue, account)
+            await send(env, account, billing.parse_outcome(f"{code}-1", code, "collector", "agent-7", None,
+                                                           "lost her job in May"))
+        await env.sleep(timedelta(hours=1))
+
+    tasks = await pool.fetch("SELECT account_id, task FROM internal_tasks WHERE account_id = ANY($1)",
+                             [unable.account_id, unwilling.account_id])
+    assert {(r["account_id"], r["task"]) for r in tasks} == {(unable.account_id, "hardship_plan_offer"),
+                                                             (unwilling.account_id, "senior_collector_review")}
+    strategies = await pool.fetch("SELECT account_id, strategy FROM contact_events WHERE account_id = ANY($1)",
+                                  [unable.account_id, unwilling.account_id])
+    assert {r["account_id"]: r["strategy"] for r in strategies} == {unable.account_id: "unable_to_pay",
+                                                                    unwilling.account_id: "unwilling_to_pay"}
