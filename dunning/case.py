@@ -1,0 +1,461 @@
+"""A case: one account under collection, its pinned policy and carried state, and every rule that changes it.
+
+Pure and deterministic: the account workflow hands each piece of news to a method here with the business time,
+then records what it decided. Tests call the same methods directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dunning import commitments, ladder
+from dunning.account import AccountDocument, PaymentReceived, PaymentReversed
+from dunning.commitments import Commitment, PlanProposed, PromiseMade
+from dunning.contact import CeaseContact
+from dunning.disputes import (
+    DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue, resolution_problem,
+)
+from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
+from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
+from dunning.money import format_amount
+from dunning.outcomes import (
+    DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
+)
+from dunning.policy import Policy, Strategy
+from dunning.state import AccountState, AccountView
+from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
+
+Skipped = list[ladder.PlannedStep]
+
+
+@dataclass
+class VerificationChange:
+    verification: Verification
+    status: str  # awaiting_documents, confirmed, not_confirmed, expired
+    decided_at: datetime | None = None
+    skipped: Skipped = field(default_factory=list)
+
+
+@dataclass
+class ContactChange:
+    verdict: str  # applied, duplicate, rejected: <why>; for updates what they did (added, corrected, revalidated)
+    strategy: Strategy | None = None
+    changed_points: list[PointRecord] = field(default_factory=list)
+    removed_point: str | None = None
+
+
+@dataclass
+class CommitmentChange:
+    commitment: Commitment
+    status: str  # open, rejected, kept, kept_in_part, broken, replaced, closed
+    event: PromiseMade | PlanProposed | None = None
+    reason: str = ""
+    skipped: Skipped = field(default_factory=list)
+
+
+@dataclass
+class ClaimChange:
+    start: FraudClaimed | None = None  # a new claim whose workflow must be started
+    decided: FraudClaimDecided | None = None
+    skipped: Skipped = field(default_factory=list)
+
+
+class Case:
+    def __init__(self, account: AccountDocument, policy: Policy, state: AccountState) -> None:
+        self.account = account
+        self.policy = policy
+        self.state = state
+        self.plan = ladder.plan(policy, account)
+        # States carried from before collector queues and contact books existed get theirs now.
+        state.collector_queue = state.collector_queue or first_collector_queue(policy, account.account_id)
+        state.contact_book = state.contact_book or ContactBook.of(account)
+
+    @property
+    def book(self) -> ContactBook:
+        assert self.state.contact_book is not None
+        return self.state.contact_book
+
+    # --- what happens next ---------------------------------------------------------------------------------
+
+    def open_at(self, now: datetime) -> Skipped:
+        """Steps already past when the account arrives: missed steps worth taking stay pending (the main loop takes
+        them at once, after any news that came with the account); the rest are skipped."""
+        _, skip = ladder.triage_missed(self.policy, self.account, self.plan, now)
+        self.state.done_steps += [p.key for p in skip]
+        return skip
+
+    def next_step(self) -> ladder.PlannedStep | None:
+        """The earliest of the reactions and reminders, and of the ladder's next step unless a promise or plan
+        holds the ladder back."""
+        candidates = list(self.state.agenda)
+        if self.state.commitment is None:
+            candidates += [p for p in [ladder.next_step(self.plan, set(self.state.done_steps))] if p]
+        return min(candidates, key=lambda p: p.due_at, default=None)
+
+    def wake_at(self, step: ladder.PlannedStep | None, now: datetime) -> datetime | None:
+        """The next step, the end of a promise's grace, or the next stage, whichever comes first."""
+        moments = [step.due_at] if step else []
+        if self.state.commitment is not None:
+            moments.append(commitments.next_check(self.policy, self.account, self.state.commitment))
+        stage_change = ladder.next_stage_change(self.policy, self.account, now)
+        if stage_change:
+            moments.append(stage_change)
+        return min(moments) if moments else None
+
+    def step_taken(self, planned: ladder.PlannedStep) -> None:
+        if planned in self.state.agenda:
+            self.state.agenda.remove(planned)
+
+    # --- pausing, resuming, closing ------------------------------------------------------------------------
+
+    def close_as(self, status: str, now: datetime) -> None:
+        self.state.status = status
+        self.state.closed_at = now
+        self.state.paused_since = None
+        self.state.agenda = [p for p in self.state.agenda if p.instalment is not None]  # reactions end here
+
+    def pauses_collection(self) -> bool:
+        state = self.state
+        return (bool(state.verifications or state.fraud_claims)
+                or any(pauses_collection(d) for d in state.open_disputes))
+
+    def pause(self, now: datetime) -> None:
+        if self.state.paused_since is None:
+            self.state.paused_since = now
+
+    def resume_if_nothing_pauses(self, now: datetime) -> Skipped:
+        if self.state.paused_since is None or self.pauses_collection() or self.state.status != "open":
+            return []
+        self.state.paused_since = None
+        return self.skip_missed_steps(now)
+
+    def skip_missed_steps(self, now: datetime) -> Skipped:
+        """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
+        latest of each channel is still taken. Reactions and reminders that fell due meanwhile are stale."""
+        pending = [p for p in self.plan if p.key not in set(self.state.done_steps)]
+        _, skip = ladder.triage_missed(self.policy, self.account, pending, now)
+        stale = [p for p in self.state.agenda if p.due_at < now]
+        self.state.agenda = [p for p in self.state.agenda if p not in stale]
+        self.state.done_steps += [p.key for p in skip]
+        return skip + stale
+
+    def reopen(self, now: datetime) -> Skipped:
+        """Money taken back from a closed account: the ladder resumes where the dpd now is, like a late arrival
+        (steps that fell due while it was closed are skipped, but the latest of each channel)."""
+        self.state.status = "open"
+        self.state.closed_at = None
+        # Money we still hold from after the cure goes against what is owed again.
+        self.state.ledger.use_overpayment()
+        return self.skip_missed_steps(now)
+
+    # --- money ---------------------------------------------------------------------------------------------
+
+    def accrue_late_fee(self, now: datetime) -> None:
+        self.state.ledger.accrue_late_fee(self.policy, ladder.dpd_at(self.account, now))
+
+    def apply_payment(self, payment: PaymentReceived, now: datetime) -> PaymentOutcome:
+        state, ledger = self.state, self.state.ledger
+        if state.status == "open":
+            # Fees stop on the day the money was paid, even if billing reports it later.
+            ledger.accrue_late_fee(self.policy, ladder.dpd_at(self.account, min(payment.paid_at, now)))
+        outcome = ledger.apply(payment, self.account.currency)
+        if outcome.verdict == "rejected":
+            state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
+        if outcome.verdict == "applied" and state.commitment is not None:
+            state.commitment.paid_minor += outcome.amount_minor
+        if outcome.verdict == "applied" and state.status == "open" and ledger.outstanding_minor == 0:
+            self.close_as("cured", now)
+        return outcome
+
+    def apply_reversal(self, reversal: PaymentReversed, now: datetime) -> tuple[ReversalOutcome, Skipped]:
+        state = self.state
+        outcome = state.ledger.reverse(reversal)
+        if outcome.verdict == "rejected":
+            state.record_rejection(f"reversal of payment {reversal.payment_id}: {outcome.reason}")
+        if outcome.verdict == "reversed" and state.commitment is not None:
+            state.commitment.paid_minor = max(state.commitment.paid_minor - outcome.restored_minor, 0)
+        skipped = self.reopen(now) if reopens(state.status, outcome, state.ledger) else []
+        return outcome, skipped
+
+    # --- disputes and complaints ---------------------------------------------------------------------------
+
+    def apply_dispute(self, event: DisputeOpened | DisputeResolved, now: datetime) -> tuple[str, Skipped]:
+        """Returns the verdict, and the steps skipped if collection resumes. Resends change nothing; a
+        resolution that overtakes its dispute waits for it."""
+        state = self.state
+        if event.dispute_id in state.decided_disputes:
+            return "duplicate", []
+        known = {d.dispute_id: d for d in state.open_disputes}
+        if isinstance(event, DisputeOpened):
+            if event.dispute_id in known:
+                return "duplicate", []
+            state.open_disputes.append(event)
+            if event.subject == "collector":
+                queue = reassigned_queue(self.policy, state.collector_queue)
+                if queue is None:
+                    state.record_rejection(f"complaint {event.dispute_id}: the policy has no other collector queue")
+                else:
+                    state.collector_queue = queue
+            if pauses_collection(event):
+                self.pause(now)
+            early = next((r for r in state.early_resolutions if r.dispute_id == event.dispute_id), None)
+            if early is not None:  # settled (and recorded) right after this dispute
+                state.early_resolutions.remove(early)
+                state.pending_disputes.insert(1, early)
+            return "applied", []
+        opened = known.get(event.dispute_id)
+        if opened is None:
+            if all(r.dispute_id != event.dispute_id for r in state.early_resolutions):
+                state.early_resolutions.append(event)
+            return "held: its dispute has not arrived yet", []
+        problem = resolution_problem(opened, event)
+        if problem:
+            state.record_rejection(f"dispute {event.dispute_id}: {problem}")
+            return f"rejected: {problem}", []
+        state.open_disputes.remove(opened)
+        state.decided_disputes.append(event.dispute_id)
+        if event.outcome == "debt_cancelled":
+            self.close_as("cancelled", now)
+        return "applied", self.resume_if_nothing_pauses(now)
+
+    # --- death and bankruptcy ------------------------------------------------------------------------------
+
+    def apply_verification(self, event: DebtorEventReported | DocumentsVerified,
+                           now: datetime) -> VerificationChange | None:
+        """A report stops contact until its documents come; documents close the account or resume collection.
+        Documents that overtake their report wait for it; resends change nothing (None: nothing to record)."""
+        state = self.state
+        open_by_id = {v.report.report_id: v for v in state.verifications + state.expired_verifications}
+        if event.report_id in state.decided_reports:
+            return None
+        if isinstance(event, DebtorEventReported):
+            if event.report_id in open_by_id:
+                return None
+            verification = open_verification(self.policy, event, now)
+            state.verifications.append(verification)
+            self.pause(now)
+            early = next((d for d in state.early_documents if d.report_id == event.report_id), None)
+            if early is not None:  # settled (and recorded) right after this report
+                state.early_documents.remove(early)
+                state.pending_verifications.insert(1, early)
+            return VerificationChange(verification, "awaiting_documents")
+        verification = open_by_id.get(event.report_id)
+        if verification is None:
+            if all(d.report_id != event.report_id for d in state.early_documents):
+                state.early_documents.append(event)
+            return None
+        # Documents that come after the deadline still count: a confirmed death closes the account.
+        for pending in (state.verifications, state.expired_verifications):
+            if verification in pending:
+                pending.remove(verification)
+        state.decided_reports.append(event.report_id)
+        if event.confirmed:
+            self.close_as(closing_status(verification.report.event), now)
+        status = "confirmed" if event.confirmed else "not_confirmed"
+        return VerificationChange(verification, status, event.verified_at, self.resume_if_nothing_pauses(now))
+
+    def expire_verifications(self, now: datetime) -> list[VerificationChange]:
+        """Reports whose documents did not come by their deadline stop pausing collection."""
+        changes = []
+        for verification in [v for v in self.state.verifications if v.review_by and v.review_by <= now]:
+            self.state.verifications.remove(verification)
+            self.state.expired_verifications.append(verification)
+            changes.append(VerificationChange(verification, "expired", now, self.resume_if_nothing_pauses(now)))
+        return changes
+
+    def documents_due(self) -> datetime | None:
+        return min((v.review_by for v in self.state.verifications if v.review_by), default=None)
+
+    # --- contact -------------------------------------------------------------------------------------------
+
+    def apply_cease(self, request: CeaseContact) -> bool:
+        """False (and a recorded rejection) if the request names no channel that reaches the debtor."""
+        if not request.ceased():
+            self.state.record_rejection(f"cease request {request.request_id} names no channel that reaches "
+                                        "the debtor")
+            return False
+        ceased = set(self.state.ceased_channels) | request.ceased()
+        self.state.ceased_channels = sorted(ceased, key=lambda channel: channel.value)
+        return True
+
+    def apply_outcome(self, outcome: ContactOutcome, now: datetime) -> ContactChange:
+        """The outcome tree picks the strategy whose reactions come next; failures wear out the contact point."""
+        state, book = self.state, self.book
+        event_id = outcome.outcome_id
+        if event_id in state.outcome_ids:
+            return ContactChange("duplicate")
+        if problem := outcome_problem(book, outcome):
+            state.record_rejection(f"outcome {event_id}: {problem}")
+            return ContactChange(f"rejected: {problem}")
+        change = ContactChange("applied", STRATEGY_OF[outcome.code])
+        state.outcome_ids.append(event_id)
+        if outcome.contact_point and book.record_failure(self.policy, outcome.contact_point, outcome.code, now):
+            change.changed_points.append(book.find(outcome.contact_point))
+        if outcome.code in DEBTOR_EVENT_OF:
+            state.pending_verifications.append(DebtorEventReported(
+                report_id=event_id, event=DEBTOR_EVENT_OF[outcome.code], reported_at=outcome.occurred_at,
+                details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
+            ))
+        elif change.strategy is not None and state.commitment is None:
+            # A new answer replaces the reactions to the last one; a promise being kept needs none.
+            state.agenda = [p for p in state.agenda if p.instalment is not None]
+            tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
+            state.agenda += reactions(self.policy, self.account, change.strategy, now, f"outcome {event_id}", tried)
+        if book.debtor_phones_lost() and state.lost_contact_since is None:
+            state.lost_contact_since = now
+            change.strategy = Strategy.lost_contact
+            state.agenda += reactions(self.policy, self.account, change.strategy, now, f"lost {event_id}")
+        return change
+
+    def apply_contact_update(self, update: ContactUpdated) -> ContactChange:
+        state, book = self.state, self.book
+        verdict = "duplicate" if update.update_id in state.outcome_ids else book.update(update)
+        if verdict.startswith("rejected"):
+            state.record_rejection(f"contact update {update.update_id}: {verdict.removeprefix('rejected: ')}")
+        elif verdict != "duplicate":
+            state.outcome_ids.append(update.update_id)
+            if not book.debtor_phones_lost():
+                state.lost_contact_since = None
+        changed = [book.find(update.point.value)] if verdict in ("added", "corrected", "revalidated") else []
+        return ContactChange(verdict, changed_points=changed,
+                             removed_point=update.replaces if verdict == "corrected" else None)
+
+    # --- promises and plans --------------------------------------------------------------------------------
+
+    def take_commitment(self, event: PromiseMade | PlanProposed, now: datetime) -> list[CommitmentChange]:
+        """A valid promise or plan holds the ladder back until it is kept or broken; a new promise replaces an
+        open promise, a plan replaces either. Returns what to record, in order (nothing for a resend)."""
+        state = self.state
+        if isinstance(event, PlanProposed):
+            problem, commitment = self.plan_refusal(event, now), commitments.plan_commitment(event, now)
+        else:
+            problem, commitment = self.promise_refusal(event, now), commitments.promise_commitment(event, now)
+        if problem == "duplicate":
+            return []
+        if problem:
+            state.record_rejection(f"{commitment.kind} {commitment.commitment_id}: {problem}")
+            state.commitment_ids.append(commitment.commitment_id)
+            return [CommitmentChange(commitment, "rejected", event, reason=problem)]
+        changes = [self.end_commitment("replaced", now)] if state.commitment is not None else []
+        state.commitment = commitment
+        state.agenda = [p for p in state.agenda if p.instalment is None]
+        state.agenda += commitments.timeline(self.policy, self.account, commitment)
+        return changes + [CommitmentChange(commitment, "open", event)]
+
+    def promise_refusal(self, promise: PromiseMade, now: datetime) -> str:
+        state = self.state
+        if promise.promise_id in state.commitment_ids or (
+                state.commitment and state.commitment.commitment_id == promise.promise_id):
+            return "duplicate"
+        if state.commitment is not None and state.commitment.kind == "plan":
+            return f"plan {state.commitment.commitment_id} is running; its instalments are the promise"
+        return commitments.promise_problem(self.policy, self.account, promise, state.ledger.outstanding_minor, now)
+
+    def plan_refusal(self, plan: PlanProposed, now: datetime) -> str:
+        state = self.state
+        if plan.plan_id in state.commitment_ids or (state.commitment and state.commitment.commitment_id == plan.plan_id):
+            return f"plan {plan.plan_id} was already taken or refused"
+        if state.status != "open":
+            return f"the account is {state.status}"
+        if state.paused_since is not None:
+            return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
+        return commitments.plan_problem(self.policy, self.account, plan, state.ledger.outstanding_minor, now)
+
+    def review_commitment(self, now: datetime) -> CommitmentChange | None:
+        """Ends the open promise or plan once it is kept, or its grace ran out."""
+        commitment = self.state.commitment
+        if commitment is None:
+            return None
+        verdict = commitments.review(self.policy, self.account, commitment, now)
+        return None if verdict == "open" else self.end_commitment(verdict, now)
+
+    def close_commitment(self, now: datetime) -> CommitmentChange | None:
+        """The account closed with a promise or plan open: kept if the money covered it."""
+        commitment = self.state.commitment
+        if commitment is None:
+            return None
+        kept = commitments.review(self.policy, self.account, commitment, now) == "kept"
+        return self.end_commitment("kept" if kept else "closed", now)
+
+    def end_commitment(self, verdict: str, now: datetime) -> CommitmentChange:
+        """Closes the open commitment as `verdict`. Broken (or kept only in part), it counts against the debtor
+        and the broken-promise treatment (strategy 2) starts; either way the ladder resumes at today's dpd."""
+        state, commitment = self.state, self.state.commitment
+        assert commitment is not None
+        state.commitment = None
+        state.commitment_ids.append(commitment.commitment_id)
+        state.agenda = [p for p in state.agenda if p.instalment is None]
+        skipped = self.skip_missed_steps(now) if state.status == "open" and verdict != "replaced" else []
+        if verdict == "broken":
+            state.broken_promises += 1
+        if verdict in ("broken", "kept_in_part") and state.status == "open":
+            state.agenda += reactions(self.policy, self.account, Strategy.broken_promise, now,
+                                      f"{commitment.kind} {commitment.commitment_id}")
+        return CommitmentChange(commitment, verdict, skipped=skipped)
+
+    # --- false-application claims --------------------------------------------------------------------------
+
+    def apply_claim(self, event: FraudClaimed | FraudClaimDecided, now: datetime) -> ClaimChange | None:
+        """A claim stops contact at once; its decision withdraws the account or resumes collection."""
+        state = self.state
+        open_claims = {c.claim_id: c for c in state.fraud_claims}
+        if event.claim_id in state.decided_claims:
+            return None  # a resend
+        if isinstance(event, FraudClaimed):
+            if event.claim_id in open_claims:
+                return None
+            if problem := claim_problem(self.policy):
+                state.record_rejection(f"fraud claim {event.claim_id}: {problem}")
+                state.decided_claims.append(event.claim_id)
+                return None
+            state.fraud_claims.append(event)
+            self.pause(now)
+            return ClaimChange(start=event)
+        if event.claim_id not in open_claims:
+            state.record_rejection(f"decision for fraud claim {event.claim_id}, but no such claim is open")
+            return None
+        state.fraud_claims.remove(open_claims[event.claim_id])
+        state.decided_claims.append(event.claim_id)
+        if event.outcome == "confirmed":
+            self.close_as("withdrawn", now)
+        return ClaimChange(decided=event, skipped=self.resume_if_nothing_pauses(now))
+
+    # --- what ops see --------------------------------------------------------------------------------------
+
+    def view(self, now: datetime) -> AccountView:
+        state, ledger = self.state, self.state.ledger
+        dpd = ladder.dpd_at(self.account, now)
+        collecting = state.status == "open" and state.paused_since is None
+        step = self.next_step() if collecting else None
+        return AccountView(
+            account_id=self.account.account_id,
+            status=state.status,
+            policy=self.policy.ref,
+            stage=ladder.stage_id(self.policy, dpd),
+            dpd=dpd,
+            currency=self.account.currency,
+            outstanding_minor=ledger.outstanding_minor,
+            outstanding=format_amount(ledger.outstanding_minor, self.account.currency),
+            late_fee_minor=ledger.late_fee_minor,
+            paid_minor=ledger.paid_minor,
+            overpaid_minor=ledger.overpaid_minor,
+            next_action=step.key if step else None,
+            next_action_at=step.due_at if step else None,
+            actions_taken=state.actions_taken,
+            recent_actions=state.recent_actions,
+            rejected_signals=state.rejected_signals,
+            waiting_for_their_event=[f"resolution of dispute {r.dispute_id}" for r in state.early_resolutions]
+            + [f"documents for report {d.report_id}" for d in state.early_documents],
+            ceased_channels=state.ceased_channels,
+            collector_queue=state.collector_queue,
+            open_disputes=state.open_disputes,
+            verifications=state.verifications,
+            commitment=state.commitment,
+            broken_promises=state.broken_promises,
+            upcoming=sorted(state.agenda, key=lambda p: p.due_at),
+            invalid_points=self.book.invalid(),
+            lost_contact=state.lost_contact_since is not None,
+            fraud_claims=state.fraud_claims,
+            runs=state.runs,
+        )
