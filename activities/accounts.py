@@ -43,6 +43,11 @@ class AccountActivities:
                 account.amount_due_minor, account.due_date, account.segment, account.time_zone,
                 account.model_dump_json(), opened.opened_at, opened.collector_queue,
             )
+            await conn.executemany(
+                "INSERT INTO contact_points (account_id, value, kind, owner, relation, status)"
+                " VALUES ($1, $2, $3, $4, $5, 'valid') ON CONFLICT (account_id, value) DO NOTHING",
+                [(account.account_id, p.value, p.kind, p.owner, p.relation) for p in account.contact_points],
+            )
             await _log_skipped(conn, account.account_id, opened.workflow_id, opened.ladder_life, opened.skipped,
                                "already past when the account opened")
         activity_logger().info("account opened", policy=opened.policy_ref, skipped=len(opened.skipped))

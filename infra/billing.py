@@ -26,7 +26,7 @@ from dunning.account import (
     PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, problems,
     workflow_id,
 )
-from dunning.commitments import Commitment, Instalment, PlanProposed, PromiseMade
+from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
 from dunning.outcomes import ContactOutcome, ContactUpdated
