@@ -47,6 +47,15 @@ class FraudClaimDecided(Payload):
     withdraw_by: datetime | None = None  # confirmed: the case is withdrawn by then
 
 
+class ClaimProgress(Payload):
+    """What the claim workflow's `progress` query shows."""
+
+    status: str  # the last recorded: clues_recorded, declaration_signed, sent_to_creditor, confirmed, ...
+    signed: DeclarationSigned | None
+    decision: CreditorDecided | None
+    refused_signals: list[str]
+
+
 class FraudClaimRun(Payload):
     """The claim workflow's input: everything it needs without asking the account."""
 

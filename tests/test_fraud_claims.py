@@ -94,3 +94,23 @@ async def test_a_claim_the_debtor_never_signs_lapses_and_collection_resumes(env,
     assert view.status == "open" and view.fraud_claims == [] and view.next_action is not None
     assert await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", account.account_id) == "lapsed"
 
+
+
+async def test_the_claim_shows_its_progress_and_refuses_a_decision_it_cannot_read(env, run_worker):
+    account = make_account(due=await server_today(env))
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        await billing.signal_open_account(env.client, account.account_id, "fraud_claimed",
+                                          billing.parse_fraud_claim("F5", "never applied", "agent-7"))
+        await env.sleep(timedelta(hours=2))
+        claim = env.client.get_workflow_handle_for(FraudClaimWorkflow.run,
+                                                   claim_workflow_id(account.account_id, "F5"))
+        await claim.signal("creditor_decided", {"confirmed": "perhaps"})
+        await billing.signal_fraud_claim(env.client, account.account_id, "F5", "declaration_signed",
+                                         billing.parse_declaration("agency"))
+        await env.sleep(timedelta(hours=1))
+        progress = await claim.query(FraudClaimWorkflow.progress)
+
+    assert progress.status == "sent_to_creditor" and progress.signed.place == "agency" and progress.decision is None
+    assert progress.refused_signals[0].startswith(
+        "CreditorDecided refused, it could not be read: confirmed: Input should be a valid boolean")

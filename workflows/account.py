@@ -6,7 +6,7 @@ import asyncio
 import math
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -15,7 +15,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import commitments, ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed, problems
+    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
     from dunning.case import Case, CommitmentChange, VerificationChange
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
     from dunning.contact import CeaseContact
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from workflows import search_attributes as sa
     from workflows.fraud_claim import FraudClaimWorkflow
+    from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 
 
@@ -134,11 +135,11 @@ class AccountWorkflow:
         self._receive(decision, FraudClaimDecided, self._state.pending_claims)
 
     def _receive(self, raw: RawValue, model: type[BaseModel], pending: list) -> None:
-        try:
-            pending.append(workflow.payload_converter().from_payload(raw.payload, model))
-        except (ValueError, TypeError) as err:  # a ValidationError, or a payload in another encoding
-            reason = problems(err) if isinstance(err, ValidationError) else f"not a {model.__name__} in JSON"
-            self._state.record_rejection(f"{model.__name__} refused, it could not be read: {reason}")
+        payload = read(raw, model)
+        if isinstance(payload, str):
+            self._state.record_rejection(payload)
+        else:
+            pending.append(payload)
 
     @workflow.update
     async def agree_plan(self, plan: PlanProposed) -> Commitment:

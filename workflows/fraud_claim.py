@@ -7,23 +7,27 @@ import math
 from datetime import datetime, time, timedelta
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning.account import Clock, local_date, local_datetime
-    from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimDecided, FraudClaimRun
+    from dunning.fraud import ClaimProgress, CreditorDecided, DeclarationSigned, FraudClaimDecided, FraudClaimRun
     from dunning.ladder import AgendaStep, dpd_at, stage_id
     from dunning.orders import FraudClaimRecorded, step_order
     from dunning.policy import Action
+    from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 
 
 @workflow.defn
 class FraudClaimWorkflow:
     def __init__(self) -> None:
+        self._status = "started"
         self._signed: DeclarationSigned | None = None
         self._decision: CreditorDecided | None = None
+        self._refused: list[str] = []
 
     @workflow.run
     async def run(self, run: FraudClaimRun) -> FraudClaimDecided:
@@ -52,12 +56,25 @@ class FraudClaimWorkflow:
         return await self._decide("confirmed" if self._decision.confirmed else "rejected")
 
     @workflow.signal
-    def declaration_signed(self, signed: DeclarationSigned) -> None:
-        self._signed = self._signed or signed  # a resend changes nothing
+    def declaration_signed(self, signed: RawValue) -> None:
+        payload = read(signed, DeclarationSigned)
+        if isinstance(payload, str):
+            self._refused.append(payload)
+        else:
+            self._signed = self._signed or payload  # a resend changes nothing
 
     @workflow.signal
-    def creditor_decided(self, decision: CreditorDecided) -> None:
-        self._decision = self._decision or decision
+    def creditor_decided(self, decision: RawValue) -> None:
+        payload = read(decision, CreditorDecided)
+        if isinstance(payload, str):
+            self._refused.append(payload)
+        else:
+            self._decision = self._decision or payload
+
+    @workflow.query
+    def progress(self) -> ClaimProgress:
+        return ClaimProgress(status=self._status, signed=self._signed, decision=self._decision,
+                             refused_signals=self._refused)
 
     async def _decide(self, outcome: str) -> FraudClaimDecided:
         """Records the end of the claim and tells the account; a confirmed claim books the withdrawal."""
@@ -99,6 +116,7 @@ class FraudClaimWorkflow:
 
     async def _record(self, status: str, at: datetime | None = None, withdraw_by: datetime | None = None) -> str | None:
         """Records how far the claim got; returns the account's status."""
+        self._status = status
         return await workflow.execute_activity_method(
             AccountActivities.record_fraud_claim,
             FraudClaimRecorded(account_id=self._run.account.account_id, claim=self._run.claim, status=status,
