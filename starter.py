@@ -182,7 +182,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"report {documents.report_id} {'confirmed' if documents.confirmed else 'not confirmed'}")
     elif args.command == "cease":
         request = billing.parse_cease(args.channel, args.reason, args.request_id)
-        await billing.signal_open_account(await _connect(settings), args.account, "cease_contact", request)
+        await billing.cease_contact(await _connect(settings), settings.task_queue, args.account, request)
         channels = ", ".join(sorted(c.value for c in request.ceased()))
         print(f"contact ceased on {channels} for account {args.account}")
     elif args.command == "promise":

@@ -214,15 +214,20 @@ async def account_state(client: Client, account_id: str) -> AccountView:
 
 async def pay(client: Client, task_queue: str, account_id: str, payment: PaymentReceived) -> None:
     """A payment for an account that has closed is recorded as an overpayment: money is never dropped."""
-    await _deliver_money_event(client, task_queue, account_id, "payment_received", payment)
+    await _deliver_to_any_run(client, task_queue, account_id, "payment_received", payment)
 
 
 async def reverse_payment(client: Client, task_queue: str, account_id: str, reversal: PaymentReversed) -> None:
     """A reversal that leaves money owing on a closed account reopens it."""
-    await _deliver_money_event(client, task_queue, account_id, "payment_reversed", reversal)
+    await _deliver_to_any_run(client, task_queue, account_id, "payment_reversed", reversal)
 
 
-async def _deliver_money_event(client: Client, task_queue: str, account_id: str, signal: str, payload) -> None:
+async def cease_contact(client: Client, task_queue: str, account_id: str, request: CeaseContact) -> None:
+    """A closed account records it too: should a reversal reopen the account, the debtor is still not contacted."""
+    await _deliver_to_any_run(client, task_queue, account_id, "cease_contact", request)
+
+
+async def _deliver_to_any_run(client: Client, task_queue: str, account_id: str, signal: str, payload) -> None:
     """Signals the running account; for one that has closed, starts a new run of the same workflow id from the
     closed run's result with the signal, which records it (and reopens the account if money is owed again)."""
     status = await execution_status(client, account_id)

@@ -89,3 +89,27 @@ async def test_a_stop_during_a_twilio_outage_withdraws_the_text_waiting_to_go(en
     assert {(r["step_id"], r["dpd"], r["result"], r["status"]) for r in rows} == {
         ("sms_reminder", 1, "skipped", "withdrawn"), ("sms_reminder", 3, "skipped", None)
     }
+
+
+async def test_a_cease_request_for_a_paid_off_account_still_holds_when_a_chargeback_reopens_it(env, run_worker, pool):
+    account = make_account(due=await server_today(env), amount_minor=50_000)
+    async with run_worker() as queue:
+        await billing.open_account(env.client, queue, account)
+        await env.sleep(timedelta(days=2))
+        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("500.00", "CARD-1", "CNY"))
+        handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
+        await handle.result()
+        await billing.cease_contact(env.client, queue, account.account_id,
+                                    billing.parse_cease(["sms"], "replied STOP after paying", "C-AFTER"))
+        still_closed = await handle.result()
+        await env.sleep(timedelta(days=4))
+        await billing.reverse_payment(env.client, queue, account.account_id,
+                                      billing.parse_reversal("CARD-1", "chargeback"))
+        await env.sleep(timedelta(days=10))
+
+    assert still_closed.state.status == "cured" and [c.value for c in still_closed.state.ceased_channels] == ["sms"]
+    assert await pool.fetchval("SELECT count(*) FROM contact_ceases WHERE account_id = $1", account.account_id) == 1
+    grouped = await steps_by_result(pool, account.account_id)
+    # Reopened at 6 dpd, the ladder takes up the urging text of that day: skipped, as the debtor asked.
+    assert [s for s in grouped["done"] if s.startswith("sms")] == ["sms_reminder@1"]  # before paying
+    assert "sms_urge@12" in grouped["skipped"]
