@@ -27,6 +27,7 @@ from dunning.state import AccountState, AccountView
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
 
 Skipped = list[ladder.PlannedStep]
+LOST = "lost"  # the cause of the reactions to lost contact
 
 
 @dataclass
@@ -298,14 +299,15 @@ class Case:
                 details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
             ))
         elif change.strategy is not None and state.commitment is None:
-            # A new answer replaces the reactions to the last one; a promise being kept needs none.
-            state.agenda = [p for p in state.agenda if p.instalment is not None]
+            # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
+            # promise being kept needs none.
+            state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith(LOST)]
             tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
             state.agenda += reactions(self.policy, self.account, change.strategy, now, f"outcome {event_id}", tried)
         if book.debtor_phones_lost() and state.lost_contact_since is None:
             state.lost_contact_since = now
             change.strategy = Strategy.lost_contact
-            state.agenda += reactions(self.policy, self.account, change.strategy, now, f"lost {event_id}")
+            state.agenda += reactions(self.policy, self.account, change.strategy, now, f"{LOST} {event_id}")
         return change
 
     def apply_contact_update(self, update: ContactUpdated) -> ContactChange:
@@ -348,6 +350,8 @@ class Case:
         if promise.promise_id in state.commitment_ids or (
                 state.commitment and state.commitment.commitment_id == promise.promise_id):
             return "duplicate"
+        if problem := self._not_collecting():
+            return problem
         if state.commitment is not None and state.commitment.kind == "plan":
             return f"plan {state.commitment.commitment_id} is running; its instalments are the promise"
         return commitments.promise_problem(self.policy, self.account, promise, state.ledger.outstanding_minor, now)
@@ -356,11 +360,17 @@ class Case:
         state = self.state
         if plan.plan_id in state.commitment_ids or (state.commitment and state.commitment.commitment_id == plan.plan_id):
             return f"plan {plan.plan_id} was already taken or refused"
-        if state.status != "open":
-            return f"the account is {state.status}"
-        if state.paused_since is not None:
-            return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
+        if problem := self._not_collecting():
+            return problem
         return commitments.plan_problem(self.policy, self.account, plan, state.ledger.outstanding_minor, now)
+
+    def _not_collecting(self) -> str:
+        """Why no promise or plan can be taken now ('' if one can)."""
+        if self.state.status != "open":
+            return f"the account is {self.state.status}"
+        if self.state.paused_since is not None:
+            return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
+        return ""
 
     def review_commitment(self, now: datetime) -> CommitmentChange | None:
         """Ends the open promise or plan once it is kept, or its grace ran out."""
