@@ -17,7 +17,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from dunning.account import DemoClock
+from dunning.account import AccountDocument, DemoClock
+from dunning.money import to_major
 from infra import billing, db
 from infra.config import Settings
 from infra.logging import configure
@@ -108,7 +109,8 @@ async def main(day_seconds: float | None) -> None:
             portfolio = dated_portfolio(now.date())
             documents = billing.parse_csv(portfolio)
             await billing.open_accounts(client, settings.task_queue, documents, clock)
-            _print_banner(started, len(documents), portfolio, day_seconds)
+            answered = await debtors_answer(client, documents, now.date())
+            _print_banner(started, len(documents), portfolio, day_seconds, answered)
             await stop.wait()
     finally:
         if standin:
@@ -123,7 +125,31 @@ async def main(day_seconds: float | None) -> None:
     print("stopped everything make run started")
 
 
-def _print_banner(started: list[str], accounts: int, portfolio: Path, day_seconds: float | None) -> None:
+async def debtors_answer(client: Client, documents: list[AccountDocument], today: date) -> list[str]:
+    """Some sample debtors answer back at once, so the demo shows a promise, an unanswered call and a fraud
+    claim at work; returns what each did, for the banner."""
+    early = [d for d in documents if d.policy == "consumer_loan" and 1 <= (today - d.due_date).days <= 17]
+    answers = [
+        ("promise_made", billing.parse_promise("DEMO-PTP", str(to_major(d.amount_due_minor, d.currency)),
+                                               d.currency, (today + timedelta(days=3)).isoformat(), None, "call",
+                                               "demo-collector"), "promised to pay in full in 3 days")
+        for d in early[:1]
+    ] + [
+        ("contact_outcome", billing.parse_outcome("DEMO-NA", "no_answer", "dialer", "demo-dialer",
+                                                  d.points("mobile")[0].value, ""), "did not answer the dialer")
+        for d in early[1:2]
+    ] + [
+        ("fraud_claimed", billing.parse_fraud_claim("DEMO-F", "says they never applied", "demo-collector"),
+         "claims they never applied: contact stopped")
+        for d in early[2:3]
+    ]
+    for document, (signal, payload, _) in zip(early, answers):
+        await billing.signal_open_account(client, document.account_id, signal, payload)
+    return [f"{document.account_id} {what}" for document, (_, _, what) in zip(early, answers)]
+
+
+def _print_banner(started: list[str], accounts: int, portfolio: Path, day_seconds: float | None,
+                  answered: list[str]) -> None:
     pace = f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
     lines = [
         "",
@@ -131,11 +157,14 @@ def _print_banner(started: list[str], accounts: int, portfolio: Path, day_second
         *[f"  - {item}" for item in started],
         f"  - worker on task queue 'collections'; {accounts} sample accounts opened from {portfolio.relative_to(ROOT)}",
         f"  - clock: {pace}",
+        *[f"  - {answer}" for answer in answered],
         "",
         f"Look: http://localhost:{UI_PORT}/namespaces/default/workflows",
         '  filter e.g.  Stage = "18-29" AND Outstanding > 5000     or     Policy = "b2b_receivables"',
         "Try:  .venv/bin/python starter.py status DEMO1005",
         "      .venv/bin/python starter.py pay DEMO1005 --amount 100 --payment-id P1",
+        "      .venv/bin/python starter.py outcome DEMO1005 --id O1 --code unable_to_pay --source collector"
+        " --reported-by me",
         "Ctrl-C stops everything.",
         "",
     ]
