@@ -38,6 +38,7 @@ class ContactPoint(Payload):
     value: str = Field(min_length=1)
     owner: Literal["debtor", "contact"] = "debtor"
     relation: str | None = None  # for a contact: spouse, parent, employer ...
+    knows_of_debt: bool = False  # a contact person who already knows of the loan may discuss it (domain §2)
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> "ContactPoint":

@@ -1,0 +1,183 @@
+"""Contact compliance: the one gate every outgoing contact passes, in the debtor's local time.
+
+Rule sets are data (rules/<name>.yaml), named by the policy and pinned with it. The guard is pure: given the rule
+set, the contact about to be made, when, and the contacts already made, it says whether it may go now, and if not,
+the first moment it may - it never drops a step for a window or a cap, it moves it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dunning.account import AccountDocument, ContactPoint, Payload, local_date, local_datetime
+from dunning.policy import Channel, ThirdParties
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+THIRD_PARTY_ORDER = list(ThirdParties)  # none < locate_only < message < pressure
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Window(Strict):
+    """A daily span of local time, [start, end)."""
+
+    start: time = Field(alias="from")
+    end: time = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end}) at or before it starts ({self.start})")
+        return self
+
+
+class Cap(Strict):
+    """At most `max_attempts` on `channel` in any `days` consecutive days (rolling)."""
+
+    channel: Channel
+    max_attempts: int = Field(ge=1)
+    days: int = Field(ge=1)
+
+
+class ThirdPartyRules(Strict):
+    disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
+    disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
+
+
+class ContactRules(Strict):
+    name: str
+    title: str
+    sources: list[str] = []
+    windows: dict[Channel, list[Window]] = {}  # channels not listed (letters, placements) have no window
+    caps: list[Cap] = []
+    conversation_cool_down_days: int | None = Field(default=None, ge=1)
+    third_parties: ThirdPartyRules
+
+
+class ContactMade(Payload):
+    """A contact the account made, as the caps count it."""
+
+    channel: Channel
+    at: datetime
+    attempts: int = 1
+
+
+Verdict = Literal["allowed", "deferred"]
+
+
+class Check(Payload):
+    """The guard's answer for one contact, kept as evidence."""
+
+    rule_set: str
+    verdict: Verdict
+    rule: str  # what decided: "allowed", "window:call", "cap:call 7 in 7 days", "cool_down:7 days"
+    evaluated_at: datetime
+    local_time: str  # the debtor's wall clock when it was evaluated, e.g. "2026-11-23 02:00 Asia/Shanghai"
+    at: datetime  # when it may go: `evaluated_at` if allowed
+    attempts: int = 1  # call attempts the task may make on its day (the pace of the caps)
+
+
+def check(rules: ContactRules, account: AccountDocument, channel: Channel, when: datetime, history: list[ContactMade],
+          last_conversation: datetime | None = None, attempts: int = 1) -> Check:
+    """May this contact go at `when`? If not, the first moment it may: inside the channel's window, past any
+    cool-down after a conversation, and with room under every cap. Call tasks get their attempts paced so a day's
+    task alone never breaks a cap."""
+    attempts = min([attempts] + [c.max_attempts // c.days or 1 for c in rules.caps if c.channel is channel])
+    at, first_rule = when, "allowed"
+    for _ in range(64):  # each pass moves `at` forward; they settle in a few
+        moved = (_after_cool_down(rules, account, channel, at, last_conversation)
+                 or _after_caps(rules, channel, at, history, attempts)
+                 or _inside_window(rules, account, channel, at))
+        if moved is None:
+            break
+        at = moved[0]
+        first_rule = moved[1] if first_rule == "allowed" else first_rule  # the evidence names what stopped it
+    else:
+        raise AssertionError("contact rules never settle: check the rule set for windows and caps that exclude")
+    return Check(rule_set=rules.name, verdict="allowed" if at == when else "deferred", rule=first_rule,
+                 evaluated_at=when, local_time=f"{when.astimezone(ZoneInfo(account.time_zone)):%Y-%m-%d %H:%M} "
+                 f"{account.time_zone}", at=at, attempts=attempts)
+
+
+def _inside_window(rules: ContactRules, account: AccountDocument, channel: Channel,
+                   at: datetime) -> tuple[datetime, str] | None:
+    windows = rules.windows.get(channel)
+    if not windows:
+        return None
+    day = local_date(at, account.time_zone)
+    for offset in range(0, 3):
+        for window in sorted(windows, key=lambda w: w.start):
+            start = local_datetime(day + timedelta(days=offset), window.start, account.time_zone)
+            end = local_datetime(day + timedelta(days=offset), window.end, account.time_zone)
+            if start <= at < end:
+                return None
+            if at < start:
+                return start, f"window:{channel.value}"
+    raise AssertionError(f"no {channel.value} window in three days")  # windows are daily: unreachable
+
+
+def _after_caps(rules: ContactRules, channel: Channel, at: datetime, history: list[ContactMade],
+                attempts: int) -> tuple[datetime, str] | None:
+    for cap in rules.caps:
+        if cap.channel is not channel:
+            continue
+        span = timedelta(days=cap.days)
+        recent = sorted((c for c in history if c.channel is channel and at - span < c.at <= at), key=lambda c: c.at)
+        excess = sum(c.attempts for c in recent) + attempts - cap.max_attempts
+        if excess <= 0:
+            continue
+        # Wait until enough of the oldest attempts have left the rolling window.
+        dropped = 0
+        for contact in recent:
+            dropped += contact.attempts
+            if dropped >= excess:
+                return contact.at + span + timedelta(seconds=1), f"cap:{channel.value} {cap.max_attempts} in {cap.days} days"
+    return None
+
+
+def _after_cool_down(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
+                     last_conversation: datetime | None) -> tuple[datetime, str] | None:
+    """Reg F counts the conversation's day as day 1: calls may resume on the day after the last day of the span."""
+    days = rules.conversation_cool_down_days
+    if channel is not Channel.call or days is None or last_conversation is None:
+        return None
+    resume_day = local_date(last_conversation, account.time_zone) + timedelta(days=days)
+    resume = local_datetime(resume_day, time(0), account.time_zone)
+    return (resume, f"cool_down:{days} days after a conversation") if at < resume else None
+
+
+def may_disclose(rules: ContactRules, point: ContactPoint, stage_rule: ThirdParties) -> bool:
+    """May the debt be discussed with whoever answers this point? Always with the debtor; with a contact person
+    only as the rule set allows for the stage, and never with one who does not know of it unless it says so."""
+    if point.owner == "debtor":
+        return True
+    if not point.knows_of_debt:
+        return rules.third_parties.disclose_to_unaware
+    start = rules.third_parties.disclose_to_aware_from
+    return start is not None and THIRD_PARTY_ORDER.index(stage_rule) >= THIRD_PARTY_ORDER.index(start)
+
+
+class RulesError(ValueError):
+    """A rule set that cannot be used, with the file and the reason."""
+
+
+def load_rules(name: str, directory: Path = RULES_DIR) -> ContactRules:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise RulesError(f"unknown contact rule set {name!r} (no {path}); known rule sets: {known}")
+    try:
+        rules = ContactRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as err:
+        raise RulesError(f"{path}: {err}") from None
+    if rules.name != name:
+        raise RulesError(f"{path}: field 'name' is {rules.name!r} but the file is named {name!r}")
+    return rules
