@@ -11,10 +11,12 @@ from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
 from dunning.orders import (
-    AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactRecorded, DisputeRecorded,
+    AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+    DisputeRecorded,
     FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
 )
 from dunning.outcomes import ContactOutcome
+from activities.channels import record_check
 from infra.logging import activity_logger
 
 
@@ -258,6 +260,14 @@ class AccountActivities:
             await _log_skipped(conn, resumed.account_id, resumed.workflow_id, resumed.ladder_life, resumed.skipped,
                                resumed.reason)
         activity_logger().info("collection resumed", skipped=len(resumed.skipped))
+
+    @activity.defn
+    async def record_deferral(self, deferred: ContactDeferred) -> None:
+        async with self._pool.acquire() as conn:
+            await record_check(conn, deferred.account_id, deferred.action_key, deferred.planned, deferred.check,
+                               "deferred", deferred.check.rule)
+        activity_logger().info("contact deferred", step=deferred.planned.key, rule=deferred.check.rule,
+                               until=deferred.check.at.isoformat())
 
     @activity.defn
     async def close_account(self, closed: AccountClosed) -> None:

@@ -13,7 +13,8 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dunning.ladder import dpd_at
+from dunning.compliance import Check
+from dunning.ladder import PlannedStep, dpd_at
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
 from dunning.policy import Action
@@ -121,12 +122,15 @@ class ChannelActivities:
         if not order.contact_points:
             return await self._skip(order, "no phone number the stage may call")
         phones = [{"kind": p.kind, "owner": p.owner, "number": p.value} for p in order.contact_points]
+        for phone, disclose in zip(phones, order.may_disclose):
+            phone["may_disclose"] = disclose  # a contact who may not hear of the debt is asked only to pass word
+        # The contact guard paces a day's attempts so the task alone never breaks a cap.
+        attempts = order.check.attempts if order.check else stage.call_cadence.attempts_per_day
         return await self._work_order(
             order, f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
             " due_from, third_parties, collector_queue, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            stage.id, stage.tone, json.dumps(phones), stage.call_cadence.attempts_per_day,
-            stage.call_cadence.min_numbers, order.taken_at, stage.third_parties.value, order.collector_queue,
+            stage.id, stage.tone, json.dumps(phones), attempts, min(stage.call_cadence.min_numbers, attempts), order.taken_at, stage.third_parties.value, order.collector_queue,
             order.step.id,
         )
 
@@ -245,7 +249,8 @@ def _queued_or_held(step: Action) -> str:
 
 async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "",
                       reference: str | None = None) -> bool:
-    """Inserts the action-log row; False when this action key was already recorded."""
+    """Inserts the action-log row, with the contact guard's evidence; False when this action key was already
+    recorded."""
     planned = order.planned
     status = await conn.execute(
         """
@@ -257,7 +262,22 @@ async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, d
         order.action_key, order.account.account_id, order.workflow_id, order.run_id, planned.step_id,
         planned.channel, planned.dpd, planned.stage, planned.due_at, order.taken_at, result, detail, reference,
     )
+    if order.check is not None and status.endswith(" 1"):
+        blocked = result == "skipped"
+        await record_check(conn, order.account.account_id, order.action_key, planned, order.check,
+                           "blocked" if blocked else "allowed", detail if blocked else order.check.rule)
     return status.endswith(" 1")
+
+
+async def record_check(conn: asyncpg.Connection, account_id: str, key: str, planned: PlannedStep, check: Check,
+                       verdict: str, rule: str) -> None:
+    await conn.execute(
+        "INSERT INTO contact_checks (account_id, action_key, step_id, channel, rule_set, verdict, rule, evaluated_at,"
+        " local_time, allowed_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (action_key, evaluated_at) DO NOTHING",
+        account_id, key, planned.step_id, planned.channel, check.rule_set, verdict, rule, check.evaluated_at,
+        check.local_time, check.at if verdict == "deferred" else None, check.attempts,
+    )
 
 
 async def _set_result(conn: asyncpg.Connection, key: str, result: str, detail: str, reference: str | None = None):

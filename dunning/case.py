@@ -7,12 +7,13 @@ then records what it decided. Tests call the same methods directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from dunning import commitments, ladder
+from dunning import commitments, compliance, ladder
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
-from dunning.contact import CeaseContact
+from dunning.compliance import Check, ContactMade
+from dunning.contact import CONTACT_CHANNELS, CeaseContact
 from dunning.disputes import (
     DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue, resolution_problem,
 )
@@ -20,9 +21,9 @@ from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
 from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
 from dunning.money import format_amount
 from dunning.outcomes import (
-    DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
+    CONVERSATIONS, DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
 )
-from dunning.policy import Policy, Strategy
+from dunning.policy import Channel, Policy, Strategy
 from dunning.state import AccountState, AccountView
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
 
@@ -63,10 +64,13 @@ class ClaimChange:
 
 
 class Case:
-    def __init__(self, account: AccountDocument, policy: Policy, state: AccountState) -> None:
+    def __init__(self, account: AccountDocument, policy: Policy, state: AccountState,
+                 treatment_replaces_catch_up: bool = True) -> None:
         self.account = account
         self.policy = policy
         self.state = state
+        # Runs started before this rule keep the old one (the workflow passes its patch marker).
+        self.treatment_replaces_catch_up = treatment_replaces_catch_up
         self.plan = ladder.plan(policy, account)
         # States carried from before collector queues and contact books existed get theirs now.
         state.collector_queue = state.collector_queue or first_collector_queue(policy, account.account_id)
@@ -88,11 +92,15 @@ class Case:
 
     def next_step(self) -> ladder.PlannedStep | None:
         """The earliest of the reactions and reminders, and of the ladder's next step unless a promise or plan
-        holds the ladder back."""
+        holds the ladder back; a step the contact guard moved is due when it lets it go."""
         candidates = list(self.state.agenda)
         if self.state.commitment is None:
             candidates += [p for p in [ladder.next_step(self.plan, set(self.state.done_steps))] if p]
-        return min(candidates, key=lambda p: p.due_at, default=None)
+        return min((self._when_allowed(p) for p in candidates), key=lambda p: p.due_at, default=None)
+
+    def _when_allowed(self, planned: ladder.PlannedStep) -> ladder.PlannedStep:
+        until = self.state.deferred.get(planned.key)
+        return planned.model_copy(update={"due_at": until}) if until and until > planned.due_at else planned
 
     def wake_at(self, step: ladder.PlannedStep | None, now: datetime) -> datetime | None:
         """The next step, the end of a promise's grace, or the next stage, whichever comes first."""
@@ -104,9 +112,36 @@ class Case:
             moments.append(stage_change)
         return min(moments) if moments else None
 
-    def step_taken(self, planned: ladder.PlannedStep) -> None:
-        if planned in self.state.agenda:
-            self.state.agenda.remove(planned)
+    def step_taken(self, planned: ladder.PlannedStep, check: Check | None) -> None:
+        self.state.agenda = [p for p in self.state.agenda if p.key != planned.key]
+        self.state.deferred.pop(planned.key, None)
+        if check is not None:
+            self._contact_made(ContactMade(channel=Channel(planned.channel), at=check.evaluated_at,
+                                           attempts=check.attempts))
+
+    # --- the contact guard ---------------------------------------------------------------------------------
+
+    def contact_check(self, planned: ladder.PlannedStep, now: datetime) -> Check | None:
+        """The guard's answer for a step that reaches the debtor, under the policy's rule set (None: no rule set,
+        or no contact)."""
+        rules, channel = self.policy.contact_rules, Channel(planned.channel)
+        if rules is None or channel not in CONTACT_CHANNELS:
+            return None
+        # A ladder call task is a day of attempts at the stage's cadence; a reaction or confirmation is one call.
+        stage = self.policy.stage_at(planned.dpd)
+        ladder_call = channel is Channel.call and not isinstance(planned, ladder.AgendaStep)
+        cadence = stage.call_cadence if stage and ladder_call else None
+        return compliance.check(rules, self.account, channel, now, self.state.contacts_made,
+                                self.state.last_conversation_at, cadence.attempts_per_day if cadence else 1)
+
+    def defer(self, planned: ladder.PlannedStep, check: Check) -> None:
+        self.state.deferred[planned.key] = check.at
+
+    def _contact_made(self, contact: ContactMade) -> None:
+        """Keeps the contacts the caps can still count (and a week for the evidence of a cool-down)."""
+        rules = self.policy.contact_rules
+        keep = timedelta(days=max([7] + [cap.days for cap in rules.caps] if rules else [7]))
+        self.state.contacts_made = [c for c in self.state.contacts_made if c.at > contact.at - keep] + [contact]
 
     # --- pausing, resuming, closing ------------------------------------------------------------------------
 
@@ -131,11 +166,13 @@ class Case:
         self.state.paused_since = None
         return self.skip_missed_steps(now)
 
-    def skip_missed_steps(self, now: datetime) -> Skipped:
+    def skip_missed_steps(self, now: datetime, covered: frozenset[str] = frozenset()) -> Skipped:
         """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
-        latest of each channel is still taken. Reactions and reminders that fell due meanwhile are stale."""
+        latest of each channel is still taken, unless a reaction on that channel goes out now (`covered`).
+        Reactions and reminders that fell due meanwhile are stale."""
         pending = [p for p in self.plan if p.key not in set(self.state.done_steps)]
-        _, skip = ladder.triage_missed(self.policy, self.account, pending, now)
+        take, skip = ladder.triage_missed(self.policy, self.account, pending, now)
+        skip += [p for p in take if p.channel in covered]
         stale = [p for p in self.state.agenda if p.due_at < now]
         self.state.agenda = [p for p in self.state.agenda if p not in stale]
         self.state.done_steps += [p.key for p in skip]
@@ -291,6 +328,9 @@ class Case:
             return ContactChange(f"rejected: {problem}")
         change = ContactChange("applied", STRATEGY_OF[outcome.code])
         state.outcome_ids.append(event_id)
+        if outcome.code in CONVERSATIONS and outcome.source != "field_visit":
+            spoken = min(outcome.occurred_at, now)
+            state.last_conversation_at = max(spoken, state.last_conversation_at or spoken)
         if outcome.contact_point and book.record_failure(self.policy, outcome.contact_point, outcome.code, now):
             change.changed_points.append(book.find(outcome.contact_point))
         if outcome.code in DEBTOR_EVENT_OF:
@@ -396,12 +436,15 @@ class Case:
         state.commitment = None
         state.commitment_ids.append(commitment.commitment_id)
         state.agenda = [p for p in state.agenda if p.instalment is None]
-        skipped = self.skip_missed_steps(now) if state.status == "open" and verdict != "replaced" else []
+        treatment = reactions(self.policy, self.account, Strategy.broken_promise, now,
+                              f"{commitment.kind} {commitment.commitment_id}") if verdict in ("broken", "kept_in_part") else []
+        # The treatment's text or call stands in for the ladder's catch-up on its channel: one contact, not two.
+        covered = frozenset(p.channel for p in treatment if p.due_at <= now and self.treatment_replaces_catch_up)
+        skipped = self.skip_missed_steps(now, covered) if state.status == "open" and verdict != "replaced" else []
         if verdict == "broken":
             state.broken_promises += 1
-        if verdict in ("broken", "kept_in_part") and state.status == "open":
-            state.agenda += reactions(self.policy, self.account, Strategy.broken_promise, now,
-                                      f"{commitment.kind} {commitment.commitment_id}")
+        if state.status == "open":
+            state.agenda += treatment
         return CommitmentChange(commitment, verdict, skipped=skipped)
 
     # --- false-application claims --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dunning.account import AccountDocument, ContactPoint, Payload, local_date, local_datetime
-from dunning.policy import Channel, ThirdParties
+from dunning.channels import Channel, ThirdParties
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 THIRD_PARTY_ORDER = list(ThirdParties)  # none < locate_only < message < pressure

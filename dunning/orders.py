@@ -9,6 +9,7 @@ from typing import Literal
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning import ladder
 from dunning.commitments import Instalment, PromiseFacts
+from dunning.compliance import Check, may_disclose
 from dunning.contact import contact_points_for
 from dunning.fraud import FraudClaimed
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
@@ -41,6 +42,8 @@ class StepOrder(Payload):
     outstanding_minor: int
     collector_queue: str = ""
     promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
+    check: Check | None = None  # the contact guard's answer, written down as evidence with the step
+    may_disclose: list[bool] = []  # per contact point of a call: may the debt be discussed with who answers
     taken_at: datetime  # business time
 
 
@@ -157,6 +160,15 @@ class CollectionResumed(Payload):
     reason: str
 
 
+class ContactDeferred(Payload):
+    """The guard moved a step: the evidence of why, and until when."""
+
+    account_id: str
+    action_key: str
+    planned: PlannedStep
+    check: Check
+
+
 class AccountClosed(Payload):
     account_id: str
     status: str
@@ -167,11 +179,15 @@ class AccountClosed(Payload):
 def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
                workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
                collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
-               tried_last: str | None = None, promise: PromiseFacts | None = None) -> StepOrder:
+               tried_last: str | None = None, promise: PromiseFacts | None = None,
+               check: Check | None = None) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
     stage = policy.stage_at(planned.dpd)
+    points = contact_points_for(account.contact_points if usable_points is None else usable_points, step.channel, stage,
+                                tried_last)
+    rules = policy.contact_rules
     return StepOrder(
         action_key=action_key(account.account_id, ladder_life, planned.key),
         workflow_id=workflow_id,
@@ -180,14 +196,15 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         planned=planned,
         step=step,
         stage=stage,
-        contact_points=contact_points_for(
-            account.contact_points if usable_points is None else usable_points, step.channel, stage, tried_last
-        ),
+        contact_points=points,
+        may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points]
+        if rules and stage and step.channel is Channel.call else [],
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
         outstanding_minor=outstanding_minor,
         collector_queue=collector_queue,
         promise=promise,
+        check=check,
         taken_at=taken_at,
     )

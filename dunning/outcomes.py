@@ -31,6 +31,8 @@ STRATEGY_OF: dict[str, Strategy | None] = {
     **{code: Strategy.no_answer for code in ("no_answer", "busy", "not_found", *POINT_FAILURES)},
 }
 DEBTOR_EVENT_OF = {"bankruptcy": "bankrupt", "death": "deceased"}
+# Outcomes of a call in which the debtor was spoken to (Reg F's "telephone conversation").
+CONVERSATIONS = ("reached", "promised", "unable_to_pay", "unwilling_to_pay")
 
 
 class ContactOutcome(Payload):

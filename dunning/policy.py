@@ -18,32 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
+from dunning.channels import APPROVABLE, Channel, ThirdParties
+from dunning.compliance import ContactRules, RulesError, load_rules
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
-
-
-class Channel(str, Enum):
-    sms = "sms"
-    email = "email"
-    call = "call"
-    letter = "letter"
-    field_visit = "field_visit"
-    agency = "agency"
-    internal = "internal"
-
-
-# Channels whose work orders can be held for an approver (letters, placements, internal decisions).
-APPROVABLE = {Channel.letter, Channel.agency, Channel.internal}
-
-
-class ThirdParties(str, Enum):
-    """How far a stage may involve people other than the debtor (domain §2)."""
-
-    none = "none"  # never contact them
-    locate_only = "locate_only"  # only if the debtor is unreachable, never disclosing the debt
-    message = "message"  # may ask them to pass a message with general facts
-    pressure = "pressure"  # may ask them to pay on the debtor's behalf
 
 
 class Strict(BaseModel):
@@ -256,6 +235,9 @@ class Policy(Strict):
     strategies: dict[Strategy, list[Reaction]] = {}
     contact_points: ContactPointRules | None = None
     fraud: FraudRules | None = None
+    # The contact rule set every outgoing contact must pass (rules/*.yaml); a policy without one (as pinned by
+    # accounts opened before rule sets existed) keeps only the ladder's own times.
+    contact_rules: ContactRules | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")
@@ -365,6 +347,11 @@ def _validate(path: Path, raw: bytes, digest: str) -> Policy:
             data["calendar"] = load_calendar(data["calendar"]).model_dump(by_alias=True)
         except CalendarError as err:
             raise PolicyError(f"{path}: calendar: {err}") from None
+    if isinstance(data.get("contact_rules"), str):
+        try:
+            data["contact_rules"] = load_rules(data["contact_rules"]).model_dump(by_alias=True)
+        except RulesError as err:
+            raise PolicyError(f"{path}: contact_rules: {err}") from None
     try:
         return Policy.model_validate(data)
     except ValidationError as err:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
+from dunning.compliance import ContactMade
 from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
@@ -65,6 +66,10 @@ class AccountState(BaseModel):
     fraud_claims: list[FraudClaimed] = Field(default_factory=list)  # open: contact stops
     decided_claims: list[str] = Field(default_factory=list)
     paused_since: datetime | None = None  # collection paused by a dispute, a verification or a fraud claim
+    # For the contact guard: recent contacts (as its caps count them), the last conversation, steps it moved.
+    contacts_made: list[ContactMade] = Field(default_factory=list)
+    last_conversation_at: datetime | None = None
+    deferred: dict[str, datetime] = Field(default_factory=dict)  # step key -> when the guard lets it go
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)

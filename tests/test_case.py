@@ -31,10 +31,11 @@ def at(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-def case_due(due: date = DUE, **account) -> Case:
+def case_due(due: date = DUE, treatment_replaces_catch_up: bool = True, **account) -> Case:
     acc = make_account(due=due, account_id="CASE-1", amount_minor=OWED, **account)
     opened = datetime.combine(due, time(9), tzinfo=SHANGHAI)
-    return Case(acc, POLICY, AccountState(ledger=Ledger(principal_minor=acc.amount_due_minor), opened_at=opened))
+    return Case(acc, POLICY, AccountState(ledger=Ledger(principal_minor=acc.amount_due_minor), opened_at=opened),
+                treatment_replaces_catch_up=treatment_replaces_catch_up)
 
 
 def phone(case: Case, kind: str) -> str:
@@ -445,8 +446,12 @@ def test_a_promise_is_open_until_its_grace_ends_then_broken_with_the_broken_prom
         ("broken_promise_call", at(3, 12, 10)), ("broken_promise_sms", at(3, 12, 10)),
     ]
     assert all(p.instalment is None for p in case.state.agenda)
-    # The ladder resumes at 10 dpd: the latest missed call and SMS are still to be taken.
-    assert keys(change.skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3"]
+    # The ladder resumes at 10 dpd; the treatment's call and text stand in for its catch-up call and text.
+    assert keys(change.skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3", "call_task@6", "sms_urge@6"]
+    old_runs = case_due(treatment_replaces_catch_up=False)
+    old_runs.take_commitment(promise(day=date(2026, 3, 9)), at(3, 4, 11))
+    assert keys(old_runs.review_commitment(at(3, 12, 10)).skipped) == ["sms_reminder@1", "call_task@1",
+                                                                         "sms_reminder@3"]
     assert case.review_commitment(at(3, 13)) is None
 
 

@@ -24,8 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from dunning.ledger import Ledger
     from dunning.money import format_amount, to_major
     from dunning.orders import (
-        AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactRecorded, DisputeRecorded,
-        PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, step_order,
+        AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+        DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, action_key, step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
@@ -46,7 +46,8 @@ class AccountWorkflow:
         self._state = run.state or AccountState(
             ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
         )
-        self._case = Case(run.account, run.policy, self._state)
+        self._case = Case(run.account, run.policy, self._state,
+                          treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"))
         self._published: dict[str, object] = {}
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
 
@@ -183,6 +184,16 @@ class AccountWorkflow:
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
+        # Every contact passes the guard first; one it moves waits on its timer (nothing is dropped).
+        check = self._case.contact_check(planned, self._now())
+        if check is not None and check.verdict == "deferred":
+            self._case.defer(planned, check)
+            await self._record(AccountActivities.record_deferral, ContactDeferred(
+                account_id=self._account.account_id,
+                action_key=action_key(self._account.account_id, info.first_execution_run_id, planned.key),
+                planned=planned, check=check,
+            ))
+            return
         extra = planned if isinstance(planned, ladder.AgendaStep) else None
         commitment = self._state.commitment
         order = step_order(
@@ -193,6 +204,7 @@ class AccountWorkflow:
             tried_last=extra.tried_last if extra else None,
             promise=commitments.promise_facts(commitment, extra.instalment)
             if extra and extra.instalment and commitment else None,
+            check=check,
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         running = start_step(order, set(self._state.ceased_channels), ladder.stage_forbids(self._policy, planned))
@@ -208,7 +220,7 @@ class AccountWorkflow:
                 pass
             return
         result: StepResult = await step_result(running, order)
-        self._case.step_taken(planned)
+        self._case.step_taken(planned, check if result.status == "done" else None)
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
