@@ -95,7 +95,9 @@ class Case:
         holds the ladder back; a step the contact guard moved is due when it lets it go."""
         candidates = list(self.state.agenda)
         if self.state.commitment is None:
-            candidates += [p for p in [ladder.next_step(self.plan, set(self.state.done_steps))] if p]
+            done = set(self.state.done_steps)
+            # Every pending rung, so one the guard moved does not hold up the next (the plan is in due order).
+            candidates += [p for p in self.plan if p.key not in done]
         return min((self._when_allowed(p) for p in candidates), key=lambda p: p.due_at, default=None)
 
     def _when_allowed(self, planned: ladder.PlannedStep) -> ladder.PlannedStep:
