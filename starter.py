@@ -17,6 +17,8 @@
     python starter.py fraud-claim ACCOUNT --id F1 --clues "a cousin had her ID card" --taken-by agent7
     python starter.py fraud-signed ACCOUNT --id F1 --place creditor_branch
     python starter.py fraud-decision ACCOUNT --id F1 --confirmed | --rejected --reference BANK-REF
+    python starter.py audit ACCOUNT                  (the contact guard's evidence, from PostgreSQL)
+    python starter.py compliance-report --from 2026-11-01 --to 2026-11-30
 
 Bad input gets one line on stderr and exit status 2; nothing is sent to Temporal.
 """
@@ -25,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from contextlib import asynccontextmanager
 import os
 import sys
 from pathlib import Path
 from typing import get_args
 
+import asyncpg
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -39,8 +43,9 @@ from dunning.contact import CONTACT_CHANNELS
 from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
-from infra import billing
+from infra import audit, billing, db
 from infra.config import Settings
+from infra.devstack import DEMO_DATABASE, DEMO_POSTGRES
 from infra.temporal import connect
 
 
@@ -136,6 +141,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     decided.add_argument("--confirmed", action="store_true")
     decided.add_argument("--rejected", action="store_true")
     decision.add_argument("--reference", required=True, help="the creditor's reference for its decision")
+    audit = commands.add_parser("audit", help="every contact the account attempted, and the guard's verdict")
+    audit.add_argument("account")
+    report = commands.add_parser("compliance-report", help="contacts per debtor per channel per 7 days, and breaches")
+    report.add_argument("--from", required=True, dest="first", help="first day, e.g. 2026-11-01")
+    report.add_argument("--to", required=True, dest="last", help="last day, e.g. 2026-11-30")
     return parser.parse_args(argv)
 
 
@@ -222,9 +232,37 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "creditor_decided",
                                          decision)
         print(f"fraud claim {args.claim_id} {'confirmed' if decision.confirmed else 'rejected'} by the creditor")
+    elif args.command == "audit":
+        async with _database(settings) as pool:
+            lines = await audit.trail(pool, args.account)
+        if not lines:
+            raise billing.InputError(f"no contact evidence for account {args.account!r}")
+        print("\n".join(lines))
+    elif args.command == "compliance-report":
+        first, last = billing.parse_day(args.first, "--from"), billing.parse_day(args.last, "--to")
+        if last < first:
+            raise billing.InputError(f"--to {last} is before --from {first}")
+        async with _database(settings) as pool:
+            counts, found = await audit.compliance_report(pool, first, last)
+        print("\n".join(counts) if counts else f"no contacts from {first} to {last}")
+        print(f"breaches: {len(found)}" + "".join(f"\n  {breach}" for breach in found))
     elif args.command == "status":
         client = await _connect(settings)
         print((await billing.account_state(client, args.account)).model_dump_json(indent=2))
+
+
+@asynccontextmanager
+async def _database(settings: Settings):
+    """DATABASE_URL, or else the database of `make run` (its embedded server must be running)."""
+    url = settings.database_url or db.database_url(db.embedded_database_url(DEMO_POSTGRES), DEMO_DATABASE)
+    try:
+        pool = await db.create_pool(url, max_size=2)
+    except (OSError, asyncpg.PostgresError) as err:
+        raise billing.InputError(f"cannot reach PostgreSQL ({err}); set DATABASE_URL or start `make run`") from None
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def _connect(settings: Settings):

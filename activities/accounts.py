@@ -201,9 +201,10 @@ class AccountActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.execute(
                 "INSERT INTO contact_events (account_id, event_id, kind, code, source, reported_by, contact_point,"
-                " note, occurred_at, verdict, strategy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                " note, occurred_at, verdict, strategy, settled_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 " ON CONFLICT (account_id, event_id) DO NOTHING",
-                recorded.account_id, *row, recorded.verdict, recorded.strategy,
+                recorded.account_id, *row, recorded.verdict, recorded.strategy, recorded.settled_at,
             )
             if not inserted.endswith(" 1"):
                 return  # a resend, or a retry of this activity: the first record stands

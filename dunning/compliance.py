@@ -181,3 +181,28 @@ def load_rules(name: str, directory: Path = RULES_DIR) -> ContactRules:
     if rules.name != name:
         raise RulesError(f"{path}: field 'name' is {rules.name!r} but the file is named {name!r}")
     return rules
+
+
+def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],
+             conversations: list[tuple[datetime, datetime]]) -> list[str]:
+    """Every way the contacts an account made break the rule set (none, if the guard did its job): a contact outside
+    its window, a cap exceeded in any rolling span, a call inside a cool-down. A conversation is (when it took place,
+    when the account learned of it): it binds only the calls made after it was known."""
+    zone, found = ZoneInfo(time_zone), []
+    for contact in sorted(contacts, key=lambda c: c.at):
+        local = contact.at.astimezone(zone)
+        windows = rules.windows.get(contact.channel)
+        if windows and not any(w.start <= local.time() < w.end for w in windows):
+            found.append(f"{contact.channel.value} at {local:%Y-%m-%d %H:%M} is outside its window")
+        for cap in (c for c in rules.caps if c.channel is contact.channel):
+            span = timedelta(days=cap.days)
+            count = sum(c.attempts for c in contacts if c.channel is cap.channel and contact.at - span < c.at <= contact.at)
+            if count > cap.max_attempts:
+                found.append(f"{count} {cap.channel.value} attempts in {cap.days} days up to {local:%Y-%m-%d %H:%M}"
+                             f" (at most {cap.max_attempts})")
+        if contact.channel is Channel.call and rules.conversation_cool_down_days:
+            for spoken, known in conversations:
+                days = (local.date() - spoken.astimezone(zone).date()).days
+                if known < contact.at and days < rules.conversation_cool_down_days:
+                    found.append(f"call at {local:%Y-%m-%d %H:%M} on day {days + 1} after a conversation")
+    return found

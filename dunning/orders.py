@@ -140,6 +140,7 @@ class ContactRecorded(Payload):
     strategy: str | None = None
     changed_points: list[PointRecord] = []
     removed_point: str | None = None  # the value a correction replaced
+    settled_at: datetime | None = None  # business time the account took it in
 
 
 class FraudClaimRecorded(Payload):

@@ -305,7 +305,7 @@ def _minor(amount: str, currency: str, flag: str) -> int:
         raise InputError(f"{flag}: {err}") from None
 
 
-def _date(text: str, flag: str) -> date:
+def parse_day(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -319,7 +319,7 @@ def parse_promise(promise_id: str, amount: str, currency: str, promised_date: st
     except ValueError:
         raise InputError(f"--hour: {hour!r} is not a time such as 14:30") from None
     return _payload(PromiseMade, "promise", promise_id=promise_id, amount_minor=_minor(amount, currency, "--amount"),
-                    promised_date=_date(promised_date, "--date"), promised_hour=promised_hour, channel=channel,
+                    promised_date=parse_day(promised_date, "--date"), promised_hour=promised_hour, channel=channel,
                     taken_by=taken_by, made_at=_now())
 
 
@@ -330,7 +330,7 @@ def parse_plan(plan_id: str, instalments: list[str], currency: str, cause: str, 
         day, separator, amount = text.partition("=")
         if not separator:
             raise InputError(f"--instalment: {text!r} is not DATE=AMOUNT, e.g. 2026-12-01=500.00")
-        parsed.append({"due_date": _date(day, "--instalment"), "amount_minor": _minor(amount, currency,
+        parsed.append({"due_date": parse_day(day, "--instalment"), "amount_minor": _minor(amount, currency,
                                                                                      "--instalment")})
     return _payload(PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by,
                     agreed_at=_now())

@@ -28,6 +28,8 @@ from worker import serving, stop_requested
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
+# The demo's database, on its embedded server: `starter.py audit` reads the evidence there too.
+DEMO_POSTGRES, DEMO_DATABASE = RUN_DIR / "postgres", "collections"
 PORTFOLIO = ROOT / "sample_data" / "portfolio.csv"
 UI_PORT = 8233
 STANDIN_SID = "AC" + "d" * 32
@@ -79,7 +81,7 @@ async def main(day_seconds: float | None) -> None:
 
     # The demo starts from an empty database each time, so what the UI shows matches what the tables hold.
     database_url = settings.database_url or await db.create_database(
-        db.embedded_database_url(RUN_DIR / "postgres"), "collections", replace=True
+        db.embedded_database_url(DEMO_POSTGRES), DEMO_DATABASE, replace=True
     )
     started += [] if settings.database_url else ["embedded PostgreSQL (data in .run/postgres)"]
 

@@ -17,3 +17,6 @@ CREATE TABLE contact_checks (
 );
 CREATE INDEX contact_checks_account ON contact_checks (account_id, evaluated_at);
 
+-- When the account learned of an outcome: a conversation binds the calls after it (Reg F's cool-down), not before.
+ALTER TABLE contact_events ADD COLUMN settled_at timestamptz;
+

@@ -286,7 +286,7 @@ class AccountWorkflow:
             await self._record(AccountActivities.record_contact, ContactRecorded(
                 account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, event=event,
                 verdict=contact.verdict, strategy=contact.strategy.value if contact.strategy else None,
-                changed_points=contact.changed_points, removed_point=contact.removed_point,
+                changed_points=contact.changed_points, removed_point=contact.removed_point, settled_at=self._now(),
             ))
             state.pending_contacts.pop(0)
         while state.pending_commitments:

@@ -1,0 +1,62 @@
+"""Reading the contact evidence back: one account's trail, and the compliance report over a date range."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
+
+import asyncpg
+
+from dunning.compliance import ContactMade, RulesError, breaches, load_rules
+from dunning.outcomes import CONVERSATIONS
+from dunning.policy import Channel
+
+
+async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
+    """Every contact the account attempted, oldest first: when (debtor's local time), what, the verdict and why."""
+    rows = await pool.fetch(
+        "SELECT local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
+        " WHERE account_id = $1 ORDER BY evaluated_at, step_id", account_id,
+    )
+    return [f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
+            + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]"
+            for r in rows]
+
+
+async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[str], list[str]]:
+    """(contacts per debtor per channel per 7 days from `first`, breaches) for contacts allowed in [first, last]."""
+    since = datetime.combine(first, time(0), tzinfo=timezone.utc)
+    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    rows = await pool.fetch(
+        "SELECT c.account_id, a.time_zone, c.rule_set, c.channel, c.evaluated_at, c.attempts FROM contact_checks c"
+        " JOIN accounts a USING (account_id) WHERE c.verdict = 'allowed' AND c.evaluated_at >= $1"
+        " AND c.evaluated_at < $2 ORDER BY c.account_id, c.evaluated_at", since, until,
+    )
+    spoken = await pool.fetch(
+        "SELECT account_id, LEAST(occurred_at, settled_at) AS spoken, settled_at FROM contact_events"
+        " WHERE kind = 'outcome' AND code = ANY($1) AND source <> 'field_visit' AND verdict = 'applied'",
+        list(CONVERSATIONS),
+    )
+    conversations: dict[str, list[tuple[datetime, datetime]]] = {}
+    for row in spoken:
+        conversations.setdefault(row["account_id"], []).append((row["spoken"], row["settled_at"] or row["spoken"]))
+    by_account: dict[str, list] = {}
+    for row in rows:
+        by_account.setdefault(row["account_id"], []).append(row)
+    counts: Counter[tuple[str, str, int]] = Counter()
+    found: list[str] = []
+    for account_id, contacts in by_account.items():
+        made = [ContactMade(channel=Channel(r["channel"]), at=r["evaluated_at"], attempts=r["attempts"])
+                for r in contacts]
+        for contact in made:
+            counts[(account_id, contact.channel.value, (contact.at - since).days // 7)] += contact.attempts
+        try:
+            rules = load_rules(contacts[0]["rule_set"])
+        except RulesError as err:
+            found.append(f"{account_id}: {err}")
+            continue
+        found += [f"{account_id}: {breach}" for breach in
+                  breaches(rules, contacts[0]["time_zone"], made, conversations.get(account_id, []))]
+    lines = [f"{account_id}  {channel:<11} week of {first + timedelta(days=7 * week)}  {count} attempts"
+             for (account_id, channel, week), count in sorted(counts.items())]
+    return lines, found

@@ -1,0 +1,74 @@
+"""A portfolio under each shipped rule set: random time zones and answers through 60 days of the ladder, and the
+compliance report finds no breach (issue 4's 'done when')."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from datetime import timedelta
+
+import pytest
+from temporalio.api.testservice.v1 import SleepRequest
+
+from dunning.compliance import load_rules
+from dunning.outcomes import ContactOutcome
+from dunning.policy import load_policy
+from dunning.state import AccountRun
+from infra import audit
+from tests.conftest import make_account, server_today
+from tests.test_compliance_rules import ZONES
+
+ACCOUNTS = int(os.environ.get("COMPLIANCE_ACCOUNTS", "1000"))
+ANSWERS = ["no_answer", "busy", "line_dead", "reached", "unable_to_pay", "unwilling_to_pay", "wrong_number"]
+
+
+async def patient_sleep(env, duration: timedelta) -> None:
+    """`env.sleep` with a deadline a thousand busy accounts can meet (the SDK's default is 30 seconds)."""
+    request = SleepRequest()
+    request.duration.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=timedelta(minutes=15))
+
+
+async def gather_bounded(calls, limit: int = 8) -> None:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(call):
+        async with slots:
+            await call
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+@pytest.mark.portfolio
+@pytest.mark.parametrize("rule_set", ["cn_consumer", "us_reg_f"])
+async def test_a_portfolio_through_60_days_breaks_no_contact_rule(env, run_worker, pool, rule_set):
+    rng = random.Random(f"portfolio-{rule_set}")
+    policy = load_policy("consumer_loan").model_copy(update={"contact_rules": load_rules(rule_set)})
+    today = await server_today(env)
+    accounts = [make_account(due=today - timedelta(days=rng.randint(0, 20)), account_id=f"{rule_set[:2].upper()}{i:05d}",
+                             time_zone=rng.choice(ZONES)) for i in range(ACCOUNTS)]
+    async with run_worker() as queue:
+        await gather_bounded(env.client.start_workflow(
+            "AccountWorkflow", AccountRun(account=account, policy=policy), id=account.workflow_id, task_queue=queue,
+            start_signal="account_document_received", start_signal_args=[account],
+        ) for account in accounts)
+        for day in range(0, 60, 3):
+            await patient_sleep(env, timedelta(days=3, hours=rng.randint(0, 23)))
+            answers, now = [], await env.get_current_time()
+            for account in rng.sample(accounts, k=ACCOUNTS // 10):
+                point = rng.choice([p.value for p in account.contact_points if p.kind != "address"])
+                answers.append(env.client.get_workflow_handle(account.workflow_id).signal(
+                    "contact_outcome", ContactOutcome(
+                        outcome_id=f"O{day}-{account.account_id}", code=rng.choice(ANSWERS), source="dialer",
+                        reported_by="dialer-1", contact_point=None if "@" in point else point, occurred_at=now)))
+            await gather_bounded(answers)
+
+    first, last = today - timedelta(days=21), today + timedelta(days=66)
+    counts, breaches = await audit.compliance_report(pool, first, last)
+    ids = [a.account_id for a in accounts]
+    assert [b for b in breaches if b.split(":")[0] in ids] == []
+    assert len({line.split()[0] for line in counts} & set(ids)) == ACCOUNTS
+    verdicts = dict(await pool.fetch("SELECT verdict, count(*) FROM contact_checks WHERE account_id = ANY($1)"
+                                     " GROUP BY verdict", ids))
+    assert verdicts["allowed"] > ACCOUNTS * 5 and verdicts["deferred"] > 0  # it ran, and the guard had work
