@@ -140,9 +140,10 @@ class Case:
         self.state.deferred[planned.key] = check.at
 
     def _contact_made(self, contact: ContactMade) -> None:
-        """Keeps the contacts the caps can still count (and a week for the evidence of a cool-down)."""
+        """Keeps the contacts the caps can still count."""
         rules = self.policy.contact_rules
-        keep = timedelta(days=max([7] + [cap.days for cap in rules.caps] if rules else [7]))
+        assert rules is not None, "contacts are counted only under a rule set"
+        keep = timedelta(days=max([cap.days for cap in rules.caps], default=0))
         self.state.contacts_made = [c for c in self.state.contacts_made if c.at > contact.at - keep] + [contact]
 
     # --- pausing, resuming, closing ------------------------------------------------------------------------

@@ -61,6 +61,13 @@ class ContactRules(Strict):
     conversation_cool_down_days: int | None = Field(default=None, ge=1)
     third_parties: ThirdPartyRules
 
+    @model_validator(mode="after")
+    def _windows_listed(self) -> "ContactRules":
+        empty = sorted(channel.value for channel, windows in self.windows.items() if not windows)
+        if empty:
+            raise ValueError(f"windows of {', '.join(empty)} are empty; leave a channel out to give it no window")
+        return self
+
 
 class ContactMade(Payload):
     """A contact the account made, as the caps count it."""

@@ -114,3 +114,11 @@ def test_a_contact_person_is_told_of_the_debt_only_as_the_stage_and_what_they_kn
 def test_an_unknown_rule_set_is_refused_naming_the_known_ones():
     with pytest.raises(RulesError, match="known rule sets: cn_consumer, us_reg_f"):
         load_rules("gdpr")
+
+
+def test_a_rule_set_with_an_empty_window_list_is_refused(tmp_path):
+    (tmp_path / "strict.yaml").write_text(
+        "name: strict\ntitle: t\nwindows: {sms: []}\nthird_parties: {disclose_to_unaware: false,"
+        " disclose_to_aware_from: null}\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="windows of sms are empty"):
+        load_rules("strict", directory=tmp_path)
