@@ -10,14 +10,19 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from dunning.compliance import load_rules
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from infra import audit
+from infra.config import Settings
+from infra.temporal import ensure_search_attributes, local_binary
 from tests.conftest import make_account, server_today
 from tests.test_compliance_rules import ZONES
+from worker import build_worker
 
 ACCOUNTS = int(os.environ.get("COMPLIANCE_ACCOUNTS", "1000"))
 ANSWERS = ["no_answer", "busy", "line_dead", "reached", "unable_to_pay", "unwilling_to_pay", "wrong_number"]
@@ -40,33 +45,43 @@ async def gather_bounded(calls, limit: int = 8) -> None:
     await asyncio.gather(*(one(call) for call in calls))
 
 
+@pytest.fixture
+async def portfolio_env(pool, sms_client, settings):
+    """A time-skipping server and worker of its own: the shared ones carry every earlier test's accounts, which a
+    60-day skip would drag along."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
+    )
+    await ensure_search_attributes(env.client, "default")
+    async with build_worker(env.client, Settings(**{**settings.__dict__, "task_queue": "portfolio"}), pool,
+                            sms_client):
+        yield env
+    await env.shutdown()
+
+
 @pytest.mark.portfolio
 @pytest.mark.parametrize("rule_set", ["cn_consumer", "us_reg_f"])
-async def test_a_portfolio_through_60_days_breaks_no_contact_rule(env, run_worker, pool, rule_set):
+async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env, pool, rule_set):
+    env, queue = portfolio_env, "portfolio"
     rng = random.Random(f"portfolio-{rule_set}")
     policy = load_policy("consumer_loan").model_copy(update={"contact_rules": load_rules(rule_set)})
     today = await server_today(env)
     accounts = [make_account(due=today - timedelta(days=rng.randint(0, 20)), account_id=f"{rule_set[:2].upper()}{i:05d}",
                              time_zone=rng.choice(ZONES)) for i in range(ACCOUNTS)]
-    async with run_worker() as queue:
-        await gather_bounded(env.client.start_workflow(
-            "AccountWorkflow", AccountRun(account=account, policy=policy), id=account.workflow_id, task_queue=queue,
-            start_signal="account_document_received", start_signal_args=[account],
-        ) for account in accounts)
-        for day in range(0, 60, 3):
-            await patient_sleep(env, timedelta(days=3, hours=rng.randint(0, 23)))
-            answers, now = [], await env.get_current_time()
-            for account in rng.sample(accounts, k=ACCOUNTS // 10):
-                point = rng.choice([p.value for p in account.contact_points if p.kind != "address"])
-                answers.append(env.client.get_workflow_handle(account.workflow_id).signal(
-                    "contact_outcome", ContactOutcome(
-                        outcome_id=f"O{day}-{account.account_id}", code=rng.choice(ANSWERS), source="dialer",
-                        reported_by="dialer-1", contact_point=None if "@" in point else point, occurred_at=now)))
-            await gather_bounded(answers)
-
-        # A thousand accounts left running would slow every later test on the shared worker.
-        await gather_bounded(env.client.get_workflow_handle(a.workflow_id).terminate("portfolio test done")
-                             for a in accounts)
+    await gather_bounded(env.client.start_workflow(
+        "AccountWorkflow", AccountRun(account=account, policy=policy), id=account.workflow_id, task_queue=queue,
+        start_signal="account_document_received", start_signal_args=[account],
+    ) for account in accounts)
+    for day in range(0, 60, 3):
+        await patient_sleep(env, timedelta(days=3, hours=rng.randint(0, 23)))
+        answers, now = [], await env.get_current_time()
+        for account in rng.sample(accounts, k=ACCOUNTS // 10):
+            point = rng.choice([p.value for p in account.contact_points if p.kind != "address"])
+            answers.append(env.client.get_workflow_handle(account.workflow_id).signal(
+                "contact_outcome", ContactOutcome(
+                    outcome_id=f"O{day}-{account.account_id}", code=rng.choice(ANSWERS), source="dialer",
+                    reported_by="dialer-1", contact_point=None if "@" in point else point, occurred_at=now)))
+        await gather_bounded(answers)
 
     first, last = today - timedelta(days=21), today + timedelta(days=66)
     counts, breaches = await audit.compliance_report(pool, first, last)
