@@ -45,7 +45,6 @@ from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
 from infra import audit, billing, db
 from infra.config import Settings
-from infra.devstack import DEMO_DATABASE, DEMO_POSTGRES
 from infra.temporal import connect
 
 
@@ -253,12 +252,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
 @asynccontextmanager
 async def _database(settings: Settings):
-    """DATABASE_URL, or else the database of `make run` (its embedded server must be running)."""
-    url = settings.database_url or db.database_url(db.embedded_database_url(DEMO_POSTGRES), DEMO_DATABASE)
+    """The evidence lives in PostgreSQL: DATABASE_URL says where (`make run` prints the URL of its own)."""
+    if not settings.database_url:
+        raise billing.InputError("set DATABASE_URL to read the evidence (make run prints the URL of its database)")
     try:
-        pool = await db.create_pool(url, max_size=2)
+        pool = await db.create_pool(settings.database_url, max_size=2)
     except (OSError, asyncpg.PostgresError) as err:
-        raise billing.InputError(f"cannot reach PostgreSQL ({err}); set DATABASE_URL or start `make run`") from None
+        raise billing.InputError(f"cannot reach PostgreSQL at DATABASE_URL: {err}") from None
     try:
         yield pool
     finally:

@@ -28,8 +28,6 @@ from worker import serving, stop_requested
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
-# The demo's database, on its embedded server: `starter.py audit` reads the evidence there too.
-DEMO_POSTGRES, DEMO_DATABASE = RUN_DIR / "postgres", "collections"
 PORTFOLIO = ROOT / "sample_data" / "portfolio.csv"
 UI_PORT = 8233
 STANDIN_SID = "AC" + "d" * 32
@@ -81,7 +79,7 @@ async def main(day_seconds: float | None) -> None:
 
     # The demo starts from an empty database each time, so what the UI shows matches what the tables hold.
     database_url = settings.database_url or await db.create_database(
-        db.embedded_database_url(DEMO_POSTGRES), DEMO_DATABASE, replace=True
+        db.embedded_database_url(RUN_DIR / "postgres"), "collections", replace=True
     )
     started += [] if settings.database_url else ["embedded PostgreSQL (data in .run/postgres)"]
 
@@ -112,7 +110,7 @@ async def main(day_seconds: float | None) -> None:
             documents = billing.parse_csv(portfolio)
             await billing.open_accounts(client, settings.task_queue, documents, clock)
             answered = await debtors_answer(client, documents, now.date())
-            _print_banner(started, len(documents), portfolio, day_seconds, answered)
+            _print_banner(started, len(documents), portfolio, day_seconds, answered, database_url)
             await stop.wait()
     finally:
         if standin:
@@ -151,7 +149,7 @@ async def debtors_answer(client: Client, documents: list[AccountDocument], today
 
 
 def _print_banner(started: list[str], accounts: int, portfolio: Path, day_seconds: float | None,
-                  answered: list[str]) -> None:
+                  answered: list[str], database_url: str) -> None:
     pace = f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
     lines = [
         "",
@@ -167,6 +165,7 @@ def _print_banner(started: list[str], accounts: int, portfolio: Path, day_second
         "      .venv/bin/python starter.py pay DEMO1005 --amount 100 --payment-id P1",
         "      .venv/bin/python starter.py outcome DEMO1005 --id O1 --code unable_to_pay --source collector"
         " --reported-by me",
+        f"      DATABASE_URL='{database_url}' .venv/bin/python starter.py audit DEMO1003",
         "Ctrl-C stops everything.",
         "",
     ]
