@@ -6,8 +6,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dunning.datafile import load_named
 
 CALENDAR_DIR = Path(__file__).resolve().parent.parent / "calendars"
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -67,14 +68,4 @@ class CalendarError(ValueError):
 
 
 def load_calendar(name: str, directory: Path = CALENDAR_DIR) -> WorkingCalendar:
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-        raise CalendarError(f"unknown calendar {name!r} (no {path}); known calendars: {known}")
-    try:
-        calendar = WorkingCalendar.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as err:
-        raise CalendarError(f"{path}: {err}") from None
-    if calendar.name != name:
-        raise CalendarError(f"{path}: field 'name' is {calendar.name!r} but the file is named {name!r}")
-    return calendar
+    return load_named(WorkingCalendar, directory, name, "calendar", CalendarError)

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dunning.account import AccountDocument, ContactPoint, Payload, local_date, local_datetime
 from dunning.channels import Channel, ThirdParties
+from dunning.datafile import load_named
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 THIRD_PARTY_ORDER = list(ThirdParties)  # none < locate_only < message < pressure
@@ -177,17 +177,7 @@ class RulesError(ValueError):
 
 
 def load_rules(name: str, directory: Path = RULES_DIR) -> ContactRules:
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-        raise RulesError(f"unknown contact rule set {name!r} (no {path}); known rule sets: {known}")
-    try:
-        rules = ContactRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as err:
-        raise RulesError(f"{path}: {err}") from None
-    if rules.name != name:
-        raise RulesError(f"{path}: field 'name' is {rules.name!r} but the file is named {name!r}")
-    return rules
+    return load_named(ContactRules, directory, name, "rule set", RulesError)
 
 
 def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],

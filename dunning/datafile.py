@@ -1,0 +1,26 @@
+"""Named data files (calendars, contact rule sets): one YAML file per name, read into its model with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_named(model: type[M], directory: Path, name: str, what: str, error: type[ValueError]) -> M:
+    """`directory/<name>.yaml` as a `model` whose `name` field matches the file; `error` says what was wrong."""
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise error(f"unknown {what} {name!r} (no {path}); known {what}s: {known}")
+    try:
+        loaded = model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as err:
+        raise error(f"{path}: {err}") from None
+    if loaded.name != name:
+        raise error(f"{path}: field 'name' is {loaded.name!r} but the file is named {name!r}")
+    return loaded
