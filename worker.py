@@ -38,7 +38,8 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
         activities=[
             accounts.open_account, accounts.record_payment, accounts.record_reversal, accounts.record_dispute,
             accounts.record_verification, accounts.record_cease, accounts.record_commitment, accounts.record_contact,
-            accounts.record_fraud_claim, accounts.record_resumption, accounts.record_deferral, accounts.close_account,
+            accounts.record_fraud_claim, accounts.record_resumption, accounts.record_deferral, accounts.plan_follow_ups,
+            accounts.close_account,
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,
             channels.record_failure,

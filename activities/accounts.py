@@ -12,11 +12,11 @@ from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
 from dunning.orders import (
     AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
-    DisputeRecorded,
+    DisputeRecorded, FollowUpsPlanned,
     FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
 )
 from dunning.outcomes import ContactOutcome
-from activities.channels import record_check
+from activities.channels import record_check, write_follow_ups
 from infra.logging import activity_logger
 
 
@@ -269,6 +269,13 @@ class AccountActivities:
                                "deferred", deferred.check.rule)
         activity_logger().info("contact deferred", step=deferred.planned.key, rule=deferred.check.rule,
                                until=deferred.check.at.isoformat())
+
+    @activity.defn
+    async def plan_follow_ups(self, planned: FollowUpsPlanned) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await write_follow_ups(conn, planned.account_id, planned.plan, planned.now,
+                                   planned.rule_set)
+        activity_logger().info("follow-ups planned", task=planned.plan.task_key, days=len(planned.plan.days))
 
     @activity.defn
     async def close_account(self, closed: AccountClosed) -> None:

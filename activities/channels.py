@@ -7,7 +7,8 @@ transaction, and a retry finds them and returns what was recorded the first time
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 from temporalio import activity
@@ -17,6 +18,7 @@ from dunning.compliance import Check
 from dunning.ladder import PlannedStep, dpd_at
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
+from dunning.pacing import FollowUpPlan
 from dunning.policy import Action
 from infra import twilio_sms
 from infra.logging import activity_logger
@@ -126,13 +128,22 @@ class ChannelActivities:
             phone["may_disclose"] = disclose  # a contact who may not hear of the debt is asked only to pass word
         # The contact guard paces a day's attempts so the task alone never breaks a cap.
         attempts = order.check.attempts if order.check else stage.call_cadence.attempts_per_day
-        return await self._work_order(
+        result = await self._work_order(
             order, f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
-            " due_from, third_parties, collector_queue, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            stage.id, stage.tone, json.dumps(phones), attempts, min(stage.call_cadence.min_numbers, attempts), order.taken_at, stage.third_parties.value, order.collector_queue,
-            order.step.id,
+            " due_from, third_parties, collector_queue, purpose, attempt_windows)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            stage.id, stage.tone, json.dumps(phones), attempts, min(stage.call_cadence.min_numbers, attempts),
+            order.taken_at, stage.third_parties.value, order.collector_queue, order.step.id,
+            json.dumps(order.attempt_windows),
+            then=lambda conn: write_follow_ups(conn, order.account.account_id, order.follow_ups,
+                                               order.taken_at, order.check.rule_set if order.check else ""),
         )
+        async with self._pool.acquire() as conn:
+            # The queue's book size sets how often its other cases are followed up (domain §4).
+            cases = await conn.fetchval("SELECT count(*) FROM accounts WHERE collector_queue = $1 AND status = 'open'",
+                                        order.collector_queue)
+        return result.model_copy(update={"queue_cases": cases})
 
     @activity.defn
     async def queue_letter(self, order: StepOrder) -> StepResult:
@@ -213,13 +224,16 @@ class ChannelActivities:
             promised_date=order.promise.due_date if order.promise else None,
         )
 
-    async def _work_order(self, order: StepOrder, detail: str, insert: str, *values) -> StepResult:
-        """Writes the action log row and the channel's work order together, once per action key."""
+    async def _work_order(self, order: StepOrder, detail: str, insert: str, *values,
+                          then: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> StepResult:
+        """Writes the action log row and the channel's work order together (and `then`), once per action key."""
         async with self._pool.acquire() as conn, conn.transaction():
             # The work order's own key is its reference: the team or vendor consuming it quotes it back.
             if not await _log_action(conn, order, "done", detail, order.action_key):
                 return await _recorded_result(conn, order.action_key)
             await conn.execute(insert, order.action_key, order.account.account_id, *values)
+            if then is not None:
+                await then(conn)
         activity_logger().info("work order created", step=order.planned.key, channel=order.planned.channel)
         return StepResult(status="done", detail=detail, reference=order.action_key)
 
@@ -267,6 +281,22 @@ async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, d
         await record_check(conn, order.account.account_id, order.action_key, planned, order.check,
                            "blocked" if blocked else "allowed", detail if blocked else order.check.rule)
     return status.endswith(" 1")
+
+
+async def write_follow_ups(conn: asyncpg.Connection, account_id: str, plan: FollowUpPlan | None,
+                           now: datetime, rule_set: str) -> None:
+    """Replaces the account's follow-up days after `now` with the plan's (days already come stay as they were)."""
+    if plan is None:
+        return
+    await conn.execute("UPDATE follow_ups SET status = 'withdrawn' WHERE account_id = $1 AND starts_at > $2"
+                       " AND status = 'planned'", account_id, now)
+    await conn.executemany(
+        "INSERT INTO follow_ups (account_id, day, task_key, starts_at, attempts, rule_set, status, planned_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7) ON CONFLICT (account_id, day) DO UPDATE SET"
+        " task_key = EXCLUDED.task_key, starts_at = EXCLUDED.starts_at, attempts = EXCLUDED.attempts,"
+        " rule_set = EXCLUDED.rule_set, status = 'planned', planned_at = EXCLUDED.planned_at",
+        [(account_id, day.day, plan.task_key, day.at, day.attempts, rule_set, now) for day in plan.days],
+    )
 
 
 async def record_check(conn: asyncpg.Connection, account_id: str, key: str, planned: PlannedStep, check: Check,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from dunning import commitments, compliance, ladder
-from dunning.account import AccountDocument, PaymentReceived, PaymentReversed
+from dunning import commitments, compliance, ladder, pacing
+from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import Check, ContactMade
 from dunning.contact import CONTACT_CHANNELS, CeaseContact
@@ -20,6 +20,7 @@ from dunning.disputes import (
 from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
 from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
 from dunning.money import format_amount
+from dunning.pacing import FollowUp, FollowUpPlan
 from dunning.outcomes import (
     CONVERSATIONS, DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
 )
@@ -28,6 +29,11 @@ from dunning.state import AccountState, AccountView
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
 
 Skipped = list[ladder.PlannedStep]
+
+
+def _contact_of(planned: ladder.PlannedStep, check: Check) -> ContactMade:
+    return ContactMade(channel=Channel(planned.channel), at=check.evaluated_at, attempts=check.attempts)
+
 LOST = "lost"  # the cause of the reactions to lost contact
 
 
@@ -114,12 +120,18 @@ class Case:
             moments.append(stage_change)
         return min(moments) if moments else None
 
-    def step_taken(self, planned: ladder.PlannedStep, check: Check | None) -> None:
+    def step_taken(self, planned: ladder.PlannedStep, check: Check | None, follow_ups: FollowUpPlan | None = None,
+                   queue_cases: int | None = None) -> None:
+        """A step that went out: a contact counts for the caps; a ladder call task brings its follow-up plan and
+        tells us how full its collector queue is."""
         self.state.agenda = [p for p in self.state.agenda if p.key != planned.key]
         self.state.deferred.pop(planned.key, None)
         if check is not None:
-            self._contact_made(ContactMade(channel=Channel(planned.channel), at=check.evaluated_at,
-                                           attempts=check.attempts))
+            self._contact_made(_contact_of(planned, check))
+        if follow_ups is not None:
+            self.state.follow_ups = follow_ups
+        if queue_cases is not None:
+            self.state.queue_cases = queue_cases
 
     # --- the contact guard ---------------------------------------------------------------------------------
 
@@ -145,6 +157,73 @@ class Case:
         assert rules is not None, "contacts are counted only under a rule set"
         keep = timedelta(days=max([cap.days for cap in rules.caps], default=0))
         self.state.contacts_made = [c for c in self.state.contacts_made if c.at > contact.at - keep] + [contact]
+
+    # --- workload pacing ----------------------------------------------------------------------------------
+
+    def follow_up_plan(self, planned: ladder.PlannedStep, check: Check | None, now: datetime,
+                       task_key: str) -> FollowUpPlan | None:
+        """The follow-up days a ladder call task brings if it is filed now (None: the policy does not follow its
+        stage up). They run until the stage ends, when the next stage's task takes over."""
+        rules = self.policy.follow_up
+        stage = self.policy.stage_at(planned.dpd)
+        if (rules is None or stage is None or stage.id not in rules.stages or planned.channel != Channel.call.value
+                or isinstance(planned, ladder.AgendaStep)):
+            return None
+        assert stage.to_dpd is not None, "follow-up stages end (checked when the policy loads)"
+        plan = FollowUpPlan(task_key=task_key, anchor=local_date(now, self.account.time_zone),
+                            until=self.account.due_date + timedelta(days=stage.to_dpd + 1),
+                            queue_cases=self.state.queue_cases, written=True)
+        filed = [_contact_of(planned, check)] if check else []
+        return plan.model_copy(update={"days": self._follow_up_days(plan, now, filed)})
+
+    def refresh_follow_ups(self, now: datetime) -> FollowUpPlan | None:
+        """Counts the follow-up days that have come, and plans the rest from what is known now: a conversation
+        makes the case valid (daily), a promise, a pause or the end of collection stops follow-ups, a contact made
+        since may leave a day no room. Returns the plan when the collector queue must be told of a change."""
+        plan = self.state.follow_ups
+        if plan is None:
+            return None
+        come = [day for day in plan.days if day.at <= now]
+        for day in come if self.policy.contact_rules else []:
+            self._contact_made(ContactMade(channel=Channel.call, at=day.at, attempts=day.attempts))
+        state = self.state
+        collecting = state.status == "open" and state.paused_since is None and state.commitment is None
+        days = self._follow_up_days(plan, now) if collecting else []
+        changed = days != plan.days[len(come):]
+        self.state.follow_ups = plan.model_copy(update={"days": days, "written": plan.written and not changed})
+        return None if self.state.follow_ups.written else self.state.follow_ups
+
+    def follow_ups_written(self) -> None:
+        assert self.state.follow_ups is not None
+        self.state.follow_ups = self.state.follow_ups.model_copy(update={"written": True})
+
+    def _follow_up_days(self, plan: FollowUpPlan, now: datetime, filed: list[ContactMade] | None = None) -> list[FollowUp]:
+        """The cadence's days after `now`, each placed at the start of the best call window and kept only if the
+        guard lets that day's attempts go on that day (a day with no room gives way to the next)."""
+        rules, contact_rules, zone = self.policy.follow_up, self.policy.contact_rules, self.account.time_zone
+        assert rules is not None
+        spoken = self.state.last_conversation_at
+        valid_until = local_date(spoken, zone) + timedelta(days=rules.valid_for_days) if spoken else None
+        stage = self.policy.stage_at(ladder.dpd_on(self.account.due_date, plan.anchor))
+        assert stage is not None and stage.call_cadence is not None
+        windows = contact_rules.best_windows(Channel.call) if contact_rules else []
+        start = windows[0].start if windows else self.policy.send_time
+        paydays = contact_rules.preferred.paydays if contact_rules else []
+        # A day with a call of its own (a reaction, a promise confirmation) has that call as its follow-up.
+        called = {local_date(p.due_at, zone) for p in self.state.agenda if p.channel == Channel.call.value}
+        history, days = self.state.contacts_made + (filed or []), []
+        for day in pacing.cadence(rules, plan.anchor, plan.until, valid_until, plan.queue_cases, paydays):
+            at, attempts = local_datetime(day, start, zone), stage.call_cadence.attempts_per_day
+            if at <= now or day in called:
+                continue
+            if contact_rules is not None:
+                check = compliance.check(contact_rules, self.account, Channel.call, at, history, spoken, attempts)
+                if local_date(check.at, zone) != day:
+                    continue
+                at, attempts = check.at, check.attempts
+                history = history + [ContactMade(channel=Channel.call, at=at, attempts=attempts)]
+            days.append(FollowUp(day=day, at=at, attempts=attempts))
+        return days
 
     # --- pausing, resuming, closing ------------------------------------------------------------------------
 
@@ -332,8 +411,7 @@ class Case:
         change = ContactChange("applied", STRATEGY_OF[outcome.code])
         state.outcome_ids.append(event_id)
         if outcome.code in CONVERSATIONS and outcome.source != "field_visit":
-            spoken = min(outcome.occurred_at, now)
-            state.last_conversation_at = max(spoken, state.last_conversation_at or spoken)
+            self._spoke_with_debtor(outcome.occurred_at, now)
         if outcome.contact_point and book.record_failure(self.policy, outcome.contact_point, outcome.code, now):
             change.changed_points.append(book.find(outcome.contact_point))
         if outcome.code in DEBTOR_EVENT_OF:
@@ -352,6 +430,11 @@ class Case:
             change.strategy = Strategy.lost_contact
             state.agenda += reactions(self.policy, self.account, change.strategy, now, f"{LOST} {event_id}")
         return change
+
+    def _spoke_with_debtor(self, when: datetime, now: datetime) -> None:
+        """A telephone conversation about the debt: it starts any cool-down and makes the case valid."""
+        spoken = min(when, now)
+        self.state.last_conversation_at = max(spoken, self.state.last_conversation_at or spoken)
 
     def apply_contact_update(self, update: ContactUpdated) -> ContactChange:
         state, book = self.state, self.book
@@ -382,6 +465,8 @@ class Case:
             state.record_rejection(f"{commitment.kind} {commitment.commitment_id}: {problem}")
             state.commitment_ids.append(commitment.commitment_id)
             return [CommitmentChange(commitment, "rejected", event, reason=problem)]
+        if isinstance(event, PromiseMade) and event.channel == "call":
+            self._spoke_with_debtor(event.made_at, now)  # a promise taken on the phone is a conversation
         changes = [self.end_commitment("replaced", now)] if state.commitment is not None else []
         state.commitment = commitment
         state.agenda = [p for p in state.agenda if p.instalment is None]
@@ -510,6 +595,7 @@ class Case:
             commitment=state.commitment,
             broken_promises=state.broken_promises,
             upcoming=sorted(state.agenda, key=lambda p: p.due_at),
+            follow_up_days=[day.day for day in state.follow_ups.days] if state.follow_ups else [],
             invalid_points=self.book.invalid(),
             lost_contact=state.lost_contact_since is not None,
             fraud_claims=state.fraud_claims,

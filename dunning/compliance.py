@@ -47,6 +47,21 @@ class Cap(Strict):
     days: int = Field(ge=1)
 
 
+class Preferences(Strict):
+    """Placement hints (domain §3): where a contact goes when it may go anywhere in its window. Never a rule: the
+    guard still has the last word."""
+
+    windows: dict[Channel, list[Window]] = {}  # the best contact windows; the first one starts a day's work
+    paydays: list[int] = []  # days of the month that effort concentrates on
+
+    @model_validator(mode="after")
+    def _paydays_in_month(self) -> "Preferences":
+        wrong = [day for day in self.paydays if not 1 <= day <= 31]
+        if wrong:
+            raise ValueError(f"paydays must be days of the month (1-31), not {wrong}")
+        return self
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -60,13 +75,24 @@ class ContactRules(Strict):
     caps: list[Cap] = []
     conversation_cool_down_days: int | None = Field(default=None, ge=1)
     third_parties: ThirdPartyRules
+    preferred: Preferences = Preferences()
 
     @model_validator(mode="after")
     def _windows_listed(self) -> "ContactRules":
         empty = sorted(channel.value for channel, windows in self.windows.items() if not windows)
         if empty:
             raise ValueError(f"windows of {', '.join(empty)} are empty; leave a channel out to give it no window")
+        for channel, preferred in self.preferred.windows.items():
+            allowed = self.windows.get(channel, [])
+            for window in preferred:
+                if allowed and not any(a.start <= window.start and window.end <= a.end for a in allowed):
+                    raise ValueError(f"preferred {channel.value} window {window.start:%H:%M}-{window.end:%H:%M} "
+                                     f"lies outside the {channel.value} windows: a hint may not break a rule")
         return self
+
+    def best_windows(self, channel: Channel) -> list[Window]:
+        """Where the channel's work of a day goes: the preferred windows, else the allowed ones."""
+        return sorted(self.preferred.windows.get(channel) or self.windows.get(channel, []), key=lambda w: w.start)
 
 
 class ContactMade(Payload):

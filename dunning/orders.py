@@ -12,6 +12,7 @@ from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
 from dunning.contact import contact_points_for
 from dunning.fraud import FraudClaimed
+from dunning.pacing import FollowUpPlan
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported
@@ -44,6 +45,8 @@ class StepOrder(Payload):
     promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
     may_disclose: list[bool] = []  # per contact point of a call: may the debt be discussed with who answers
+    follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
+    attempt_windows: list[str] = []  # a call's best windows, "10:00-11:30": the dialer spreads attempts over them
     taken_at: datetime  # business time
 
 
@@ -51,6 +54,7 @@ class StepResult(Payload):
     status: Literal["done", "skipped", "rejected", "failed"]
     detail: str = ""
     reference: str | None = None  # the vendor's or work order's id
+    queue_cases: int | None = None  # a call task's collector queue: its open accounts when the task was filed
 
 
 class AccountOpened(Payload):
@@ -170,6 +174,15 @@ class ContactDeferred(Payload):
     check: Check
 
 
+class FollowUpsPlanned(Payload):
+    """The account's follow-up days from `now` on, replacing those planned before."""
+
+    account_id: str
+    plan: FollowUpPlan
+    now: datetime
+    rule_set: str = ""
+
+
 class AccountClosed(Payload):
     account_id: str
     status: str
@@ -181,7 +194,7 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
                workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
                collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
                tried_last: str | None = None, promise: PromiseFacts | None = None,
-               check: Check | None = None) -> StepOrder:
+               check: Check | None = None, follow_ups: FollowUpPlan | None = None) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
@@ -200,6 +213,9 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         contact_points=points,
         may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points]
         if rules and stage and step.channel is Channel.call else [],
+        follow_ups=follow_ups,
+        attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)]
+        if rules and step.channel is Channel.call else [],
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,

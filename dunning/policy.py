@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
 from dunning.channels import APPROVABLE, Channel, ThirdParties
 from dunning.compliance import ContactRules, RulesError, load_rules
+from dunning.pacing import FollowUpRules
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
@@ -238,6 +239,9 @@ class Policy(Strict):
     # The contact rule set every outgoing contact must pass (rules/*.yaml); a policy without one (as pinned by
     # accounts opened before rule sets existed) keeps only the ladder's own times.
     contact_rules: ContactRules | None = None
+    # How often collectors follow a case up between the ladder's call tasks (domain §4); a policy without it (as
+    # pinned by accounts opened before pacing existed) leaves each call task to its own day.
+    follow_up: FollowUpRules | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")
@@ -276,6 +280,11 @@ class Policy(Strict):
                     )
             if step.channel is Channel.agency and not self.agencies:
                 raise ValueError(f"step {step.id!r} places with an agency but the policy lists no agencies")
+        stages = {stage.id: stage for stage in self.stages}
+        for stage_id in self.follow_up.stages if self.follow_up else []:
+            stage = stages.get(stage_id)
+            if stage is None or stage.to_dpd is None or Channel.call not in stage.channels:
+                raise ValueError(f"follow_up: stage {stage_id!r} must be a stage of this policy that calls and ends")
         return self
 
     def stage_at(self, dpd: int) -> Stage | None:

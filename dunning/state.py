@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,6 +15,7 @@ from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.pacing import FollowUpPlan
 from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.policy import Channel, Policy
@@ -70,6 +71,10 @@ class AccountState(BaseModel):
     contacts_made: list[ContactMade] = Field(default_factory=list)
     last_conversation_at: datetime | None = None
     deferred: dict[str, datetime] = Field(default_factory=dict)  # step key -> when the guard lets it go
+    # Workload pacing: the follow-up days of the current ladder call task, and the collector queue's last known
+    # book size (open accounts), which sets the cadence of the next task.
+    follow_ups: FollowUpPlan | None = None
+    queue_cases: int | None = None
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
@@ -124,6 +129,7 @@ class AccountView(Payload):
     commitment: Commitment | None
     broken_promises: int
     upcoming: list[AgendaStep]  # reactions and reminders still to come
+    follow_up_days: list[date] = []  # days a collector works the case before the next stage
     invalid_points: list[PointRecord]
     lost_contact: bool
     fraud_claims: list[FraudClaimed]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -18,19 +19,31 @@ async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
         "SELECT local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
         " WHERE account_id = $1 ORDER BY evaluated_at, step_id", account_id,
     )
-    return [f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
-            + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]"
-            for r in rows]
+    lines = [f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
+             + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]"
+             for r in rows]
+    follow_ups = await pool.fetch(
+        "SELECT f.day, f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
+        " JOIN accounts a USING (account_id) WHERE f.account_id = $1 ORDER BY f.day", account_id,
+    )
+    lines += [f"{r['starts_at'].astimezone(ZoneInfo(r['time_zone'])):%Y-%m-%d %H:%M} {r['time_zone']}  "
+              f"{'call':<11} {'follow-up':<28} {r['status']:<8} {r['attempts']} attempts from then"
+              f"  [{r['rule_set']}]" for r in follow_ups]
+    return sorted(lines)
 
 
 async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[str], list[str]]:
     """(contacts per debtor per channel per 7 days from `first`, breaches) for contacts allowed in [first, last]."""
     since = datetime.combine(first, time(0), tzinfo=timezone.utc)
     until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    # Contacts the steps made, and the days collectors work each case (a day's attempts count from its start).
     rows = await pool.fetch(
         "SELECT c.account_id, a.time_zone, c.rule_set, c.channel, c.evaluated_at, c.attempts FROM contact_checks c"
         " JOIN accounts a USING (account_id) WHERE c.verdict = 'allowed' AND c.evaluated_at >= $1"
-        " AND c.evaluated_at < $2 ORDER BY c.account_id, c.evaluated_at", since, until,
+        " AND c.evaluated_at < $2"
+        " UNION ALL SELECT f.account_id, a.time_zone, f.rule_set, 'call', f.starts_at, f.attempts FROM follow_ups f"
+        " JOIN accounts a USING (account_id) WHERE f.status = 'planned' AND f.rule_set <> ''"
+        " AND f.starts_at >= $1 AND f.starts_at < $2 ORDER BY 1, 5", since, until,
     )
     spoken = await pool.fetch(
         "SELECT account_id, LEAST(occurred_at, settled_at) AS spoken, settled_at FROM contact_events"

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.money import format_amount, to_major
     from dunning.orders import (
         AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
-        DisputeRecorded, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, action_key, step_order,
+        DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, action_key, step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
@@ -59,6 +59,7 @@ class AccountWorkflow:
         while True:
             if self._state.status == "open":
                 await self._settle_signals()
+            await self._plan_follow_ups()
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
                 await self._close()
@@ -184,18 +185,18 @@ class AccountWorkflow:
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
+        key = action_key(self._account.account_id, info.first_execution_run_id, planned.key)
         # Every contact passes the guard first; one it moves waits on its timer (nothing is dropped).
         check = self._case.contact_check(planned, self._now())
         if check is not None and check.verdict == "deferred":
             self._case.defer(planned, check)
             await self._record(AccountActivities.record_deferral, ContactDeferred(
-                account_id=self._account.account_id,
-                action_key=action_key(self._account.account_id, info.first_execution_run_id, planned.key),
-                planned=planned, check=check,
+                account_id=self._account.account_id, action_key=key, planned=planned, check=check,
             ))
             return
         extra = planned if isinstance(planned, ladder.AgendaStep) else None
         commitment = self._state.commitment
+        follow_ups = self._case.follow_up_plan(planned, check, self._now(), key)
         order = step_order(
             self._policy, self._account, planned,
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
@@ -204,7 +205,7 @@ class AccountWorkflow:
             tried_last=extra.tried_last if extra else None,
             promise=commitments.promise_facts(commitment, extra.instalment)
             if extra and extra.instalment and commitment else None,
-            check=check,
+            check=check, follow_ups=follow_ups,
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         running = start_step(order, set(self._state.ceased_channels), ladder.stage_forbids(self._policy, planned))
@@ -220,7 +221,8 @@ class AccountWorkflow:
                 pass
             return
         result: StepResult = await step_result(running, order)
-        self._case.step_taken(planned, check if result.status == "done" else None)
+        done = result.status == "done"
+        self._case.step_taken(planned, check if done else None, follow_ups if done else None, result.queue_cases)
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
@@ -233,6 +235,17 @@ class AccountWorkflow:
                 detail=result.detail,
             )
         )
+
+    async def _plan_follow_ups(self) -> None:
+        """Tells the collector queue when the case's follow-up days change (workload pacing)."""
+        plan = self._case.refresh_follow_ups(self._now())
+        if plan is None:
+            return
+        rules = self._policy.contact_rules
+        await self._record(AccountActivities.plan_follow_ups, FollowUpsPlanned(
+            account_id=self._account.account_id, plan=plan, now=self._now(), rule_set=rules.name if rules else "",
+        ))
+        self._case.follow_ups_written()
 
     async def _close(self) -> None:
         self._publish(None)
