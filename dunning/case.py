@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dunning import commitments, compliance, ladder, pacing
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
@@ -94,11 +95,16 @@ class Case:
         them at once, after any news that came with the account); the rest are skipped."""
         _, skip = ladder.triage_missed(self.policy, self.account, self.plan, now)
         self.state.done_steps += [p.key for p in skip]
+        self._owe_validation_notice(now)
         return skip
 
     def next_step(self) -> ladder.PlannedStep | None:
         """The earliest of the reactions and reminders, and of the ladder's next step unless a promise or plan
         holds the ladder back; a step the contact guard moved is due when it lets it go."""
+        notice = self.policy.validation_notice
+        owed = [p for p in self.state.agenda if notice and p.step_id == notice.id]
+        if owed:
+            return owed[0]  # before anything else, even steps already overdue when the account arrived
         candidates = list(self.state.agenda)
         if self.state.commitment is None:
             done = set(self.state.done_steps)
@@ -130,6 +136,13 @@ class Case:
             self._contact_made(_contact_of(planned, check))
         if follow_ups is not None:
             self.state.follow_ups = follow_ups
+        notice, rules = self.policy.validation_notice, self.policy.contact_rules
+        if check is not None and notice and planned.step_id == notice.id and rules and rules.validation_notice:
+            sent = local_date(check.evaluated_at, self.account.time_zone)
+            received = self.policy.working_days.add_working_days(
+                sent, rules.validation_notice.receipt_after_working_days)
+            self.state.validation_notice_sent_at = check.evaluated_at
+            self.state.validation_period_ends = received + timedelta(days=rules.validation_notice.period_days)
         if queue_cases is not None:
             self.state.queue_cases = queue_cases
 
@@ -141,12 +154,34 @@ class Case:
         rules, channel = self.policy.contact_rules, Channel(planned.channel)
         if rules is None or channel not in CONTACT_CHANNELS:
             return None
+        notice = self.policy.validation_notice
+        if self._validation_notice_owed() and not (notice and planned.step_id == notice.id):
+            zone = self.account.time_zone
+            return Check(rule_set=rules.name, verdict="blocked", evaluated_at=now, at=now,
+                         rule="validation_notice: not sent yet (12 CFR 1006.34)",
+                         local_time=f"{now.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}")
         # A ladder call task is a day of attempts at the stage's cadence; a reaction or confirmation is one call.
         stage = self.policy.stage_at(planned.dpd)
         ladder_call = channel is Channel.call and not isinstance(planned, ladder.AgendaStep)
         cadence = stage.call_cadence if stage and ladder_call else None
         return compliance.check(rules, self.account, channel, now, self.state.contacts_made,
                                 self.state.last_conversation_at, cadence.attempts_per_day if cadence else 1)
+
+    def _validation_notice_owed(self) -> bool:
+        rules = self.policy.contact_rules
+        return bool(rules and rules.validation_notice and self.state.validation_notice_sent_at is None)
+
+    def _owe_validation_notice(self, now: datetime) -> None:
+        """Puts the validation notice first, when the rule set requires one and it has not gone (once at a time:
+        a notice that could not go, for want of an address, is put again when one arrives)."""
+        notice = self.policy.validation_notice
+        if notice is None or not self._validation_notice_owed() or any(
+                p.step_id == notice.id for p in self.state.agenda):
+            return
+        dpd = ladder.dpd_at(self.account, now)
+        self.state.agenda.append(ladder.AgendaStep(
+            key=f"{notice.id}:{now:%Y%m%dT%H%M%S}", step_id=notice.id, channel=notice.channel.value, dpd=dpd,
+            stage=ladder.stage_id(self.policy, dpd), due_at=now, cause="validation notice (12 CFR 1006.34)"))
 
     def defer(self, planned: ladder.PlannedStep, check: Check) -> None:
         self.state.deferred[planned.key] = check.at
@@ -436,7 +471,7 @@ class Case:
         spoken = min(when, now)
         self.state.last_conversation_at = max(spoken, self.state.last_conversation_at or spoken)
 
-    def apply_contact_update(self, update: ContactUpdated) -> ContactChange:
+    def apply_contact_update(self, update: ContactUpdated, now: datetime) -> ContactChange:
         state, book = self.state, self.book
         verdict = "duplicate" if update.update_id in state.outcome_ids else book.update(update)
         if verdict.startswith("rejected"):
@@ -445,6 +480,7 @@ class Case:
             state.outcome_ids.append(update.update_id)
             if not book.debtor_phones_lost():
                 state.lost_contact_since = None
+            self._owe_validation_notice(now)  # a notice that found no address may go now
         changed = [book.find(update.point.value)] if verdict in ("added", "corrected", "revalidated") else []
         return ContactChange(verdict, changed_points=changed,
                              removed_point=update.replaces if verdict == "corrected" else None)
@@ -596,6 +632,8 @@ class Case:
             broken_promises=state.broken_promises,
             upcoming=sorted(state.agenda, key=lambda p: p.due_at),
             follow_up_days=[day.day for day in state.follow_ups.days] if state.follow_ups else [],
+            validation_notice_sent_at=state.validation_notice_sent_at,
+            validation_period_ends=state.validation_period_ends,
             invalid_points=self.book.invalid(),
             lost_contact=state.lost_contact_since is not None,
             fraud_claims=state.fraud_claims,

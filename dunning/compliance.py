@@ -62,6 +62,14 @@ class Preferences(Strict):
         return self
 
 
+class ValidationNoticeRules(Strict):
+    """12 CFR 1006.34: the notice that tells the consumer the debt and their rights. We send it as the first
+    communication; until it has gone nothing else reaches the consumer."""
+
+    receipt_after_working_days: int = Field(ge=0)  # receipt may be assumed this many working days after sending
+    period_days: int = Field(ge=1)  # the validation period ends this many days after receipt
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -76,6 +84,7 @@ class ContactRules(Strict):
     conversation_cool_down_days: int | None = Field(default=None, ge=1)
     third_parties: ThirdPartyRules
     preferred: Preferences = Preferences()
+    validation_notice: ValidationNoticeRules | None = None
 
     @model_validator(mode="after")
     def _windows_listed(self) -> "ContactRules":
@@ -103,7 +112,7 @@ class ContactMade(Payload):
     attempts: int = 1
 
 
-Verdict = Literal["allowed", "deferred"]
+Verdict = Literal["allowed", "deferred", "blocked"]
 
 
 class Check(Payload):
@@ -111,7 +120,7 @@ class Check(Payload):
 
     rule_set: str
     verdict: Verdict
-    rule: str  # what decided: "allowed", "window:call", "cap:call 7 in 7 days", "cool_down:7 days"
+    rule: str  # what decided: "allowed", "window:call", "cap:call 7 in 7 days", "cool_down:7 days", "validation_notice: ..."
     evaluated_at: datetime
     local_time: str  # the debtor's wall clock when it was evaluated, e.g. "2026-11-23 02:00 Asia/Shanghai"
     at: datetime  # when it may go: `evaluated_at` if allowed

@@ -105,6 +105,8 @@ def stage_forbids(policy: Policy, planned: PlannedStep) -> str:
     placements are not contact, so any stage allows them."""
     if planned.channel not in {channel.value for channel in CONTACT_CHANNELS}:
         return ""
+    if policy.validation_notice and planned.step_id == policy.validation_notice.id:
+        return ""  # the law requires it, whatever the stage
     stage = policy.stage_at(planned.dpd)
     if stage is None:
         return f"no stage covers dpd {planned.dpd}"

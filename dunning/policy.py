@@ -242,6 +242,8 @@ class Policy(Strict):
     # How often collectors follow a case up between the ladder's call tasks (domain §4); a policy without it (as
     # pinned by accounts opened before pacing existed) leaves each call task to its own day.
     follow_up: FollowUpRules | None = None
+    # The validation notice a rule set may require before any other communication (12 CFR 1006.34).
+    validation_notice: Action | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")
@@ -280,6 +282,11 @@ class Policy(Strict):
                     )
             if step.channel is Channel.agency and not self.agencies:
                 raise ValueError(f"step {step.id!r} places with an agency but the policy lists no agencies")
+        notice = self.contact_rules.validation_notice if self.contact_rules else None
+        if notice and (self.validation_notice is None or self.validation_notice.channel not in (Channel.letter,
+                                                                                                Channel.email)):
+            raise ValueError(f"rule set {self.contact_rules.name!r} requires a validation notice before any other "
+                             "communication: add a validation_notice letter or e-mail to the policy")
         stages = {stage.id: stage for stage in self.stages}
         for stage_id in self.follow_up.stages if self.follow_up else []:
             stage = stages.get(stage_id)
@@ -292,7 +299,7 @@ class Policy(Strict):
 
     def actions(self) -> list[Action]:
         """Every action the policy can take: ladder steps, strategy reactions, reminders and the fraud flow's."""
-        actions: list[Action] = list(self.steps)
+        actions: list[Action] = list(self.steps) + ([self.validation_notice] if self.validation_notice else [])
         for reactions in self.strategies.values():
             actions += reactions
         for rules in (self.promises, self.plans):

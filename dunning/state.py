@@ -75,6 +75,10 @@ class AccountState(BaseModel):
     # book size (open accounts), which sets the cadence of the next task.
     follow_ups: FollowUpPlan | None = None
     queue_cases: int | None = None
+    # The validation notice (12 CFR 1006.34), under a rule set that requires one: when it went, and the last day
+    # of the validation period it opened.
+    validation_notice_sent_at: datetime | None = None
+    validation_period_ends: date | None = None
     # Signals received but not yet acted on; carried over continue-as-new so none is lost.
     pending_payments: list[PaymentReceived] = Field(default_factory=list)
     pending_ceases: list[CeaseContact] = Field(default_factory=list)
@@ -130,6 +134,8 @@ class AccountView(Payload):
     broken_promises: int
     upcoming: list[AgendaStep]  # reactions and reminders still to come
     follow_up_days: list[date] = []  # days a collector works the case before the next stage
+    validation_notice_sent_at: datetime | None = None
+    validation_period_ends: date | None = None
     invalid_points: list[PointRecord]
     lost_contact: bool
     fraud_claims: list[FraudClaimed]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dunning.compliance import ContactMade, breaches, load_rules
+from dunning.compliance import ContactMade, breaches
 from dunning.outcomes import ContactOutcome
 from dunning.policy import Channel, load_policy
 from dunning.state import AccountRun
@@ -36,8 +36,8 @@ def local(instant: datetime) -> str:
 
 
 async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leaves_the_window(env, run_worker, pool):
-    rules = load_rules("us_reg_f")
-    policy = load_policy("consumer_loan").model_copy(update={"contact_rules": rules})
+    policy = load_policy("us_consumer_loan")
+    rules = policy.contact_rules
     # Day 0 is the day the account reaches us, transferred at 89 days past due; day 1 it enters the 90+ stage.
     day0 = (await env.get_current_time()).astimezone(PHOENIX).date() + timedelta(days=1)
     day = lambda n: day0 + timedelta(days=n)  # noqa: E731
@@ -70,8 +70,7 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
     eighth = [c for c in checks if c["action_key"] == eighth_key]
     placed = [c for c in checks if c["verdict"] == "allowed"]
 
-    # Seven attempts went out as scheduled; the ladder's call tasks were paced to one attempt each (the 60-89
-    # stage asks for 3 a day).
+    # Seven attempts went out as scheduled, one attempt each.
     assert [(c["step_id"], local(c["evaluated_at"]), c["attempts"]) for c in placed if c not in eighth] == [
         ("call_task", f"{day(0)} 09:00", 1),
         ("call_task", f"{day(1)} 10:00", 1),

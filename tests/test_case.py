@@ -559,13 +559,13 @@ def test_a_new_debtor_mobile_ends_lost_contact():
     assert case.state.lost_contact_since is not None
     update = ContactUpdated(update_id="U1", point=ContactPoint(kind="mobile", value="+8613900000001"),
                             source="skip_trace", updated_at=at(3, 6))
-    change = case.apply_contact_update(update)
+    change = case.apply_contact_update(update, at(3, 5))
     assert change.verdict == "added"
     assert [r.point.value for r in change.changed_points] == ["+8613900000001"]
     assert case.state.lost_contact_since is None
     assert not case.view(at(3, 6)).lost_contact
     assert "+8613900000001" in {p.value for p in case.book.usable()}
-    assert case.apply_contact_update(update).verdict == "duplicate"
+    assert case.apply_contact_update(update, at(3, 5)).verdict == "duplicate"
 
 
 def test_a_death_outcome_queues_a_death_report_for_verification():

@@ -13,7 +13,6 @@ from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from dunning.compliance import load_rules
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
@@ -60,14 +59,17 @@ async def portfolio_env(pool, sms_client, settings):
 
 
 @pytest.mark.portfolio
-@pytest.mark.parametrize("rule_set", ["cn_consumer", "us_reg_f"])
-async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env, pool, rule_set):
+@pytest.mark.parametrize("policy_name, currency, locale", [("consumer_loan", "CNY", "zh"), ("us_consumer_loan", "USD", "en")],
+                         ids=["cn_consumer", "us_reg_f"])
+async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env, pool, policy_name, currency, locale):
     env, queue = portfolio_env, "portfolio"
+    policy = load_policy(policy_name)
+    rule_set = policy.contact_rules.name
     rng = random.Random(f"portfolio-{rule_set}")
-    policy = load_policy("consumer_loan").model_copy(update={"contact_rules": load_rules(rule_set)})
     today = await server_today(env)
     accounts = [make_account(due=today - timedelta(days=rng.randint(0, 20)), account_id=f"{rule_set[:2].upper()}{i:05d}",
-                             time_zone=rng.choice(ZONES)) for i in range(ACCOUNTS)]
+                             policy=policy_name, time_zone=rng.choice(ZONES), currency=currency, locale=locale)
+                for i in range(ACCOUNTS)]
     await gather_bounded(env.client.start_workflow(
         "AccountWorkflow", AccountRun(account=account, policy=policy), id=account.workflow_id, task_queue=queue,
         start_signal="account_document_received", start_signal_args=[account],
@@ -91,3 +93,12 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env,
     verdicts = dict(await pool.fetch("SELECT verdict, count(*) FROM contact_checks WHERE account_id = ANY($1)"
                                      " GROUP BY verdict", ids))
     assert verdicts["allowed"] > ACCOUNTS * 5 and verdicts["deferred"] > 0  # it ran, and the guard had work
+    # Collectors followed cases up between the stage call tasks, and those days are among the contacts counted.
+    follow_ups = await pool.fetchval("SELECT count(*) FROM follow_ups WHERE account_id = ANY($1)"
+                                     " AND status = 'planned'", ids)
+    assert follow_ups > ACCOUNTS * 3
+    if policy.validation_notice:  # each account's first communication was its validation notice
+        firsts = await pool.fetch("SELECT DISTINCT ON (account_id) step_id FROM action_log WHERE account_id = ANY($1)"
+                                  " AND channel IN ('sms', 'email', 'call', 'letter') ORDER BY account_id, taken_at,"
+                                  " recorded_at", ids)
+        assert {r["step_id"] for r in firsts} == {policy.validation_notice.id} and len(firsts) == ACCOUNTS

@@ -132,7 +132,8 @@ def test_a_day_with_a_reaction_call_has_that_call_as_its_follow_up():
 
 
 def test_under_regulation_f_a_conversation_makes_the_case_valid_but_the_cool_down_keeps_its_days_free():
-    case = case_under(POLICY.model_copy(update={"contact_rules": load_rules("us_reg_f")}))
+    case = case_under(load_policy("us_consumer_loan"))
+    case.state.validation_notice_sent_at = at(3, 2, 9)
     assert {d.attempts for d in file_stage_task(case).days} == {1}  # 7 in 7 days: one attempt a day
     case.apply_outcome(ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent-7",
                                       occurred_at=at(3, 9, 11)), at(3, 9, 11))
@@ -143,7 +144,8 @@ def test_under_regulation_f_a_conversation_makes_the_case_valid_but_the_cool_dow
 
 
 def test_under_regulation_f_a_promise_taken_on_the_phone_starts_the_cool_down():
-    case = case_under(POLICY.model_copy(update={"contact_rules": load_rules("us_reg_f")}))
+    case = case_under(load_policy("us_consumer_loan"))
+    case.state.validation_notice_sent_at = at(3, 2, 9)
     case.take_commitment(promise("P1", date(2026, 3, 9)), at(3, 4, 11))  # taken by call on the 4th
     confirmation = next(p for p in case.state.agenda if p.channel == "call")
     check = case.contact_check(confirmation, confirmation.due_at)

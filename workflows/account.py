@@ -208,7 +208,9 @@ class AccountWorkflow:
             check=check, follow_ups=follow_ups,
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
-        running = start_step(order, set(self._state.ceased_channels), ladder.stage_forbids(self._policy, planned))
+        blocked = check.rule if check is not None and check.verdict == "blocked" else ""
+        running = start_step(order, set(self._state.ceased_channels),
+                             blocked or ladder.stage_forbids(self._policy, planned))
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
         # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
         # finds whatever the withdrawn attempt managed to do.
@@ -295,7 +297,7 @@ class AccountWorkflow:
             if isinstance(event, ContactOutcome):
                 contact = case.apply_outcome(event, self._now())
             else:
-                contact = case.apply_contact_update(event)
+                contact = case.apply_contact_update(event, self._now())
             await self._record(AccountActivities.record_contact, ContactRecorded(
                 account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, event=event,
                 verdict=contact.verdict, strategy=contact.strategy.value if contact.strategy else None,
