@@ -7,7 +7,7 @@ the first moment it may - it never drops a step for a window or a cap, it moves 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dunning.account import AccountDocument, ContactPoint, Payload, local_date, local_datetime
+from dunning.calendar import WEEKDAYS, Weekday, WorkingCalendar
 from dunning.channels import Channel, ThirdParties
 from dunning.datafile import load_named
 
@@ -47,12 +48,22 @@ class Cap(Strict):
     days: int = Field(ge=1)
 
 
+class PreferredDays(Strict):
+    """Days a ladder step had better not fall on, and where it goes instead (at most `max_shift_days` later)."""
+
+    working_days_only: bool = False  # off the weekends and holidays of the policy's calendar
+    avoid_month_end_days: int = Field(default=0, ge=0, le=10)  # the last N days of a month
+    prefer_weekdays: list[Weekday] = []  # of the days a step may move to, these first
+    max_shift_days: int = Field(default=0, ge=0, le=7)
+
+
 class Preferences(Strict):
     """Placement hints (domain §3): where a contact goes when it may go anywhere in its window. Never a rule: the
     guard still has the last word."""
 
     windows: dict[Channel, list[Window]] = {}  # the best contact windows; the first one starts a day's work
     paydays: list[int] = []  # days of the month that effort concentrates on
+    days: PreferredDays = PreferredDays()
 
     @model_validator(mode="after")
     def _paydays_in_month(self) -> "Preferences":
@@ -147,6 +158,31 @@ def check(rules: ContactRules, account: AccountDocument, channel: Channel, when:
     return Check(rule_set=rules.name, verdict="allowed" if at == when else "deferred", rule=first_rule,
                  evaluated_at=when, local_time=f"{when.astimezone(ZoneInfo(account.time_zone)):%Y-%m-%d %H:%M} "
                  f"{account.time_zone}", at=at, attempts=attempts)
+
+
+def place(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
+          calendar: WorkingCalendar) -> datetime:
+    """Where a ladder step goes by the rule set's hints: off an avoided day (to a preferred weekday if one is within
+    reach, else the first day that is not avoided), then into the first best window of its channel that has not
+    passed. A hint that finds nothing better leaves the step where it was."""
+    days, zone = rules.preferred.days, account.time_zone
+    first = local_date(at, zone)
+    reach = [first + timedelta(days=offset) for offset in range(days.max_shift_days + 1)]
+    fine = [day for day in reach if not _avoided(days, day, calendar)]
+    day = first if first in fine or not fine else next(
+        (d for d in fine if WEEKDAYS[d.weekday()] in days.prefer_weekdays), fine[0])
+    moment = at if day == first else local_datetime(day, at.astimezone(ZoneInfo(zone)).time(), zone)
+    for window in sorted(rules.preferred.windows.get(channel, []), key=lambda w: w.start):
+        start, end = (local_datetime(day, t, zone) for t in (window.start, window.end))
+        if moment < end:
+            return max(moment, start)
+    return moment
+
+
+def _avoided(days: PreferredDays, day: date, calendar: WorkingCalendar) -> bool:
+    month_end = (date(day.year + day.month // 12, day.month % 12 + 1, 1) - timedelta(days=1)).day
+    return ((days.working_days_only and not calendar.is_working_day(day))
+            or day.day > month_end - days.avoid_month_end_days)
 
 
 def _inside_window(rules: ContactRules, account: AccountDocument, channel: Channel,

@@ -6,8 +6,9 @@ import zlib
 from datetime import date, datetime, timedelta
 
 from dunning.account import AccountDocument, Payload, local_date, local_datetime
+from dunning.compliance import ContactRules, place
 from dunning.contact import CONTACT_CHANNELS
-from dunning.policy import Action, Agency, Policy
+from dunning.policy import Action, Agency, Channel, Policy
 
 NOT_DUE = "not_due"
 
@@ -61,8 +62,21 @@ def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
         for step in policy.steps
         for dpd in step.schedule.dpds()
     ]
+    if policy.contact_rules is not None:
+        planned = _placed(policy, policy.contact_rules, account, planned)
     order = {step.id: index for index, step in enumerate(policy.steps)}
     return sorted(planned, key=lambda p: (p.due_at, order[p.step_id]))
+
+
+def _placed(policy: Policy, rules: ContactRules, account: AccountDocument,
+            planned: list[PlannedStep]) -> list[PlannedStep]:
+    """Contact rungs moved by the rule set's placement hints. Rungs of one step that land on the same day are one
+    contact: the latest stands for them (a weekend's daily e-mails become Monday's one)."""
+    contact = {channel.value for channel in CONTACT_CHANNELS}
+    moved = [p.model_copy(update={"due_at": place(rules, account, Channel(p.channel), p.due_at, policy.working_days)})
+             if p.channel in contact else p for p in planned]
+    latest = {(p.step_id, local_date(p.due_at, account.time_zone)): p.dpd for p in moved}
+    return [p for p in moved if latest[(p.step_id, local_date(p.due_at, account.time_zone))] == p.dpd]
 
 
 def triage_missed(

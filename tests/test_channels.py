@@ -100,12 +100,12 @@ async def test_sms_to_an_opted_out_number_is_rejected_and_recorded(pool, channel
 async def test_b2b_email_is_rendered_in_the_debtor_language_with_an_opt_out(pool, channels):
     account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago",
                            locale="en")
-    order = await step_order(pool, account, "chase_email_daily@12")
+    order = await step_order(pool, account, "chase_email_daily@11")
     await run_twice(channels.send_email, order)
     mail = await pool.fetchrow("SELECT to_address, subject, body FROM email_jobs WHERE action_key = $1",
                                order.action_key)
     assert mail["to_address"] == account.points("email")[0].value
-    assert mail["subject"] == "Overdue: 2,500.00 USD, 12 days past due"
+    assert mail["subject"] == "Overdue: 2,500.00 USD, 11 days past due"
     assert "UNSUBSCRIBE" in mail["body"]
 
 

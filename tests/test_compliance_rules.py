@@ -112,7 +112,7 @@ def test_a_contact_person_is_told_of_the_debt_only_as_the_stage_and_what_they_kn
 
 
 def test_an_unknown_rule_set_is_refused_naming_the_known_ones():
-    with pytest.raises(RulesError, match="known rule sets: cn_consumer, us_reg_f"):
+    with pytest.raises(RulesError, match="known rule sets: cn_commercial, cn_consumer, us_reg_f"):
         load_rules("gdpr")
 
 
