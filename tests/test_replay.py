@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from dunning.account import PaymentReceived, PaymentReversed
 from dunning.fraud import claim_workflow_id
+from dunning.outcomes import ContactOutcome
 from infra import billing
 from tests.conftest import make_account, server_today
 from tests.test_promises import promise
@@ -47,7 +48,10 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
     fees_account = make_account(due=today, account_id="REPLAY-FEES", policy="property_fees", amount_minor=150_000)
     answers_account = make_account(due=today, account_id="REPLAY-ANSWERS")
     talk_account = make_account(due=today, account_id="REPLAY-TALK", amount_minor=120_000)
-    accounts = (ladder_account, paid_account, fees_account, answers_account, talk_account)
+    us_account = make_account(due=today, account_id="REPLAY-US", policy="us_consumer_loan", currency="USD",
+                              locale="en", time_zone="America/Chicago")
+    b2b_account = make_account(due=today, account_id="REPLAY-B2B", policy="b2b_receivables")
+    accounts = (ladder_account, paid_account, fees_account, answers_account, talk_account, us_account, b2b_account)
     async with run_worker() as queue:
         for account in accounts:
             await billing.open_account(env.client, queue, account)
@@ -79,6 +83,14 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
                                                             "tracing")),
         ):
             await billing.signal_open_account(env.client, talk_account.account_id, signal, payload)
+        # Under Reg F: a conversation (the cool-down, a valid case's follow-ups), then a promise taken by phone.
+        spoken = await env.get_current_time()
+        for signal, payload in (
+            ("contact_outcome", ContactOutcome(outcome_id="U1", code="reached", source="collector",
+                                               reported_by="agent-9", occurred_at=spoken)),
+            ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),  # its calls wait out the cool-down
+        ):
+            await billing.signal_open_account(env.client, us_account.account_id, signal, payload)
         await env.sleep(timedelta(days=10))
         await billing.agree_plan(env.client, talk_account.account_id, billing.parse_plan(
             "PLAN1", [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"], "CNY",
@@ -89,7 +101,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
         await env.sleep(timedelta(days=180))
 
     names = ("consumer_loan_ladder_180_dpd", "partial_duplicate_full", "property_fees_reversal", "debtor_answers",
-             "promises_outcomes_plan_fraud_claim")
+             "promises_outcomes_plan_fraud_claim", "us_notice_pacing_promise", "b2b_placed_chases")
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):
         history = await env.client.get_workflow_handle(workflow_id).fetch_history()
