@@ -228,6 +228,8 @@ class AccountActivities:
                   json.dumps(r.failures), "valid" if r.invalid_since is None else "invalid", r.invalid_because)
                  for r in recorded.changed_points],
             )
+            await _log_skipped(conn, recorded.account_id, recorded.workflow_id, recorded.ladder_life,
+                               recorded.skipped, "fell due while the validation notice waited for an address")
         activity_logger().info("contact event recorded", event_kind=row[1], code=row[2], verdict=recorded.verdict,
                                strategy=recorded.strategy, points_changed=len(recorded.changed_points))
 

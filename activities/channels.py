@@ -153,9 +153,11 @@ class ChannelActivities:
         return await self._work_order(
             order, f"{step.letter_kind} letter {_queued_or_held(step)} ({step.delivery})",
             "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
-            " amount_minor, currency, requires_approval, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            " amount_minor, currency, requires_approval, status, validation_period_ends)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             step.letter_kind, step.template, order.account.locale, step.delivery, order.contact_points[0].value,
             order.outstanding_minor, order.account.currency, step.requires_approval, _initial_status(step, "queued"),
+            order.validation_period_ends,
         )
 
     @activity.defn
@@ -229,11 +231,13 @@ class ChannelActivities:
         """Writes the action log row and the channel's work order together (and `then`), once per action key."""
         async with self._pool.acquire() as conn, conn.transaction():
             # The work order's own key is its reference: the team or vendor consuming it quotes it back.
-            if not await _log_action(conn, order, "done", detail, order.action_key):
-                return await _recorded_result(conn, order.action_key)
-            await conn.execute(insert, order.action_key, order.account.account_id, *values)
-            if then is not None:
+            logged = await _log_action(conn, order, "done", detail, order.action_key)
+            if logged:
+                await conn.execute(insert, order.action_key, order.account.account_id, *values)
+            if then is not None:  # a retake's plans are the ones that hold
                 await then(conn)
+            if not logged:
+                return await _recorded_result(conn, order.action_key)
         activity_logger().info("work order created", step=order.planned.key, channel=order.planned.channel)
         return StepResult(status="done", detail=detail, reference=order.action_key)
 
@@ -285,11 +289,13 @@ async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, d
 
 async def write_follow_ups(conn: asyncpg.Connection, account_id: str, plan: FollowUpPlan | None,
                            now: datetime, rule_set: str) -> None:
-    """Replaces the account's follow-up days after `now` with the plan's (days already come stay as they were)."""
+    """Replaces the account's follow-up days from `plan.replace_from` on with the plan's (a stopped plan marks
+    them stopped). Idempotent: writing the same plan twice leaves the same rows."""
     if plan is None:
         return
-    await conn.execute("UPDATE follow_ups SET status = 'withdrawn' WHERE account_id = $1 AND starts_at > $2"
-                       " AND status = 'planned'", account_id, now)
+    await conn.execute("UPDATE follow_ups SET status = $3, planned_at = $4 WHERE account_id = $1 AND day >= $2"
+                       " AND status = 'planned'", account_id, plan.replace_from,
+                       "stopped" if plan.stopped else "withdrawn", now)
     await conn.executemany(
         "INSERT INTO follow_ups (account_id, day, task_key, starts_at, attempts, rule_set, status, planned_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7) ON CONFLICT (account_id, day) DO UPDATE SET"

@@ -7,7 +7,7 @@ then records what it decided. Tests call the same methods directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dunning import commitments, compliance, ladder, pacing
@@ -31,11 +31,11 @@ from dunning.verification import DebtorEventReported, DocumentsVerified, Verific
 
 Skipped = list[ladder.PlannedStep]
 
+LOST = "lost"  # the cause of the reactions to lost contact
+
 
 def _contact_of(planned: ladder.PlannedStep, check: Check) -> ContactMade:
     return ContactMade(channel=Channel(planned.channel), at=check.evaluated_at, attempts=check.attempts)
-
-LOST = "lost"  # the cause of the reactions to lost contact
 
 
 @dataclass
@@ -52,6 +52,7 @@ class ContactChange:
     strategy: Strategy | None = None
     changed_points: list[PointRecord] = field(default_factory=list)
     removed_point: str | None = None
+    skipped: Skipped = field(default_factory=list)  # steps that fell due while a validation notice was held up
 
 
 @dataclass
@@ -126,23 +127,22 @@ class Case:
             moments.append(stage_change)
         return min(moments) if moments else None
 
-    def step_taken(self, planned: ladder.PlannedStep, check: Check | None, follow_ups: FollowUpPlan | None = None,
-                   queue_cases: int | None = None) -> None:
-        """A step that went out: a contact counts for the caps; a ladder call task brings its follow-up plan and
-        tells us how full its collector queue is."""
+    def step_taken(self, planned: ladder.PlannedStep, check: Check | None, now: datetime,
+                   follow_ups: FollowUpPlan | None = None, queue_cases: int | None = None) -> None:
+        """A step that was taken (`check` only if it went out): a contact counts for the caps; a ladder call task
+        brings its follow-up plan and tells us how full its collector queue is; a validation notice that could not
+        go holds collection until it can."""
         self.state.agenda = [p for p in self.state.agenda if p.key != planned.key]
         self.state.deferred.pop(planned.key, None)
         if check is not None:
             self._contact_made(_contact_of(planned, check))
         if follow_ups is not None:
             self.state.follow_ups = follow_ups
-        notice, rules = self.policy.validation_notice, self.policy.contact_rules
-        if check is not None and notice and planned.step_id == notice.id and rules and rules.validation_notice:
-            sent = local_date(check.evaluated_at, self.account.time_zone)
-            received = self.policy.working_days.add_working_days(
-                sent, rules.validation_notice.receipt_after_working_days)
+        if check is not None and (period_ends := self.validation_period_ends(planned, check.evaluated_at)):
             self.state.validation_notice_sent_at = check.evaluated_at
-            self.state.validation_period_ends = received + timedelta(days=rules.validation_notice.period_days)
+            self.state.validation_period_ends = period_ends
+        if self._validation_notice_stuck():
+            self.pause(now)
         if queue_cases is not None:
             self.state.queue_cases = queue_cases
 
@@ -170,6 +170,22 @@ class Case:
     def _validation_notice_owed(self) -> bool:
         rules = self.policy.contact_rules
         return bool(rules and rules.validation_notice and self.state.validation_notice_sent_at is None)
+
+    def _validation_notice_stuck(self) -> bool:
+        """Owed but no longer on the agenda: it could not go (no address, a bad order)."""
+        notice = self.policy.validation_notice
+        return (notice is not None and self._validation_notice_owed()
+                and all(p.step_id != notice.id for p in self.state.agenda))
+
+    def validation_period_ends(self, planned: ladder.PlannedStep, sent: datetime) -> date | None:
+        """For the validation notice: the last day of the period it opens if sent at `sent` (receipt assumed the
+        rule set's working days later, 12 CFR 1006.34(b)(5)); None for any other step."""
+        notice, rules = self.policy.validation_notice, self.policy.contact_rules
+        if not (notice and planned.step_id == notice.id and rules and rules.validation_notice):
+            return None
+        received = self.policy.working_days.add_working_days(local_date(sent, self.account.time_zone),
+                                                             rules.validation_notice.receipt_after_working_days)
+        return received + timedelta(days=rules.validation_notice.period_days)
 
     def _owe_validation_notice(self, now: datetime) -> None:
         """Puts the validation notice first, when the rule set requires one and it has not gone (once at a time:
@@ -205,35 +221,43 @@ class Case:
                 or isinstance(planned, ladder.AgendaStep)):
             return None
         assert stage.to_dpd is not None, "follow-up stages end (checked when the policy loads)"
-        plan = FollowUpPlan(task_key=task_key, anchor=local_date(now, self.account.time_zone),
+        today = local_date(now, self.account.time_zone)
+        plan = FollowUpPlan(task_key=task_key, anchor=today, replace_from=today,  # the task is today's work
                             until=self.account.due_date + timedelta(days=stage.to_dpd + 1),
                             queue_cases=self.state.queue_cases, written=True)
         filed = [_contact_of(planned, check)] if check else []
-        return plan.model_copy(update={"days": self._follow_up_days(plan, now, filed)})
+        return plan.model_copy(update={"days": self._follow_up_days(plan, today, filed)})
 
     def refresh_follow_ups(self, now: datetime) -> FollowUpPlan | None:
-        """Counts the follow-up days that have come, and plans the rest from what is known now: a conversation
-        makes the case valid (daily), a promise, a pause or the end of collection stops follow-ups, a contact made
-        since may leave a day no room. Returns the plan when the collector queue must be told of a change."""
-        plan = self.state.follow_ups
+        """Counts the follow-up days that have begun (they are fixed), and plans the later ones from what is known
+        now: a conversation makes the case valid (daily), a contact made since may leave a day no room; a promise,
+        a pause, a cease on calls or the end of collection stops follow-ups, today's included. Returns the plan
+        when the collector queue must be told of a change."""
+        plan, state = self.state.follow_ups, self.state
         if plan is None:
             return None
-        come = [day for day in plan.days if day.at <= now]
+        today = local_date(now, self.account.time_zone)
+        come = [day for day in plan.days if day.day <= today]
         for day in come if self.policy.contact_rules else []:
             self._contact_made(ContactMade(channel=Channel.call, at=day.at, attempts=day.attempts))
-        state = self.state
-        collecting = state.status == "open" and state.paused_since is None and state.commitment is None
-        days = self._follow_up_days(plan, now) if collecting else []
-        changed = days != plan.days[len(come):]
-        self.state.follow_ups = plan.model_copy(update={"days": days, "written": plan.written and not changed})
+        collecting = (state.status == "open" and state.paused_since is None and state.commitment is None
+                      and Channel.call not in state.ceased_channels)
+        if collecting:
+            update = {"days": self._follow_up_days(plan, today), "replace_from": today + timedelta(days=1),
+                      "stopped": False}
+        else:
+            update = {"days": [], "replace_from": today, "stopped": True}
+        changed = update["days"] != plan.days[len(come):] or update["stopped"] != plan.stopped
+        self.state.follow_ups = plan.model_copy(update={**update, "written": plan.written and not changed})
         return None if self.state.follow_ups.written else self.state.follow_ups
 
     def follow_ups_written(self) -> None:
         assert self.state.follow_ups is not None
         self.state.follow_ups = self.state.follow_ups.model_copy(update={"written": True})
 
-    def _follow_up_days(self, plan: FollowUpPlan, now: datetime, filed: list[ContactMade] | None = None) -> list[FollowUp]:
-        """The cadence's days after `now`, each placed at the start of the best call window and kept only if the
+    def _follow_up_days(self, plan: FollowUpPlan, today: date,
+                        filed: list[ContactMade] | None = None) -> list[FollowUp]:
+        """The cadence's days after `today`, each placed at the start of the best call window and kept only if the
         guard lets that day's attempts go on that day (a day with no room gives way to the next)."""
         rules, contact_rules, zone = self.policy.follow_up, self.policy.contact_rules, self.account.time_zone
         assert rules is not None
@@ -249,7 +273,7 @@ class Case:
         history, days = self.state.contacts_made + (filed or []), []
         for day in pacing.cadence(rules, plan.anchor, plan.until, valid_until, plan.queue_cases, paydays):
             at, attempts = local_datetime(day, start, zone), stage.call_cadence.attempts_per_day
-            if at <= now or day in called:
+            if day <= today or day in called:
                 continue
             if contact_rules is not None:
                 check = compliance.check(contact_rules, self.account, Channel.call, at, history, spoken, attempts)
@@ -270,7 +294,7 @@ class Case:
 
     def pauses_collection(self) -> bool:
         state = self.state
-        return (bool(state.verifications or state.fraud_claims)
+        return (bool(state.verifications or state.fraud_claims) or self._validation_notice_stuck()
                 or any(pauses_collection(d) for d in state.open_disputes))
 
     def pause(self, now: datetime) -> None:
@@ -480,9 +504,12 @@ class Case:
             state.outcome_ids.append(update.update_id)
             if not book.debtor_phones_lost():
                 state.lost_contact_since = None
-            self._owe_validation_notice(now)  # a notice that found no address may go now
         changed = [book.find(update.point.value)] if verdict in ("added", "corrected", "revalidated") else []
-        return ContactChange(verdict, changed_points=changed,
+        skipped = []
+        if changed and self._validation_notice_stuck():  # a notice that found no address may go now
+            self._owe_validation_notice(now)
+            skipped = self.resume_if_nothing_pauses(now)
+        return ContactChange(verdict, changed_points=changed, skipped=skipped,
                              removed_point=update.replaces if verdict == "corrected" else None)
 
     # --- promises and plans --------------------------------------------------------------------------------
@@ -497,12 +524,12 @@ class Case:
             problem, commitment = self.promise_refusal(event, now), commitments.promise_commitment(event, now)
         if problem == "duplicate":
             return []
+        if isinstance(event, PromiseMade) and event.channel == "call":
+            self._spoke_with_debtor(event.made_at, now)  # a promise asked for on the phone, kept or refused
         if problem:
             state.record_rejection(f"{commitment.kind} {commitment.commitment_id}: {problem}")
             state.commitment_ids.append(commitment.commitment_id)
             return [CommitmentChange(commitment, "rejected", event, reason=problem)]
-        if isinstance(event, PromiseMade) and event.channel == "call":
-            self._spoke_with_debtor(event.made_at, now)  # a promise taken on the phone is a conversation
         changes = [self.end_commitment("replaced", now)] if state.commitment is not None else []
         state.commitment = commitment
         state.agenda = [p for p in state.agenda if p.instalment is None]

@@ -12,19 +12,16 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from dunning.account import AccountDocument, ContactPoint, Payload, local_date, local_datetime
-from dunning.calendar import WEEKDAYS, Weekday, WorkingCalendar
+from dunning.calendar import WorkingCalendar
 from dunning.channels import Channel, ThirdParties
-from dunning.datafile import load_named
+from dunning.datafile import Strict, load_named
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 THIRD_PARTY_ORDER = list(ThirdParties)  # none < locate_only < message < pressure
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Window(Strict):
@@ -41,11 +38,27 @@ class Window(Strict):
 
 
 class Cap(Strict):
-    """At most `max_attempts` on `channel` in any `days` consecutive days (rolling)."""
+    """At most `max_attempts` on `channel` in any `days` consecutive days: whole days of the debtor's calendar, as
+    the rules count them ("a day", "seven consecutive days"), so a day's attempts count wherever in the day the
+    dialer places them. Rule sets pinned before that counted rolling spans of 24 hours (`local_days` false)."""
 
     channel: Channel
     max_attempts: int = Field(ge=1)
     days: int = Field(ge=1)
+    local_days: bool = False
+
+    def spans(self, contact_at: datetime, end: datetime, zone: ZoneInfo) -> bool:
+        """Does a contact at `contact_at` count in the span that ends with `end`?"""
+        if self.local_days:
+            return 0 <= (end.astimezone(zone).date() - contact_at.astimezone(zone).date()).days < self.days
+        return end - timedelta(days=self.days) < contact_at <= end
+
+    def reopens(self, contact_at: datetime, zone: ZoneInfo) -> datetime:
+        """When a contact no longer counts against a new one."""
+        if self.local_days:
+            day = contact_at.astimezone(zone).date() + timedelta(days=self.days)
+            return datetime.combine(day, time(0), tzinfo=zone)
+        return contact_at + timedelta(days=self.days, seconds=1)
 
 
 class PreferredDays(Strict):
@@ -53,7 +66,6 @@ class PreferredDays(Strict):
 
     working_days_only: bool = False  # off the weekends and holidays of the policy's calendar
     avoid_month_end_days: int = Field(default=0, ge=0, le=10)  # the last N days of a month
-    prefer_weekdays: list[Weekday] = []  # of the days a step may move to, these first
     max_shift_days: int = Field(default=0, ge=0, le=7)
 
 
@@ -131,7 +143,8 @@ class Check(Payload):
 
     rule_set: str
     verdict: Verdict
-    rule: str  # what decided: "allowed", "window:call", "cap:call 7 in 7 days", "cool_down:7 days", "validation_notice: ..."
+    # What decided: "allowed", "window:call", "cap:call 7 in 7 days", "cool_down:7 days", "validation_notice: ...".
+    rule: str
     evaluated_at: datetime
     local_time: str  # the debtor's wall clock when it was evaluated, e.g. "2026-11-23 02:00 Asia/Shanghai"
     at: datetime  # when it may go: `evaluated_at` if allowed
@@ -147,7 +160,7 @@ def check(rules: ContactRules, account: AccountDocument, channel: Channel, when:
     at, first_rule = when, "allowed"
     for _ in range(64):  # each pass moves `at` forward; they settle in a few
         moved = (_after_cool_down(rules, account, channel, at, last_conversation)
-                 or _after_caps(rules, channel, at, history, attempts)
+                 or _after_caps(rules, account, channel, at, history, attempts)
                  or _inside_window(rules, account, channel, at))
         if moved is None:
             break
@@ -162,15 +175,13 @@ def check(rules: ContactRules, account: AccountDocument, channel: Channel, when:
 
 def place(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
           calendar: WorkingCalendar) -> datetime:
-    """Where a ladder step goes by the rule set's hints: off an avoided day (to a preferred weekday if one is within
-    reach, else the first day that is not avoided), then into the first best window of its channel that has not
-    passed. A hint that finds nothing better leaves the step where it was."""
+    """Where a ladder step goes by the rule set's hints: off an avoided day to the first one within reach that is
+    not, then into the first best window of its channel that has not passed. A hint that finds nothing better
+    leaves the step where it was."""
     days, zone = rules.preferred.days, account.time_zone
     first = local_date(at, zone)
     reach = [first + timedelta(days=offset) for offset in range(days.max_shift_days + 1)]
-    fine = [day for day in reach if not _avoided(days, day, calendar)]
-    day = first if first in fine or not fine else next(
-        (d for d in fine if WEEKDAYS[d.weekday()] in days.prefer_weekdays), fine[0])
+    day = next((d for d in reach if not _avoided(days, d, calendar)), first)
     moment = at if day == first else local_datetime(day, at.astimezone(ZoneInfo(zone)).time(), zone)
     for window in sorted(rules.preferred.windows.get(channel, []), key=lambda w: w.start):
         start, end = (local_datetime(day, t, zone) for t in (window.start, window.end))
@@ -202,22 +213,22 @@ def _inside_window(rules: ContactRules, account: AccountDocument, channel: Chann
     raise AssertionError(f"no {channel.value} window in three days")  # windows are daily: unreachable
 
 
-def _after_caps(rules: ContactRules, channel: Channel, at: datetime, history: list[ContactMade],
-                attempts: int) -> tuple[datetime, str] | None:
+def _after_caps(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
+                history: list[ContactMade], attempts: int) -> tuple[datetime, str] | None:
+    zone = ZoneInfo(account.time_zone)
     for cap in rules.caps:
         if cap.channel is not channel:
             continue
-        span = timedelta(days=cap.days)
-        recent = sorted((c for c in history if c.channel is channel and at - span < c.at <= at), key=lambda c: c.at)
+        recent = sorted((c for c in history if c.channel is channel and cap.spans(c.at, at, zone)), key=lambda c: c.at)
         excess = sum(c.attempts for c in recent) + attempts - cap.max_attempts
         if excess <= 0:
             continue
-        # Wait until enough of the oldest attempts have left the rolling window.
+        # Wait until enough of the oldest attempts have left the span.
         dropped = 0
         for contact in recent:
             dropped += contact.attempts
             if dropped >= excess:
-                return contact.at + span + timedelta(seconds=1), f"cap:{channel.value} {cap.max_attempts} in {cap.days} days"
+                return cap.reopens(contact.at, zone), f"cap:{channel.value} {cap.max_attempts} in {cap.days} days"
     return None
 
 
@@ -254,7 +265,7 @@ def load_rules(name: str, directory: Path = RULES_DIR) -> ContactRules:
 def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],
              conversations: list[tuple[datetime, datetime]]) -> list[str]:
     """Every way the contacts an account made break the rule set (none, if the guard did its job): a contact outside
-    its window, a cap exceeded in any rolling span, a call inside a cool-down. A conversation is (when it took place,
+    its window, a cap exceeded in any span, a call inside a cool-down. A conversation is (when it took place,
     when the account learned of it): it binds only the calls made after it was known."""
     zone, found = ZoneInfo(time_zone), []
     for contact in sorted(contacts, key=lambda c: c.at):
@@ -263,11 +274,12 @@ def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],
         if windows and not any(w.start <= local.time() < w.end for w in windows):
             found.append(f"{contact.channel.value} at {local:%Y-%m-%d %H:%M} is outside its window")
         for cap in (c for c in rules.caps if c.channel is contact.channel):
-            span = timedelta(days=cap.days)
-            count = sum(c.attempts for c in contacts if c.channel is cap.channel and contact.at - span < c.at <= contact.at)
-            if count > cap.max_attempts:
-                found.append(f"{count} {cap.channel.value} attempts in {cap.days} days up to {local:%Y-%m-%d %H:%M}"
-                             f" (at most {cap.max_attempts})")
+            count = sum(c.attempts for c in contacts if c.channel is cap.channel and cap.spans(c.at, contact.at, zone))
+            end = f"{local:%Y-%m-%d}" if cap.local_days else f"{local:%Y-%m-%d %H:%M}"
+            breach = (f"{count} {cap.channel.value} attempts in {cap.days} days up to {end}"
+                      f" (at most {cap.max_attempts})")
+            if count > cap.max_attempts and breach not in found:
+                found.append(breach)
         if contact.channel is Channel.call and rules.conversation_cool_down_days:
             for spoken, known in conversations:
                 days = (local.date() - spoken.astimezone(zone).date()).days

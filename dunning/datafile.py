@@ -1,4 +1,5 @@
-"""Named data files (calendars, contact rule sets): one YAML file per name, read into its model with clear errors."""
+"""Data files (policies, calendars, contact rule sets): the strict base of their models, and the loader of named
+files - one YAML file per name, read into its model with clear errors."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """A part of a data file: unknown keys are errors (a typo must not pass silently), values never change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def load_named(model: type[M], directory: Path, name: str, what: str, error: type[ValueError]) -> M:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -47,6 +47,7 @@ class StepOrder(Payload):
     may_disclose: list[bool] = []  # per contact point of a call: may the debt be discussed with who answers
     follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
     attempt_windows: list[str] = []  # a call's best windows, "10:00-11:30": the dialer spreads attempts over them
+    validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
     taken_at: datetime  # business time
 
 
@@ -145,6 +146,8 @@ class ContactRecorded(Payload):
     changed_points: list[PointRecord] = []
     removed_point: str | None = None  # the value a correction replaced
     settled_at: datetime | None = None  # business time the account took it in
+    ladder_life: str = ""
+    skipped: list[PlannedStep] = []  # steps that fell due while a validation notice waited for an address
 
 
 class FraudClaimRecorded(Payload):
@@ -194,7 +197,8 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
                workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
                collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
                tried_last: str | None = None, promise: PromiseFacts | None = None,
-               check: Check | None = None, follow_ups: FollowUpPlan | None = None) -> StepOrder:
+               check: Check | None = None, follow_ups: FollowUpPlan | None = None,
+               validation_period_ends: date | None = None) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
@@ -214,6 +218,7 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points]
         if rules and stage and step.channel is Channel.call else [],
         follow_ups=follow_ups,
+        validation_period_ends=validation_period_ends,
         attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)]
         if rules and step.channel is Channel.call else [],
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,

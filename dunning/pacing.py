@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from dunning.account import Payload
+from dunning.datafile import Strict
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BookSize(Strict):
@@ -63,6 +61,10 @@ class FollowUpPlan(Payload):
     until: date  # first day that is no longer the task's (the next stage)
     queue_cases: int | None = None  # the queue's book size the cadence was chosen for
     days: list[FollowUp] = []  # still to come
+    # A day is fixed once it has begun: a new plan replaces the days from `replace_from` on, and a stopped one
+    # (collection paused, ceased or over) withdraws today's too.
+    replace_from: date
+    stopped: bool = False
     written: bool = False  # the collector queue has this plan
 
 

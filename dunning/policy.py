@@ -15,19 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
 from dunning.channels import APPROVABLE, Channel, ThirdParties
 from dunning.compliance import ContactRules, RulesError, load_rules
+from dunning.datafile import Strict
 from dunning.pacing import FollowUpRules
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CallCadence(Strict):

@@ -16,20 +16,20 @@ from dunning.policy import Channel
 async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
     """Every contact the account attempted, oldest first: when (debtor's local time), what, the verdict and why."""
     rows = await pool.fetch(
-        "SELECT local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
-        " WHERE account_id = $1 ORDER BY evaluated_at, step_id", account_id,
+        "SELECT evaluated_at, local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
+        " WHERE account_id = $1", account_id,
     )
-    lines = [f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
-             + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]"
+    lines = [(r["evaluated_at"], f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
+              + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]")
              for r in rows]
     follow_ups = await pool.fetch(
-        "SELECT f.day, f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
-        " JOIN accounts a USING (account_id) WHERE f.account_id = $1 ORDER BY f.day", account_id,
+        "SELECT f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
+        " JOIN accounts a USING (account_id) WHERE f.account_id = $1", account_id,
     )
-    lines += [f"{r['starts_at'].astimezone(ZoneInfo(r['time_zone'])):%Y-%m-%d %H:%M} {r['time_zone']}  "
-              f"{'call':<11} {'follow-up':<28} {r['status']:<8} {r['attempts']} attempts from then"
-              f"  [{r['rule_set']}]" for r in follow_ups]
-    return sorted(lines)
+    lines += [(r["starts_at"], f"{r['starts_at'].astimezone(ZoneInfo(r['time_zone'])):%Y-%m-%d %H:%M} "
+               f"{r['time_zone']}  {'call':<11} {'follow-up':<28} {r['status']:<8} {r['attempts']} attempts that day"
+               f"  [{r['rule_set']}]") for r in follow_ups]
+    return [line for _, line in sorted(lines, key=lambda item: item[0])]
 
 
 async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[str], list[str]]:
@@ -42,7 +42,9 @@ async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tupl
         " JOIN accounts a USING (account_id) WHERE c.verdict = 'allowed' AND c.evaluated_at >= $1"
         " AND c.evaluated_at < $2"
         " UNION ALL SELECT f.account_id, a.time_zone, f.rule_set, 'call', f.starts_at, f.attempts FROM follow_ups f"
-        " JOIN accounts a USING (account_id) WHERE f.status = 'planned' AND f.rule_set <> ''"
+        " JOIN accounts a USING (account_id) WHERE f.rule_set <> ''"
+        # A day stopped once it had begun counts as worked.
+        " AND (f.status = 'planned' OR (f.status = 'stopped' AND f.starts_at <= f.planned_at))"
         " AND f.starts_at >= $1 AND f.starts_at < $2 ORDER BY 1, 5", since, until,
     )
     spoken = await pool.fetch(

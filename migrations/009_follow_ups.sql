@@ -13,9 +13,6 @@ CREATE TABLE follow_ups (
 );
 CREATE INDEX follow_ups_day ON follow_ups (day) WHERE status = 'planned';
 
--- A call task counts its queue's open accounts (the book size that sets the follow-up cadence).
-CREATE INDEX accounts_open_by_queue ON accounts (collector_queue) WHERE status = 'open';
-
 -- The best windows of the rule set: the dialer spreads a day's attempts over them ("at different times").
 ALTER TABLE call_tasks ADD COLUMN attempt_windows jsonb NOT NULL DEFAULT '[]';
 

@@ -1,6 +1,6 @@
 """Call frequency under Regulation F, under time skipping (12 CFR 1006.14(b)(2)(i)): a debtor who never picks up
-is called at most 7 times in any 7 consecutive days; an eighth call is held until the oldest attempt has left the
-rolling window, then placed inside the calling hours."""
+is called at most 7 times in any 7 consecutive days; an eighth call is held until the day of the oldest attempt has
+left the seven days, then placed inside the calling hours."""
 
 from __future__ import annotations
 
@@ -89,20 +89,22 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
     assert [(c["rule"], c["local_time"]) for c in deferred] == [(CAP, f"{day(6)} 19:00 America/Phoenix")], (
         f"the eighth call in 7 days is deferred by the Reg F cap, not placed: {eighth}")
     oldest = placed[0]["evaluated_at"]
-    assert deferred[0]["allowed_at"] == oldest + timedelta(days=7, seconds=1), (
-        "it may go only once the first attempt (day 0, 09:00) has left the 7-day window")
+    assert local(deferred[0]["allowed_at"]) == f"{day(7)} 08:00", (
+        "it may go only once day 0, the day of the first attempt, has left the seven days: at 08:00 on day 7, the "
+        "first lawful hour")
     assert (waiting.next_action, waiting.next_action_at) == ("no_answer_call:outcome-O6", deferred[0]["allowed_at"]), (
         "ops see the call waiting for the cap")
 
-    # It went out the next morning, the moment the window rolled past day 0, 09:00 - not before.
+    # It went out the next morning, once the seven days had moved past day 0 - not before.
     went = [c for c in eighth if c["verdict"] == "allowed"]
-    assert [local(c["evaluated_at"]) for c in went] == [f"{day(7)} 09:00"], f"the eighth call went out once: {eighth}"
-    assert went[0]["evaluated_at"] > oldest + timedelta(days=7), "never inside the window it would have broken"
+    assert [local(c["evaluated_at"]) for c in went] == [f"{day(7)} 08:00"], f"the eighth call went out once: {eighth}"
+    assert went[0]["evaluated_at"].astimezone(PHOENIX).date() - oldest.astimezone(PHOENIX).date() == timedelta(days=7)
     taken_at = await pool.fetchval("SELECT taken_at FROM action_log WHERE action_key = $1", eighth_key)
     assert taken_at == went[0]["evaluated_at"], "the call task was handed to collectors when the guard let it go"
 
     # Over any 7 consecutive days at most 7 attempts - and 7 were reached, so it was the guard that held the 8th.
     made = [ContactMade(channel=Channel.call, at=c["evaluated_at"], attempts=c["attempts"]) for c in placed]
     assert breaches(rules, account.time_zone, made, []) == [], "the calls placed break no Reg F rule"
-    busiest = max(sum(m.attempts for m in made if c.at - timedelta(days=7) < m.at <= c.at) for c in made)
+    busiest = max(sum(m.attempts for m in made if 0 <= (c.at.astimezone(PHOENIX).date()
+                                                        - m.at.astimezone(PHOENIX).date()).days < 7) for c in made)
     assert busiest == 7, f"the busiest 7 days held {busiest} call attempts; Reg F presumes harassment above 7"

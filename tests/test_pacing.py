@@ -10,13 +10,13 @@ from datetime import date, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from dunning import ladder
 from dunning.case import Case
 from dunning.compliance import ContactRules, load_rules
+from dunning.contact import CeaseContact
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome
 from dunning.pacing import FollowUpRules, cadence
-from dunning.policy import Policy, PolicyError, load_policy
+from dunning.policy import Channel, Policy, load_policy
 from dunning.state import AccountState
 from infra import billing
 from tests.conftest import make_account, server_today
@@ -92,7 +92,7 @@ def file_stage_task(case: Case, queue_cases: int | None = None):
     case.state.queue_cases = queue_cases
     check = case.contact_check(task, task.due_at)
     plan = case.follow_up_plan(task, check, task.due_at, "PACE-1:life:call_task@6")
-    case.step_taken(task, check, plan)
+    case.step_taken(task, check, task.due_at, plan)
     return plan
 
 
@@ -153,6 +153,24 @@ def test_under_regulation_f_a_promise_taken_on_the_phone_starts_the_cool_down():
     assert check.at.astimezone(SHANGHAI) == at(3, 11, 8)  # the 4th is day 1; the 11th at 08:00 is the first call
 
 
+def test_a_day_is_fixed_once_it_has_begun_and_counts_for_the_caps():
+    case = case_under()
+    file_stage_task(case)
+    plan = case.refresh_follow_ups(at(3, 10, 8))  # before the 10th's 10:00 start
+    assert plan is None  # nothing to tell the queue: the 10th is today's work, the rest unchanged
+    assert [d.day for d in case.state.follow_ups.days] == march(12, 14, 15, 17, 19)
+    assert any(c.at == at(3, 10, 10) and c.attempts == 3 for c in case.state.contacts_made)
+
+
+def test_a_cease_on_calls_stops_follow_ups_today_s_included():
+    case = case_under()
+    file_stage_task(case)
+    case.apply_cease(CeaseContact(request_id="C1", channels=[Channel.call], reason="asked us to stop calling",
+                                  received_at=at(3, 10, 9)))
+    stopped = case.refresh_follow_ups(at(3, 10, 9))
+    assert stopped.days == [] and stopped.stopped and stopped.replace_from == date(2026, 3, 10)
+
+
 def test_a_paused_or_closed_case_has_no_follow_ups():
     case = case_under()
     file_stage_task(case)
@@ -163,8 +181,7 @@ def test_a_paused_or_closed_case_has_no_follow_ups():
 # --- through a running account -----------------------------------------------------------------------------------
 
 
-async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise_withdraws_the_rest(env, run_worker,
-                                                                                                    pool):
+async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise_stops_them(env, run_worker, pool):
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
@@ -176,17 +193,30 @@ async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise
         await sleep_until(env, first, time(12))
         worklist = await pool.fetch("SELECT * FROM collector_worklist WHERE account_id = $1 AND day = $2",
                                     account.account_id, first)
+        # The mobile goes dead twice: it leaves the day's phone list at once.
+        mobile = account.points("mobile")[0].value
+        for outcome_id in ("L1", "L2"):
+            await billing.signal_open_account(env.client, account.account_id, "contact_outcome", billing.parse_outcome(
+                outcome_id, "line_dead", "dialer", "dialer-1", mobile, ""))
+        await env.sleep(timedelta(minutes=5))
+        dialled = await pool.fetchval("SELECT phone_order FROM collector_worklist WHERE account_id = $1 AND day = $2",
+                                      account.account_id, first)
         await billing.signal_open_account(env.client, account.account_id, "promise_made", billing.parse_promise(
             "P1", "2500.00", "CNY", (first + timedelta(days=3)).isoformat(), None, "call", "agent-7"))
         await env.sleep(timedelta(minutes=5))
         rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 AND day > $2 ORDER BY day",
                                 account.account_id, today + timedelta(days=6))
+        stopped_worklist = await pool.fetch("SELECT * FROM collector_worklist WHERE account_id = $1 AND day >= $2",
+                                            account.account_id, first)
 
     stage_end = today + timedelta(days=18)
     assert planned and all(today + timedelta(days=6) < day < stage_end for day in planned)
     assert len(worklist) == 1 and worklist[0]["stage"] == "6-17" and worklist[0]["attempts"] == 3
     assert worklist[0]["attempt_windows"] == '["10:00-11:30", "14:00-16:30", "19:00-21:00"]'
-    assert [r["day"] for r in rows] == planned
-    # The day being worked stays on record; every later day is withdrawn while the promise runs.
-    assert {r["day"]: r["status"] for r in rows} == {
-        day: "planned" if day <= first else "withdrawn" for day in planned}
+    assert mobile in worklist[0]["phone_order"] and mobile not in dialled and dialled != "[]"
+    assert set(planned) <= {r["day"] for r in rows}
+    # The promise stops every follow-up, the day being worked included (it still counts as worked); a day the
+    # evening call after the dead line took was withdrawn before.
+    statuses = {r["day"]: r["status"] for r in rows}
+    assert statuses[first] == "stopped" and set(statuses.values()) <= {"stopped", "withdrawn"}
+    assert stopped_worklist == []

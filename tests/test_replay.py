@@ -88,7 +88,8 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker):
         for signal, payload in (
             ("contact_outcome", ContactOutcome(outcome_id="U1", code="reached", source="collector",
                                                reported_by="agent-9", occurred_at=spoken)),
-            ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),  # its calls wait out the cool-down
+            # The promise's calls wait out the cool-down.
+            ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),
         ):
             await billing.signal_open_account(env.client, us_account.account_id, signal, payload)
         await env.sleep(timedelta(days=10))

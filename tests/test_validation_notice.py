@@ -53,7 +53,7 @@ def test_the_notice_goes_first_and_the_validation_period_runs_30_days_from_assum
     blocked = case.contact_check(text, now)
     assert (blocked.verdict, blocked.rule) == ("blocked", "validation_notice: not sent yet (12 CFR 1006.34)")
 
-    case.step_taken(notice, case.contact_check(notice, now))
+    case.step_taken(notice, case.contact_check(notice, now), now)
     # Receipt is assumed 5 working days later - Thanksgiving (26 Nov) and the weekend do not count - on 2 Dec;
     # the period ends 30 days after that.
     assert case.state.validation_period_ends == date(2027, 1, 1)
@@ -65,7 +65,7 @@ def test_without_an_address_nothing_goes_until_one_arrives_and_the_notice_is_sen
     now = chicago(date(2026, 11, 24), 12)
     case = opened_case(date(2026, 11, 22), now, with_address=False)
     notice = case.next_step()
-    case.step_taken(notice, None)  # the letter was skipped: no postal address on file
+    case.step_taken(notice, None, now)  # the letter was skipped: no postal address on file
     assert case.state.validation_notice_sent_at is None and case.state.agenda == []
     call = next(p for p in case.plan if p.key == "call_task@1")
     assert case.contact_check(call, now).verdict == "blocked"
@@ -86,6 +86,11 @@ def test_a_policy_under_regulation_f_must_name_its_validation_notice():
 
 
 async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_period(env, run_worker, pool):
+    async def trail(account):
+        return [tuple(r) for r in await pool.fetch(
+            "SELECT c.step_id, c.verdict, c.rule FROM contact_checks c JOIN action_log a USING (action_key)"
+            " WHERE c.account_id = $1 ORDER BY a.taken_at, a.recorded_at", account.account_id)]
+
     today = (await env.get_current_time()).astimezone(CHICAGO).date()
     with_address = us_account(today - timedelta(days=3), account_id=f"VN{today:%m%d}A")
     without = us_account(today - timedelta(days=3), account_id=f"VN{today:%m%d}B", with_address=False)
@@ -94,11 +99,13 @@ async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_per
         await billing.open_account(env.client, queue, without)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(with_address.workflow_id).query(AccountWorkflow.state)
-
-    async def trail(account):
-        return [tuple(r) for r in await pool.fetch(
-            "SELECT c.step_id, c.verdict, c.rule FROM contact_checks c JOIN action_log a USING (action_key)"
-            " WHERE c.account_id = $1 ORDER BY a.taken_at, a.recorded_at", account.account_id)]
+        held = await trail(without)
+        on_hold = await env.client.get_workflow_handle(without.workflow_id).query(AccountWorkflow.state)
+        await billing.signal_open_account(env.client, without.account_id, "contact_updated", billing.parse_contact_update(
+            "A1", "address", ADDRESS.value, "debtor", None, None, "debtor"))
+        await env.sleep(timedelta(hours=1))
+        after = (await trail(without))[1:]
+        released = await env.client.get_workflow_handle(without.workflow_id).query(AccountWorkflow.state)
 
     sent = await trail(with_address)
     assert sent[0] == ("validation_notice", "allowed", "allowed"), "the notice is the first communication"
@@ -109,7 +116,7 @@ async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_per
     assert view.validation_notice_sent_at is not None and view.validation_period_ends is not None
     assert view.validation_period_ends > today + timedelta(days=30)
 
-    held = await trail(without)
-    assert held[0] == ("validation_notice", "blocked", "no postal address on file")
-    assert len(held) > 1 and all(verdict == "blocked" and rule == "validation_notice: not sent yet (12 CFR 1006.34)"
-                                 for _, verdict, rule in held[1:]), f"no notice, no contact: {held}"
+    assert held == [("validation_notice", "blocked", "no postal address on file")], "no notice, no contact"
+    assert on_hold.status == "open" and on_hold.next_action is None  # collection waits for an address
+    assert after[0] == ("validation_notice", "allowed", "allowed"), after
+    assert released.validation_notice_sent_at is not None and released.next_action is not None  # the ladder goes on

@@ -206,6 +206,7 @@ class AccountWorkflow:
             promise=commitments.promise_facts(commitment, extra.instalment)
             if extra and extra.instalment and commitment else None,
             check=check, follow_ups=follow_ups,
+            validation_period_ends=self._case.validation_period_ends(planned, self._now()),
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""
@@ -224,7 +225,8 @@ class AccountWorkflow:
             return
         result: StepResult = await step_result(running, order)
         done = result.status == "done"
-        self._case.step_taken(planned, check if done else None, follow_ups if done else None, result.queue_cases)
+        self._case.step_taken(planned, check if done else None, self._now(), follow_ups if done else None,
+                              result.queue_cases)
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
@@ -302,6 +304,7 @@ class AccountWorkflow:
                 account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, event=event,
                 verdict=contact.verdict, strategy=contact.strategy.value if contact.strategy else None,
                 changed_points=contact.changed_points, removed_point=contact.removed_point, settled_at=self._now(),
+                ladder_life=workflow.info().first_execution_run_id, skipped=contact.skipped,
             ))
             state.pending_contacts.pop(0)
         while state.pending_commitments:
