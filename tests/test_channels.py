@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.channels import ChannelActivities
+from dunning.case import Case
+from dunning.ledger import Ledger
 from dunning.messages import Templates
+from dunning.policy import load_policy
+from dunning.state import AccountState
 from tests.conftest import TWILIO_FROM, make_account, step_order
 
 DUE = date(2026, 3, 2)
+DUE_AT = datetime.combine(DUE, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -130,3 +136,21 @@ async def test_a_step_that_failed_for_good_is_logged_as_failed(pool, channels):
     assert (result.status, result.detail) == ("failed", "template missing")
     logged = await pool.fetchrow("SELECT result, detail FROM action_log WHERE action_key = $1", order.action_key)
     assert (logged["result"], logged["detail"]) == ("failed", "template missing")
+
+
+async def test_a_retaken_call_task_writes_the_follow_up_days_of_the_plan_that_holds(pool, channels):
+    account = make_account(due=DUE)
+    order = await step_order(pool, account, "call_task@6")
+    case = Case(account, load_policy("consumer_loan"), AccountState(ledger=Ledger(principal_minor=1), opened_at=DUE_AT))
+    task = next(p for p in case.plan if p.key == "call_task@6")
+    plan = case.follow_up_plan(task, case.contact_check(task, task.due_at), task.due_at, order.action_key)
+    first = await ActivityEnvironment().run(channels.create_call_task, order.model_copy(update={"follow_ups": plan}))
+    # Taken again after giving way to news that changed the plan: the task stays filed once, the new days hold.
+    fewer = plan.model_copy(update={"days": plan.days[:2]})
+    again = await ActivityEnvironment().run(channels.create_call_task, order.model_copy(update={"follow_ups": fewer}))
+    rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 ORDER BY day",
+                            account.account_id)
+    assert (first.status, again.status, first.reference) == ("done", "done", again.reference)
+    assert first.queue_cases >= 1 and again.queue_cases >= 1  # its queue counts it among its open accounts
+    assert [r["day"] for r in rows if r["status"] == "planned"] == [d.day for d in plan.days[:2]]
+    assert {r["status"] for r in rows if r["day"] > plan.days[1].day} == {"withdrawn"}
