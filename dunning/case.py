@@ -231,8 +231,8 @@ class Case:
     def refresh_follow_ups(self, now: datetime) -> FollowUpPlan | None:
         """Counts the follow-up days that have begun (they are fixed), and plans the later ones from what is known
         now: a conversation makes the case valid (daily), a contact made since may leave a day no room; a promise,
-        a pause, a cease on calls or the end of collection stops follow-ups, today's included. Returns the plan
-        when the collector queue must be told of a change."""
+        a pause, a cease on calls or the end of collection stops follow-ups, and a cool-down after a conversation
+        stops today's, which had begun. Returns the plan when the collector queue must be told of a change."""
         plan, state = self.state.follow_ups, self.state
         if plan is None:
             return None
@@ -240,15 +240,22 @@ class Case:
         come = [day for day in plan.days if day.day <= today]
         for day in come if self.policy.contact_rules else []:
             self._contact_made(ContactMade(channel=Channel.call, at=day.at, attempts=day.attempts))
+        live = max([day.day for day in come], default=plan.live_day)  # the day being worked, if it is today
         collecting = (state.status == "open" and state.paused_since is None and state.commitment is None
                       and Channel.call not in state.ceased_channels)
-        if collecting:
+        rules = self.policy.contact_rules
+        resume = compliance.calls_resume(rules, self.account, state.last_conversation_at) if rules else None
+        if not collecting:
+            update = {"days": [], "replace_from": today, "stopped": True}
+        elif resume is not None and resume > now:  # a conversation today or lately: today's calls stop as well
+            update = {"days": self._follow_up_days(plan, today), "replace_from": today, "stopped": True}
+        else:
             update = {"days": self._follow_up_days(plan, today), "replace_from": today + timedelta(days=1),
                       "stopped": False}
-        else:
-            update = {"days": [], "replace_from": today, "stopped": True}
-        changed = update["days"] != plan.days[len(come):] or update["stopped"] != plan.stopped
-        self.state.follow_ups = plan.model_copy(update={**update, "written": plan.written and not changed})
+        stops_today = update["stopped"] and live == today
+        changed = update["days"] != plan.days[len(come):] or update["stopped"] != plan.stopped or stops_today
+        self.state.follow_ups = plan.model_copy(update={**update, "live_day": None if update["stopped"] else live,
+                                                        "written": plan.written and not changed})
         return None if self.state.follow_ups.written else self.state.follow_ups
 
     def follow_ups_written(self) -> None:

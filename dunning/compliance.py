@@ -234,13 +234,20 @@ def _after_caps(rules: ContactRules, account: AccountDocument, channel: Channel,
 
 def _after_cool_down(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
                      last_conversation: datetime | None) -> tuple[datetime, str] | None:
-    """Reg F counts the conversation's day as day 1: calls may resume on the day after the last day of the span."""
+    resume = calls_resume(rules, account, last_conversation)
+    if channel is not Channel.call or resume is None or at >= resume:
+        return None
+    return resume, f"cool_down:{rules.conversation_cool_down_days} days after a conversation"
+
+
+def calls_resume(rules: ContactRules, account: AccountDocument, last_conversation: datetime | None) -> datetime | None:
+    """When calls may resume after the last conversation (None: no cool-down). Reg F counts the conversation's day
+    as day 1: calls resume on the day after the last day of the span."""
     days = rules.conversation_cool_down_days
-    if channel is not Channel.call or days is None or last_conversation is None:
+    if days is None or last_conversation is None:
         return None
     resume_day = local_date(last_conversation, account.time_zone) + timedelta(days=days)
-    resume = local_datetime(resume_day, time(0), account.time_zone)
-    return (resume, f"cool_down:{days} days after a conversation") if at < resume else None
+    return local_datetime(resume_day, time(0), account.time_zone)
 
 
 def may_disclose(rules: ContactRules, point: ContactPoint, stage_rule: ThirdParties) -> bool:

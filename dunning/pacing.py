@@ -61,10 +61,11 @@ class FollowUpPlan(Payload):
     until: date  # first day that is no longer the task's (the next stage)
     queue_cases: int | None = None  # the queue's book size the cadence was chosen for
     days: list[FollowUp] = []  # still to come
-    # A day is fixed once it has begun: a new plan replaces the days from `replace_from` on, and a stopped one
-    # (collection paused, ceased or over) withdraws today's too.
+    # A day is fixed once it has begun: a new plan replaces the days from `replace_from` on; `stopped` marks the
+    # replaced days stopped, today's included (collection paused, ceased or over, or a conversation's cool-down).
     replace_from: date
     stopped: bool = False
+    live_day: date | None = None  # the last day that has begun and was not stopped
     written: bool = False  # the collector queue has this plan
 
 

@@ -139,8 +139,9 @@ def test_under_regulation_f_a_conversation_makes_the_case_valid_but_the_cool_dow
                                       occurred_at=at(3, 9, 11)), at(3, 9, 11))
     plan = case.refresh_follow_ups(at(3, 9, 11, 5))
     # Day 1 of the cool-down is the 9th: calls resume on the 16th, the last day the case counts as valid; then
-    # every two days again.
+    # every two days again. Today's calls stop too, had the day been a follow-up day already begun.
     assert [d.day for d in plan.days] == march(16, 18)
+    assert plan.stopped and plan.replace_from == date(2026, 3, 9)
 
 
 def test_under_regulation_f_a_promise_taken_on_the_phone_starts_the_cool_down():
@@ -160,6 +161,26 @@ def test_a_day_is_fixed_once_it_has_begun_and_counts_for_the_caps():
     assert plan is None  # nothing to tell the queue: the 10th is today's work, the rest unchanged
     assert [d.day for d in case.state.follow_ups.days] == march(12, 14, 15, 17, 19)
     assert any(c.at == at(3, 10, 10) and c.attempts == 3 for c in case.state.contacts_made)
+
+
+def test_a_conversation_on_a_follow_up_day_stops_that_day_s_calls_under_regulation_f():
+    case = case_under(load_policy("us_consumer_loan"))
+    case.state.validation_notice_sent_at = at(3, 2, 9)
+    file_stage_task(case)
+    assert case.refresh_follow_ups(at(3, 10, 0, 30)) is None  # the 10th has begun: fixed, nothing to tell
+    case.apply_outcome(ContactOutcome(outcome_id="O1", code="reached", source="dialer", reported_by="dialer-1",
+                                      occurred_at=at(3, 10, 9)), at(3, 10, 9))
+    stopped = case.refresh_follow_ups(at(3, 10, 9))
+    assert stopped.stopped and stopped.replace_from == date(2026, 3, 10)  # the 10th's calls stop
+    case.follow_ups_written()
+    assert case.refresh_follow_ups(at(3, 10, 12)) is None  # told once
+    # The cool-down ends while the account sleeps; on the 19th, the stage's last follow-up day, the debtor is
+    # reached again at 09:00 before anything else woke the account: that day's calls stop too.
+    assert [d.day for d in case.state.follow_ups.days] == march(17, 19)
+    case.apply_outcome(ContactOutcome(outcome_id="O2", code="reached", source="dialer", reported_by="dialer-1",
+                                      occurred_at=at(3, 19, 9)), at(3, 19, 9))
+    again = case.refresh_follow_ups(at(3, 19, 9))
+    assert again is not None and again.stopped and again.replace_from == date(2026, 3, 19)
 
 
 def test_a_cease_on_calls_stops_follow_ups_today_s_included():
