@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from dunning.money import format_amount, to_major
     from dunning.orders import (
         AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
-        DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded, action_key, step_order,
+        DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded,
+        action_key, step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
