@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dunning import commitments, compliance, ladder, pacing
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
@@ -156,10 +155,9 @@ class Case:
             return None
         notice = self.policy.validation_notice
         if self._validation_notice_owed() and not (notice and planned.step_id == notice.id):
-            zone = self.account.time_zone
             return Check(rule_set=rules.name, verdict="blocked", evaluated_at=now, at=now,
                          rule="validation_notice: not sent yet (12 CFR 1006.34)",
-                         local_time=f"{now.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}")
+                         local_time=compliance.local_stamp(now, self.account.time_zone))
         # A ladder call task is a day of attempts at the stage's cadence; a reaction or confirmation is one call.
         stage = self.policy.stage_at(planned.dpd)
         ladder_call = channel is Channel.call and not isinstance(planned, ladder.AgendaStep)

@@ -169,8 +169,12 @@ def check(rules: ContactRules, account: AccountDocument, channel: Channel, when:
     else:
         raise AssertionError("contact rules never settle: check the rule set for windows and caps that exclude")
     return Check(rule_set=rules.name, verdict="allowed" if at == when else "deferred", rule=first_rule,
-                 evaluated_at=when, local_time=f"{when.astimezone(ZoneInfo(account.time_zone)):%Y-%m-%d %H:%M} "
-                 f"{account.time_zone}", at=at, attempts=attempts)
+                 evaluated_at=when, local_time=local_stamp(when, account.time_zone), at=at, attempts=attempts)
+
+
+def local_stamp(at: datetime, time_zone: str) -> str:
+    """The debtor's wall clock, as evidence shows it: "2026-11-23 02:00 Asia/Shanghai"."""
+    return f"{at.astimezone(ZoneInfo(time_zone)):%Y-%m-%d %H:%M} {time_zone}"
 
 
 def place(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,

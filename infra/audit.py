@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from dunning.compliance import ContactMade, RulesError, breaches, load_rules
+from dunning.compliance import ContactMade, RulesError, breaches, load_rules, local_stamp
 from dunning.outcomes import CONVERSATIONS
 from dunning.policy import Channel
 
@@ -26,9 +25,8 @@ async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
         "SELECT f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
         " JOIN accounts a USING (account_id) WHERE f.account_id = $1", account_id,
     )
-    lines += [(r["starts_at"], f"{r['starts_at'].astimezone(ZoneInfo(r['time_zone'])):%Y-%m-%d %H:%M} "
-               f"{r['time_zone']}  {'call':<11} {'follow-up':<28} {r['status']:<8} {r['attempts']} attempts that day"
-               f"  [{r['rule_set']}]") for r in follow_ups]
+    lines += [(r["starts_at"], f"{local_stamp(r['starts_at'], r['time_zone'])}  {'call':<11} {'follow-up':<28} "
+               f"{r['status']:<8} {r['attempts']} attempts that day  [{r['rule_set']}]") for r in follow_ups]
     return [line for _, line in sorted(lines, key=lambda item: item[0])]
 
 
