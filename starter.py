@@ -17,6 +17,14 @@
     python starter.py fraud-claim ACCOUNT --id F1 --clues "a cousin had her ID card" --taken-by agent7
     python starter.py fraud-signed ACCOUNT --id F1 --place creditor_branch
     python starter.py fraud-decision ACCOUNT --id F1 --confirmed | --rejected --reference BANK-REF
+    python starter.py letter-batch                   (the print vendor's batch now; it also runs daily)
+    python starter.py letter-evidence LREF --id E1 --status returned --reason moved [--evidence "RR123CN"] [--at ...]
+    python starter.py letter LREF --out letter.pdf   (the letter as printed, to open and read)
+    python starter.py visits-next --queue field_team --agent agent12     (the next visit order, assigned to the agent)
+    python starter.py visit-report VREF --id R1 --finding promised --agent agent12 --notes "..." [--photo store/ref.jpg]
+        [--promised-amount 500 --promised-date 2026-12-01] [--at 2026-11-22T15:00:00+08:00]
+    python starter.py approvals                      (steps waiting for an approver)
+    python starter.py approve AREF --approver owner [--reject --note "why"]
     python starter.py audit ACCOUNT                  (the contact guard's evidence, from PostgreSQL)
     python starter.py compliance-report --from 2026-11-01 --to 2026-11-30
 
@@ -27,9 +35,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from contextlib import asynccontextmanager
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import get_args
 
@@ -38,14 +48,18 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from dunning.account import ContactKind
+from dunning.letters import DeliveryStatus, ReturnReason
+from dunning.visits import VisitFinding
 from dunning.commitments import HardshipCause, PromiseChannel
 from dunning.contact import CONTACT_CHANNELS
 from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
-from infra import audit, billing, db
+from infra import audit, billing, db, field_visits
 from infra.config import Settings
+from infra.letters import LetterError, LetterRenderer, letter_document, letter_on_file
 from infra.temporal import connect
+from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -140,6 +154,36 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     decided.add_argument("--confirmed", action="store_true")
     decided.add_argument("--rejected", action="store_true")
     decision.add_argument("--reference", required=True, help="the creditor's reference for its decision")
+    commands.add_parser("letter-batch", help="produce the print vendor's letter batch now (it also runs daily)")
+    evidence = commands.add_parser("letter-evidence", help="the mail vendor's evidence: sent, signed or returned")
+    evidence.add_argument("letter_ref")
+    evidence.add_argument("--id", required=True, dest="event_id")
+    evidence.add_argument("--status", required=True, choices=get_args(DeliveryStatus))
+    evidence.add_argument("--reason", choices=get_args(ReturnReason), help="why it came back (returned only)")
+    evidence.add_argument("--evidence", default="", help="tracking number, signature scan reference ...")
+    evidence.add_argument("--at", help="when it happened, e.g. 2026-11-22T10:00:00+08:00 (default now)")
+    letter = commands.add_parser("letter", help="write a letter's PDF to a file, to open and read it")
+    letter.add_argument("letter_ref")
+    letter.add_argument("--out", required=True, type=Path)
+    take = commands.add_parser("visits-next", help="a field agent takes the next visit order of their queue")
+    take.add_argument("--queue", required=True)
+    take.add_argument("--agent", required=True)
+    visit = commands.add_parser("visit-report", help="a field agent reports on a visit")
+    visit.add_argument("visit_ref")
+    visit.add_argument("--id", required=True, dest="report_id")
+    visit.add_argument("--finding", required=True, choices=get_args(VisitFinding))
+    visit.add_argument("--agent", required=True)
+    visit.add_argument("--notes", default="")
+    visit.add_argument("--photo", action="append", default=[], help="a photo's reference in the photo store")
+    visit.add_argument("--promised-amount")
+    visit.add_argument("--promised-date")
+    visit.add_argument("--at", help="when the visit was, e.g. 2026-11-22T15:00:00+08:00 (default now)")
+    commands.add_parser("approvals", help="steps waiting for an approver's decision")
+    approve = commands.add_parser("approve", help="an approver approves (or --reject) a step waiting for approval")
+    approve.add_argument("approval_ref")
+    approve.add_argument("--approver", required=True)
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--note", default="", help="why (required to reject)")
     audit = commands.add_parser("audit", help="every contact the account attempted, and the guard's verdict")
     audit.add_argument("account")
     report = commands.add_parser("compliance-report", help="contacts per debtor per channel per 7 days, and breaches")
@@ -231,6 +275,64 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "creditor_decided",
                                          decision)
         print(f"fraud claim {args.claim_id} {'confirmed' if decision.confirmed else 'rejected'} by the creditor")
+    elif args.command == "letter-batch":
+        client = await _connect(settings)
+        batch = await client.execute_workflow(
+            LetterBatchWorkflow.run, id=f"{LETTER_BATCH_WORKFLOW_ID}-now-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}",
+            task_queue=settings.task_queue)
+        print(f"batch {batch.batch_id}: {batch.letters} letters" + (f" in {batch.folder}" if batch.folder else ""))
+    elif args.command == "letter-evidence":
+        async with _database(settings) as pool:
+            job = await letter_on_file(pool, args.letter_ref)
+        if job is None:
+            raise billing.InputError(f"no letter {args.letter_ref!r}")
+        delivery = billing.parse_letter_delivery(args.event_id, args.letter_ref, args.status, args.reason,
+                                                 args.evidence, job["address"], args.at)
+        await billing.signal_open_account(await _connect(settings), job["account_id"], "letter_delivery", delivery)
+        print(f"letter {delivery.letter_ref} {delivery.status} sent to account {job['account_id']}")
+    elif args.command == "letter":
+        async with _database(settings) as pool:
+            document = await letter_document(pool, LetterRenderer.load(settings.letterheads_file), args.letter_ref)
+        if document is None:
+            raise billing.InputError(f"no letter {args.letter_ref!r}")
+        try:
+            args.out.write_bytes(document.pdf)
+        except OSError as err:
+            raise billing.InputError(f"{args.out}: {err.strerror}") from None
+        print(f"{args.out}: {document.pages} pages, sha256 {document.sha256}")
+    elif args.command == "visits-next":
+        async with _database(settings) as pool:
+            order = await field_visits.take_next(pool, args.queue, args.agent)
+        if order is None:
+            raise billing.InputError(f"no open visit order in queue {args.queue!r}")
+        print(json.dumps(order, ensure_ascii=False, indent=2))
+    elif args.command == "visit-report":
+        async with _database(settings) as pool:
+            order = await field_visits.visit_on_file(pool, args.visit_ref)
+        if order is None:
+            raise billing.InputError(f"no visit order {args.visit_ref!r}")
+        client = await _connect(settings)
+        currency = await billing.account_currency(client, order["account_id"])
+        report = billing.parse_visit_report(args.report_id, args.visit_ref, args.finding, order["address"],
+                                            args.agent, args.notes, args.photo, args.promised_amount,
+                                            args.promised_date, currency, args.at)
+        await billing.signal_open_account(client, order["account_id"], "visit_reported", report)
+        print(f"visit {report.visit_ref}: {report.finding} sent to account {order['account_id']}")
+    elif args.command == "approvals":
+        async with _database(settings) as pool:
+            waiting = await pool.fetch("SELECT approval_ref, account_id, step_id, approvers, requested_at FROM approvals"
+                                       " WHERE status = 'pending' ORDER BY requested_at")
+        print("\n".join(f"{r['approval_ref']}  {r['account_id']}  {r['step_id']}  since {r['requested_at']:%Y-%m-%d}"
+                        f"  approvers: {', '.join(r['approvers'])}" for r in waiting) or "no step waits for approval")
+    elif args.command == "approve":
+        decision = billing.parse_approval(args.approval_ref, not args.reject, args.approver, args.note)
+        async with _database(settings) as pool:
+            account_id = await pool.fetchval("SELECT account_id FROM approvals WHERE approval_ref = $1",
+                                             decision.approval_ref)
+        if account_id is None:
+            raise billing.InputError(f"no approval {decision.approval_ref!r}")
+        answer = await billing.decide_approval(await _connect(settings), account_id, decision)
+        print(f"{decision.approval_ref} {answer} by {decision.approver} on account {account_id}")
     elif args.command == "audit":
         async with _database(settings) as pool:
             lines = await audit.trail(pool, args.account)
@@ -283,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         asyncio.run(run(args, Settings.from_env()))
-    except billing.InputError as err:
+    except (billing.InputError, LetterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (RPCError, WorkflowQueryFailedError) as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from contextlib import asynccontextmanager
 
@@ -17,32 +18,37 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.channels import ChannelActivities
+from activities.print_mail import PrintMailActivities
 from dunning.messages import Templates
-from infra import db, twilio_sms
+from infra import db, inbound_http, twilio_sms
 from infra.config import Settings
+from infra.letters import LetterRenderer
 from infra.logging import configure
 from infra.temporal import connect, ensure_search_attributes
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
+from workflows.letter_batch import LetterBatchWorkflow
 
 log = structlog.get_logger()
 
 
 def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
     accounts = AccountActivities(pool)
-    channels = ChannelActivities(pool, Templates.load(), sms_client, settings.twilio_from_number or "")
+    letters = LetterRenderer.load(settings.letterheads_file)
+    channels = ChannelActivities(pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "")
+    print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AccountWorkflow, FraudClaimWorkflow],
+        workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow],
         activities=[
             accounts.open_account, accounts.record_payment, accounts.record_reversal, accounts.record_dispute,
             accounts.record_verification, accounts.record_cease, accounts.record_commitment, accounts.record_contact,
             accounts.record_fraud_claim, accounts.record_resumption, accounts.record_deferral, accounts.plan_follow_ups,
-            accounts.close_account,
+            accounts.record_approval, accounts.close_account,
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,
-            channels.record_failure,
+            channels.record_failure, print_mail.produce_letter_batch,
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -51,18 +57,21 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
 
 
 @asynccontextmanager
-async def serving(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A running worker with what it needs around it: search attributes, a migrated database, a Twilio client."""
+async def serving(client: Client, settings: Settings) -> AsyncIterator[tuple[Worker, str]]:
+    """A running worker with what it needs around it: search attributes, a migrated database, a Twilio client, the
+    HTTP server for Twilio's webhooks. Yields the worker and the base URL Twilio's webhooks must call."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     pool = await db.create_pool(settings.database_url)
     try:
         await db.migrate(pool)
-        sms_client = twilio_sms.make_client(settings)
-        try:
-            async with build_worker(client, settings, pool, sms_client) as worker:
-                yield worker
-        finally:
-            await sms_client.http_client.close()
+        async with inbound_http.serve(settings, pool, client) as webhooks_url:
+            # Every text asks Twilio to report its fate to the server just started.
+            sms_client = twilio_sms.make_client(replace(settings, public_base_url=webhooks_url))
+            try:
+                async with build_worker(client, settings, pool, sms_client) as worker:
+                    yield worker, webhooks_url
+            finally:
+                await sms_client.http_client.close()
     finally:
         await pool.close()
 

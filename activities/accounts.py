@@ -10,14 +10,21 @@ from temporalio import activity
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened
 from dunning.ladder import PlannedStep
+from dunning.letters import LetterDelivery
+from dunning.visits import VisitReport
 from dunning.orders import (
-    AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+    AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
     DisputeRecorded, FollowUpsPlanned,
     FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
 )
 from dunning.outcomes import ContactOutcome
 from activities.channels import record_check, write_follow_ups
 from infra.logging import activity_logger
+
+
+# Where each approvable channel's work order waits, and the status it goes on with once approved.
+RELEASED_AS = {"letter": ("letter_jobs", "queued"), "agency": ("agency_placements", "placed"),
+               "internal": ("internal_tasks", "open")}
 
 
 class AccountActivities:
@@ -195,6 +202,12 @@ class AccountActivities:
         if isinstance(event, ContactOutcome):
             row = (event.outcome_id, "outcome", event.code, event.source, event.reported_by, event.contact_point,
                    event.note, event.occurred_at)
+        elif isinstance(event, LetterDelivery):
+            row = (event.event_id, "letter", event.reason or event.status, "letter", "mail vendor", event.address,
+                   event.evidence, event.occurred_at)
+        elif isinstance(event, VisitReport):
+            row = (event.report_id, "visit", event.finding, "field_visit", event.agent, event.address, event.notes,
+                   event.visited_at)
         else:
             row = (event.update_id, "update", recorded.verdict, event.source, "", event.point.value, "",
                    event.updated_at)
@@ -208,6 +221,14 @@ class AccountActivities:
             )
             if not inserted.endswith(" 1"):
                 return  # a resend, or a retry of this activity: the first record stands
+            if isinstance(event, LetterDelivery):
+                await _record_letter_delivery(conn, event)
+            elif isinstance(event, VisitReport):
+                await conn.execute(
+                    "UPDATE field_visit_orders SET status = 'reported', finding = $2, notes = $3, photos = $4,"
+                    " visited_at = $5 WHERE visit_ref = $1",
+                    event.visit_ref, event.finding, event.notes, json.dumps(event.photos), event.visited_at,
+                )
             if recorded.removed_point is not None:
                 await conn.execute(
                     "INSERT INTO contact_points (account_id, value, kind, owner, status) VALUES ($1, $2, '', '',"
@@ -258,6 +279,32 @@ class AccountActivities:
         return account_status
 
     @activity.defn
+    async def record_approval(self, recorded: ApprovalRecorded) -> None:
+        """Files the wait for a decision or, with one, records it and releases or cancels the work order."""
+        request, decision = recorded.request, recorded.decision
+        async with self._pool.acquire() as conn, conn.transaction():
+            if decision is None:
+                await conn.execute(
+                    "INSERT INTO approvals (approval_ref, action_key, account_id, step_id, channel, approvers,"
+                    " requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    request.approval_ref, request.action_key, recorded.account_id, request.step_id, request.channel,
+                    recorded.approvers, request.requested_at,
+                )
+                return
+            await conn.execute(
+                "UPDATE approvals SET status = $2, decided_by = $3, decided_at = $4, note = $5"
+                " WHERE approval_ref = $1",
+                request.approval_ref, "approved" if decision.approved else "rejected", decision.approver,
+                decision.decided_at, decision.note,
+            )
+            table, released = RELEASED_AS[request.channel]
+            await conn.execute(
+                f"UPDATE {table} SET status = $2 WHERE action_key = $1 AND status = 'awaiting_approval'",
+                request.action_key, released if decision.approved else "rejected",
+            )
+        activity_logger().info("approval decided", approval_ref=request.approval_ref, approved=decision.approved)
+
+    @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:
         async with self._pool.acquire() as conn:
             await _log_skipped(conn, resumed.account_id, resumed.workflow_id, resumed.ladder_life, resumed.skipped,
@@ -301,4 +348,18 @@ async def _log_skipped(conn: asyncpg.Connection, account_id: str, workflow_id: s
         """,
         [(action_key(account_id, ladder_life, p.key), account_id, workflow_id, p.step_id, p.channel, p.dpd, p.stage,
           p.due_at, reason) for p in skipped],
+    )
+
+
+async def _record_letter_delivery(conn: asyncpg.Connection, delivery: LetterDelivery) -> None:
+    await conn.execute(
+        "INSERT INTO letter_events (letter_ref, event_id, status, reason, evidence, occurred_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        delivery.letter_ref, delivery.event_id, delivery.status, delivery.reason, delivery.evidence,
+        delivery.occurred_at,
+    )
+    # The latest evidence by when it happened, whatever order the vendor reports it in.
+    await conn.execute(
+        "UPDATE letter_jobs SET delivery_status = (SELECT status FROM letter_events WHERE letter_ref = $1"
+        " ORDER BY occurred_at DESC, recorded_at DESC LIMIT 1) WHERE letter_ref = $1", delivery.letter_ref,
     )

@@ -16,11 +16,14 @@ from temporalio.exceptions import ApplicationError
 
 from dunning.compliance import Check
 from dunning.ladder import PlannedStep, dpd_at
+from dunning.letters import letter_facts
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
 from dunning.pacing import FollowUpPlan
 from dunning.policy import Action
+from dunning.visits import visit_ref
 from infra import twilio_sms
+from infra.letters import LetterError, LetterRenderer
 from infra.logging import activity_logger
 
 CHANNEL_TABLES = {
@@ -34,9 +37,11 @@ CHANNEL_TABLES = {
 
 
 class ChannelActivities:
-    def __init__(self, pool: asyncpg.Pool, templates: Templates, sms_client, sms_from: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, templates: Templates, letters: LetterRenderer, sms_client,
+                 sms_from: str) -> None:
         self._pool = pool
         self._templates = templates
+        self._letters = letters
         self._sms_client = sms_client
         self._sms_from = sms_from
 
@@ -147,27 +152,35 @@ class ChannelActivities:
 
     @activity.defn
     async def queue_letter(self, order: StepOrder) -> StepResult:
+        """Fixes the letter's facts and queues it for the day's print batch, which renders it (activities/print_mail)."""
         if not order.contact_points:
             return await self._skip(order, "no postal address on file")
-        step = order.step
+        step, facts = order.step, letter_facts(order)
+        try:
+            self._letters.html(facts)  # a letter that cannot be made fails now, where ops see it, not in the batch
+        except LetterError as err:
+            raise ApplicationError(str(err), non_retryable=True) from None
         return await self._work_order(
-            order, f"{step.letter_kind} letter {_queued_or_held(step)} ({step.delivery})",
+            order, f"{step.letter_kind} letter {facts.letter_ref} {_queued_or_held(step)} ({step.delivery})",
             "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
-            " amount_minor, currency, requires_approval, status, validation_period_ends)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            step.letter_kind, step.template, order.account.locale, step.delivery, order.contact_points[0].value,
+            " amount_minor, currency, requires_approval, status, validation_period_ends, letter_ref, facts)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            step.letter_kind, step.template, order.account.locale, step.delivery, facts.address,
             order.outstanding_minor, order.account.currency, step.requires_approval, _initial_status(step, "queued"),
-            order.validation_period_ends,
+            order.validation_period_ends, facts.letter_ref, facts.model_dump_json(),
         )
 
     @activity.defn
     async def order_field_visit(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await self._skip(order, "no address to visit")
+        ref = visit_ref(order.action_key)
         return await self._work_order(
-            order, f"{order.step.visit_purpose} visit ordered",
-            "INSERT INTO field_visit_orders (action_key, account_id, purpose, address) VALUES ($1, $2, $3, $4)",
-            order.step.visit_purpose, order.contact_points[0].value,
+            order, f"{order.step.visit_purpose} visit {ref} ordered",
+            "INSERT INTO field_visit_orders (action_key, account_id, purpose, address, visit_ref, reason, field_queue,"
+            " deadline, invalid_addresses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            order.step.visit_purpose, order.contact_points[0].value, ref, order.visit_reason, order.field_queue,
+            order.visit_deadline, json.dumps(order.invalid_addresses),
         )
 
     @activity.defn

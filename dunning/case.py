@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from dunning import commitments, compliance, ladder, pacing
+from dunning import approvals, commitments, compliance, ladder, pacing, visits
+from dunning.approvals import ApprovalRequest
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import Check, ContactMade
@@ -19,6 +20,7 @@ from dunning.disputes import (
 )
 from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
 from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
+from dunning.letters import LetterDelivery
 from dunning.money import format_amount
 from dunning.pacing import FollowUp, FollowUpPlan
 from dunning.outcomes import (
@@ -30,6 +32,7 @@ from dunning.verification import DebtorEventReported, DocumentsVerified, Verific
 
 Skipped = list[ladder.PlannedStep]
 
+APPROVAL = "approval "  # the cause of an approval's reminder and escalation
 LOST = "lost"  # the cause of the reactions to lost contact
 
 
@@ -197,8 +200,8 @@ class Case:
             key=f"{notice.id}:{now:%Y%m%dT%H%M%S}", step_id=notice.id, channel=notice.channel.value, dpd=dpd,
             stage=ladder.stage_id(self.policy, dpd), due_at=now, cause="validation notice (12 CFR 1006.34)"))
 
-    def defer(self, planned: ladder.PlannedStep, check: Check) -> None:
-        self.state.deferred[planned.key] = check.at
+    def defer(self, planned: ladder.PlannedStep, until: datetime) -> None:
+        self.state.deferred[planned.key] = until
 
     def _contact_made(self, contact: ContactMade) -> None:
         """Keeps the contacts the caps can still count."""
@@ -346,6 +349,8 @@ class Case:
         outcome = ledger.apply(payment, self.account.currency)
         if outcome.verdict == "rejected":
             state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
+        if outcome.verdict == "applied":
+            state.last_paid_at = max(payment.paid_at, state.last_paid_at or payment.paid_at)
         if outcome.verdict == "applied" and state.commitment is not None:
             state.commitment.paid_minor += outcome.amount_minor
         if outcome.verdict == "applied" and state.status == "open" and ledger.outstanding_minor == 0:
@@ -486,13 +491,95 @@ class Case:
         elif change.strategy is not None and state.commitment is None:
             # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
             # promise being kept needs none.
-            state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith(LOST)]
+            state.agenda = [p for p in state.agenda
+                            if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
             tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
             state.agenda += reactions(self.policy, self.account, change.strategy, now, f"outcome {event_id}", tried)
         if book.debtor_phones_lost() and state.lost_contact_since is None:
             state.lost_contact_since = now
             change.strategy = Strategy.lost_contact
             state.agenda += reactions(self.policy, self.account, change.strategy, now, f"{LOST} {event_id}")
+        return change
+
+    def apply_letter_delivery(self, delivery: LetterDelivery, now: datetime) -> ContactChange:
+        """The mail vendor's evidence; a letter returned because the address is wrong wears the address out as a
+        failed visit would, so later letters and visits go elsewhere or not at all."""
+        failure = delivery.address_failure()
+        if failure is not None:
+            return self.apply_outcome(ContactOutcome(
+                outcome_id=delivery.event_id, code=failure, source="letter", contact_point=delivery.address,
+                reported_by="mail vendor", note=delivery.evidence, occurred_at=delivery.occurred_at,
+            ), now)
+        if delivery.event_id in self.state.outcome_ids:
+            return ContactChange("duplicate")
+        self.state.outcome_ids.append(delivery.event_id)
+        return ContactChange("applied")
+
+    # --- approvals -------------------------------------------------------------------------------------------
+
+    def request_approval(self, planned: ladder.PlannedStep, action_key: str, now: datetime) -> ApprovalRequest | None:
+        """A step filed as awaiting approval starts waiting for its decision, chased by a reminder and then an
+        escalation on the policy's working days (None: it needs none, or the policy leaves approvals to ops)."""
+        rules = self.policy.approvals
+        if rules is None or not ladder.step_definition(self.policy, planned).requires_approval:
+            return None
+        ref, zone = approvals.approval_ref(action_key), self.account.time_zone
+        chasers = []
+        for action, days in ((rules.reminder, rules.remind_after_working_days),
+                             (rules.escalation, rules.escalate_after_working_days)):
+            day = self.policy.working_days.add_working_days(local_date(now, zone), days)
+            dpd = ladder.dpd_on(self.account.due_date, day)
+            chaser = ladder.AgendaStep(
+                key=f"{action.id}:{planned.key}", step_id=action.id, channel=action.channel.value, dpd=dpd,
+                stage=ladder.stage_id(self.policy, dpd), due_at=local_datetime(day, self.policy.send_time, zone),
+                cause=f"{APPROVAL}{ref}",
+            )
+            self.state.agenda.append(chaser)
+            chasers.append(chaser.key)
+        request = approvals.ApprovalRequest(approval_ref=ref, action_key=action_key, step_key=planned.key,
+                                            step_id=planned.step_id, channel=planned.channel, requested_at=now,
+                                            chasers=chasers)
+        self.state.approvals.append(request)
+        return request
+
+    def approval_problem(self, decision: approvals.ApprovalDecision) -> str:
+        rules = self.policy.approvals
+        if rules is None:
+            return "this account's policy takes no approval decisions"
+        return approvals.decision_problem(rules.approvers, self.state.approvals, self.state.decided_approvals,
+                                          decision)
+
+    def apply_approval(self, decision: approvals.ApprovalDecision) -> approvals.ApprovalRequest | None:
+        """The decision ends the wait and its chasers; one that cannot be taken is recorded as refused."""
+        state = self.state
+        if problem := self.approval_problem(decision):
+            state.record_rejection(f"approval decision: {problem}")
+            return None
+        request = next(r for r in state.approvals if r.approval_ref == decision.approval_ref)
+        state.approvals.remove(request)
+        state.decided_approvals.append(request.approval_ref)
+        state.agenda = [p for p in state.agenda if p.key not in request.chasers]
+        return request
+
+    def visit_decision(self, planned: ladder.PlannedStep, now: datetime) -> visits.VisitDecision | None:
+        """Whether a field visit may be ordered now (None: not a visit, or a policy that orders every visit)."""
+        rules = self.policy.field_visits
+        if rules is None or planned.channel != Channel.field_visit.value:
+            return None
+        purpose = ladder.step_definition(self.policy, planned).visit_purpose
+        return visits.decide(rules, purpose, self.book, self.state.last_conversation_at, self.state.last_paid_at, now)
+
+    def apply_visit_report(self, report: visits.VisitReport, now: datetime) -> ContactChange:
+        """A visit's finding is an outcome of the tree; a promise made at the door is taken as any other."""
+        change = self.apply_outcome(ContactOutcome(
+            outcome_id=report.report_id, code=visits.OUTCOME_OF[report.finding], source="field_visit",
+            contact_point=report.address, reported_by=report.agent, note=report.notes, occurred_at=report.visited_at,
+        ), now)
+        if change.verdict == "applied" and report.finding == "promised":
+            self.state.pending_commitments.append(PromiseMade(
+                promise_id=report.report_id, amount_minor=report.promised_minor, promised_date=report.promised_date,
+                channel="field_visit", taken_by=report.agent, made_at=report.visited_at,
+            ))
         return change
 
     def _spoke_with_debtor(self, when: datetime, now: datetime) -> None:
@@ -669,5 +756,6 @@ class Case:
             invalid_points=self.book.invalid(),
             lost_contact=state.lost_contact_since is not None,
             fraud_claims=state.fraud_claims,
+            awaiting_approval=state.approvals,
             runs=state.runs,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from enum import Enum
 
 
@@ -26,3 +28,10 @@ class ThirdParties(str, Enum):
     locate_only = "locate_only"  # only if the debtor is unreachable, never disclosing the debt
     message = "message"  # may ask them to pass a message with general facts
     pressure = "pressure"  # may ask them to pay on the debtor's behalf
+
+
+def work_order_ref(prefix: str, action_key: str) -> str:
+    """The short reference printed on a work order (a letter, a visit order) and quoted back by whoever carries it
+    out: stable for the action, not guessable from the account."""
+    digest = hashlib.sha256(action_key.encode()).digest()
+    return prefix + base64.b32encode(digest).decode()[:11]

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning import ladder
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
-from dunning.contact import contact_points_for
+from dunning.contact import CeaseContact, contact_points_for
 from dunning.fraud import FraudClaimed
 from dunning.pacing import FollowUpPlan
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported
+from dunning.visits import VisitReport
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome, ReversalOutcome
+from dunning.letters import LetterDelivery
 from dunning.policy import Action, Agency, Channel, Policy, Stage
 
 
@@ -41,6 +44,8 @@ class StepOrder(Payload):
     next_stage_dpd: int | None = None  # for texts that warn what happens next
     late_fee_rate_per_day: Decimal | None = None
     outstanding_minor: int
+    paid_minor: int = 0  # a letter's statement: what was paid, and the late fees in the outstanding amount
+    late_fee_minor: int = 0
     collector_queue: str = ""
     promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
@@ -48,6 +53,11 @@ class StepOrder(Payload):
     follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
     attempt_windows: list[str] = []  # a call's best windows, "10:00-11:30": the dialer spreads attempts over them
     validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
+    # A field visit: why it is warranted, the field team, when it must be done, addresses found invalid.
+    visit_reason: str = ""
+    field_queue: str = ""
+    visit_deadline: datetime | None = None
+    invalid_addresses: list[str] = []
     taken_at: datetime  # business time
 
 
@@ -56,6 +66,10 @@ class StepResult(Payload):
     detail: str = ""
     reference: str | None = None  # the vendor's or work order's id
     queue_cases: int | None = None  # a call task's collector queue: its open accounts when the task was filed
+    # What the vendor's answer says of the contact point, for the account to act on: the number opted out of
+    # texts, or cannot exist / cannot take texts.
+    cease: CeaseContact | None = None
+    point_outcome: ContactOutcome | None = None
 
 
 class AccountOpened(Payload):
@@ -140,7 +154,7 @@ class ContactRecorded(Payload):
 
     account_id: str
     workflow_id: str
-    event: ContactOutcome | ContactUpdated
+    event: ContactOutcome | ContactUpdated | LetterDelivery | VisitReport
     verdict: str  # applied, duplicate, rejected: <why>, or what an update did (added, corrected, revalidated)
     strategy: str | None = None
     changed_points: list[PointRecord] = []
@@ -148,6 +162,15 @@ class ContactRecorded(Payload):
     settled_at: datetime | None = None  # business time the account took it in
     ladder_life: str = ""
     skipped: list[PlannedStep] = []  # steps that fell due while a validation notice waited for an address
+
+
+class ApprovalRecorded(Payload):
+    """A step filed to wait for approval (no decision yet), or the decision taken on it."""
+
+    account_id: str
+    request: ApprovalRequest
+    approvers: list[str] = []  # who may decide, when the request is filed
+    decision: ApprovalDecision | None = None
 
 
 class FraudClaimRecorded(Payload):
@@ -195,10 +218,12 @@ class AccountClosed(Payload):
 
 def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
                workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
+               paid_minor: int = 0, late_fee_minor: int = 0,
                collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
                tried_last: str | None = None, promise: PromiseFacts | None = None,
                check: Check | None = None, follow_ups: FollowUpPlan | None = None,
-               validation_period_ends: date | None = None) -> StepOrder:
+               validation_period_ends: date | None = None, visit_reason: str = "",
+               invalid_addresses: list[str] | None = None) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
@@ -206,6 +231,7 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
     points = contact_points_for(account.contact_points if usable_points is None else usable_points, step.channel, stage,
                                 tried_last)
     rules = policy.contact_rules
+    visits = policy.field_visits if step.channel is Channel.field_visit else None
     return StepOrder(
         action_key=action_key(account.account_id, ladder_life, planned.key),
         workflow_id=workflow_id,
@@ -219,12 +245,18 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         if rules and stage and step.channel is Channel.call else [],
         follow_ups=follow_ups,
         validation_period_ends=validation_period_ends,
+        visit_reason=visit_reason,
+        field_queue=visits.queue if visits else "",
+        visit_deadline=taken_at + timedelta(days=visits.complete_within_days) if visits else None,
+        invalid_addresses=invalid_addresses or [] if step.channel is Channel.field_visit else [],
         attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)]
         if rules and step.channel is Channel.call else [],
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
         outstanding_minor=outstanding_minor,
+        paid_minor=paid_minor,
+        late_fee_minor=late_fee_minor,
         collector_queue=collector_queue,
         promise=promise,
         check=check,

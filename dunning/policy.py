@@ -204,6 +204,32 @@ class ContactPointRules(Strict):
         return counts
 
 
+class ApprovalRules(Strict):
+    """Steps marked `requires_approval` wait for a named approver's decision (domain §9: the owner's approval); an
+    approver who does not answer is reminded, then the request escalates."""
+
+    approvers: list[str] = Field(min_length=1)  # who may decide, as the creditor names them (user ids or roles)
+    remind_after_working_days: int = Field(ge=1)
+    escalate_after_working_days: int = Field(ge=1)
+    reminder: Action
+    escalation: Action
+
+    @model_validator(mode="after")
+    def _escalate_after_reminding(self) -> "ApprovalRules":
+        if self.escalate_after_working_days <= self.remind_after_working_days:
+            raise ValueError("escalate_after_working_days must come after remind_after_working_days")
+        return self
+
+
+class FieldVisitRules(Strict):
+    """When a visit may be ordered, and how the order goes out (domain §8)."""
+
+    # A pressure visit only when this long after a contact with the debtor no money came.
+    pressure_after_contact_hours: int = Field(ge=0)
+    complete_within_days: int = Field(ge=1)  # the order's deadline
+    queue: str = Field(min_length=1)  # the field team whose agents take the order
+
+
 class LateFee(Strict):
     rate_per_day: Decimal = Field(gt=0, lt=1)
     waivable: bool = True
@@ -240,6 +266,12 @@ class Policy(Strict):
     # How often collectors follow a case up between the ladder's call tasks (domain §4); a policy without it (as
     # pinned by accounts opened before pacing existed) leaves each call task to its own day.
     follow_up: FollowUpRules | None = None
+    # Who decides the steps that need approval, and how long they may take (a policy without it, as pinned by
+    # accounts opened before it existed, files those steps as awaiting approval and leaves them to ops).
+    approvals: ApprovalRules | None = None
+    # When field visits may be ordered (domain §8); a policy without it (as pinned by accounts opened before it
+    # existed) orders each visit its ladder names.
+    field_visits: FieldVisitRules | None = None
     # The validation notice a rule set may require before any other communication (12 CFR 1006.34).
     validation_notice: Action | None = None
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
@@ -303,6 +335,8 @@ class Policy(Strict):
         for rules in (self.promises, self.plans):
             if rules:
                 actions += [a for a in (rules.reminder, rules.confirmation) if a]
+        if self.approvals:
+            actions += [self.approvals.reminder, self.approvals.escalation]
         if self.fraud:
             fraud = self.fraud
             actions += [fraud.signing, fraud.to_creditor, fraud.decision_reminder, fraud.decision_escalation,

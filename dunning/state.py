@@ -8,16 +8,19 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
+from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
 from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
+from dunning.letters import LetterDelivery
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.pacing import FollowUpPlan
 from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
+from dunning.visits import VisitReport
 from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
@@ -70,6 +73,11 @@ class AccountState(BaseModel):
     # For the contact guard: recent contacts (as its caps count them), the last conversation, steps it moved.
     contacts_made: list[ContactMade] = Field(default_factory=list)
     last_conversation_at: datetime | None = None
+    # Steps waiting for an approver, the decisions taken, and decisions received but not yet applied.
+    approvals: list[ApprovalRequest] = Field(default_factory=list)
+    decided_approvals: list[str] = Field(default_factory=list)
+    pending_approvals: list[ApprovalDecision] = Field(default_factory=list)
+    last_paid_at: datetime | None = None  # the latest payment applied (a pressure visit needs none since the contact)
     deferred: dict[str, datetime] = Field(default_factory=dict)  # step key -> when the guard lets it go
     # Workload pacing: the follow-up days of the current ladder call task, and the collector queue's last known
     # book size (open accounts), which sets the cadence of the next task.
@@ -85,7 +93,8 @@ class AccountState(BaseModel):
     pending_reversals: list[PaymentReversed] = Field(default_factory=list)
     pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
     pending_verifications: list[DebtorEventReported | DocumentsVerified] = Field(default_factory=list)
-    pending_contacts: list[ContactOutcome | ContactUpdated] = Field(default_factory=list)
+    pending_contacts: list[ContactOutcome | ContactUpdated | LetterDelivery | VisitReport] = Field(
+        default_factory=list)
     pending_commitments: list[PromiseMade | PlanProposed] = Field(default_factory=list)
     pending_claims: list[FraudClaimed | FraudClaimDecided] = Field(default_factory=list)
     runs: int = 1
@@ -139,4 +148,5 @@ class AccountView(Payload):
     invalid_points: list[PointRecord]
     lost_contact: bool
     fraud_claims: list[FraudClaimed]
+    awaiting_approval: list[ApprovalRequest] = []
     runs: int

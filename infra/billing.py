@@ -26,12 +26,15 @@ from dunning.account import (
     PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, problems,
     workflow_id,
 )
+from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
+from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported, DocumentsVerified
+from dunning.visits import VisitReport
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
@@ -247,11 +250,16 @@ async def _deliver_to_any_run(client: Client, task_queue: str, account_id: str, 
 
 
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
+    return _payload(PaymentReversed, "reversal", payment_id=payment_id, reason=reason,
+                    reversed_at=_instant(reversed_at, "--reversed-at"))
+
+
+def _instant(text: str | None, flag: str) -> datetime:
+    """A typed-in moment (now if none); the model checks it carries a UTC offset."""
     try:
-        when = datetime.fromisoformat(reversed_at) if reversed_at else _now()
+        return datetime.fromisoformat(text) if text else _now()
     except ValueError:
-        raise InputError(f"--reversed-at: {reversed_at!r} is not an ISO 8601 date-time") from None
-    return _payload(PaymentReversed, "reversal", payment_id=payment_id, reason=reason, reversed_at=when)
+        raise InputError(f"{flag}: {text!r} is not an ISO 8601 date-time") from None
 
 
 def _payload(model: type[P], what: str, **fields) -> P:
@@ -349,6 +357,25 @@ def parse_contact_update(update_id: str, kind: str, value: str, owner: str, rela
                     source=source, updated_at=_now())
 
 
+def parse_letter_delivery(event_id: str, letter_ref: str, status: str, reason: str | None, evidence: str,
+                          address: str, occurred_at: str | None) -> LetterDelivery:
+    return _payload(LetterDelivery, "letter delivery", event_id=event_id, letter_ref=letter_ref, status=status,
+                    reason=reason, evidence=evidence, address=address,
+                    occurred_at=_instant(occurred_at, "--at"))
+
+
+def parse_visit_report(report_id: str, visit_ref: str, finding: str, address: str, agent: str, notes: str,
+                       photos: list[str], promised_amount: str | None, promised_date: str | None, currency: str,
+                       visited_at: str | None) -> VisitReport:
+    return _payload(
+        VisitReport, "visit report", report_id=report_id, visit_ref=visit_ref, finding=finding, address=address,
+        agent=agent, notes=notes, photos=photos,
+        promised_minor=_minor(promised_amount, currency, "--promised-amount") if promised_amount else None,
+        promised_date=parse_day(promised_date, "--promised-date") if promised_date else None,
+        visited_at=_instant(visited_at, "--at"),
+    )
+
+
 def parse_fraud_claim(claim_id: str, clues: str, taken_by: str) -> FraudClaimed:
     return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by,
                     claimed_at=_now())
@@ -373,6 +400,24 @@ async def agree_plan(client: Client, account_id: str, plan: PlanProposed) -> Com
         )
     except WorkflowUpdateFailedError as err:
         raise InputError(f"plan {plan.plan_id} refused: {getattr(err.cause, 'message', err.cause)}") from None
+
+
+def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
+    return _payload(ApprovalDecision, "approval decision", approval_ref=approval_ref, approved=approved,
+                    approver=approver, note=note, decided_at=_now())
+
+
+async def decide_approval(client: Client, account_id: str, decision: ApprovalDecision) -> str:
+    """An update: the account checks who decides and answers at once, with the reason if it cannot take it."""
+    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
+        raise InputError(f"account {account_id!r} is closed")
+    try:
+        return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
+            AccountWorkflow.decide_approval, decision
+        )
+    except WorkflowUpdateFailedError as err:
+        raise InputError(f"approval {decision.approval_ref} not taken: "
+                         f"{getattr(err.cause, 'message', err.cause)}") from None
 
 
 async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, signal: str, payload) -> None:

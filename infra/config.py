@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
+LETTER_DROP_DIR = ROOT / ".run" / "print-vendor"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,24 @@ class Settings:
     # Base URL of Twilio's REST API; set only to point the real client at a stand-in.
     twilio_api_base: str | None
     log_format: str
+    # E-mail: the provider's SMTP relay (make run and the tests start a loopback stand-in).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "collections@localhost"
+    # Letters: the creditors' letterheads, and the folder the print-and-mail vendor collects its daily batch from.
+    letterheads_file: Path = LETTERHEADS
+    letter_drop_dir: Path = LETTER_DROP_DIR
+    letter_batch_at: str = "17:30"  # local time of the daily batch, in letter_batch_zone
+    letter_batch_zone: str = "Asia/Shanghai"
+    # The HTTP server Twilio's webhooks reach (status callbacks, replies); port 0 takes any free port.
+    inbound_http_host: str = "127.0.0.1"
+    inbound_http_port: int = 8088
+    # The URL Twilio calls it at (a proxy's, in production): webhook signatures are computed over it. Unset: the
+    # server's own address, http://host:port with the port it got.
+    public_base_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -32,4 +55,17 @@ class Settings:
             twilio_from_number=env.get("TWILIO_FROM_NUMBER") or None,
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             log_format=env.get("LOG_FORMAT", "console"),
+            inbound_http_host=env.get("INBOUND_HTTP_HOST", "127.0.0.1"),
+            inbound_http_port=int(env.get("INBOUND_HTTP_PORT", "8088")),
+            public_base_url=env.get("PUBLIC_BASE_URL") or None,
+            smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(env.get("SMTP_PORT", "8025")),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("SMTP_STARTTLS", "") in ("1", "true", "yes"),
+            mail_from=env.get("MAIL_FROM", "collections@localhost"),
+            letterheads_file=Path(env.get("LETTERHEADS_FILE") or LETTERHEADS),
+            letter_drop_dir=Path(env.get("LETTER_DROP_DIR") or LETTER_DROP_DIR),
+            letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
+            letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
         )

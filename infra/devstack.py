@@ -23,6 +23,7 @@ from infra import billing, db
 from infra.config import Settings
 from infra.logging import configure
 from infra.temporal import connect, dev_server_flags, local_binary
+from infra.twilio_sms import INBOUND_SMS_PATH
 from standins.twilio_api import TwilioStandIn
 from worker import serving, stop_requested
 
@@ -103,7 +104,10 @@ async def main(day_seconds: float | None) -> None:
         if server:
             started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
         stop = stop_requested()
-        async with serving(client, settings):
+        async with serving(client, settings) as (_, webhooks_url):
+            started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")
+            if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
+                standin.sms_url = webhooks_url + INBOUND_SMS_PATH
             now = datetime.now(timezone.utc)
             clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())

@@ -8,13 +8,17 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import (
+    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleCalendarSpec,
+    ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec, ScheduleUpdate,
+)
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.config import Settings
 from workflows import search_attributes
+from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
 
 
 async def connect(settings: Settings) -> Client:
@@ -46,6 +50,24 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
+
+
+async def ensure_letter_batch_schedule(client: Client, settings: Settings) -> None:
+    """The print vendor's batch runs daily at `letter_batch_at` in `letter_batch_zone`; a changed setting updates
+    the schedule, and ops can trigger or pause it in the Web UI (Schedules)."""
+    hour, minute = (int(part) for part in settings.letter_batch_at.split(":"))
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID,
+                                           task_queue=settings.task_queue),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)],
+                                                          second=[ScheduleRange(0)])],
+                          time_zone_name=settings.letter_batch_zone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(LETTER_BATCH_WORKFLOW_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(LETTER_BATCH_WORKFLOW_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 def _type_name(key) -> str:

@@ -15,6 +15,20 @@ from twilio.rest import Client
 from infra.config import Settings
 
 REQUEST_TIMEOUT_S = 15.0
+# Where Twilio posts what became of each text we sent, and the texts handsets send to our number.
+STATUS_CALLBACK_PATH = "/twilio/sms/status"
+INBOUND_SMS_PATH = "/twilio/sms/inbound"
+# A message's status as Twilio reports it (the Message resource's `status`).
+MESSAGE_STATUSES = frozenset({
+    "queued", "sending", "sent", "failed", "delivered", "undelivered", "receiving", "received", "accepted",
+    "scheduled", "read", "partially_delivered", "canceled",
+})
+# How a text that Twilio took ended; a row that got there never moves again (callbacks can come out of order).
+FINAL_STATUSES = ("delivered", "undelivered", "failed")
+# Error codes of an undelivered or failed text: the handset had opted out (it texted STOP to our number) ...
+UNSUBSCRIBED_ERRORS = frozenset({21610})
+# ... or the number cannot take texts: unknown destination handset, landline or unreachable carrier.
+INVALID_NUMBER_ERRORS = frozenset({30005, 30006})
 # Twilio echoes phone numbers into error messages; ours end up in logs and workflow history.
 _PHONE_NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
@@ -64,24 +78,36 @@ class _HttpClient(AsyncTwilioHttpClient):
         return await super().request(method, url, *args, timeout=timeout or self.timeout, **kwargs)
 
 
-def make_client(settings: Settings) -> Client:
-    """Twilio client on the async (aiohttp) path.
+class SmsClient(Client):
+    """Twilio's client, and the URL Twilio should report each text's fate to (None: nowhere)."""
+
+    def __init__(self, *args, status_callback: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status_callback = status_callback
+
+
+def make_client(settings: Settings) -> SmsClient:
+    """Twilio client on the async (aiohttp) path; with `public_base_url` set, every text asks for status callbacks
+    at our webhook.
 
     Call it inside the running event loop (the HTTP session binds to it) and release it with
     `await client.http_client.close()`.
     """
-    return Client(
+    base = settings.public_base_url
+    return SmsClient(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         http_client=_HttpClient(settings.twilio_api_base, REQUEST_TIMEOUT_S),
+        status_callback=base.rstrip("/") + STATUS_CALLBACK_PATH if base else None,
     )
 
 
-async def send_sms(client: Client, *, to: str, from_: str, body: str, status_callback: str | None = None) -> SentSms:
+async def send_sms(client: SmsClient, *, to: str, from_: str, body: str,
+                   status_callback: str | None = None) -> SentSms:
     try:
         # Twilio's client sends None literally; `unset` leaves the parameter out.
         message = await client.messages.create_async(
-            to=to, from_=from_, body=body, status_callback=status_callback or values.unset
+            to=to, from_=from_, body=body, status_callback=status_callback or client.status_callback or values.unset
         )
     except (TwilioRestException, TwilioServiceException) as exc:
         # `from None`: the original exception's text carries the unredacted number.

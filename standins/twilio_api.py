@@ -1,8 +1,8 @@
 """Loopback stand-in for Twilio's Programmable Messaging REST API (2010-04-01 Messages).
 
 It speaks the real protocol (paths, form-encoded requests, Basic auth, JSON resources and
-errors, paging envelopes, signed status callbacks), so the real `twilio` client works
-against it once pointed at `base_url`.
+errors, paging envelopes, signed status callbacks and incoming-message webhooks), so the real
+`twilio` client works against it once pointed at `base_url`.
 
     python -m standins.twilio_api --port 8787 --account-sid AC... --auth-token ...
 """
@@ -78,8 +78,11 @@ class TwilioStandIn:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.delivery_delay = delivery_delay  # seconds between queued -> sent -> delivered
+        # Our numbers' incoming-message webhook ("A message comes in"), one for every number of the account here.
+        self.sms_url: str | None = None
         self.base_url: str | None = None
         self.messages: list[dict] = []  # accepted message resources, oldest first, updated as they progress
+        self.webhooks: list[tuple[str, dict[str, str]]] = []  # (url, form) of every webhook posted, oldest first
         self.opted_out: set[str] = set()
         self.not_mobile: set[str] = set()
         self.undeliverable: dict[str, int] = {}
@@ -101,13 +104,47 @@ class TwilioStandIn:
         """Accept sends to `number`, then report them `undelivered` with `error_code`."""
         self.undeliverable[number] = error_code
 
-    def inbound_sms(self, from_: str, body: str) -> None:
-        """A handset replies; Twilio's opt-out / opt-in keywords change its consent as on the real service."""
+    async def inbound_sms(self, from_: str, body: str, to: str | None = None) -> int | None:
+        """A handset texts `to` (by default the number of ours that last texted it). Twilio's opt-out / opt-in
+        keywords change its consent as on the real service, and the text is posted, signed, to `sms_url`.
+        Returns the webhook's HTTP status (None: no `sms_url`, or it could not be reached)."""
         keyword = body.strip().upper()
         if keyword in STOP_WORDS:
             self.opted_out.add(from_)
         elif keyword in START_WORDS:
             self.opted_out.discard(from_)
+        if not self.sms_url:
+            return None
+        to = to or next((m["from"] for m in reversed(self.messages) if m["to"] == from_ and m["from"]), None)
+        if to is None:
+            raise ValueError("none of our numbers has texted this handset; say which one it texts (to=...)")
+        sid = "SM" + secrets.token_hex(16)
+        return await self.post_webhook(self.sms_url, {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "Body": body,
+            "From": from_,
+            "MessageSid": sid,
+            "NumMedia": "0",
+            "NumSegments": str(_segments(body)),
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "To": to,
+        })
+
+    async def post_webhook(self, url: str, form: dict[str, str]) -> int | None:
+        """POSTs `form` to `url` signed as Twilio signs webhooks (also to resend one, as Twilio retries); returns
+        the answer's HTTP status, or None when `url` could not be reached."""
+        self.webhooks.append((url, form))
+        signature = self._validator.compute_signature(url, form)
+        try:
+            async with self._http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as response:
+                return response.status
+        except (ClientError, TimeoutError) as exc:
+            # Twilio drops webhooks it cannot deliver; so do we.
+            log.warning("webhook for %s failed: %s", form.get("MessageSid"), type(exc).__name__)
+            return None
 
     def fail_next(self, n: int = 1, status: int = 503, retry_after: int | None = None) -> None:
         """Answer the next `n` API requests with `status` (e.g. 503, or 429 with `retry_after` seconds)."""
@@ -292,14 +329,9 @@ class TwilioStandIn:
             params["MessagingServiceSid"] = message["messaging_service_sid"]
         if message["error_code"]:
             params["ErrorCode"] = str(message["error_code"])
-        signature = self._validator.compute_signature(url, params)
-        try:
-            async with self._http.post(url, data=params, headers={"X-Twilio-Signature": signature}) as response:
-                if response.status >= 400:
-                    log.warning("status callback for %s answered HTTP %s", sid, response.status)
-        except (ClientError, TimeoutError) as exc:
-            # Twilio drops callbacks it cannot deliver; so do we.
-            log.warning("status callback for %s failed: %s", sid, type(exc).__name__)
+        status = await self.post_webhook(url, params)
+        if status is not None and status >= 400:
+            log.warning("status callback for %s answered HTTP %s", sid, status)
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15005550006"
+TEST_LETTERHEADS = ROOT / "tests" / "data" / "letterheads.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -67,11 +68,12 @@ async def twilio():
 
 
 @pytest.fixture(scope="session")
-def settings(twilio) -> Settings:
+def settings(twilio, tmp_path_factory) -> Settings:
     return Settings(
         temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
         twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
-        twilio_api_base=twilio.base_url, log_format="console",
+        twilio_api_base=twilio.base_url, log_format="console", letterheads_file=TEST_LETTERHEADS,
+        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"),
     )
 
 
@@ -121,7 +123,7 @@ def run_worker(env, pool, sms_client, settings, shared_queue):
 
 def make_account(due: date, account_id: str | None = None, *, policy: str = "consumer_loan",
                  amount_minor: int = 250_000, time_zone: str = "Asia/Shanghai", currency: str = "CNY",
-                 locale: str = "zh", **extra) -> AccountDocument:
+                 locale: str = "zh", creditor: str = "Test Lender", **extra) -> AccountDocument:
     account_id = account_id or f"T{uuid.uuid4().hex[:10]}"
     suffix = zlib.crc32(account_id.encode()) % 10_000_000
     return AccountDocument(
@@ -140,7 +142,7 @@ def make_account(due: date, account_id: str | None = None, *, policy: str = "con
         due_date=due,
         policy=policy,
         locale=locale,
-        creditor="Test Lender",
+        creditor=creditor,
         **extra,
     )
 

@@ -12,9 +12,11 @@ from activities.channels import ChannelActivities
 from dunning.case import Case
 from dunning.ledger import Ledger
 from dunning.messages import Templates
+from dunning.letters import letter_ref
+from infra.letters import LetterRenderer
 from dunning.policy import load_policy
 from dunning.state import AccountState
-from tests.conftest import TWILIO_FROM, make_account, step_order
+from tests.conftest import TEST_LETTERHEADS, TWILIO_FROM, make_account, step_order
 
 DUE = date(2026, 3, 2)
 DUE_AT = datetime.combine(DUE, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -22,7 +24,7 @@ DUE_AT = datetime.combine(DUE, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
 
 @pytest.fixture
 def channels(pool, sms_client) -> ChannelActivities:
-    return ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    return ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
 
 
 async def run_twice(activity, order):
@@ -122,7 +124,7 @@ async def test_b2b_lawyer_letter_waits_for_the_owner_approval(pool, channels):
     lawyer = await step_order(pool, account, "lawyer_letter@120")
     await run_twice(channels.queue_letter, demand)
     result = await run_twice(channels.queue_letter, lawyer)
-    assert result.detail == "lawyer letter awaiting approval (registered)"
+    assert result.detail == f"lawyer letter {letter_ref(lawyer.action_key)} awaiting approval (registered)"
     statuses = {r["letter_kind"]: r["status"] for r in await pool.fetch(
         "SELECT letter_kind, status FROM letter_jobs WHERE account_id = $1", account.account_id)}
     assert statuses == {"formal_demand": "queued", "lawyer": "awaiting_approval"}

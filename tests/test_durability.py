@@ -11,11 +11,12 @@ from temporalio.testing import ActivityEnvironment
 from dunning import ladder
 from dunning.account import PaymentReceived
 from dunning.messages import Templates
+from infra.letters import LetterRenderer
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from activities.channels import ChannelActivities
 from infra import billing, twilio_sms
-from tests.conftest import TWILIO_FROM, make_account, server_today, step_order
+from tests.conftest import TEST_LETTERHEADS, TWILIO_FROM, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
 
 
@@ -39,10 +40,13 @@ async def test_a_year_of_daily_payments_spans_several_runs_and_loses_nothing(env
     assert state.ledger.paid_minor == days * 1_000 and state.ledger.overpaid_minor == 0
     assert state.ledger.payment_ids == [f"D{day}" for day in range(1, days + 1)]
     assert await pool.fetchval("SELECT count(*) FROM payments WHERE account_id = $1", account.account_id) == days
-    # Every ladder step due before the cure was taken exactly once, whichever run it fell in.
+    # Every ladder step due before the cure was taken exactly once, whichever run it fell in; the write-off review
+    # waited for an approver, who was reminded and then escalated past.
     planned = [p.key for p in ladder.plan(run.policy, account)]
     logged = await pool.fetch("SELECT step_id, dpd FROM action_log WHERE account_id = $1", account.account_id)
-    assert sorted(f"{r['step_id']}@{r['dpd']}" for r in logged) == sorted(planned)
+    steps = sorted(f"{r['step_id']}@{r['dpd']}" for r in logged)
+    assert [s for s in steps if not s.startswith("approval_")] == sorted(planned)
+    assert [s.split("@")[0] for s in steps if s.startswith("approval_")] == ["approval_escalation", "approval_reminder"]
 
 
 async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, pool, twilio):
@@ -68,7 +72,7 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
 
 async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
     order = await step_order(pool, account, "sms_reminder@1")
     sent_before = len(twilio.messages)
 
@@ -87,7 +91,7 @@ async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twili
 
 async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
     with pytest.raises(twilio_sms.SmsNotSent):
@@ -103,7 +107,7 @@ async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_
 ):
     account = make_account(due=await server_today(env))
     mobile = account.points("mobile")[0].value
-    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
     with pytest.raises(twilio_sms.SmsNotSent):
@@ -127,7 +131,7 @@ async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_
 
 async def test_a_server_error_from_twilio_leaves_the_text_unknown_and_unsent_again(env, pool, twilio, sms_client):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), sms_client, TWILIO_FROM)
+    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=500)
     first = await ActivityEnvironment().run(activities.send_sms, order)

@@ -128,7 +128,7 @@ async def test_malformed_requests_are_rejected(standin, client, to, body, code):
 
 async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
     standin.opt_out("+15550000001")
-    standin.inbound_sms("+15550000002", " stop ")
+    await standin.inbound_sms("+15550000002", " stop ")
     standin.mark_not_mobile("+15550000003")
 
     codes = []
@@ -141,8 +141,8 @@ async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
 
 
 async def test_start_keyword_opts_back_in(standin, client):
-    standin.inbound_sms(TO, "STOP")
-    standin.inbound_sms(TO, "Start")
+    await standin.inbound_sms(TO, "STOP")
+    await standin.inbound_sms(TO, "Start")
 
     assert (await send_sms(client, to=TO, from_=FROM, body="hi")).status == "queued"
 
@@ -235,3 +235,23 @@ async def test_unreachable_callback_url_does_not_break_the_stand_in(standin, cli
 
     sent = await send_sms(client, to=TO, from_=FROM, body="again")
     assert (await client.messages(sent.sid).fetch_async()).status in ("queued", "sent", "delivered")
+
+
+async def test_a_handsets_text_is_posted_signed_to_the_numbers_sms_url(standin, client, receiver):
+    url, received = receiver
+    standin.sms_url = url
+    await send_sms(client, to=TO, from_=FROM, body="Your balance is due.")
+
+    assert await standin.inbound_sms(TO, "STOP") == 204
+
+    got_url, form, headers = await asyncio.wait_for(received.get(), timeout=5)
+    assert RequestValidator(AUTH_TOKEN).validate(got_url, form, headers["X-Twilio-Signature"])
+    assert form["MessageSid"].startswith("SM") and len(form["MessageSid"]) == 34
+    assert {k: v for k, v in form.items() if k != "MessageSid" and not k.startswith("Sms")} == {
+        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "From": TO, "To": FROM, "Body": "STOP",
+        "NumMedia": "0", "NumSegments": "1",
+    }
+    assert form["SmsStatus"] == "received"
+    with pytest.raises(SmsRejected) as rejected:  # Twilio itself honours the STOP
+        await send_sms(client, to=TO, from_=FROM, body="hi")
+    assert rejected.value.code == 21610

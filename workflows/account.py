@@ -16,21 +16,24 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import commitments, ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
+    from dunning.approvals import ApprovalDecision
     from dunning.case import Case, CommitmentChange, VerificationChange
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
     from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_workflow_id
     from dunning.ledger import Ledger
+    from dunning.letters import LetterDelivery
     from dunning.money import format_amount, to_major
     from dunning.orders import (
-        AccountClosed, AccountOpened, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
         DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded,
         action_key, step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from dunning.verification import DebtorEventReported, DocumentsVerified
+    from dunning.visits import VisitReport
     from workflows import search_attributes as sa
     from workflows.fraud_claim import FraudClaimWorkflow
     from workflows.signals import read
@@ -129,6 +132,14 @@ class AccountWorkflow:
         self._receive(update, ContactUpdated, self._state.pending_contacts)
 
     @workflow.signal
+    def letter_delivery(self, delivery: RawValue) -> None:
+        self._receive(delivery, LetterDelivery, self._state.pending_contacts)
+
+    @workflow.signal
+    def visit_reported(self, report: RawValue) -> None:
+        self._receive(report, VisitReport, self._state.pending_contacts)
+
+    @workflow.signal
     def fraud_claimed(self, claim: RawValue) -> None:
         self._receive(claim, FraudClaimed, self._state.pending_claims)
 
@@ -154,6 +165,21 @@ class AccountWorkflow:
             raise ApplicationError(refusal, type="PlanRefused", non_retryable=True)
         assert self._state.commitment is not None
         return self._state.commitment
+
+    @workflow.update
+    async def decide_approval(self, decision: ApprovalDecision) -> str:
+        """An approver approves or rejects a step waiting for approval; answered once it is recorded."""
+        self._state.pending_approvals.append(decision)
+        await workflow.wait_condition(lambda: decision.approval_ref in self._state.decided_approvals
+                                      and decision not in self._state.pending_approvals)  # and recorded
+        return "approved" if decision.approved else "rejected"
+
+    @decide_approval.validator
+    def _check_approval(self, decision: ApprovalDecision) -> None:
+        if any(d.approval_ref == decision.approval_ref for d in self._state.pending_approvals):
+            raise ValueError(f"approval {decision.approval_ref} is being decided")
+        if problem := self._case.approval_problem(decision):
+            raise ValueError(problem)
 
     @agree_plan.validator
     def _check_plan(self, plan: PlanProposed) -> None:
@@ -189,8 +215,12 @@ class AccountWorkflow:
         key = action_key(self._account.account_id, info.first_execution_run_id, planned.key)
         # Every contact passes the guard first; one it moves waits on its timer (nothing is dropped).
         check = self._case.contact_check(planned, self._now())
+        visit = self._case.visit_decision(planned, self._now())
+        if visit is not None and visit.wait_until is not None:
+            self._case.defer(planned, visit.wait_until)  # a pressure visit waits out the day after a contact
+            return
         if check is not None and check.verdict == "deferred":
-            self._case.defer(planned, check)
+            self._case.defer(planned, check.at)
             await self._record(AccountActivities.record_deferral, ContactDeferred(
                 account_id=self._account.account_id, action_key=key, planned=planned, check=check,
             ))
@@ -202,17 +232,20 @@ class AccountWorkflow:
             self._policy, self._account, planned,
             ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
             outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
+            paid_minor=self._state.ledger.paid_minor, late_fee_minor=self._state.ledger.late_fee_minor,
             collector_queue=self._state.collector_queue, usable_points=self._case.book.usable(),
             tried_last=extra.tried_last if extra else None,
             promise=commitments.promise_facts(commitment, extra.instalment)
             if extra and extra.instalment and commitment else None,
             check=check, follow_ups=follow_ups,
             validation_period_ends=self._case.validation_period_ends(planned, self._now()),
+            visit_reason=visit.reason if visit else "",
+            invalid_addresses=[r.point.value for r in self._case.book.invalid() if r.point.kind == "address"],
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""
         running = start_step(order, set(self._state.ceased_channels),
-                             blocked or ladder.stage_forbids(self._policy, planned))
+                             blocked or (visit.refusal if visit else "") or ladder.stage_forbids(self._policy, planned))
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
         # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
         # finds whatever the withdrawn attempt managed to do.
@@ -226,6 +259,10 @@ class AccountWorkflow:
             return
         result: StepResult = await step_result(running, order)
         done = result.status == "done"
+        if done and (request := self._case.request_approval(planned, order.action_key, self._now())):
+            await self._record(AccountActivities.record_approval, ApprovalRecorded(
+                account_id=self._account.account_id, request=request,
+                approvers=self._policy.approvals.approvers if self._policy.approvals else []))
         self._case.step_taken(planned, check if done else None, self._now(), follow_ups if done else None,
                               result.queue_cases)
         self._state.record_action(
@@ -240,6 +277,11 @@ class AccountWorkflow:
                 detail=result.detail,
             )
         )
+        # What the vendor said of the contact point (opted out, no such number) is news, as a signal's would be.
+        if result.cease is not None:
+            self._state.pending_ceases.append(result.cease)
+        if result.point_outcome is not None:
+            self._state.pending_contacts.append(result.point_outcome)
 
     async def _plan_follow_ups(self) -> None:
         """Tells the collector queue when the case's follow-up days change (workload pacing)."""
@@ -282,6 +324,12 @@ class AccountWorkflow:
         while state.pending_claims:
             await self._settle_claim(state.pending_claims[0])
             state.pending_claims.pop(0)
+        while state.pending_approvals:
+            decision = state.pending_approvals[0]
+            if request := case.apply_approval(decision):
+                await self._record(AccountActivities.record_approval, ApprovalRecorded(
+                    account_id=self._account.account_id, request=request, decision=decision))
+            state.pending_approvals.pop(0)
         while state.pending_disputes:
             event = state.pending_disputes[0]
             verdict, skipped = case.apply_dispute(event, self._now())
@@ -299,6 +347,10 @@ class AccountWorkflow:
             event = state.pending_contacts[0]
             if isinstance(event, ContactOutcome):
                 contact = case.apply_outcome(event, self._now())
+            elif isinstance(event, LetterDelivery):
+                contact = case.apply_letter_delivery(event, self._now())
+            elif isinstance(event, VisitReport):
+                contact = case.apply_visit_report(event, self._now())
             else:
                 contact = case.apply_contact_update(event, self._now())
             await self._record(AccountActivities.record_contact, ContactRecorded(
@@ -408,7 +460,7 @@ class AccountWorkflow:
         state = self._state
         return bool(state.pending_payments or state.pending_reversals or state.pending_ceases
                     or state.pending_disputes or state.pending_verifications or state.pending_contacts
-                    or state.pending_commitments or state.pending_claims)
+                    or state.pending_commitments or state.pending_claims or state.pending_approvals)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()

@@ -1,0 +1,100 @@
+"""A letter as the facts it states, fixed when its step is taken, and the delivery evidence the mail vendor
+returns. Rendering those facts into a document is infra/letters.py's job."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from dunning.account import EventId, Payload, local_date
+from dunning.channels import work_order_ref
+from dunning.ladder import dpd_at
+from dunning.policy import PointFailure
+
+if TYPE_CHECKING:
+    from dunning.orders import StepOrder
+
+DeliveryStatus = Literal["sent", "signed", "returned"]
+# Why a vendor returns a letter. Those that say the debtor is not at the address make it a failed address, counted
+# as the policy counts `address_invalid` (a returned letter is the post office's word, not a guess on the phone).
+ReturnReason = Literal["moved", "address_invalid", "no_such_person", "refused", "unclaimed"]
+ADDRESS_FAILS = ("moved", "address_invalid", "no_such_person")
+
+
+def letter_ref(action_key: str) -> str:
+    return work_order_ref("L", action_key)
+
+
+class LetterFacts(Payload):
+    """Everything a letter states; a letter rendered twice from the same facts is the same document."""
+
+    letter_ref: str
+    template: str
+    letter_kind: str
+    locale: str
+    delivery: str
+    letter_date: date  # the debtor's local date when the step was taken
+    creditor: str
+    debtor_name: str
+    address: str
+    account_id: str
+    currency: str
+    original_minor: int
+    paid_minor: int
+    late_fee_minor: int
+    outstanding_minor: int
+    due_date: date
+    dpd: int
+    next_stage_dpd: int | None = None
+    late_fee_rate_per_day: Decimal | None = None
+    validation_period_ends: date | None = None
+
+
+def letter_facts(order: StepOrder) -> LetterFacts:
+    account, step = order.account, order.step
+    return LetterFacts(
+        letter_ref=letter_ref(order.action_key),
+        template=step.template,
+        letter_kind=step.letter_kind,
+        locale=account.locale,
+        delivery=step.delivery,
+        letter_date=local_date(order.taken_at, account.time_zone),
+        creditor=account.creditor,
+        debtor_name=account.debtor_name,
+        address=order.contact_points[0].value,
+        account_id=account.account_id,
+        currency=account.currency,
+        original_minor=account.amount_due_minor,
+        paid_minor=order.paid_minor,
+        late_fee_minor=order.late_fee_minor,
+        outstanding_minor=order.outstanding_minor,
+        due_date=account.due_date,
+        dpd=dpd_at(account, order.taken_at),
+        next_stage_dpd=order.next_stage_dpd,
+        late_fee_rate_per_day=order.late_fee_rate_per_day,
+        validation_period_ends=order.validation_period_ends,
+    )
+
+
+class LetterDelivery(Payload):
+    """The mail vendor's evidence for one letter: posted, signed for, or returned (and why)."""
+
+    event_id: EventId
+    letter_ref: str = Field(min_length=1, max_length=32)
+    status: DeliveryStatus
+    reason: ReturnReason | None = None
+    address: str = Field(min_length=1)  # the address the letter went to, as on file
+    evidence: str = Field(default="", max_length=500)  # tracking number, scan of the signature ...
+    occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _reason_only_when_returned(self) -> "LetterDelivery":
+        if (self.status == "returned") != (self.reason is not None):
+            raise ValueError("a returned letter needs a reason, and only a returned one has one")
+        return self
+
+    def address_failure(self) -> PointFailure | None:
+        return "address_invalid" if self.reason in ADDRESS_FAILS else None

@@ -1,0 +1,96 @@
+"""What a debtor's text to our number means: stop, start again, help, "I paid", "call me", or something else.
+
+The words are data (templates/sms_replies.yaml); reading a reply is pure.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from dunning.account import problems
+from dunning.datafile import Strict
+
+REPLIES_FILE = Path(__file__).resolve().parent.parent / "templates" / "sms_replies.yaml"
+
+Intent = Literal["opt_out", "opt_in", "help", "says_paid", "callback_requested", "other"]
+# Twilio acts on its keywords only when they are the whole message ("stop calling my mother" is no opt-out);
+# the debtor's own news may open a longer text ("paid yesterday at the branch").
+WHOLE_MESSAGE: tuple[Intent, ...] = ("opt_out", "opt_in", "help")
+LEADING_PHRASE: tuple[Intent, ...] = ("says_paid", "callback_requested")
+
+
+class RepliesError(ValueError):
+    """A reply vocabulary that cannot be used, with the file and the reason."""
+
+
+class Keywords(Strict):
+    """One intent's words and phrases, per locale."""
+
+    en: list[Annotated[str, Field(min_length=1)]]
+    zh: list[Annotated[str, Field(min_length=1)]]
+
+    def phrases(self) -> list[str]:
+        return [normalise(word) for word in (*self.en, *self.zh)]
+
+
+class ReplyVocabulary(Strict):
+    opt_out: Keywords
+    opt_in: Keywords
+    help: Keywords
+    says_paid: Keywords
+    callback_requested: Keywords
+
+    def phrases(self, intent: Intent) -> list[str]:
+        return getattr(self, intent).phrases()
+
+    @model_validator(mode="after")
+    def _one_meaning_per_phrase(self) -> "ReplyVocabulary":
+        meaning: dict[str, str] = {}
+        for intent in (*WHOLE_MESSAGE, *LEADING_PHRASE):
+            for phrase in self.phrases(intent):
+                if not phrase:
+                    raise ValueError(f"{intent} has a keyword that is only spaces or punctuation")
+                if meaning.setdefault(phrase, intent) != intent:
+                    raise ValueError(f"{phrase!r} is under both {meaning[phrase]} and {intent}")
+        return self
+
+
+def load_replies(path: Path = REPLIES_FILE) -> ReplyVocabulary:
+    try:
+        return ReplyVocabulary.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise RepliesError(f"{path}: cannot be read ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise RepliesError(f"{path}: not valid YAML ({err})") from None
+    except ValidationError as err:
+        raise RepliesError(f"{path}: {problems(err)}") from None
+
+
+def normalise(text: str) -> str:
+    """Case, punctuation, symbols, full-width forms and extra spaces dropped: ' Stop! ' and 'ＳＴＯＰ' read 'stop'."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    spaced = "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in folded)
+    return " ".join(spaced.split())
+
+
+def classify(body: str, vocabulary: ReplyVocabulary) -> Intent:
+    text = normalise(body)
+    for intent in WHOLE_MESSAGE:
+        if text in vocabulary.phrases(intent):
+            return intent
+    for intent in LEADING_PHRASE:
+        if any(_opens(text, phrase) for phrase in vocabulary.phrases(intent)):
+            return intent
+    return "other"
+
+
+def _opens(text: str, phrase: str) -> bool:
+    """`phrase` begins `text` as whole words: 'call' opens 'call me at 6' but not 'called you'. Chinese has no
+    spaces between words, so a phrase ending in a Chinese character opens whatever follows it."""
+    after = text[len(phrase):len(phrase) + 1]
+    return text.startswith(phrase) and not (after.isascii() and after.isalnum())

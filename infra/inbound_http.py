@@ -1,0 +1,306 @@
+"""Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
+
+Only requests signed by Twilio over the public URL they were sent to are heard. What one means is written to
+PostgreSQL first, in one transaction and once per MessageSid (and status), since Twilio retries; then the accounts
+it concerns are signalled. When Temporal cannot be reached the answer is 503: Twilio retries, and the retry sends
+the signals the first attempt could not (each carries the webhook's id, so an account takes it once).
+Phone numbers and texts are personal data: they go to the database only, never to logs or answers.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import asyncpg
+import structlog
+from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from twilio.request_validator import RequestValidator
+
+from dunning.account import E164, workflow_id
+from dunning.channels import Channel
+from dunning.contact import CeaseContact
+from dunning.outcomes import ContactOutcome
+from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
+from infra.config import Settings
+from infra.twilio_sms import (
+    FINAL_STATUSES, INBOUND_SMS_PATH, INVALID_NUMBER_ERRORS, MESSAGE_STATUSES, STATUS_CALLBACK_PATH,
+    UNSUBSCRIBED_ERRORS,
+)
+
+log = structlog.get_logger()
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")  # SM... for texts, MM... for picture messages
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'  # no auto-reply: collectors answer
+# Accounts still being worked: an account on hold (a disputed debt) resumes later, so it must hear a STOP too.
+RUNNING = ("open", "on_hold")
+REPORTED_BY_TWILIO = "twilio status callback"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A text a handset sent to our number."""
+
+    message_sid: str
+    from_number: str
+    to_number: str
+    body: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Twilio's word on one of our texts."""
+
+    message_sid: str
+    status: str
+    error_code: int | None
+    to_number: str
+
+    def failed_with(self, codes: frozenset[int]) -> bool:
+        return self.status in ("undelivered", "failed") and self.error_code in codes
+
+
+@dataclass(frozen=True)
+class Signal:
+    account_id: str
+    name: str
+    payload: BaseModel
+
+
+def make_app(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> web.Application:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
+        raise ValueError("Twilio's webhooks need the account sid, its auth token and the public base URL")
+    webhooks = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies())
+    app = web.Application(middlewares=[signed_by_twilio(settings.twilio_auth_token, settings.public_base_url)])
+    app.router.add_post(STATUS_CALLBACK_PATH, webhooks.status_callback)
+    app.router.add_post(INBOUND_SMS_PATH, webhooks.inbound_sms)
+    return app
+
+
+@asynccontextmanager
+async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> AsyncIterator[str]:
+    """Serves the webhooks on the inbound host and port until the block ends; yields the base URL Twilio must call
+    (PUBLIC_BASE_URL, or the server's own address)."""
+    host = settings.inbound_http_host
+    # Bound before the app is built, so that with port 0 the URL signatures are checked against has the real port.
+    with socket.create_server((host, settings.inbound_http_port)) as sock:
+        bound_url = f"http://{host}:{sock.getsockname()[1]}"
+        public_url = settings.public_base_url or bound_url
+        runner = web.AppRunner(make_app(replace(settings, public_base_url=public_url), pool, temporal))
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            log.info("twilio webhooks served", bound_url=bound_url, public_base_url=public_url)
+            yield public_url
+        finally:
+            await runner.cleanup()
+
+
+def signed_by_twilio(auth_token: str, public_base_url: str):
+    """Refuses (403) any request that does not carry Twilio's signature over the URL Twilio called."""
+    validator = RequestValidator(auth_token)
+    base = public_base_url.rstrip("/")
+
+    @web.middleware
+    async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return _refused(request, 403, f"missing {SIGNATURE_HEADER}")
+        if not validator.validate(base + request.raw_path, await request.post(), signature):
+            return _refused(request, 403, "signature does not match")
+        return await handler(request)
+
+    return check
+
+
+class TwilioWebhooks:
+    def __init__(self, account_sid: str, pool: asyncpg.Pool, temporal: Client, vocabulary: ReplyVocabulary):
+        self._account_sid = account_sid
+        self._pool = pool
+        self._temporal = temporal
+        self._vocabulary = vocabulary
+
+    async def inbound_sms(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if problem := self._problem(form, ("MessageSid", "From", "To", "AccountSid"), handset="From"):
+            return _refused(request, 400, problem)
+        reply = Reply(form["MessageSid"], form["From"], form["To"], form.get("Body", ""))
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await _store_reply(conn, reply, classify(reply.body, self._vocabulary))
+        if stored["signalled"] is None:
+            told = await self._tell(_reply_signals(reply, stored["intent"], stored["account_ids"],
+                                                   stored["received_at"]))
+            await self._pool.execute("UPDATE inbound_sms SET signalled = $2 WHERE message_sid = $1",
+                                     reply.message_sid, told)
+        log.info("sms reply received", message_sid=reply.message_sid, intent=stored["intent"],
+                 account_ids=stored["account_ids"])
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def status_callback(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        required = ("MessageSid", "MessageStatus", "From", "To", "AccountSid")
+        if problem := self._problem(form, required, handset="To") or _status_problem(form):
+            return _refused(request, 400, problem)
+        code = form.get("ErrorCode")
+        report = StatusReport(form["MessageSid"], form["MessageStatus"], int(code) if code else None, form["To"])
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await _store_status(conn, report)
+        if stored["signalled"] is None:
+            told = await self._tell(_status_signals(report, stored["account_ids"], stored["received_at"]))
+            await self._pool.execute("UPDATE sms_status_events SET signalled = $3 WHERE message_sid = $1"
+                                     " AND status = $2", report.message_sid, report.status, told)
+        log.info("sms status received", message_sid=report.message_sid, status=report.status,
+                 error_code=report.error_code, account_ids=stored["account_ids"])
+        return web.Response(status=204)
+
+    def _problem(self, form: MultiDictProxy[str], required: tuple[str, ...], handset: str) -> str:
+        """Why a signed webhook cannot be used, naming the field but never its value ('' if it can)."""
+        if missing := [field for field in required if not form.get(field)]:
+            return f"missing {', '.join(missing)}"
+        if form["AccountSid"] != self._account_sid:
+            return "AccountSid is not this Twilio account's"
+        if not MESSAGE_SID.match(form["MessageSid"]):
+            return "MessageSid is not a Twilio message sid"
+        if not E164.match(form[handset]):
+            return f"{handset} is not an E.164 phone number"
+        return ""
+
+    async def _tell(self, signals: list[Signal]) -> str:
+        """Signals each account; returns how that went per account. A closed account (its workflow gone) is noted;
+        any other Temporal failure answers 503, so that Twilio retries."""
+        notes = []
+        for signal in signals:
+            try:
+                await self._temporal.get_workflow_handle(workflow_id(signal.account_id)).signal(signal.name,
+                                                                                             signal.payload)
+                notes.append(f"{signal.account_id}: {signal.name}")
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    log.warning("temporal did not take a signal; twilio will retry", account_id=signal.account_id,
+                                signal=signal.name, grpc_status=err.status.name)
+                    raise web.HTTPServiceUnavailable(text="the accounts could not be told; try again") from None
+                notes.append(f"{signal.account_id}: closed, not signalled")
+        return "; ".join(notes)
+
+
+def _status_problem(form: MultiDictProxy[str]) -> str:
+    if form["MessageStatus"] not in MESSAGE_STATUSES:
+        return "unknown MessageStatus"
+    if not form.get("ErrorCode", "0").isdigit():
+        return "ErrorCode is not a number"
+    return ""
+
+
+def _refused(request: web.Request, status: int, reason: str) -> web.Response:
+    log.warning("twilio webhook refused", path=request.path, status=status, reason=reason)
+    return web.Response(status=status, text=reason)
+
+
+# --- the database: each webhook once, its effects with it ------------------------------------------------------
+
+
+async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -> asyncpg.Record:
+    """Records the reply and, the first time, what it changes; a retry gets the row of the first time."""
+    accounts = await _running_accounts_of(conn, reply.from_number)
+    stored = await conn.fetchrow(
+        "INSERT INTO inbound_sms (message_sid, from_number, to_number, body, intent, account_ids)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_sid) DO NOTHING"
+        " RETURNING intent, account_ids, received_at, signalled",
+        reply.message_sid, reply.from_number, reply.to_number, reply.body, intent, accounts,
+    )
+    if stored is None:
+        return await conn.fetchrow("SELECT intent, account_ids, received_at, signalled FROM inbound_sms"
+                                   " WHERE message_sid = $1", reply.message_sid)
+    if intent == "opt_out":
+        await _opt_out(conn, reply.from_number, stored["received_at"], "reply", reply.message_sid)
+    elif intent == "opt_in":
+        # Twilio subscribes the handset again; a cease request the accounts recorded still stands.
+        await conn.execute("DELETE FROM sms_opt_outs WHERE number = $1", reply.from_number)
+    return stored
+
+
+async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> asyncpg.Record:
+    """Records the callback and, the first time, what it changes; a retry gets the row of the first time."""
+    accounts = await _accounts_to_tell(conn, report)
+    stored = await conn.fetchrow(
+        "INSERT INTO sms_status_events (message_sid, status, error_code, account_ids) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (message_sid, status) DO NOTHING RETURNING account_ids, received_at, signalled",
+        report.message_sid, report.status, report.error_code, accounts,
+    )
+    if stored is None:
+        return await conn.fetchrow("SELECT account_ids, received_at, signalled FROM sms_status_events"
+                                   " WHERE message_sid = $1 AND status = $2", report.message_sid, report.status)
+    if report.status in FINAL_STATUSES:
+        # Only a text Twilio took moves on, once: a late 'sent' or a second ending leaves it as it is.
+        await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3, updated_at = now()"
+                           " WHERE twilio_sid = $1 AND status = 'sent'",
+                           report.message_sid, report.status, report.error_code)
+    if report.failed_with(UNSUBSCRIBED_ERRORS):
+        await _opt_out(conn, report.to_number, stored["received_at"], "twilio_21610", report.message_sid)
+    return stored
+
+
+async def _accounts_to_tell(conn: asyncpg.Connection, report: StatusReport) -> list[str]:
+    if report.failed_with(UNSUBSCRIBED_ERRORS):
+        return await _running_accounts_of(conn, report.to_number)
+    if report.failed_with(INVALID_NUMBER_ERRORS):
+        sender = await conn.fetchval("SELECT account_id FROM sms_messages WHERE twilio_sid = $1", report.message_sid)
+        return [sender] if sender else []
+    return []
+
+
+async def _running_accounts_of(conn: asyncpg.Connection, mobile: str) -> list[str]:
+    """The accounts being worked whose debtor has this mobile in their contact book (corrected numbers left out:
+    a STOP from a number we were told is not the debtor's does not speak for the debtor)."""
+    rows = await conn.fetch(
+        "SELECT c.account_id FROM contact_points c JOIN accounts a USING (account_id)"
+        " WHERE c.value = $1 AND c.kind = 'mobile' AND c.owner = 'debtor' AND c.status <> 'replaced'"
+        " AND a.status = ANY($2) ORDER BY c.account_id",
+        mobile, list(RUNNING),
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def _opt_out(conn: asyncpg.Connection, number: str, at: datetime, source: str, message_sid: str) -> None:
+    """The first opt-out stands (when it began); a handset that texts START is removed, and may opt out again."""
+    await conn.execute("INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT (number) DO NOTHING", number, at, source, message_sid)
+
+
+# --- what the accounts are told -----------------------------------------------------------------------------------
+
+
+def _reply_signals(reply: Reply, intent: str, account_ids: list[str], at: datetime) -> list[Signal]:
+    if intent == "opt_out":
+        request = CeaseContact(request_id=f"sms-{reply.message_sid}", channels=[Channel.sms],
+                               reason="replied STOP to our SMS", received_at=at)
+        return [Signal(account_id, "cease_contact", request) for account_id in account_ids]
+    if intent in ("says_paid", "callback_requested"):
+        # No note: the text stays in inbound_sms, out of workflow history.
+        outcome = ContactOutcome(outcome_id=f"sms-{reply.message_sid}", code=intent, source="sms",
+                                 contact_point=reply.from_number, reported_by="sms reply", occurred_at=at)
+        return [Signal(account_id, "contact_outcome", outcome) for account_id in account_ids]
+    return []  # help and anything else: stored for a collector to read
+
+
+def _status_signals(report: StatusReport, account_ids: list[str], at: datetime) -> list[Signal]:
+    if report.failed_with(UNSUBSCRIBED_ERRORS):
+        request = CeaseContact(request_id=f"sms-{report.message_sid}", channels=[Channel.sms],
+                               reason=f"Twilio refused our SMS: the handset opted out (error {report.error_code})",
+                               received_at=at)
+        return [Signal(account_id, "cease_contact", request) for account_id in account_ids]
+    if report.failed_with(INVALID_NUMBER_ERRORS):
+        outcome = ContactOutcome(outcome_id=f"sms-{report.message_sid}-{report.error_code}", code="invalid_number",
+                                 source="sms", contact_point=report.to_number, reported_by=REPORTED_BY_TWILIO,
+                                 occurred_at=at)
+        return [Signal(account_id, "contact_outcome", outcome) for account_id in account_ids]
+    return []

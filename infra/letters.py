@@ -1,0 +1,176 @@
+"""Letters as documents: Jinja2 templates (templates/letters/) filled with a letter's facts and the creditor's
+letterhead, laid out as PDF with a font that covers Chinese and Latin text.
+
+Rendering is deterministic: the same facts give the same bytes, so a letter's checksum proves what was printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+
+import jinja2
+import pylopdf_fonts_zh_cn
+import yaml
+from fpdf import FPDF
+from fpdf.enums import WrapMode
+from fpdf.fonts import FontFace
+from fpdf.html import HTML2FPDF
+from pydantic import RootModel, ValidationError
+
+from dunning.datafile import Strict
+from dunning.letters import LetterFacts
+from dunning.money import format_amount
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "letters"
+# Noto Sans SC (SIL Open Font License) covers Simplified Chinese, Latin and the currency signs; embedded as a subset.
+FONT_FILE = Path(pylopdf_fonts_zh_cn.__file__).parent / "NotoSansSC-Regular.otf"
+FONT = "NotoSansSC"
+BLACK = (0, 0, 0)
+LINE_HEIGHT = 1.35
+# Chinese runs without spaces between words, so its lines may break after any character.
+WRAP = {"zh": WrapMode.CHAR}
+
+
+class LetterError(ValueError):
+    """A letter that cannot be made (no template, no letterhead, a template error): retrying will not help."""
+
+
+class Localized(RootModel[dict[str, str]]):
+    def text(self, locale: str) -> str:
+        return self.root.get(locale) or self.root["en"]
+
+
+class Letterhead(Strict):
+    name: Localized
+    department: Localized
+    address: Localized
+    phone: str
+    email: str
+    hours: Localized
+    payment: Localized
+
+    def for_locale(self, locale: str) -> dict[str, str]:
+        return {
+            "name": self.name.text(locale), "department": self.department.text(locale),
+            "address": self.address.text(locale), "phone": self.phone, "email": self.email,
+            "hours": self.hours.text(locale), "payment": self.payment.text(locale),
+        }
+
+
+def load_letterheads(path: Path) -> dict[str, Letterhead]:
+    try:
+        return RootModel[dict[str, Letterhead]].model_validate(
+            yaml.safe_load(path.read_text(encoding="utf-8"))).root
+    except (OSError, yaml.YAMLError, ValidationError) as err:
+        raise LetterError(f"{path}: {err}") from None
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    pdf: bytes
+    sha256: str
+    pages: int
+
+
+class _Html(HTML2FPDF):
+    def _new_paragraph(self, *args, line_height: float | None = None, **kwargs) -> None:
+        # fpdf2 sets lines at 1.0 of the font size, too tight to read in print.
+        super()._new_paragraph(*args, line_height=max(line_height or 0, LINE_HEIGHT), **kwargs)
+
+
+class _Document(FPDF):
+    """A4 PDF whose HTML paragraphs wrap and space lines as the letter's language needs."""
+
+    HTML2FPDF_CLASS = _Html
+
+    def __init__(self, locale: str) -> None:
+        super().__init__(format="A4")
+        self._wrapmode = WRAP.get(locale, WrapMode.WORD)
+
+    def text_columns(self, *args, **kwargs):
+        kwargs.setdefault("wrapmode", self._wrapmode)
+        return super().text_columns(*args, **kwargs)
+
+
+def _long_date(day: date, locale: str) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if locale == "zh" else f"{day.day} {day:%B %Y}"
+
+
+class LetterRenderer:
+    def __init__(self, letterheads: dict[str, Letterhead], letterheads_file: Path,
+                 template_dir: Path = TEMPLATE_DIR) -> None:
+        self._letterheads = letterheads
+        self._letterheads_file = letterheads_file
+        self._jinja = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(template_dir), autoescape=True, undefined=jinja2.StrictUndefined,
+            trim_blocks=True, lstrip_blocks=True,
+        )
+
+    @classmethod
+    def load(cls, letterheads_file: Path) -> "LetterRenderer":
+        return cls(load_letterheads(letterheads_file), letterheads_file)
+
+    def templates(self) -> set[str]:
+        """The letter templates on file, as `<template>.<locale>`."""
+        return {name.removesuffix(".html") for name in self._jinja.list_templates(extensions=["html"])
+                if not name.startswith("base.")}
+
+    def html(self, facts: LetterFacts) -> str:
+        letterhead = self._letterheads.get(facts.creditor)
+        if letterhead is None:
+            raise LetterError(f"no letterhead for creditor {facts.creditor!r} in {self._letterheads_file}")
+        name = f"{facts.template}.{facts.locale}.html"
+        locale = facts.locale
+
+        def money(minor: int) -> str:
+            return format_amount(minor, facts.currency)
+
+        try:
+            return self._jinja.get_template(name).render(
+                letter=facts, creditor=letterhead.for_locale(locale), money=money,
+                long_date=lambda day: _long_date(day, locale),
+            )
+        except jinja2.TemplateNotFound:
+            raise LetterError(f"no letter template {name} in {TEMPLATE_DIR}") from None
+        except jinja2.TemplateError as err:
+            raise LetterError(f"letter template {name}: {err}") from None
+
+    def render(self, facts: LetterFacts) -> RenderedLetter:
+        pdf = _Document(facts.locale)
+        pdf.set_margins(22, 20, 22)
+        pdf.set_auto_page_break(True, margin=22)
+        for style in ("", "B", "I", "BI"):  # one weight: emphasis is by size and layout, not a bold face
+            pdf.add_font(FONT, style=style, fname=FONT_FILE)
+        pdf.set_font(FONT, size=10.5)
+        pdf.set_title(facts.letter_ref)
+        pdf.set_creator("collections-orchestrator")
+        # Fixed metadata dates keep the bytes, and so the checksum, the same each time the letter is rendered.
+        pdf.set_creation_date(datetime.combine(facts.letter_date, time(), tzinfo=timezone.utc))
+        pdf.add_page()
+        pdf.write_html(
+            self.html(facts), font_family=FONT, table_line_separators=True,
+            tag_styles={tag: FontFace(color=BLACK, family=FONT, emphasis=None, size_pt=size)
+                        for tag, size in (("h1", 16), ("h2", 14), ("h3", 12))},
+        )
+        document = bytes(pdf.output())
+        return RenderedLetter(pdf=document, sha256=hashlib.sha256(document).hexdigest(), pages=pdf.pages_count)
+
+
+async def letter_on_file(pool, letter_ref: str):
+    """The letter job quoted by `letter_ref` (account, address, status), or None."""
+    return await pool.fetchrow("SELECT action_key, account_id, address, status, delivery_status, facts"
+                               " FROM letter_jobs WHERE letter_ref = $1", letter_ref)
+
+
+async def letter_document(pool, renderer: LetterRenderer, letter_ref: str) -> RenderedLetter | None:
+    """The letter as printed (its stored PDF) or, not yet batched, as it will be; None if no such letter."""
+    job = await letter_on_file(pool, letter_ref)
+    if job is None or job["facts"] is None:
+        return None
+    stored = await pool.fetchrow("SELECT pdf, sha256, pages FROM letter_documents WHERE letter_ref = $1", letter_ref)
+    if stored is not None:
+        return RenderedLetter(pdf=stored["pdf"], sha256=stored["sha256"], pages=stored["pages"])
+    return renderer.render(LetterFacts.model_validate_json(job["facts"]))

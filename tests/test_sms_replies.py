@@ -1,0 +1,74 @@
+"""Reading a debtor's text: Twilio's keywords as whole messages, the debtor's news at the start of a text."""
+
+from pathlib import Path
+
+import pytest
+
+from dunning.replies import REPLIES_FILE, RepliesError, classify, load_replies
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return load_replies()
+
+
+@pytest.mark.parametrize(("body", "intent"), [
+    ("STOP", "opt_out"), (" stop. ", "opt_out"), ("Unsubscribe!", "opt_out"), ("ＳＴＯＰ", "opt_out"),
+    ("退订", "opt_out"), ("td", "opt_out"), ("END", "opt_out"),
+    ("Start", "opt_in"), ("yes", "opt_in"), ("UNSTOP", "opt_in"),
+    ("help?", "help"), ("Info", "help"),
+    ("PAID", "says_paid"), ("I paid yesterday at the branch", "says_paid"), ("already paid!!", "says_paid"),
+    ("已还款", "says_paid"), ("已还款了，请查收", "says_paid"), ("还了", "says_paid"),
+    ("CALL ME", "callback_requested"), ("call me after 6pm", "callback_requested"), ("Call.", "callback_requested"),
+    ("请来电", "callback_requested"), ("回电，谢谢", "callback_requested"),
+])
+def test_replies_are_read_as_the_debtor_meant_them(vocabulary, body, intent):
+    assert classify(body, vocabulary) == intent
+
+
+@pytest.mark.parametrize("body", [
+    "stop calling my mother",  # Twilio's keywords count only as the whole message
+    "yes I will pay on Friday",
+    "called you twice today",  # 'call' as a word, not the start of 'called'
+    "who is this?",
+    "I have not paid",
+    "",
+    "   ",
+])
+def test_anything_else_is_other(vocabulary, body):
+    assert classify(body, vocabulary) == "other"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sms_replies.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def shipped_with(change: tuple[str, str]) -> str:
+    old, new = change
+    text = REPLIES_FILE.read_text(encoding="utf-8")
+    assert old in text
+    return text.replace(old, new)
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (("help:\n", "helpp:\n"), "helpp"),  # a misspelt intent is not silently ignored
+    (("[HELP, INFO]", "[HELP, PAID]"), "'paid' is under both help and says_paid"),
+    (("[HELP, INFO]", "[HELP, '?!']"), "help has a keyword that is only spaces or punctuation"),
+    (('"YES"', "YES"), "opt_in.en.1"),  # bare YES is a YAML boolean
+])
+def test_a_bad_vocabulary_names_the_file_and_what_is_wrong(tmp_path, change, problem):
+    path = write(tmp_path, shipped_with(change))
+
+    with pytest.raises(RepliesError) as error:
+        load_replies(path)
+
+    assert str(error.value).startswith(str(path)) and problem in str(error.value)
+
+
+def test_an_unreadable_vocabulary_names_the_file(tmp_path):
+    with pytest.raises(RepliesError, match="missing.yaml: cannot be read"):
+        load_replies(tmp_path / "missing.yaml")
+    with pytest.raises(RepliesError, match="not valid YAML"):
+        load_replies(write(tmp_path, "opt_out: [STOP"))
