@@ -23,6 +23,7 @@ from dunning.messages import Templates
 from infra import db, inbound_http, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
+from infra.smtp_mail import Mailer
 from infra.logging import configure
 from infra.temporal import connect, ensure_search_attributes
 from workflows.account import AccountWorkflow
@@ -35,7 +36,8 @@ log = structlog.get_logger()
 def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
     accounts = AccountActivities(pool)
     letters = LetterRenderer.load(settings.letterheads_file)
-    channels = ChannelActivities(pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "")
+    channels = ChannelActivities(pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "",
+                                 Mailer.from_settings(settings))
     print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
     return Worker(
         client,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -20,11 +21,31 @@ from dunning.letters import letter_facts
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
 from dunning.pacing import FollowUpPlan
-from dunning.policy import Action
+from dunning.contact import CeaseContact
+from dunning.outcomes import ContactOutcome
+from dunning.policy import Action, Channel
 from dunning.visits import visit_ref
 from infra import twilio_sms
+from infra.delivery import NotSent, OutcomeUnknown, Rejected
+from infra.smtp_mail import Mailer
 from infra.letters import LetterError, LetterRenderer
 from infra.logging import activity_logger
+
+@dataclass(frozen=True)
+class Outbox:
+    """Where a channel's messages are kept while handed to its vendor, and the columns that differ."""
+
+    table: str
+    vendor: str
+    recipient: str  # the column of the number or address
+    reference: str  # the column of the vendor's id for what it took
+
+
+SMS_OUTBOX = Outbox("sms_messages", "twilio", "to_number", "twilio_sid")
+EMAIL_OUTBOX = Outbox("email_jobs", "the SMTP relay", "to_address", "message_id")
+OUTBOXES = {"sms": SMS_OUTBOX, "email": EMAIL_OUTBOX}
+# The outcome code of a point that cannot receive the channel at all.
+INVALID_POINT = {"sms": "invalid_number", "email": "invalid_email"}
 
 CHANNEL_TABLES = {
     "email": "email_jobs",
@@ -38,88 +59,114 @@ CHANNEL_TABLES = {
 
 class ChannelActivities:
     def __init__(self, pool: asyncpg.Pool, templates: Templates, letters: LetterRenderer, sms_client,
-                 sms_from: str) -> None:
+                 sms_from: str, mailer: Mailer) -> None:
         self._pool = pool
         self._templates = templates
         self._letters = letters
         self._sms_client = sms_client
         self._sms_from = sms_from
+        self._mailer = mailer
 
-    # --- SMS: the one channel that talks to a vendor inside the activity ------------------------------------
+    # --- texts and e-mails: handed to the vendor inside the activity, once ---------------------------------
 
     @activity.defn
     async def send_sms(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await self._skip(order, "no mobile number on file")
         to = order.contact_points[0].value
-        body = self._templates.sms(order.step.template, order.account.locale, self._facts(order))
-        async with self._pool.acquire() as conn, conn.transaction():
-            if await _log_action(conn, order, "sending"):
-                await conn.execute(
-                    "INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
-                    " VALUES ($1, $2, $3, $4, 'sending')",
-                    order.action_key, order.account.account_id, to, body,
-                )
-            else:
-                row = await conn.fetchrow(
-                    "SELECT status, to_number, body FROM sms_messages WHERE action_key = $1 FOR UPDATE",
-                    order.action_key,
-                )
-                if row["status"] == "sending":
-                    # An attempt before us died between handing the text to Twilio and storing the answer.
-                    return await _sms_unknown(conn, order.action_key, "a previous attempt died mid-send")
-                if row["status"] != "retry":
-                    return await _recorded_result(conn, order.action_key)
-                # Twilio provably did not take the last attempt: claim this one, with the text stored then.
-                await conn.execute(
-                    "UPDATE sms_messages SET status = 'sending', updated_at = now() WHERE action_key = $1",
-                    order.action_key,
-                )
-                to, body = row["to_number"], row["body"]
-        try:
-            sent = await twilio_sms.send_sms(self._sms_client, to=to, from_=self._sms_from, body=body)
-        except twilio_sms.SmsRejected as err:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "UPDATE sms_messages SET status = 'rejected', error_code = $2, updated_at = now()"
-                    " WHERE action_key = $1", order.action_key, err.code,
-                )
-                await _set_result(conn, order.action_key, "rejected", f"twilio error {err.code}")
-            activity_logger().warning("sms rejected", step=order.planned.key, twilio_error=err.code)
-            return StepResult(status="rejected", detail=f"twilio error {err.code}")
-        except twilio_sms.SmsNotSent:
-            async with self._pool.acquire() as conn:
-                await conn.execute(
-                    "UPDATE sms_messages SET status = 'retry', updated_at = now() WHERE action_key = $1",
-                    order.action_key,
-                )
-            raise  # Temporal retries with backoff
-        except twilio_sms.SmsOutcomeUnknown as err:
-            async with self._pool.acquire() as conn, conn.transaction():
-                result = await _sms_unknown(conn, order.action_key, str(err))
-            activity_logger().warning("sms outcome unknown", step=order.planned.key, reason=str(err))
-            return result
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE sms_messages SET status = 'sent', twilio_sid = $2, updated_at = now() WHERE action_key = $1",
-                order.action_key, sent.sid,
-            )
-            await _set_result(conn, order.action_key, "done", "sms accepted by twilio", sent.sid)
-        activity_logger().info("sms sent", step=order.planned.key, twilio_sid=sent.sid)
-        return StepResult(status="done", detail="sms accepted by twilio", reference=sent.sid)
+        if await self._pool.fetchval("SELECT 1 FROM sms_opt_outs WHERE number = $1 AND NOT EXISTS"
+                                     " (SELECT 1 FROM action_log WHERE action_key = $2)", to, order.action_key):
+            return await self._skip(order, "the number opted out of texts (it texted STOP)")
+        message = {"to_number": to,
+                   "body": self._templates.sms(order.step.template, order.account.locale, self._facts(order))}
 
-    # --- work orders other teams and vendors pick up ----------------------------------------------------------
+        async def send(stored: asyncpg.Record) -> str:
+            sent = await twilio_sms.send_sms(self._sms_client, to=stored["to_number"], from_=self._sms_from,
+                                             body=stored["body"])
+            return sent.sid
+
+        return await self._hand_over(order, SMS_OUTBOX, message, send)
 
     @activity.defn
     async def send_email(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await self._skip(order, "no e-mail address on file")
         email = self._templates.email(order.step.template, order.account.locale, self._facts(order))
-        return await self._work_order(
-            order, "e-mail queued for the mail sender",
-            "INSERT INTO email_jobs (action_key, account_id, to_address, subject, body) VALUES ($1, $2, $3, $4, $5)",
-            order.contact_points[0].value, email.subject, email.body,
-        )
+        message = {"to_address": order.contact_points[0].value, "subject": email.subject, "body": email.body}
+
+        async def send(stored: asyncpg.Record) -> str:
+            # The Message-ID is the action's: a relay or mailbox that sees it twice knows it is the same mail.
+            sent = await self._mailer.send(to=stored["to_address"], subject=stored["subject"], body=stored["body"],
+                                           message_id=self._mailer.message_id(order.action_key))
+            return sent.message_id
+
+        return await self._hand_over(order, EMAIL_OUTBOX, message, send)
+
+    async def _hand_over(self, order: StepOrder, outbox: Outbox, message: dict[str, str],
+                         send: Callable[[asyncpg.Record], Awaitable[str]]) -> StepResult:
+        """Records the message as `sending`, hands it to the vendor, and records the answer: a message is sent again
+        only when the vendor provably did not take it, so a debtor never gets it twice."""
+        key, table = order.action_key, outbox.table
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await _log_action(conn, order, "sending"):
+                placeholders = ", ".join(f"${i}" for i in range(3, 3 + len(message)))
+                stored = await conn.fetchrow(
+                    f"INSERT INTO {table} (action_key, account_id, status, {', '.join(message)})"
+                    f" VALUES ($1, $2, 'sending', {placeholders}) RETURNING *",
+                    key, order.account.account_id, *message.values(),
+                )
+            else:
+                stored = await conn.fetchrow(f"SELECT * FROM {table} WHERE action_key = $1 FOR UPDATE", key)
+                if stored["status"] == "sending":
+                    # An attempt before us died between handing the message over and storing the answer.
+                    return await _unknown(conn, table, key, "a previous attempt died mid-send")
+                if stored["status"] != "retry":
+                    recorded = await _recorded_result(conn, key)
+                    if stored["refusal"]:  # a retry of an attempt that stored a refusal: it still has its say
+                        refusal = Rejected(outbox.vendor, stored["error_code"], "", stored["refusal"])
+                        return recorded.model_copy(update=_what_the_refusal_says(order, stored[outbox.recipient],
+                                                                                 refusal))
+                    return recorded
+                # The vendor provably did not take the last attempt: claim this one, with the message stored then.
+                await conn.execute(f"UPDATE {table} SET status = 'sending', updated_at = now() WHERE action_key = $1",
+                                   key)
+        try:
+            reference = await send(stored)
+        except Rejected as err:
+            detail = f"{err.vendor} error {err.code}"
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"UPDATE {table} SET status = 'rejected', error_code = $2, refusal = $3,"
+                                   " updated_at = now() WHERE action_key = $1", key, err.code, err.meaning or None)
+                if outbox is SMS_OUTBOX and err.meaning == "opted_out":  # no text of ours goes to it any more
+                    await conn.execute(
+                        "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
+                        " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
+                        stored[outbox.recipient], order.taken_at, key)  # refused on send: no sid, the action's key
+                await _set_result(conn, key, "rejected", detail)
+            activity_logger().warning("message rejected", step=order.planned.key, vendor=err.vendor, code=err.code)
+            return StepResult(status="rejected", detail=detail,
+                              **_what_the_refusal_says(order, stored[outbox.recipient], err))
+        except NotSent:
+            async with self._pool.acquire() as conn:
+                await conn.execute(f"UPDATE {table} SET status = 'retry', updated_at = now() WHERE action_key = $1",
+                                   key)
+            raise  # Temporal retries with backoff
+        except OutcomeUnknown as err:
+            async with self._pool.acquire() as conn, conn.transaction():
+                result = await _unknown(conn, table, key, str(err))
+            activity_logger().warning("message outcome unknown", step=order.planned.key, reason=str(err))
+            return result
+        detail = f"{order.planned.channel} accepted by {outbox.vendor}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"UPDATE {table} SET status = 'sent', {outbox.reference} = $2, updated_at = now()"
+                               " WHERE action_key = $1", key, reference)
+            await _set_result(conn, key, "done", detail, reference)
+            early = await _ending_reported_early(conn, outbox, key, reference)
+        activity_logger().info("message sent", step=order.planned.key, reference=reference)
+        said = _what_the_refusal_says(order, stored[outbox.recipient], early) if early else {}
+        return StepResult(status="done", detail=detail, reference=reference, **said)
+
+    # --- work orders other teams and vendors pick up ----------------------------------------------------------
 
     @activity.defn
     async def create_call_task(self, order: StepOrder) -> StepResult:
@@ -257,12 +304,13 @@ class ChannelActivities:
     async def _skip(self, order: StepOrder, reason: str) -> StepResult:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await _log_action(conn, order, "skipped", reason):
-                # A text withdrawn while Twilio was refusing it (status retry) never went out: it is skipped now.
-                withdrawn = await conn.execute(
-                    "UPDATE sms_messages SET status = 'withdrawn', updated_at = now()"
+                # A message withdrawn while its vendor was refusing it (status retry) never went out: skipped now.
+                outbox = OUTBOXES.get(order.planned.channel)
+                withdrawn = outbox and await conn.execute(
+                    f"UPDATE {outbox.table} SET status = 'withdrawn', updated_at = now()"
                     " WHERE action_key = $1 AND status = 'retry'", order.action_key,
                 )
-                if withdrawn.endswith(" 1"):
+                if withdrawn and withdrawn.endswith(" 1"):
                     await _set_result(conn, order.action_key, "skipped", reason)
                 return await _recorded_result(conn, order.action_key)
         activity_logger().info("step skipped", step=order.planned.key, reason=reason)
@@ -336,11 +384,11 @@ async def _set_result(conn: asyncpg.Connection, key: str, result: str, detail: s
     )
 
 
-async def _sms_unknown(conn: asyncpg.Connection, key: str, reason: str) -> StepResult:
-    """Twilio may or may not have taken the text: record that and never send it again (a debtor is not texted
-    twice; ops can see the row and check Twilio's log)."""
+async def _unknown(conn: asyncpg.Connection, table: str, key: str, reason: str) -> StepResult:
+    """The vendor may or may not have taken the message: record that and never send it again (a debtor does not
+    get it twice; ops can see the row and check the vendor's log)."""
     detail = f"delivery unknown: {reason}"
-    await conn.execute("UPDATE sms_messages SET status = 'unknown', updated_at = now() WHERE action_key = $1", key)
+    await conn.execute(f"UPDATE {table} SET status = 'unknown', updated_at = now() WHERE action_key = $1", key)
     await _set_result(conn, key, "rejected", detail)
     return StepResult(status="rejected", detail=detail)
 
@@ -349,3 +397,38 @@ async def _recorded_result(conn: asyncpg.Connection, key: str) -> StepResult:
     row = await conn.fetchrow("SELECT result, detail, reference FROM action_log WHERE action_key = $1", key)
     status = row["result"] if row["result"] in ("done", "skipped", "rejected") else "rejected"
     return StepResult(status=status, detail=row["detail"], reference=row["reference"])
+
+
+async def _ending_reported_early(conn: asyncpg.Connection, outbox: Outbox, key: str,
+                                 reference: str) -> Rejected | None:
+    """Twilio may report a text undelivered before we have stored its sid (the webhook then cannot tell whose it
+    was): the ending is applied now, and a number that cannot take texts is reported with the step's result."""
+    if outbox is not SMS_OUTBOX:
+        return None
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", reference)  # one at a time with the webhook
+    ending = await conn.fetchrow("SELECT status, error_code FROM sms_status_events WHERE message_sid = $1"
+                                 " AND status = ANY($2::text[]) ORDER BY received_at LIMIT 1",
+                                 reference, list(twilio_sms.FINAL_STATUSES))
+    if ending is None:
+        return None
+    await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3 WHERE action_key = $1", key,
+                       ending["status"], ending["error_code"])
+    if ending["error_code"] in twilio_sms.INVALID_NUMBER_ERRORS:
+        return Rejected("twilio", ending["error_code"], "", "invalid_recipient")
+    return None
+
+
+def _what_the_refusal_says(order: StepOrder, recipient: str, refusal: Rejected) -> dict:
+    """A refusal that says the point opted out stops that channel for the account; one that says the point cannot
+    receive it makes the point invalid. The account acts on these as on a signal."""
+    channel = order.planned.channel
+    if refusal.meaning == "opted_out":
+        return {"cease": CeaseContact(
+            request_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}", channels=[Channel(channel)],
+            reason=f"{refusal.vendor} refused: the recipient opted out (error {refusal.code})",
+            received_at=order.taken_at)}
+    if refusal.meaning == "invalid_recipient":
+        return {"point_outcome": ContactOutcome(
+            outcome_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}", code=INVALID_POINT[channel],
+            source=channel, contact_point=recipient, reported_by=refusal.vendor, occurred_at=order.taken_at)}
+    return {}

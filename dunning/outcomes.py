@@ -16,11 +16,11 @@ OutcomeCode = Literal[
     "reached", "promised", "unable_to_pay", "unwilling_to_pay", "bankruptcy", "death",  # reached
     "no_answer", "busy", "not_found",  # not reached, for now
     "line_dead", "wrong_number", "no_such_person", "resigned", "moved", "address_invalid",  # the point failed
-    "invalid_number",  # the carrier says the number cannot exist or cannot take texts: invalid at once
+    "invalid_number", "invalid_email",  # the carrier or mail server says it cannot receive at all: invalid at once
     "says_paid", "callback_requested",  # the debtor's written replies
 ]
 POINT_FAILURES: tuple[str, ...] = get_args(PointFailure)
-INVALID_AT_ONCE = "invalid_number"  # not a matter of counting: no policy may keep such a point
+INVALID_AT_ONCE = ("invalid_number", "invalid_email")  # not a matter of counting: no policy may keep such a point
 
 # The outcome tree: what each answer calls for. A reached debtor who promised is followed by the promise itself;
 # a failed point is tried elsewhere first, and lost contact once no debtor phone is left.
@@ -31,7 +31,7 @@ STRATEGY_OF: dict[str, Strategy | None] = {
     "unwilling_to_pay": Strategy.unwilling_to_pay,
     "bankruptcy": Strategy.death_or_bankruptcy,
     "death": Strategy.death_or_bankruptcy,
-    **{code: Strategy.no_answer for code in ("no_answer", "busy", "not_found", "invalid_number", *POINT_FAILURES)},
+    **{code: Strategy.no_answer for code in ("no_answer", "busy", "not_found", *INVALID_AT_ONCE, *POINT_FAILURES)},
     "says_paid": None,
     "callback_requested": None,
 }
@@ -45,7 +45,7 @@ class ContactOutcome(Payload):
 
     outcome_id: EventId
     code: OutcomeCode
-    source: Literal["collector", "dialer", "field_visit", "sms", "letter"]
+    source: Literal["collector", "dialer", "field_visit", "sms", "email", "letter"]
     contact_point: str | None = None  # the number dialled or the address visited, as on file
     reported_by: str = Field(min_length=1, max_length=128)
     note: str = Field(default="", max_length=2000)
@@ -95,7 +95,7 @@ class ContactBook(BaseModel):
     def record_failure(self, policy: Policy, value: str, code: str, at: datetime) -> bool:
         """Counts a failure of the point; True when this made it invalid."""
         record = self.find(value)
-        limit = 1 if code == INVALID_AT_ONCE else \
+        limit = 1 if code in INVALID_AT_ONCE else \
             policy.contact_points.invalid_after.get(code) if policy.contact_points else None
         if record is None or record.invalid_since is not None:
             return False
@@ -123,7 +123,7 @@ class ContactBook(BaseModel):
 
 def outcome_problem(book: ContactBook, outcome: ContactOutcome) -> str:
     """Why this outcome cannot be recorded ('' if it can)."""
-    if outcome.code in (*POINT_FAILURES, INVALID_AT_ONCE) and outcome.contact_point is None:
+    if outcome.code in (*POINT_FAILURES, *INVALID_AT_ONCE) and outcome.contact_point is None:
         return f"outcome {outcome.code} needs the contact point it is about"
     if outcome.contact_point is not None and book.find(outcome.contact_point) is None:
         return f"outcome {outcome.outcome_id} names a contact point that is not on file"

@@ -230,6 +230,8 @@ async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -
 
 async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> asyncpg.Record:
     """Records the callback and, the first time, what it changes; a retry gets the row of the first time."""
+    # One at a time with the send activity storing this sid, so an early callback is seen by one or the other.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", report.message_sid)
     accounts = await _accounts_to_tell(conn, report)
     stored = await conn.fetchrow(
         "INSERT INTO sms_status_events (message_sid, status, error_code, account_ids) VALUES ($1, $2, $3, $4)"

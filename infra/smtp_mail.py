@@ -1,5 +1,4 @@
-"""Send e-mail through the mail provider's SMTP relay and sort failures into give-up and try-again, as the Twilio
-adapter does for texts."""
+"""Send e-mail through the mail provider's SMTP relay and sort failures as infra/delivery.py reads them."""
 
 from __future__ import annotations
 
@@ -9,7 +8,9 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+from dunning.channels import work_order_ref
 from infra.config import Settings
+from infra.delivery import NotSent, OutcomeUnknown, Rejected
 
 TIMEOUT_S = 30.0
 
@@ -18,23 +19,6 @@ TIMEOUT_S = 30.0
 class SentMail:
     message_id: str
     reply: str  # the relay's answer to DATA, with its queue id
-
-
-class MailRejected(Exception):
-    """The relay refused this mail for good (5xx): don't retry. `unknown_recipient` when the mailbox is refused."""
-
-    def __init__(self, code: int, message: str, unknown_recipient: bool):
-        super().__init__(f"SMTP {code}: {message}")
-        self.code = code
-        self.unknown_recipient = unknown_recipient
-
-
-class MailNotSent(Exception):
-    """The relay provably did not take the mail (unreachable, a 4xx, bad credentials): sending again is safe."""
-
-
-class MailOutcomeUnknown(Exception):
-    """The connection broke or timed out mid-transaction: the relay may have queued it, so it is not sent again."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +34,10 @@ class Mailer:
     def from_settings(cls, settings: Settings) -> "Mailer":
         return cls(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_username,
                    settings.smtp_password, settings.smtp_starttls)
+
+    def message_id(self, action_key: str) -> str:
+        """The Message-ID of the mail of one action: the same on every attempt."""
+        return f"<{work_order_ref('M', action_key)}@{self.sender.rpartition('@')[2] or 'localhost'}>"
 
     async def send(self, *, to: str, subject: str, body: str, message_id: str) -> SentMail:
         """Sends one plain-text mail; `message_id` is fixed by the caller so a resend would be recognisable."""
@@ -70,14 +58,16 @@ class Mailer:
             raise _refused(err.code, err.message, unknown_recipient=False) from None
         except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPAuthenticationError,
                 aiosmtplib.SMTPHeloError) as err:
-            raise MailNotSent(f"SMTP relay {self.host}:{self.port} did not take it: {type(err).__name__}") from None
+            raise NotSent(f"SMTP relay {self.host}:{self.port} did not take it: {type(err).__name__}") from None
         except (aiosmtplib.SMTPException, OSError) as err:
-            raise MailOutcomeUnknown(f"no answer from the SMTP relay: {type(err).__name__}") from None
+            raise OutcomeUnknown(f"no answer from the SMTP relay: {type(err).__name__}") from None
         return SentMail(message_id=message_id, reply=reply)
 
 
 def _refused(code: int, message: str, *, unknown_recipient: bool) -> Exception:
     if code < 500:
-        return MailNotSent(f"SMTP {code}: try again later")
+        return NotSent(f"SMTP {code}: try again later")
     # The relay's text may echo the address; ours goes to logs and workflow history.
-    return MailRejected(code, "mailbox unavailable" if unknown_recipient else "message refused", unknown_recipient)
+    if unknown_recipient:
+        return Rejected("smtp", code, "mailbox unavailable", "invalid_recipient")
+    return Rejected("smtp", code, "message refused")

@@ -13,6 +13,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from infra.config import Settings
+from infra.delivery import NotSent, OutcomeUnknown, Rejected
 
 REQUEST_TIMEOUT_S = 15.0
 # Where Twilio posts what became of each text we sent, and the texts handsets send to our number.
@@ -40,22 +41,10 @@ class SentSms:
     num_segments: int
 
 
-class SmsRejected(Exception):
-    """Twilio refused this send for good (4xx: bad or opted-out number, bad request): don't retry."""
-
-    def __init__(self, code: int | None, message: str):
-        super().__init__(f"Twilio error {code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class SmsNotSent(Exception):
-    """Twilio provably did not take the send (429, 503, bad credentials, connection refused): sending again is safe."""
-
-
-class SmsOutcomeUnknown(Exception):
-    """The request may have reached Twilio (timeout, dropped connection, other 5xx): sending again could text the
-    debtor twice."""
+# Refusals of a send that say what the number is: it opted out (texted STOP) ...
+OPTED_OUT_ON_SEND = frozenset({21610})
+# ... or it cannot take texts: not a valid number, not a mobile.
+INVALID_NUMBER_ON_SEND = frozenset({21211, 21614})
 
 
 # Answers after which Twilio has not queued the message; 401/403 last until someone fixes the credentials.
@@ -112,13 +101,15 @@ async def send_sms(client: SmsClient, *, to: str, from_: str, body: str,
     except (TwilioRestException, TwilioServiceException) as exc:
         # `from None`: the original exception's text carries the unredacted number.
         if exc.status in _NOT_TAKEN:
-            raise SmsNotSent(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
+            raise NotSent(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
         if exc.status >= 500:
-            raise SmsOutcomeUnknown(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
+            raise OutcomeUnknown(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
         text = exc.msg if isinstance(exc, TwilioRestException) else exc.detail or exc.title
-        raise SmsRejected(exc.code, _PHONE_NUMBER.sub("<number>", text)) from None
+        meaning = ("opted_out" if exc.code in OPTED_OUT_ON_SEND else
+                   "invalid_recipient" if exc.code in INVALID_NUMBER_ON_SEND else "")
+        raise Rejected("twilio", exc.code, _PHONE_NUMBER.sub("<number>", text), meaning) from None
     except ClientConnectorError as exc:
-        raise SmsNotSent(f"Twilio unreachable: {type(exc).__name__}") from exc
+        raise NotSent(f"Twilio unreachable: {type(exc).__name__}") from exc
     except (ClientError, TimeoutError) as exc:
-        raise SmsOutcomeUnknown(f"no answer from Twilio: {type(exc).__name__}") from exc
+        raise OutcomeUnknown(f"no answer from Twilio: {type(exc).__name__}") from exc
     return SentSms(sid=message.sid, status=message.status, num_segments=int(message.num_segments or 1))

@@ -14,14 +14,19 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.channels import ChannelActivities
 from dunning.account import AccountDocument, ContactPoint
+from dunning.messages import Templates
 from dunning import ladder
 from dunning.orders import StepOrder
 from dunning.orders import step_order as build_step_order
 from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
+from infra.letters import LetterRenderer
+from infra.smtp_mail import Mailer
 from infra.temporal import ensure_search_attributes, local_binary
+from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 from worker import build_worker
 
@@ -51,6 +56,18 @@ async def database_url():
     await db.drop_database(server_url, name)
 
 
+@pytest.fixture
+async def own_pool(database_url):
+    """A database of the test's own, for work that takes everything queued (the print vendor's batch), so it sees
+    only this test's letters."""
+    server_url, name = database_url, f"collections_own_{uuid.uuid4().hex[:8]}"
+    pool = await db.create_pool(await db.create_database(server_url, name))
+    await db.migrate(pool)
+    yield pool
+    await pool.close()
+    await db.drop_database(server_url, name)
+
+
 @pytest.fixture(scope="session")
 async def pool(database_url):
     pool = await db.create_pool(database_url)
@@ -68,12 +85,21 @@ async def twilio():
 
 
 @pytest.fixture(scope="session")
-def settings(twilio, tmp_path_factory) -> Settings:
+async def smtp():
+    standin = SmtpStandIn()
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(twilio, smtp, tmp_path_factory) -> Settings:
     return Settings(
         temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
         twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
         twilio_api_base=twilio.base_url, log_format="console", letterheads_file=TEST_LETTERHEADS,
-        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"),
+        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"), smtp_host=smtp.host, smtp_port=smtp.port,
+        mail_from="collections@lender.test",
     )
 
 
@@ -145,6 +171,12 @@ def make_account(due: date, account_id: str | None = None, *, policy: str = "con
         creditor=creditor,
         **extra,
     )
+
+
+def channel_activities(pool, sms_client, settings: Settings) -> ChannelActivities:
+    """The channel activities as the worker builds them, for tests that call them directly."""
+    return ChannelActivities(pool, Templates.load(), LetterRenderer.load(settings.letterheads_file), sms_client,
+                             settings.twilio_from_number or "", Mailer.from_settings(settings))
 
 
 async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:

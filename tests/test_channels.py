@@ -11,20 +11,18 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels import ChannelActivities
 from dunning.case import Case
 from dunning.ledger import Ledger
-from dunning.messages import Templates
 from dunning.letters import letter_ref
-from infra.letters import LetterRenderer
 from dunning.policy import load_policy
 from dunning.state import AccountState
-from tests.conftest import TEST_LETTERHEADS, TWILIO_FROM, make_account, step_order
+from tests.conftest import channel_activities, make_account, step_order
 
 DUE = date(2026, 3, 2)
 DUE_AT = datetime.combine(DUE, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
-def channels(pool, sms_client) -> ChannelActivities:
-    return ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
+def channels(pool, sms_client, settings) -> ChannelActivities:
+    return channel_activities(pool, sms_client, settings)
 
 
 async def run_twice(activity, order):

@@ -10,13 +10,11 @@ from temporalio.testing import ActivityEnvironment
 
 from dunning import ladder
 from dunning.account import PaymentReceived
-from dunning.messages import Templates
-from infra.letters import LetterRenderer
 from dunning.policy import load_policy
 from dunning.state import AccountRun
-from activities.channels import ChannelActivities
 from infra import billing, twilio_sms
-from tests.conftest import TEST_LETTERHEADS, TWILIO_FROM, make_account, server_today, step_order
+from infra.delivery import NotSent
+from tests.conftest import channel_activities, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
 
 
@@ -70,9 +68,9 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
 
 
-async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client):
+async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client, settings):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
+    activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
     sent_before = len(twilio.messages)
 
@@ -89,12 +87,13 @@ async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twili
     assert await pool.fetchval("SELECT status FROM sms_messages WHERE action_key = $1", order.action_key) == "unknown"
 
 
-async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client):
+async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client,
+                                                                       settings):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
+    activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
-    with pytest.raises(twilio_sms.SmsNotSent):
+    with pytest.raises(NotSent):
         await ActivityEnvironment().run(activities.send_sms, order)
     result = await ActivityEnvironment().run(activities.send_sms, order)
     again = await ActivityEnvironment().run(activities.send_sms, order)
@@ -103,14 +102,14 @@ async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool
 
 
 async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_time(
-    env, pool, twilio, sms_client, monkeypatch
+    env, pool, twilio, sms_client, monkeypatch, settings
 ):
     account = make_account(due=await server_today(env))
     mobile = account.points("mobile")[0].value
-    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
+    activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=503)
-    with pytest.raises(twilio_sms.SmsNotSent):
+    with pytest.raises(NotSent):
         await ActivityEnvironment().run(activities.send_sms, order)
 
     real_send = twilio_sms.send_sms
@@ -129,9 +128,10 @@ async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_
     assert [m["to"] for m in twilio.messages].count(mobile) == 1
 
 
-async def test_a_server_error_from_twilio_leaves_the_text_unknown_and_unsent_again(env, pool, twilio, sms_client):
+async def test_a_server_error_from_twilio_leaves_the_text_unknown_and_unsent_again(env, pool, twilio, sms_client,
+                                                                                   settings):
     account = make_account(due=await server_today(env))
-    activities = ChannelActivities(pool, Templates.load(), LetterRenderer.load(TEST_LETTERHEADS), sms_client, TWILIO_FROM)
+    activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
     twilio.fail_next(1, status=500)
     first = await ActivityEnvironment().run(activities.send_sms, order)

@@ -11,7 +11,8 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from infra.config import Settings
-from infra.twilio_sms import SmsNotSent, SmsOutcomeUnknown, SmsRejected, make_client, send_sms
+from infra.delivery import NotSent, OutcomeUnknown, Rejected
+from infra.twilio_sms import make_client, send_sms
 from standins.twilio_api import TwilioStandIn
 
 ACCOUNT_SID = "AC" + "a1" * 16
@@ -106,7 +107,7 @@ async def test_bad_credentials_hold_the_send_until_they_are_fixed(standin):
     # A credentials problem is ours, not the debtor's: retrying (not giving up the step) keeps every text.
     client = make_client(settings_for(standin.base_url, auth_token="wrong"))
     try:
-        with pytest.raises(SmsNotSent, match="401"):
+        with pytest.raises(NotSent, match="401"):
             await send_sms(client, to=TO, from_=FROM, body="hi")
     finally:
         await client.http_client.close()
@@ -119,7 +120,7 @@ async def test_bad_credentials_hold_the_send_until_they_are_fixed(standin):
     [("555-1234", "hi", 21211), ("", "hi", 21604), (TO, "", 21602)],
 )
 async def test_malformed_requests_are_rejected(standin, client, to, body, code):
-    with pytest.raises(SmsRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         await send_sms(client, to=to, from_=FROM, body=body)
 
     assert rejected.value.code == code
@@ -133,7 +134,7 @@ async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
 
     codes = []
     for to in ("+15550000001", "+15550000002", "+15550000003"):
-        with pytest.raises(SmsRejected) as rejected:
+        with pytest.raises(Rejected) as rejected:
             await send_sms(client, to=to, from_=FROM, body="hi")
         codes.append(rejected.value.code)
 
@@ -148,7 +149,7 @@ async def test_start_keyword_opts_back_in(standin, client):
 
 
 async def test_rejection_message_does_not_carry_the_number(client):
-    with pytest.raises(SmsRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         await send_sms(client, to="+0123456789", from_=FROM, body="hi")
 
     assert rejected.value.code == 21211
@@ -160,7 +161,7 @@ async def test_answers_that_prove_twilio_did_not_take_the_message_allow_a_resend
     standin.fail_next(2, status=status)
 
     for _ in range(2):
-        with pytest.raises(SmsNotSent):
+        with pytest.raises(NotSent):
             await send_sms(client, to=TO, from_=FROM, body="hi")
 
     assert (await send_sms(client, to=TO, from_=FROM, body="hi")).status == "queued"
@@ -170,7 +171,7 @@ async def test_answers_that_prove_twilio_did_not_take_the_message_allow_a_resend
 @pytest.mark.parametrize("status", [500, 502, 504])
 async def test_other_server_errors_leave_the_outcome_unknown(standin, client, status):
     standin.fail_next(1, status=status)
-    with pytest.raises(SmsOutcomeUnknown):
+    with pytest.raises(OutcomeUnknown):
         await send_sms(client, to=TO, from_=FROM, body="hi")
 
 
@@ -196,7 +197,7 @@ async def test_unreachable_api_means_not_sent():
     await dead.stop()
     client = make_client(settings_for(base_url))
     try:
-        with pytest.raises(SmsNotSent):
+        with pytest.raises(NotSent):
             await send_sms(client, to=TO, from_=FROM, body="hi")
     finally:
         await client.http_client.close()
@@ -252,6 +253,6 @@ async def test_a_handsets_text_is_posted_signed_to_the_numbers_sms_url(standin, 
         "NumMedia": "0", "NumSegments": "1",
     }
     assert form["SmsStatus"] == "received"
-    with pytest.raises(SmsRejected) as rejected:  # Twilio itself honours the STOP
+    with pytest.raises(Rejected) as rejected:  # Twilio itself honours the STOP
         await send_sms(client, to=TO, from_=FROM, body="hi")
     assert rejected.value.code == 21610
