@@ -384,7 +384,12 @@ def _read(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        asyncio.run(run(args, Settings.from_env()))
+        settings = Settings.from_env()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run(args, settings))
     except (billing.InputError, LetterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

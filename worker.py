@@ -25,7 +25,7 @@ from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.smtp_mail import Mailer
 from infra.logging import configure
-from infra.temporal import connect, ensure_search_attributes
+from infra.temporal import connect, ensure_letter_batch_schedule, ensure_search_attributes
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
 from workflows.letter_batch import LetterBatchWorkflow
@@ -87,14 +87,19 @@ def stop_requested() -> asyncio.Event:
 
 
 async def main() -> None:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     configure(settings.log_format)
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
         raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
     stop = stop_requested()
-    async with serving(await connect(settings), settings):
+    client = await connect(settings)
+    await ensure_letter_batch_schedule(client, settings)
+    async with serving(client, settings):
         log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         await stop.wait()
     log.info("worker stopped")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
@@ -42,6 +44,20 @@ class Settings:
     # server's own address, http://host:port with the port it got.
     public_base_url: str | None = None
 
+    def __post_init__(self) -> None:
+        self.letter_batch_time()
+        try:
+            ZoneInfo(self.letter_batch_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"LETTER_BATCH_ZONE {self.letter_batch_zone!r} is not an IANA time zone") from None
+
+    def letter_batch_time(self) -> tuple[int, int]:
+        try:
+            at = time.fromisoformat(self.letter_batch_at)
+        except ValueError:
+            raise ValueError(f"LETTER_BATCH_AT {self.letter_batch_at!r} is not a time of day such as 17:30") from None
+        return at.hour, at.minute
+
     @classmethod
     def from_env(cls) -> "Settings":
         env = os.environ
@@ -56,10 +72,10 @@ class Settings:
             twilio_api_base=env.get("TWILIO_API_BASE") or None,
             log_format=env.get("LOG_FORMAT", "console"),
             inbound_http_host=env.get("INBOUND_HTTP_HOST", "127.0.0.1"),
-            inbound_http_port=int(env.get("INBOUND_HTTP_PORT", "8088")),
+            inbound_http_port=_port(env, "INBOUND_HTTP_PORT", 8088),
             public_base_url=env.get("PUBLIC_BASE_URL") or None,
             smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
-            smtp_port=int(env.get("SMTP_PORT", "8025")),
+            smtp_port=_port(env, "SMTP_PORT", 8025),
             smtp_username=env.get("SMTP_USERNAME") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_starttls=env.get("SMTP_STARTTLS", "") in ("1", "true", "yes"),
@@ -69,3 +85,10 @@ class Settings:
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
         )
+
+
+def _port(env, name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError(f"{name} {text!r} is not a port number")
+    return int(text)

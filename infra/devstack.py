@@ -22,8 +22,9 @@ from dunning.money import to_major
 from infra import billing, db
 from infra.config import Settings
 from infra.logging import configure
-from infra.temporal import connect, dev_server_flags, local_binary
+from infra.temporal import connect, dev_server_flags, ensure_letter_batch_schedule, local_binary
 from infra.twilio_sms import INBOUND_SMS_PATH
+from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 from worker import serving, stop_requested
 
@@ -89,8 +90,14 @@ async def main(day_seconds: float | None) -> None:
         standin = TwilioStandIn(STANDIN_SID, STANDIN_TOKEN)
         await standin.start()
         started.append(f"Twilio stand-in at {standin.base_url}")
+    smtp = None
+    if "SMTP_HOST" not in os.environ:
+        smtp = SmtpStandIn()
+        await smtp.start()
+        started.append(f"SMTP stand-in at {smtp.host}:{smtp.port} (e-mails are kept in memory)")
     settings = Settings(**{
         **settings.__dict__,
+        **({"smtp_host": smtp.host, "smtp_port": smtp.port} if smtp else {}),
         "database_url": database_url,
         "twilio_account_sid": settings.twilio_account_sid or STANDIN_SID,
         "twilio_auth_token": settings.twilio_auth_token or STANDIN_TOKEN,
@@ -104,6 +111,9 @@ async def main(day_seconds: float | None) -> None:
         if server:
             started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
         stop = stop_requested()
+        # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch with it.
+        await ensure_letter_batch_schedule(client, settings, timedelta(seconds=day_seconds) if day_seconds else None)
+        started.append(f"print vendor's letter batches in {settings.letter_drop_dir.relative_to(ROOT)}")
         async with serving(client, settings) as (_, webhooks_url):
             started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
@@ -119,6 +129,8 @@ async def main(day_seconds: float | None) -> None:
     finally:
         if standin:
             await standin.stop()
+        if smtp:
+            await smtp.stop()
         if server:
             server.terminate()
             try:
