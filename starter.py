@@ -23,6 +23,9 @@
     python starter.py visits-next --queue field_team --agent agent12     (the next visit order, assigned to the agent)
     python starter.py visit-report VREF --id R1 --finding promised --agent agent12 --notes "..." [--photo store/ref.jpg]
         [--promised-amount 500 --promised-date 2026-12-01] [--at 2026-11-22T15:00:00+08:00]
+    python starter.py agency-report PREF --id R1 --kind payment --amount 300 [--note ...] [--at ...]
+    python starter.py recall ACCOUNT --id RC1 --reason "complaint about the agency" --by ops7
+    python starter.py agencies                       (placed balance, recovered amount and rate per agency)
     python starter.py approvals                      (steps waiting for an approver)
     python starter.py approve AREF --approver owner [--reject --note "why"]
     python starter.py audit ACCOUNT                  (the contact guard's evidence, from PostgreSQL)
@@ -55,7 +58,7 @@ from dunning.contact import CONTACT_CHANNELS
 from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
-from infra import audit, billing, db, field_visits
+from infra import agency_report, audit, billing, db, field_visits
 from infra.config import Settings
 from infra.letters import LetterError, LetterRenderer, letter_document, letter_on_file
 from infra.temporal import connect
@@ -178,6 +181,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     visit.add_argument("--promised-amount")
     visit.add_argument("--promised-date")
     visit.add_argument("--at", help="when the visit was, e.g. 2026-11-22T15:00:00+08:00 (default now)")
+    agency = commands.add_parser("agency-report", help="an agency reports a payment, news, or hands an account back")
+    agency.add_argument("placement_ref")
+    agency.add_argument("--id", required=True, dest="report_id")
+    agency.add_argument("--kind", required=True, choices=["payment", "update", "returned"])
+    agency.add_argument("--amount", help="what the agency collected (payment only)")
+    agency.add_argument("--note", default="")
+    agency.add_argument("--at", help="when it happened, e.g. 2026-11-22T10:00:00+08:00 (default now)")
+    recall = commands.add_parser("recall", help="take a placed account back from its agency now")
+    recall.add_argument("account")
+    recall.add_argument("--id", required=True, dest="request_id")
+    recall.add_argument("--reason", required=True)
+    recall.add_argument("--by", required=True)
+    commands.add_parser("agencies", help="placed balance, recovered amount and rate per agency")
     commands.add_parser("approvals", help="steps waiting for an approver's decision")
     approve = commands.add_parser("approve", help="an approver approves (or --reject) a step waiting for approval")
     approve.add_argument("approval_ref")
@@ -318,6 +334,24 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                                             args.promised_date, currency, args.at)
         await billing.signal_open_account(client, order["account_id"], "visit_reported", report)
         print(f"visit {report.visit_ref}: {report.finding} sent to account {order['account_id']}")
+    elif args.command == "agency-report":
+        async with _database(settings) as pool:
+            placed = await pool.fetchrow("SELECT account_id, currency FROM agency_placements WHERE placement_ref = $1",
+                                         args.placement_ref)
+        if placed is None:
+            raise billing.InputError(f"no placement {args.placement_ref!r}")
+        report = billing.parse_agency_report(args.report_id, args.placement_ref, args.kind, args.amount,
+                                             placed["currency"], args.note, args.at)
+        await billing.signal_open_account(await _connect(settings), placed["account_id"], "agency_reported", report)
+        print(f"agency report {report.report_id} ({report.kind}) sent to account {placed['account_id']}")
+    elif args.command == "recall":
+        request = billing.parse_recall(args.request_id, args.reason, args.by)
+        await billing.signal_open_account(await _connect(settings), args.account, "recall_placement", request)
+        print(f"recall {request.request_id} sent to account {args.account} (refusals show in `status`)")
+    elif args.command == "agencies":
+        async with _database(settings) as pool:
+            lines = await agency_report.performance(pool)
+        print("\n".join(lines) or "no placements yet")
     elif args.command == "approvals":
         async with _database(settings) as pool:
             waiting = await pool.fetch("SELECT approval_ref, account_id, step_id, approvers, requested_at FROM approvals"

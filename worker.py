@@ -34,7 +34,7 @@ log = structlog.get_logger()
 
 
 def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
-    accounts = AccountActivities(pool)
+    accounts = AccountActivities(pool, settings.agency_drop_dir)
     letters = LetterRenderer.load(settings.letterheads_file)
     channels = ChannelActivities(pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "",
                                  Mailer.from_settings(settings))
@@ -47,7 +47,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.open_account, accounts.record_payment, accounts.record_reversal, accounts.record_dispute,
             accounts.record_verification, accounts.record_cease, accounts.record_commitment, accounts.record_contact,
             accounts.record_fraud_claim, accounts.record_resumption, accounts.record_deferral, accounts.plan_follow_ups,
-            accounts.record_approval, accounts.close_account,
+            accounts.record_approval, accounts.record_placement, accounts.close_account,
             channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
             channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,
             channels.record_failure, print_mail.produce_letter_batch,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from decimal import ROUND_HALF_UP
+from pathlib import Path
 
 import asyncpg
 from temporalio import activity
@@ -13,12 +16,13 @@ from dunning.ladder import PlannedStep
 from dunning.letters import LetterDelivery
 from dunning.visits import VisitReport
 from dunning.orders import (
-    AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+    AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, PlacementRecorded, CommitmentRecorded, ContactDeferred, ContactRecorded,
     DisputeRecorded, FollowUpsPlanned,
     FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
 )
 from dunning.outcomes import ContactOutcome
 from activities.channels import record_check, write_follow_ups
+from infra.agency_files import write_placement_file
 from infra.logging import activity_logger
 
 
@@ -28,8 +32,9 @@ RELEASED_AS = {"letter": ("letter_jobs", "queued"), "agency": ("agency_placement
 
 
 class AccountActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, agency_drop_dir: Path) -> None:
         self._pool = pool
+        self._agency_drop_dir = agency_drop_dir
 
     @activity.defn
     async def open_account(self, opened: AccountOpened) -> None:
@@ -303,6 +308,40 @@ class AccountActivities:
                 request.action_key, released if decision.approved else "rejected",
             )
         activity_logger().info("approval decided", approval_ref=request.approval_ref, approved=decision.approved)
+
+    @activity.defn
+    async def record_placement(self, recorded: PlacementRecorded) -> None:
+        """Keeps the placement's row and reports current and, when it begins or ends, hands the agency its file."""
+        placement, report = recorded.placement, recorded.report
+        async with self._pool.acquire() as conn, conn.transaction():
+            if recorded.event == "placed":
+                # Placed now: at once, or when an approver agreed (the row was filed when the step was taken).
+                await conn.execute(
+                    "UPDATE agency_placements SET placement_ref = $2, status = 'placed', placed_at = $3,"
+                    " recall_at = $4, placed_minor = $5 WHERE action_key = $1",
+                    placement.action_key, placement.placement_ref, placement.placed_at, placement.recall_at,
+                    placement.placed_minor,
+                )
+            if report is not None:
+                commission = (int((report.amount_minor * placement.commission_rate).to_integral_value(ROUND_HALF_UP))
+                              if report.amount_minor else None)
+                await conn.execute(
+                    "INSERT INTO agency_reports (placement_ref, report_id, kind, amount_minor, commission_minor,"
+                    " note, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    placement.placement_ref, report.report_id, report.kind, report.amount_minor, commission,
+                    report.note, report.occurred_at,
+                )
+            await conn.execute(
+                "UPDATE agency_placements SET recovered_minor = $2,"
+                " status = CASE WHEN $3 IN ('recalled', 'settled') THEN $3 ELSE status END,"
+                " ended_at = CASE WHEN $3 IN ('recalled', 'settled') THEN $4 ELSE ended_at END,"
+                " end_reason = CASE WHEN $3 IN ('recalled', 'settled') THEN $5 ELSE end_reason END"
+                " WHERE placement_ref = $1",
+                placement.placement_ref, placement.recovered_minor, recorded.event, recorded.at, recorded.reason,
+            )
+        if recorded.event != "report":
+            await asyncio.to_thread(write_placement_file, self._agency_drop_dir, recorded)
+        activity_logger().info("placement recorded", placement_ref=placement.placement_ref, placement_event=recorded.event)
 
     @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from dunning import approvals, commitments, compliance, ladder, pacing, visits
+from dunning import approvals, commitments, compliance, ladder, pacing, placements, visits
+from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.approvals import ApprovalRequest
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
@@ -26,7 +27,7 @@ from dunning.pacing import FollowUp, FollowUpPlan
 from dunning.outcomes import (
     CONVERSATIONS, DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
 )
-from dunning.policy import Channel, Policy, Strategy
+from dunning.policy import Agency, Channel, Policy, Strategy
 from dunning.state import AccountState, AccountView
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
 
@@ -120,10 +121,13 @@ class Case:
         return planned.model_copy(update={"due_at": until}) if until and until > planned.due_at else planned
 
     def wake_at(self, step: ladder.PlannedStep | None, now: datetime) -> datetime | None:
-        """The next step, the end of a promise's grace, or the next stage, whichever comes first."""
+        """The next step, the end of a promise's grace, a placement's recall date, or the next stage, whichever
+        comes first."""
         moments = [step.due_at] if step else []
         if self.state.commitment is not None:
             moments.append(commitments.next_check(self.policy, self.account, self.state.commitment))
+        if self.state.placement is not None:
+            moments.append(self.state.placement.recall_at)
         stage_change = ladder.next_stage_change(self.policy, self.account, now)
         if stage_change:
             moments.append(stage_change)
@@ -561,6 +565,41 @@ class Case:
         state.agenda = [p for p in state.agenda if p.key not in request.chasers]
         return request
 
+    # --- placements with outside agencies ------------------------------------------------------------------
+
+    def start_placement(self, action_key: str, agency: Agency, now: datetime) -> Placement:
+        self.state.placement = placements.place(agency, action_key, self.state.ledger.outstanding_minor, now)
+        return self.state.placement
+
+    def recall_due(self, now: datetime) -> bool:
+        return self.state.placement is not None and now >= self.state.placement.recall_at
+
+    def end_placement(self) -> Placement | None:
+        ended, self.state.placement = self.state.placement, None
+        return ended
+
+    def apply_agency_event(self, event: AgencyReport | RecallRequest, now: datetime) -> str:
+        """What the event did ('' if nothing: a resend); an agency's payment goes to the ledger as any payment."""
+        state, placement = self.state, self.state.placement
+        event_id = event.report_id if isinstance(event, AgencyReport) else event.request_id
+        if event_id in state.agency_event_ids:
+            return ""
+        state.agency_event_ids.append(event_id)
+        if isinstance(event, RecallRequest):
+            if placement is None:
+                state.record_rejection(f"recall {event_id}: the account is not placed")
+                return "rejected: the account is not placed"
+            return "recalled"
+        if placement is None or placement.placement_ref != event.placement_ref:
+            state.record_rejection(f"agency report {event_id}: placement {event.placement_ref} is not current")
+            return f"rejected: placement {event.placement_ref} is not current"
+        if event.kind == "payment":
+            placement.recovered_minor += event.amount_minor
+            state.pending_payments.append(PaymentReceived(
+                payment_id=f"agency-{event_id}", amount_minor=event.amount_minor, currency=self.account.currency,
+                paid_at=event.occurred_at))
+        return "recalled" if event.kind == "returned" else "recorded"
+
     def visit_decision(self, planned: ladder.PlannedStep, now: datetime) -> visits.VisitDecision | None:
         """Whether a field visit may be ordered now (None: not a visit, or a policy that orders every visit)."""
         rules = self.policy.field_visits
@@ -757,5 +796,6 @@ class Case:
             lost_contact=state.lost_contact_since is not None,
             fraud_claims=state.fraud_claims,
             awaiting_approval=state.approvals,
+            placement=state.placement,
             runs=state.runs,
         )

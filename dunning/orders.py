@@ -14,6 +14,7 @@ from dunning.compliance import Check, may_disclose
 from dunning.contact import CeaseContact, contact_points_for
 from dunning.fraud import FraudClaimed
 from dunning.pacing import FollowUpPlan
+from dunning.placements import AgencyReport, Placement, PlacementEvent
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported
@@ -171,6 +172,20 @@ class ApprovalRecorded(Payload):
     request: ApprovalRequest
     approvers: list[str] = []  # who may decide, when the request is filed
     decision: ApprovalDecision | None = None
+
+
+class PlacementRecorded(Payload):
+    """A placement begun, reported on by its agency, or ended (recalled, or settled by payment in full); a begun or
+    ended one is also written for the agency, in its file format."""
+
+    account: AccountDocument
+    placement: Placement
+    event: PlacementEvent
+    report: AgencyReport | None = None
+    reason: str = ""
+    contact_points: list[ContactPoint] = []  # the usable ones, for the placement file
+    file_columns: list[str] = []
+    at: datetime
 
 
 class FraudClaimRecorded(Payload):

@@ -81,10 +81,25 @@ class Schedule(Strict):
         return list(range(self.start, self.end + 1, self.every))
 
 
+# What a placement file can carry, one column each, in the order an agency's `file_columns` names them.
+PLACEMENT_FIELDS = (
+    "placement_ref", "account_id", "creditor", "debtor_name", "mobile", "home_phone", "work_phone", "email",
+    "address", "currency", "placed_amount", "due_date", "dpd", "placed_on", "recall_on", "commission_rate",
+)
+
+
 class Agency(Strict):
     id: str
     commission_rate: Decimal = Field(gt=0, lt=1)
     recall_after_days: int = Field(ge=1)
+    file_columns: list[str] = list(PLACEMENT_FIELDS)  # the agency's placement file format (CSV)
+
+    @field_validator("file_columns")
+    @classmethod
+    def _known_columns(cls, columns: list[str]) -> list[str]:
+        if unknown := [c for c in columns if c not in PLACEMENT_FIELDS]:
+            raise ValueError(f"unknown placement file columns {unknown}; known: {', '.join(PLACEMENT_FIELDS)}")
+        return columns
 
 
 class Action(Strict):

@@ -18,6 +18,7 @@ from dunning.letters import LetterDelivery
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.pacing import FollowUpPlan
+from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
@@ -77,6 +78,11 @@ class AccountState(BaseModel):
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     decided_approvals: list[str] = Field(default_factory=list)
     pending_approvals: list[ApprovalDecision] = Field(default_factory=list)
+    # The placement with an outside agency, while it lasts; the agency's reports and recall requests not yet
+    # applied, and those applied.
+    placement: Placement | None = None
+    pending_agency: list[AgencyReport | RecallRequest] = Field(default_factory=list)
+    agency_event_ids: list[str] = Field(default_factory=list)
     last_paid_at: datetime | None = None  # the latest payment applied (a pressure visit needs none since the contact)
     deferred: dict[str, datetime] = Field(default_factory=dict)  # step key -> when the guard lets it go
     # Workload pacing: the follow-up days of the current ladder call task, and the collector queue's last known
@@ -149,4 +155,5 @@ class AccountView(Payload):
     lost_contact: bool
     fraud_claims: list[FraudClaimed]
     awaiting_approval: list[ApprovalRequest] = []
+    placement: Placement | None = None
     runs: int

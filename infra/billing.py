@@ -32,6 +32,7 @@ from dunning.contact import CeaseContact
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
 from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated
+from dunning.placements import AgencyReport, RecallRequest
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.visits import VisitReport
@@ -374,6 +375,18 @@ def parse_visit_report(report_id: str, visit_ref: str, finding: str, address: st
         promised_date=parse_day(promised_date, "--promised-date") if promised_date else None,
         visited_at=_instant(visited_at, "--at"),
     )
+
+
+def parse_agency_report(report_id: str, placement_ref: str, kind: str, amount: str | None, currency: str,
+                        note: str, occurred_at: str | None) -> AgencyReport:
+    return _payload(AgencyReport, "agency report", report_id=report_id, placement_ref=placement_ref, kind=kind,
+                    amount_minor=_minor(amount, currency, "--amount") if amount else None, note=note,
+                    occurred_at=_instant(occurred_at, "--at"))
+
+
+def parse_recall(request_id: str, reason: str, requested_by: str) -> RecallRequest:
+    return _payload(RecallRequest, "recall request", request_id=request_id, reason=reason,
+                    requested_by=requested_by, requested_at=_now())
 
 
 def parse_fraud_claim(claim_id: str, clues: str, taken_by: str) -> FraudClaimed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ROOT = Path(__file__).resolve().parent.parent
 LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
 LETTER_DROP_DIR = ROOT / ".run" / "print-vendor"
+AGENCY_DROP_DIR = ROOT / ".run" / "agencies"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Settings:
     # Letters: the creditors' letterheads, and the folder the print-and-mail vendor collects its daily batch from.
     letterheads_file: Path = LETTERHEADS
     letter_drop_dir: Path = LETTER_DROP_DIR
+    agency_drop_dir: Path = AGENCY_DROP_DIR  # placement and recall files, a folder per agency
     letter_batch_at: str = "17:30"  # local time of the daily batch, in letter_batch_zone
     letter_batch_zone: str = "Asia/Shanghai"
     # The HTTP server Twilio's webhooks reach (status callbacks, replies); port 0 takes any free port.
@@ -43,6 +45,11 @@ class Settings:
     # The URL Twilio calls it at (a proxy's, in production): webhook signatures are computed over it. Unset: the
     # server's own address, http://host:port with the port it got.
     public_base_url: str | None = None
+    # Shared secrets of the other senders the same server hears, each signing its requests with HMAC-SHA256 (see
+    # infra/inbound_http.py): the field agents' app (visit reports) and the print-and-mail vendor (delivery
+    # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
+    field_app_secret: str | None = field(default=None, repr=False)
+    mail_vendor_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.letter_batch_time()
@@ -74,6 +81,8 @@ class Settings:
             inbound_http_host=env.get("INBOUND_HTTP_HOST", "127.0.0.1"),
             inbound_http_port=_port(env, "INBOUND_HTTP_PORT", 8088),
             public_base_url=env.get("PUBLIC_BASE_URL") or None,
+            field_app_secret=env.get("FIELD_APP_SECRET") or None,
+            mail_vendor_secret=env.get("MAIL_VENDOR_SECRET") or None,
             smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
             smtp_port=_port(env, "SMTP_PORT", 8025),
             smtp_username=env.get("SMTP_USERNAME") or None,
@@ -82,6 +91,7 @@ class Settings:
             mail_from=env.get("MAIL_FROM", "collections@localhost"),
             letterheads_file=Path(env.get("LETTERHEADS_FILE") or LETTERHEADS),
             letter_drop_dir=Path(env.get("LETTER_DROP_DIR") or LETTER_DROP_DIR),
+            agency_drop_dir=Path(env.get("AGENCY_DROP_DIR") or AGENCY_DROP_DIR),
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
         )

@@ -98,7 +98,7 @@ def settings(twilio, smtp, tmp_path_factory) -> Settings:
         temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
         twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
         twilio_api_base=twilio.base_url, log_format="console", letterheads_file=TEST_LETTERHEADS,
-        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"), smtp_host=smtp.host, smtp_port=smtp.port,
+        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"), agency_drop_dir=tmp_path_factory.mktemp("agencies"), smtp_host=smtp.host, smtp_port=smtp.port,
         mail_from="collections@lender.test",
     )
 

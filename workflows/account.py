@@ -25,8 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from dunning.ledger import Ledger
     from dunning.letters import LetterDelivery
     from dunning.money import format_amount, to_major
+    from dunning.placements import AgencyReport, Placement, RecallRequest
     from dunning.orders import (
-        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred, ContactRecorded,
+        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, PlacementRecorded, CommitmentRecorded, ContactDeferred, ContactRecorded,
         DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded,
         action_key, step_order,
     )
@@ -66,6 +67,8 @@ class AccountWorkflow:
             await self._plan_follow_ups()
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
+                await self._end_placement("settled" if self._state.status == "cured" else "recalled",
+                                          f"the account closed as {self._state.status}")
                 await self._close()
                 await self._settle_signals()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open":
@@ -81,6 +84,9 @@ class AccountWorkflow:
                 continue
             if ended := self._case.review_commitment(self._now()):
                 await self._record_commitment(ended)
+                continue
+            if self._case.recall_due(self._now()):
+                await self._end_placement("recalled", "the recall date came")
                 continue
             step = self._case.next_step()
             if step is not None and step.due_at <= self._now():
@@ -138,6 +144,14 @@ class AccountWorkflow:
     @workflow.signal
     def visit_reported(self, report: RawValue) -> None:
         self._receive(report, VisitReport, self._state.pending_contacts)
+
+    @workflow.signal
+    def agency_reported(self, report: RawValue) -> None:
+        self._receive(report, AgencyReport, self._state.pending_agency)
+
+    @workflow.signal
+    def recall_placement(self, request: RawValue) -> None:
+        self._receive(request, RecallRequest, self._state.pending_agency)
 
     @workflow.signal
     def fraud_claimed(self, claim: RawValue) -> None:
@@ -259,6 +273,9 @@ class AccountWorkflow:
             return
         result: StepResult = await step_result(running, order)
         done = result.status == "done"
+        if done and order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
+            await self._record_placement("placed", self._case.start_placement(order.action_key, order.agency,
+                                                                               self._now()))
         if done and (request := self._case.request_approval(planned, order.action_key, self._now())):
             await self._record(AccountActivities.record_approval, ApprovalRecorded(
                 account_id=self._account.account_id, request=request,
@@ -329,6 +346,10 @@ class AccountWorkflow:
             if request := case.apply_approval(decision):
                 await self._record(AccountActivities.record_approval, ApprovalRecorded(
                     account_id=self._account.account_id, request=request, decision=decision))
+                agency = ladder.agency_for(self._policy, self._account.account_id)
+                if decision.approved and request.channel == "agency" and agency:  # the placement begins now
+                    await self._record_placement("placed", case.start_placement(request.action_key, agency,
+                                                                                self._now()))
             state.pending_approvals.pop(0)
         while state.pending_disputes:
             event = state.pending_disputes[0]
@@ -368,6 +389,16 @@ class AccountWorkflow:
             for change in changes:
                 await self._record_commitment(change)
             state.pending_commitments.pop(0)
+        while state.pending_agency:
+            event = state.pending_agency[0]
+            if verdict := case.apply_agency_event(event, self._now()):
+                if isinstance(event, RecallRequest) and verdict == "recalled":
+                    await self._end_placement("recalled", f"{event.reason} ({event.requested_by})")
+                elif verdict == "recalled":
+                    await self._end_placement("recalled", "returned by the agency", event)
+                elif verdict == "recorded":
+                    await self._record_placement("report", case.state.placement, report=event)
+            state.pending_agency.pop(0)
         while state.pending_payments:
             payment = state.pending_payments[0]
             outcome = case.apply_payment(payment, self._now())
@@ -433,6 +464,20 @@ class AccountWorkflow:
             ladder_life=workflow.info().first_execution_run_id, skipped=change.skipped,
         ))
 
+    async def _record_placement(self, event: str, placement: Placement | None, reason: str = "",
+                                report: AgencyReport | None = None) -> None:
+        if placement is None:
+            return
+        agency = next((a for a in self._policy.agencies if a.id == placement.agency_id), None)
+        await self._record(AccountActivities.record_placement, PlacementRecorded(
+            account=self._account, placement=placement, event=event, report=report, reason=reason,
+            contact_points=self._case.book.usable(), file_columns=agency.file_columns if agency else [],
+            at=self._now(),
+        ))
+
+    async def _end_placement(self, event: str, reason: str, report: AgencyReport | None = None) -> None:
+        await self._record_placement(event, self._case.end_placement(), reason, report)
+
     async def _record(self, activity, *args) -> None:
         """Runs one of the account's record-keeping activities, retrying through outages."""
         await workflow.execute_activity_method(
@@ -460,7 +505,8 @@ class AccountWorkflow:
         state = self._state
         return bool(state.pending_payments or state.pending_reversals or state.pending_ceases
                     or state.pending_disputes or state.pending_verifications or state.pending_contacts
-                    or state.pending_commitments or state.pending_claims or state.pending_approvals)
+                    or state.pending_commitments or state.pending_claims or state.pending_approvals
+                    or state.pending_agency)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
