@@ -32,8 +32,8 @@ STRATEGY_OF: dict[str, Strategy | None] = {
     "bankruptcy": Strategy.death_or_bankruptcy,
     "death": Strategy.death_or_bankruptcy,
     **{code: Strategy.no_answer for code in ("no_answer", "busy", "not_found", *INVALID_AT_ONCE, *POINT_FAILURES)},
-    "says_paid": None,
-    "callback_requested": None,
+    "says_paid": Strategy.claims_paid,
+    "callback_requested": Strategy.callback,
 }
 DEBTOR_EVENT_OF = {"bankruptcy": "bankrupt", "death": "deceased"}
 # Outcomes of a call in which the debtor was spoken to (Reg F's "telephone conversation").

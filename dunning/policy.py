@@ -161,6 +161,9 @@ class Strategy(str, Enum):
     unwilling_to_pay = "unwilling_to_pay"  # 5
     no_answer = "no_answer"  # 6
     lost_contact = "lost_contact"  # 7
+    # The debtor's written answers (a text reply): says it is paid, or asks to be called.
+    claims_paid = "claims_paid"
+    callback = "callback"
 
 
 class CommitmentRules(Strict):

@@ -1,5 +1,8 @@
-"""Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
+"""The worker's inbound HTTP server: Twilio's webhooks here, and the partners' (the field app's visit reports, the
+mail vendor's delivery evidence: infra/partner_webhooks.py) beside them. Each sender's routes are guarded by its own
+authentication, a decorator applied to those routes only.
 
+Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
 Only requests signed by Twilio over the public URL they were sent to are heard. What one means is written to
 PostgreSQL first, in one transaction and once per MessageSid (and status), since Twilio retries; then the accounts
 it concerns are signalled. When Temporal cannot be reached the answer is 503: Twilio retries, and the retry sends
@@ -9,9 +12,10 @@ Phone numbers and texts are personal data: they go to the database only, never t
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,6 +35,7 @@ from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from infra.config import Settings
+from infra.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from infra.twilio_sms import (
     FINAL_STATUSES, INBOUND_SMS_PATH, INVALID_NUMBER_ERRORS, MESSAGE_STATUSES, STATUS_CALLBACK_PATH,
     UNSUBSCRIBED_ERRORS,
@@ -79,17 +84,23 @@ class Signal:
 def make_app(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> web.Application:
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
         raise ValueError("Twilio's webhooks need the account sid, its auth token and the public base URL")
-    webhooks = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies())
-    app = web.Application(middlewares=[signed_by_twilio(settings.twilio_auth_token, settings.public_base_url)])
-    app.router.add_post(STATUS_CALLBACK_PATH, webhooks.status_callback)
-    app.router.add_post(INBOUND_SMS_PATH, webhooks.inbound_sms)
+    twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies())
+    by_twilio = signed_by_twilio(settings.twilio_auth_token, settings.public_base_url)
+    partners = PartnerWebhooks(pool, temporal)
+    by_field_app = signed_with(settings.field_app_secret, "field app")
+    by_mail_vendor = signed_with(settings.mail_vendor_secret, "mail vendor")
+    app = web.Application()
+    app.router.add_post(STATUS_CALLBACK_PATH, by_twilio(twilio.status_callback))
+    app.router.add_post(INBOUND_SMS_PATH, by_twilio(twilio.inbound_sms))
+    app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
+    app.router.add_post(LETTER_EVIDENCE_PATH, by_mail_vendor(partners.letter_evidence))
     return app
 
 
 @asynccontextmanager
 async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> AsyncIterator[str]:
-    """Serves the webhooks on the inbound host and port until the block ends; yields the base URL Twilio must call
-    (PUBLIC_BASE_URL, or the server's own address)."""
+    """Serves the webhooks on the inbound host and port until the block ends; yields the base URL Twilio (and the
+    partners) must call (PUBLIC_BASE_URL, or the server's own address)."""
     host = settings.inbound_http_host
     # Bound before the app is built, so that with port 0 the URL signatures are checked against has the real port.
     with socket.create_server((host, settings.inbound_http_port)) as sock:
@@ -99,27 +110,32 @@ async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> Asy
         await runner.setup()
         try:
             await web.SockSite(runner, sock).start()
-            log.info("twilio webhooks served", bound_url=bound_url, public_base_url=public_url)
+            log.info("inbound webhooks served", bound_url=bound_url, public_base_url=public_url,
+                     field_app=bool(settings.field_app_secret), mail_vendor=bool(settings.mail_vendor_secret))
             yield public_url
         finally:
             await runner.cleanup()
 
 
-def signed_by_twilio(auth_token: str, public_base_url: str):
-    """Refuses (403) any request that does not carry Twilio's signature over the URL Twilio called."""
+def signed_by_twilio(auth_token: str, public_base_url: str) -> Callable[[Handler], Handler]:
+    """A decorator for Twilio's routes: refuses (403) any request that does not carry Twilio's signature over the
+    URL Twilio called."""
     validator = RequestValidator(auth_token)
     base = public_base_url.rstrip("/")
 
-    @web.middleware
-    async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        signature = request.headers.get(SIGNATURE_HEADER)
-        if not signature:
-            return _refused(request, 403, f"missing {SIGNATURE_HEADER}")
-        if not validator.validate(base + request.raw_path, await request.post(), signature):
-            return _refused(request, 403, "signature does not match")
-        return await handler(request)
+    def guard(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            signature = request.headers.get(SIGNATURE_HEADER)
+            if not signature:
+                return _refused(request, 403, f"missing {SIGNATURE_HEADER}")
+            if not validator.validate(base + request.raw_path, await request.post(), signature):
+                return _refused(request, 403, "signature does not match")
+            return await handler(request)
 
-    return check
+        return checked
+
+    return guard
 
 
 class TwilioWebhooks:

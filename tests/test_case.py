@@ -700,3 +700,17 @@ def test_tracing_goes_on_when_another_answer_comes_while_the_account_is_lost():
     case.apply_outcome(outcome("O3", "no_answer", spouse_phone(case)), at(3, 5, 11))
     assert {"skip_trace:lost-O2", "tracing_visit:lost-O2"} <= set(keys(case.state.agenda))
     assert "missed_you_sms:outcome-O3" in keys(case.state.agenda)
+
+
+def test_a_text_saying_paid_gets_the_payment_checked_and_one_asking_for_a_call_gets_a_call():
+    case = case_due()
+    mobile = phone(case, "mobile")
+    paid = ContactOutcome(outcome_id="sms-1", code="says_paid", source="sms", contact_point=mobile,
+                          reported_by="sms reply", occurred_at=at(3, 15, 8))
+    assert case.apply_outcome(paid, at(3, 15, 8)).strategy is Strategy.claims_paid
+    assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("payment_check", at(3, 15, 10))]
+    call_me = paid.model_copy(update={"outcome_id": "sms-2", "code": "callback_requested"})
+    case.apply_outcome(call_me, at(3, 16, 11))
+    # The newer answer's reaction replaces the older one's: a call at once, the day's send time having passed.
+    assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("callback_call", at(3, 16, 11))]
+    assert case.state.last_conversation_at is None  # a text is not a telephone conversation
