@@ -16,5 +16,8 @@ WORKDIR /app
 COPY --chown=app:app . .
 RUN pip install .
 
+# The handoff volume (print vendor's batches, agencies' files) mounts here; a new volume takes this owner.
+RUN mkdir -p /var/collections && chown app:app /var/collections
+
 USER app
 CMD ["python", "worker.py"]

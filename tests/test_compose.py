@@ -297,3 +297,20 @@ def test_without_twilio_credentials_the_worker_texts_the_standin_service():
     assert standin["command"][:3] == ["python", "-m", "standins.twilio_api"] and "8787" in standin["command"]
     # The stand-in checks the same credentials the worker sends.
     assert all(_env(standin)[key] == env[key] for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
+
+
+def test_without_an_smtp_relay_the_worker_mails_the_standin_service():
+    services = _services()
+    env, standin = _env(services["worker"]), services["smtp-standin"]
+    assert env["SMTP_HOST"] == "${SMTP_HOST:-smtp-standin}" and env["SMTP_PORT"] == "${SMTP_PORT:-8025}"
+    assert standin["command"][:3] == ["python", "-m", "standins.smtp_server"] and "8025" in standin["command"]
+
+
+def test_letters_and_agency_files_land_on_a_named_volume_the_worker_may_write():
+    worker = _services()["worker"]
+    env = _env(worker)
+    mounts = dict(volume.split(":", 1) for volume in worker["volumes"])
+    assert mounts["handoff"] == "/var/collections" and "handoff" in _compose()["volumes"]
+    assert all(env[key].startswith("/var/collections/") for key in ("LETTER_DROP_DIR", "AGENCY_DROP_DIR"))
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"chown app:app /var/collections", dockerfile)  # a fresh volume takes the image's owner
