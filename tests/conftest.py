@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 import zlib
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import ChannelActivities
@@ -21,7 +24,8 @@ from dunning import ladder
 from dunning.orders import StepOrder
 from dunning.orders import step_order as build_step_order
 from dunning.policy import Policy, load_policy
-from infra import db, twilio_sms
+import worker
+from infra import billing, db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.smtp_mail import Mailer
@@ -197,3 +201,36 @@ async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder
     planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
     return build_step_order(policy, account, planned, ladder_life="life", workflow_id=account.workflow_id,
                             run_id="run", outstanding_minor=account.amount_due_minor, taken_at=planned.due_at)
+
+
+@dataclass(frozen=True)
+class ServedWorker:
+    task_queue: str
+    url: str  # its HTTP server: Twilio's webhooks, the partners' endpoints
+
+
+@asynccontextmanager
+async def serving_worker(env, settings: Settings):
+    """A worker as `python worker.py` runs it (`worker.serving`), with its HTTP server, on the settings' queue."""
+    with pytest.MonkeyPatch.context() as patch:
+        # The env fixture registered them; the time-skipping server refuses to do it twice.
+        patch.setattr(worker, "ensure_search_attributes", lambda *_: asyncio.sleep(0))
+        async with worker.serving(env.client, settings) as (_, url):
+            yield ServedWorker(settings.task_queue, url)
+
+
+@pytest.fixture
+async def open_account(env, stack: ServedWorker):
+    """Opens accounts on the module's served worker (`stack`), and ends them after the test: nothing serves that
+    queue later, and an open account there would stall time skipping for the tests that follow."""
+    opened: list[AccountDocument] = []
+
+    async def open_(account: AccountDocument) -> AccountDocument:
+        await billing.open_account(env.client, stack.task_queue, account)
+        opened.append(account)
+        return account
+
+    yield open_
+    for account in opened:
+        with suppress(RPCError):  # already closed
+            await env.client.get_workflow_handle(account.workflow_id).terminate("test over")

@@ -4,13 +4,11 @@ account workflows; and every request that is not theirs, not fresh or not well f
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import time
-from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import time as time_of_day, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,8 +20,7 @@ from dunning.account import AccountDocument, local_datetime
 from dunning.outcomes import ContactOutcome
 from infra import billing, inbound_http
 from infra.partner_webhooks import signature_problem
-import worker
-from tests.conftest import make_account, server_today
+from tests.conftest import make_account, server_today, serving_worker
 from workflows.account import AccountWorkflow
 
 FIELD_SECRET = "field-app-test-secret"
@@ -31,39 +28,14 @@ MAIL_SECRET = "mail-vendor-test-secret"
 TWILIO_SIGNATURE = {"X-Twilio-Signature": "not checked here"}
 
 
-@dataclass(frozen=True)
-class Stack:
-    task_queue: str
-    url: str
-
-
 @pytest.fixture(scope="module")
 async def stack(env, database_url, settings):
     """A worker as `python worker.py` runs it, on its own queue, its webhook server on a free port and both
     partners' secrets set."""
-    worker_settings = replace(settings, task_queue="partner-webhooks", database_url=database_url,
-                              inbound_http_port=0, field_app_secret=FIELD_SECRET, mail_vendor_secret=MAIL_SECRET)
-    with pytest.MonkeyPatch.context() as patch:
-        # The env fixture registered them; the time-skipping server refuses to do it twice.
-        patch.setattr(worker, "ensure_search_attributes", lambda *_: asyncio.sleep(0))
-        async with worker.serving(env.client, worker_settings) as (_, url):
-            yield Stack(worker_settings.task_queue, url)
-
-
-@pytest.fixture
-async def open_account(env, stack):
-    """Opens accounts on the stack's queue, and ends them after the test (nothing serves that queue later)."""
-    opened: list[AccountDocument] = []
-
-    async def open_(account: AccountDocument) -> AccountDocument:
-        await billing.open_account(env.client, stack.task_queue, account)
-        opened.append(account)
-        return account
-
-    yield open_
-    for account in opened:
-        with suppress(RPCError):  # already closed
-            await env.client.get_workflow_handle(account.workflow_id).terminate("test over")
+    async with serving_worker(env, replace(settings, task_queue="partner-webhooks", database_url=database_url,
+                                           inbound_http_port=0, field_app_secret=FIELD_SECRET,
+                                           mail_vendor_secret=MAIL_SECRET)) as served:
+        yield served
 
 
 def signed(body: bytes, secret: str, at: float | None = None) -> dict[str, str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -15,52 +14,25 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 
 from dunning.account import AccountDocument
-from infra import billing, inbound_http
+from infra import inbound_http
 from infra.twilio_sms import INBOUND_SMS_PATH, STATUS_CALLBACK_PATH
-import worker
-from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, make_account, server_today
+from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, make_account, server_today, serving_worker
 from workflows.account import AccountWorkflow
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-@dataclass(frozen=True)
-class Stack:
-    task_queue: str
-    webhooks_url: str
 
 
 @pytest.fixture(scope="module")
 async def stack(env, database_url, settings, twilio):
     """A worker as `python worker.py` runs it, on its own queue, with its webhook server on a free port; the
     stand-in's number posts handsets' texts there."""
-    worker_settings = replace(settings, task_queue="sms-webhooks", database_url=database_url, inbound_http_port=0)
-    with pytest.MonkeyPatch.context() as patch:
-        # The env fixture registered them; the time-skipping server refuses to do it twice.
-        patch.setattr(worker, "ensure_search_attributes", lambda *_: asyncio.sleep(0))
-        async with worker.serving(env.client, worker_settings) as (_, webhooks_url):
-            twilio.sms_url = webhooks_url + INBOUND_SMS_PATH
-            try:
-                yield Stack(worker_settings.task_queue, webhooks_url)
-            finally:
-                twilio.sms_url = None
-
-
-@pytest.fixture
-async def open_account(env, stack):
-    """Opens accounts on the stack's queue, and ends them after the test: nothing serves that queue later, and an
-    open account there would stall time skipping for the tests that follow."""
-    opened: list[AccountDocument] = []
-
-    async def open_(account: AccountDocument) -> AccountDocument:
-        await billing.open_account(env.client, stack.task_queue, account)
-        opened.append(account)
-        return account
-
-    yield open_
-    for account in opened:
-        with suppress(RPCError):  # already closed
-            await env.client.get_workflow_handle(account.workflow_id).terminate("test over")
+    served_settings = replace(settings, task_queue="sms-webhooks", database_url=database_url, inbound_http_port=0)
+    async with serving_worker(env, served_settings) as served:
+        twilio.sms_url = served.url + INBOUND_SMS_PATH
+        try:
+            yield served
+        finally:
+            twilio.sms_url = None
 
 
 def mobile_of(account: AccountDocument) -> str:
@@ -179,7 +151,7 @@ async def test_delivery_reports_update_the_text_and_a_number_that_cannot_take_te
 async def test_unsigned_or_malformed_webhooks_are_refused_and_change_nothing(env, stack, open_account, pool):
     account = await open_account(make_account(due=await server_today(env)))
     mobile = mobile_of(account)
-    inbound, status = stack.webhooks_url + INBOUND_SMS_PATH, stack.webhooks_url + STATUS_CALLBACK_PATH
+    inbound, status = stack.url + INBOUND_SMS_PATH, stack.url + STATUS_CALLBACK_PATH
     stop = text_from(mobile, "STOP")
 
     forged = [
@@ -301,7 +273,7 @@ async def test_a_reply_for_an_account_whose_workflow_has_ended_is_kept_and_noted
     account = await open_account(make_account(due=await server_today(env)))
     await env.sleep(timedelta(hours=1))
     await env.client.get_workflow_handle(account.workflow_id).terminate("closed by ops")
-    inbound = stack.webhooks_url + INBOUND_SMS_PATH
+    inbound = stack.url + INBOUND_SMS_PATH
     paid = text_from(mobile_of(account), "PAID")
 
     assert await post(inbound, paid, signed(inbound, paid)) == (200, TWIML_EMPTY)
