@@ -20,6 +20,9 @@
     python starter.py letter-batch                   (the print vendor's batch now; it also runs daily)
     python starter.py letter-evidence LREF --id E1 --status returned --reason moved [--evidence "RR123CN"] [--at ...]
     python starter.py letter LREF --out letter.pdf   (the letter as printed, to open and read)
+    python starter.py calls next --queue phone_team_1 --collector agent7   (the next call that may be made now)
+    python starter.py call-outcome CREF --id O1 --code no_answer --number +8613... --collector agent7 [--note ...]
+        (one per attempt; a promise taken on the call: `promise ACCOUNT ... --channel call --taken-by agent7`)
     python starter.py visits-next --queue field_team --agent agent12     (the next visit order, assigned to the agent)
     python starter.py visit-report VREF --id R1 --finding promised --agent agent12 --notes "..." [--photo store/ref.jpg]
         [--promised-amount 500 --promised-date 2026-12-01] [--at 2026-11-22T15:00:00+08:00]
@@ -59,6 +62,7 @@ from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
 from dunning.verification import DebtorEvent
 from infra import agency_report, audit, billing, db, field_visits
+from infra import call_queue
 from infra.config import Settings
 from infra.letters import LetterError, LetterRenderer, letter_document, letter_on_file
 from infra.temporal import connect
@@ -168,6 +172,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     letter = commands.add_parser("letter", help="write a letter's PDF to a file, to open and read it")
     letter.add_argument("letter_ref")
     letter.add_argument("--out", required=True, type=Path)
+    calls = commands.add_parser("calls", help="the collectors' call queue")
+    calls_of = calls.add_subparsers(dest="calls_command", required=True)
+    next_call = calls_of.add_parser("next", help="a collector takes the next call of their queue that may be made now")
+    next_call.add_argument("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
+    next_call.add_argument("--collector", required=True)
+    next_call.add_argument("--at", help="take it as of this moment, e.g. 2026-11-22T10:30:00+08:00 (default now)")
+    called = commands.add_parser("call-outcome", help="how one attempt on a call from the queue ended; a promise "
+                                 "taken on the call goes with `starter.py promise ACCOUNT ... --channel call`")
+    called.add_argument("call_ref", help="the call's reference, as `calls next` printed it")
+    called.add_argument("--id", required=True, dest="outcome_id", help="one id per attempt")
+    called.add_argument("--code", required=True, choices=call_queue.CALL_OUTCOMES)
+    called.add_argument("--number", required=True, help="the number dialled, as the call's phone order lists it")
+    called.add_argument("--collector", required=True, help="who took the call")
+    called.add_argument("--note", default="")
+    called.add_argument("--at", help="when the attempt ended, e.g. 2026-11-22T10:35:00+08:00 (default now)")
     take = commands.add_parser("visits-next", help="a field agent takes the next visit order of their queue")
     take.add_argument("--queue", required=True)
     take.add_argument("--agent", required=True)
@@ -316,6 +335,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         except OSError as err:
             raise billing.InputError(f"{args.out}: {err.strerror}") from None
         print(f"{args.out}: {document.pages} pages, sha256 {document.sha256}")
+    elif args.command == "calls" and args.calls_command == "next":
+        now = billing.check_call_taker(args.queue, args.collector, args.at)
+        async with _database(settings) as pool:
+            call = await billing.take_call(pool, args.queue, args.collector, now)
+        if call is None:
+            raise billing.InputError(f"no call of queue {args.queue!r} may be made now")
+        print(json.dumps(call, ensure_ascii=False, indent=2))
+    elif args.command == "call-outcome":
+        outcome = billing.parse_call_outcome(args.outcome_id, args.code, args.number, args.collector, args.note,
+                                             args.at)
+        client = await _connect(settings)
+        async with _database(settings) as pool:
+            account_id = await billing.report_call_outcome(client, pool, args.call_ref, outcome)
+        print(f"outcome {outcome.outcome_id} ({outcome.code}) of call {args.call_ref} sent to account {account_id}")
     elif args.command == "visits-next":
         async with _database(settings) as pool:
             order = await field_visits.take_next(pool, args.queue, args.agent)

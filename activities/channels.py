@@ -6,10 +6,12 @@ transaction, and a retry finds them and returns what was recorded the first time
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import asyncpg
 from temporalio import activity
@@ -17,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from dunning.compliance import Check
 from dunning.ladder import PlannedStep, dpd_at
-from dunning.letters import letter_facts
+from dunning.letters import LetterFacts, attachment_facts, letter_facts
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
 from dunning.pacing import FollowUpPlan
@@ -28,7 +30,7 @@ from dunning.visits import visit_ref
 from infra import twilio_sms
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
 from infra.smtp_mail import Mailer
-from infra.letters import LetterError, LetterRenderer
+from infra.letters import LetterError, LetterRenderer, RenderedLetter
 from infra.logging import activity_logger
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ EMAIL_OUTBOX = Outbox("email_jobs", "the SMTP relay", "to_address", "message_id"
 OUTBOXES = {"sms": SMS_OUTBOX, "email": EMAIL_OUTBOX}
 # The outcome code of a point that cannot receive the channel at all.
 INVALID_POINT = {"sms": "invalid_number", "email": "invalid_email"}
+
+T = TypeVar("T")
 
 CHANNEL_TABLES = {
     "email": "email_jobs",
@@ -93,14 +97,26 @@ class ChannelActivities:
             return await self._skip(order, "no e-mail address on file")
         email = self._templates.email(order.step.template, order.account.locale, self._facts(order))
         message = {"to_address": order.contact_points[0].value, "subject": email.subject, "body": email.body}
+        attachments = []
+        if order.step.attach_letter:
+            # Rendered from the step's facts, so every attempt attaches the same document (the same checksum).
+            facts = attachment_facts(order)
+            letter = await self._render(facts)
+            name = f"{facts.letter_ref}.pdf"
+            attachments = [(name, letter.pdf)]
+            message |= {"attachment": name, "attachment_sha256": letter.sha256}
 
         async def send(stored: asyncpg.Record) -> str:
             # The Message-ID is the action's: a relay or mailbox that sees it twice knows it is the same mail.
             sent = await self._mailer.send(to=stored["to_address"], subject=stored["subject"], body=stored["body"],
-                                           message_id=self._mailer.message_id(order.action_key))
+                                           message_id=self._mailer.message_id(order.action_key),
+                                           attachments=attachments)
             return sent.message_id
 
         return await self._hand_over(order, EMAIL_OUTBOX, message, send)
+
+    async def _render(self, facts: LetterFacts) -> RenderedLetter:
+        return await asyncio.to_thread(_make_or_fail, self._letters.render, facts)
 
     async def _hand_over(self, order: StepOrder, outbox: Outbox, message: dict[str, str],
                          send: Callable[[asyncpg.Record], Awaitable[str]]) -> StepResult:
@@ -203,10 +219,7 @@ class ChannelActivities:
         if not order.contact_points:
             return await self._skip(order, "no postal address on file")
         step, facts = order.step, letter_facts(order)
-        try:
-            self._letters.html(facts)  # a letter that cannot be made fails now, where ops see it, not in the batch
-        except LetterError as err:
-            raise ApplicationError(str(err), non_retryable=True) from None
+        _make_or_fail(self._letters.html, facts)  # a letter that cannot be made fails now, not in the batch
         return await self._work_order(
             order, f"{step.letter_kind} letter {facts.letter_ref} {_queued_or_held(step)} ({step.delivery})",
             "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
@@ -315,6 +328,14 @@ class ChannelActivities:
                 return await _recorded_result(conn, order.action_key)
         activity_logger().info("step skipped", step=order.planned.key, reason=reason)
         return StepResult(status="skipped", detail=reason)
+
+
+def _make_or_fail(make: Callable[[LetterFacts], T], facts: LetterFacts) -> T:
+    """A letter that cannot be made (no template, no letterhead) is a bad order: retrying will not help."""
+    try:
+        return make(facts)
+    except LetterError as err:
+        raise ApplicationError(str(err), non_retryable=True) from None
 
 
 def _initial_status(step: Action, ready: str) -> str:

@@ -54,17 +54,29 @@ class LetterFacts(Payload):
 
 
 def letter_facts(order: StepOrder) -> LetterFacts:
-    account, step = order.account, order.step
+    step = order.step
+    return _facts(order, step.template, step.letter_kind, step.delivery, order.contact_points[0].value)
+
+
+def attachment_facts(order: StepOrder) -> LetterFacts:
+    """An e-mail's attached letter: to the debtor's postal address on file, delivered with the mail."""
+    addresses = order.account.points("address")
+    return _facts(order, order.step.attach_letter, order.step.attach_letter, "email",
+                  addresses[0].value if addresses else "")
+
+
+def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: str) -> LetterFacts:
+    account = order.account
     return LetterFacts(
         letter_ref=letter_ref(order.action_key),
-        template=step.template,
-        letter_kind=step.letter_kind,
+        template=template,
+        letter_kind=kind,
         locale=account.locale,
-        delivery=step.delivery,
+        delivery=delivery,
         letter_date=local_date(order.taken_at, account.time_zone),
         creditor=account.creditor,
         debtor_name=account.debtor_name,
-        address=order.contact_points[0].value,
+        address=address,
         account_id=account.account_id,
         currency=account.currency,
         original_minor=account.amount_due_minor,

@@ -112,6 +112,7 @@ class Action(Strict):
     letter_kind: str | None = None
     delivery: Literal["ordinary", "registered", "signed_receipt"] | None = None
     visit_purpose: Literal["pressure", "tracing"] | None = None
+    attach_letter: str | None = None  # e-mail: a letter template sent along as its PDF (a statement of account)
     task: str | None = None  # internal: who or what (supervisor, manager, customer_lock, write_off_review)
     requires_approval: bool = False
     # Still sent after the debtor asked us to stop: only a notice that a specific remedy will be invoked
@@ -130,6 +131,8 @@ class Action(Strict):
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.channel.value} step needs {', '.join(missing)}")
+        if self.attach_letter and self.channel is not Channel.email:
+            raise ValueError(f"only an e-mail carries an attached letter, not a {self.channel.value} step")
         if self.requires_approval and self.channel not in APPROVABLE:
             raise ValueError(f"a {self.channel.value} step cannot wait for approval; only "
                              f"{', '.join(sorted(c.value for c in APPROVABLE))} steps can")

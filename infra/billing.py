@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
@@ -39,6 +40,7 @@ from dunning.visits import VisitReport
 from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
+from infra import call_queue
 from workflows import search_attributes as sa
 from workflows.account import AccountWorkflow
 
@@ -404,15 +406,20 @@ def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
 
 
 async def agree_plan(client: Client, account_id: str, plan: PlanProposed) -> Commitment:
-    """An update: the account checks the plan and answers at once, with the reason if it refuses it."""
+    """The account checks the plan and answers at once, with the reason if it refuses it."""
+    return await _update_open_account(client, account_id, AccountWorkflow.agree_plan, plan,
+                                      f"plan {plan.plan_id} refused")
+
+
+async def _update_open_account(client: Client, account_id: str, update, payload, refused: str):
+    """An update to an open account: its answer, or an InputError with the account's reason for refusing."""
     if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
         raise InputError(f"account {account_id!r} is closed")
     try:
         return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
-            AccountWorkflow.agree_plan, plan
-        )
+            update, payload)
     except WorkflowUpdateFailedError as err:
-        raise InputError(f"plan {plan.plan_id} refused: {getattr(err.cause, 'message', err.cause)}") from None
+        raise InputError(f"{refused}: {getattr(err.cause, 'message', err.cause)}") from None
 
 
 def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
@@ -421,16 +428,9 @@ def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) 
 
 
 async def decide_approval(client: Client, account_id: str, decision: ApprovalDecision) -> str:
-    """An update: the account checks who decides and answers at once, with the reason if it cannot take it."""
-    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
-        raise InputError(f"account {account_id!r} is closed")
-    try:
-        return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
-            AccountWorkflow.decide_approval, decision
-        )
-    except WorkflowUpdateFailedError as err:
-        raise InputError(f"approval {decision.approval_ref} not taken: "
-                         f"{getattr(err.cause, 'message', err.cause)}") from None
+    """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
+    return await _update_open_account(client, account_id, AccountWorkflow.decide_approval, decision,
+                                      f"approval {decision.approval_ref} not taken")
 
 
 async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, signal: str, payload) -> None:
@@ -442,3 +442,57 @@ async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, sig
         if err.status == RPCStatusCode.NOT_FOUND:
             raise InputError(f"no open fraud claim {claim_id!r} on account {account_id!r}") from None
         raise
+
+
+def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
+    """What `calls next` is given, checked before the queue is touched; returns the moment the call is taken at
+    (now, or --at: under `make run DAY_SECONDS=...` business time runs faster than the wall clock)."""
+    if not queue.strip():
+        raise InputError("--queue must name a collector queue, e.g. phone_team_1")
+    if not collector.strip() or len(collector) > 128:
+        raise InputError("--collector must be 1 to 128 characters")
+    when = _instant(at, "--at")
+    if when.tzinfo is None:
+        raise InputError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+    return when
+
+
+async def take_call(pool: asyncpg.Pool, queue: str, collector: str, now: datetime) -> dict | None:
+    """The next call of the queue that may be made now, assigned to the collector (None: none may be made now)."""
+    try:
+        return await call_queue.take_next(pool, queue, collector, now)
+    except call_queue.CallScriptsError as err:  # ops must add the hints: nothing was assigned
+        raise InputError(str(err)) from None
+
+
+def parse_call_outcome(outcome_id: str, code: str, number: str, collector: str, note: str,
+                       occurred_at: str | None = None) -> ContactOutcome:
+    """How one attempt on a call from the queue ended, as the collector reports it."""
+    if code not in call_queue.CALL_OUTCOMES:
+        raise InputError(f"--code: {code!r} is not an outcome of a call; one of: "
+                         f"{', '.join(call_queue.CALL_OUTCOMES)}")
+    if not number.strip():
+        raise InputError("--number: the number dialled is required, as the call's phone order lists it")
+    return _payload(ContactOutcome, "call outcome", outcome_id=outcome_id, code=code, source="collector",
+                    contact_point=number, reported_by=collector, note=note,
+                    occurred_at=_instant(occurred_at, "--at"))
+
+
+async def report_call_outcome(client: Client, pool: asyncpg.Pool, call_ref: str, outcome: ContactOutcome) -> str:
+    """Checks the outcome against the call it is about (taken by this collector, a number of its phone order),
+    records the attempt, then tells the account (`contact_outcome`); returns the account id. Recorded first, so a
+    resend after a failed signal tells the account again, which counts the outcome id once. A refused report
+    records nothing."""
+    call = await call_queue.call_on_file(pool, call_ref)
+    if call is None:
+        raise InputError(f"no call {call_ref!r} taken from a collector queue (`calls next` gives the reference)")
+    problem = call_queue.attempt_problem(call, outcome)
+    if problem:
+        raise InputError(problem)
+    if await execution_status(client, call.account_id) != WorkflowExecutionStatus.RUNNING:
+        raise InputError(f"account {call.account_id!r} is closed")
+    problem = await call_queue.record_attempt(pool, call, outcome)
+    if problem:
+        raise InputError(problem)
+    await signal_open_account(client, call.account_id, "contact_outcome", outcome)
+    return call.account_id

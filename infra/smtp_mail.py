@@ -39,12 +39,16 @@ class Mailer:
         """The Message-ID of the mail of one action: the same on every attempt."""
         return f"<{work_order_ref('M', action_key)}@{self.sender.rpartition('@')[2] or 'localhost'}>"
 
-    async def send(self, *, to: str, subject: str, body: str, message_id: str) -> SentMail:
-        """Sends one plain-text mail; `message_id` is fixed by the caller so a resend would be recognisable."""
+    async def send(self, *, to: str, subject: str, body: str, message_id: str,
+                   attachments: list[tuple[str, bytes]] = ()) -> SentMail:
+        """Sends one plain-text mail with its PDF attachments (file name, bytes); `message_id` is fixed by the caller
+        so a resend would be recognisable."""
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message["Message-ID"], message["Date"] = message_id, formatdate(usegmt=True)
         message.set_content(body)
+        for name, content in attachments:
+            message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
         try:
             responses, reply = await aiosmtplib.send(
                 message, hostname=self.host, port=self.port, username=self.username, password=self.password,

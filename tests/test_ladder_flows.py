@@ -75,15 +75,15 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
                            due=await server_today(env, "America/Chicago") + timedelta(days=10))
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
-        await env.sleep(timedelta(days=10 + 125))
+        await env.sleep(timedelta(days=10 + 130))  # to 130 dpd: the lawyer's letter (120) waits for its approver
 
     policy = load_policy("b2b_receivables")
     plan = ladder.plan(policy, account)
     taken = await taken_actions(pool, account.account_id)
     actions = [a for a in taken if not a[0].startswith("approval_")]
     assert [(step, dpd) for step, dpd, _, _ in actions] == [(p.step_id, p.dpd) for p in plan]
-    # Nobody approved the lock (90 dpd) or the lawyer's letter (120): the owner was reminded after 2 working days
-    # and passed over after 5, for the lock (the letter's wait is younger than that).
+    # Nobody approved the lock (90 dpd) or the lawyer's letter (120): each time the owner was reminded after 2
+    # working days and passed over after 5.
     filed = {step: account.due_date + timedelta(days=actual) for step, _, actual, _ in actions}
 
     def working_days_after(step: str, days: int) -> int:
@@ -92,7 +92,8 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
     assert [(step, actual) for step, _, actual, _ in taken if step.startswith("approval_")] == [
         ("approval_reminder", working_days_after("customer_lock", 2)),
         ("approval_escalation", working_days_after("customer_lock", 5)),
-        ("approval_reminder", working_days_after("lawyer_letter", 2))]
+        ("approval_reminder", working_days_after("lawyer_letter", 2)),
+        ("approval_escalation", working_days_after("lawyer_letter", 5))]
     # Each went out on the day the plan placed it: the rung's own day, or (cn_commercial's hints) the next working
     # day off a weekend or month-end, where a weekend's daily e-mails became one.
     assert [actual for _, _, actual, _ in actions] == [ladder.dpd_at(account, p.due_at) for p in plan], actions
@@ -113,7 +114,7 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
     assert [(t["task"], t["status"]) for t in tasks] == [
         ("supervisor", "open"), ("manager", "open"), ("general_manager", "open"),
         ("customer_lock", "awaiting_approval"), ("remind_approver", "open"), ("escalate_approval", "open"),
-        ("remind_approver", "open"),
+        ("remind_approver", "open"), ("escalate_approval", "open"),
     ]
     emails = await pool.fetch("SELECT subject, body FROM email_jobs WHERE account_id = $1", account.account_id)
     assert len(emails) == sum(1 for step, *_ in actions if "email" in step or step == "pre_due_reminder")

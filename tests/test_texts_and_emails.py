@@ -1,12 +1,14 @@
-"""Texts and e-mails handed to their vendors (Twilio, the SMTP relay) once, and what a refusal says about the
-recipient coming back into the account: an opted-out number stops texts, an impossible number or mailbox becomes
-invalid."""
+"""Texts and e-mails handed to their vendors (Twilio, the SMTP relay) once, the statement of account attached as a
+PDF, and what a refusal says about the recipient coming back into the account: an opted-out number stops texts, an
+impossible number or mailbox becomes invalid."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, timedelta
 
+import pypdfium2 as pdfium
 import pytest
 from temporalio.testing import ActivityEnvironment
 
@@ -42,6 +44,24 @@ async def test_an_email_goes_through_the_smtp_relay_once_with_the_action_as_its_
     assert "UNSUBSCRIBE" in mail.get_content()
     row = await pool.fetchrow("SELECT status, message_id FROM email_jobs WHERE action_key = $1", order.action_key)
     assert tuple(row) == ("sent", first.reference)
+
+
+async def test_the_statement_of_account_goes_by_email_as_the_pdf_it_was_rendered_as(pool, channels, smtp):
+    account = b2b_account(DUE)
+    order = await step_order(pool, account, "statement_email@30")
+    result = await ActivityEnvironment().run(channels.send_email, order)
+    assert result.status == "done"
+    mail = next(m for m in smtp.messages if m["Message-ID"] == result.reference)
+    assert mail["Subject"] == f"Statement of account {account.account_id[-4:]}: 2,500.00 USD outstanding"
+    [attached] = list(mail.iter_attachments())
+    pdf = attached.get_content()
+    assert attached.get_content_type() == "application/pdf" and attached.get_filename().endswith(".pdf")
+    stored = await pool.fetchrow("SELECT attachment, attachment_sha256 FROM email_jobs WHERE action_key = $1",
+                                 order.action_key)
+    assert stored["attachment"] == attached.get_filename()
+    assert stored["attachment_sha256"] == hashlib.sha256(pdf).hexdigest()
+    text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
+    assert "Test Debtor" in text and "1 Test Road, Shanghai" in text  # the postal address, not the e-mail
 
 
 async def test_a_relay_that_says_try_later_gets_the_mail_once_it_takes_it(pool, channels, smtp):
