@@ -16,9 +16,9 @@ from dunning.ladder import PlannedStep
 from dunning.letters import LetterDelivery
 from dunning.visits import VisitReport
 from dunning.orders import (
-    AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, PlacementRecorded, CommitmentRecorded, ContactDeferred, ContactRecorded,
-    DisputeRecorded, FollowUpsPlanned,
-    FraudClaimRecorded, PaymentRecorded, ReversalRecorded, VerificationRecorded, action_key,
+    AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred,
+    ContactRecorded, DisputeRecorded, FollowUpsPlanned, FraudClaimRecorded, PaymentRecorded, PlacementRecorded,
+    ReversalRecorded, VerificationRecorded, action_key,
 )
 from dunning.outcomes import ContactOutcome
 from activities.channels import record_check, write_follow_ups
@@ -341,7 +341,8 @@ class AccountActivities:
             )
         if recorded.event != "report":
             await asyncio.to_thread(write_placement_file, self._agency_drop_dir, recorded)
-        activity_logger().info("placement recorded", placement_ref=placement.placement_ref, placement_event=recorded.event)
+        activity_logger().info("placement recorded", placement_ref=placement.placement_ref,
+                               placement_event=recorded.event)
 
     @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:

@@ -215,7 +215,7 @@ class ChannelActivities:
 
     @activity.defn
     async def queue_letter(self, order: StepOrder) -> StepResult:
-        """Fixes the letter's facts and queues it for the day's print batch, which renders it (activities/print_mail)."""
+        """Fixes the letter's facts and queues it for the day's print batch, which renders it (print_mail.py)."""
         if not order.contact_points:
             return await self._skip(order, "no postal address on file")
         step, facts = order.step, letter_facts(order)

@@ -27,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from dunning.money import format_amount, to_major
     from dunning.placements import AgencyReport, Placement, RecallRequest
     from dunning.orders import (
-        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, PlacementRecorded, CommitmentRecorded, ContactDeferred, ContactRecorded,
-        DisputeRecorded, FollowUpsPlanned, PaymentRecorded, ReversalRecorded, StepResult, VerificationRecorded,
-        action_key, step_order,
+        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred,
+        ContactRecorded, DisputeRecorded, FollowUpsPlanned, PaymentRecorded, PlacementRecorded, ReversalRecorded,
+        StepOrder, StepResult, VerificationRecorded, action_key, step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
@@ -258,8 +258,8 @@ class AccountWorkflow:
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""
-        running = start_step(order, set(self._state.ceased_channels),
-                             blocked or (visit.refusal if visit else "") or ladder.stage_forbids(self._policy, planned))
+        forbidden = blocked or (visit.refusal if visit else "") or ladder.stage_forbids(self._policy, planned)
+        running = start_step(order, set(self._state.ceased_channels), forbidden)
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
         # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
         # finds whatever the withdrawn attempt managed to do.
@@ -273,13 +273,8 @@ class AccountWorkflow:
             return
         result: StepResult = await step_result(running, order)
         done = result.status == "done"
-        if done and order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
-            await self._record_placement("placed", self._case.start_placement(order.action_key, order.agency,
-                                                                               self._now()))
-        if done and (request := self._case.request_approval(planned, order.action_key, self._now())):
-            await self._record(AccountActivities.record_approval, ApprovalRecorded(
-                account_id=self._account.account_id, request=request,
-                approvers=self._policy.approvals.approvers if self._policy.approvals else []))
+        if done:
+            await self._follow_through(planned, order)
         self._case.step_taken(planned, check if done else None, self._now(), follow_ups if done else None,
                               result.queue_cases)
         self._state.record_action(
@@ -299,6 +294,16 @@ class AccountWorkflow:
             self._state.pending_ceases.append(result.cease)
         if result.point_outcome is not None:
             self._state.pending_contacts.append(result.point_outcome)
+
+    async def _follow_through(self, planned: ladder.PlannedStep, order: StepOrder) -> None:
+        """What a step that went out starts: a placement with its agency, or the wait for an approver."""
+        if order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
+            await self._record_placement("placed", self._case.start_placement(order.action_key, order.agency,
+                                                                               self._now()))
+        if request := self._case.request_approval(planned, order.action_key, self._now()):
+            await self._record(AccountActivities.record_approval, ApprovalRecorded(
+                account_id=self._account.account_id, request=request,
+                approvers=self._policy.approvals.approvers if self._policy.approvals else []))
 
     async def _plan_follow_ups(self) -> None:
         """Tells the collector queue when the case's follow-up days change (workload pacing)."""
