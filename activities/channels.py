@@ -46,6 +46,9 @@ class Outbox:
 SMS_OUTBOX = Outbox("sms_messages", "twilio", "to_number", "twilio_sid")
 EMAIL_OUTBOX = Outbox("email_jobs", "the SMTP relay", "to_address", "message_id")
 OUTBOXES = {"sms": SMS_OUTBOX, "email": EMAIL_OUTBOX}
+# A message in these states may have reached the vendor: 'sending' (an attempt died mid-send), 'unknown' (its answer
+# left it in doubt).
+IN_DOUBT = ("sending", "unknown")
 # The outcome code of a point that cannot receive the channel at all.
 INVALID_POINT = {"sms": "invalid_number", "email": "invalid_email"}
 
@@ -89,7 +92,11 @@ class ChannelActivities:
                                              body=stored["body"])
             return sent.sid
 
-        return await self._hand_over(order, SMS_OUTBOX, message, send)
+        async def find_taken(stored: asyncpg.Record) -> str | None:
+            return await twilio_sms.find_sent(self._sms_client, to=stored["to_number"], from_=self._sms_from,
+                                              body=stored["body"], since=stored["created_at"])
+
+        return await self._hand_over(order, SMS_OUTBOX, message, send, find_taken)
 
     @activity.defn
     async def send_email(self, order: StepOrder) -> StepResult:
@@ -119,12 +126,16 @@ class ChannelActivities:
         return await asyncio.to_thread(_make_or_fail, self._letters.render, facts)
 
     async def _hand_over(self, order: StepOrder, outbox: Outbox, message: dict[str, str],
-                         send: Callable[[asyncpg.Record], Awaitable[str]]) -> StepResult:
-        """Records the message as `sending`, hands it to the vendor, and records the answer: a message is sent again
-        only when the vendor provably did not take it, so a debtor never gets it twice."""
+                         send: Callable[[asyncpg.Record], Awaitable[str]],
+                         find_taken: Callable[[asyncpg.Record], Awaitable[str | None]] | None = None) -> StepResult:
+        """Records the message as `sending`, hands it to the vendor, and records the answer. A message is sent again
+        only when the vendor provably did not take it, so a debtor never gets it twice: when an answer leaves that in
+        doubt (a timeout, a 5xx, an attempt that died mid-send), a vendor that can be asked (`find_taken`) is asked
+        on the next attempt, and one that cannot be asked is never handed the message again."""
         key, table = order.action_key, outbox.table
         async with self._pool.acquire() as conn, conn.transaction():
-            if await _log_action(conn, order, "sending"):
+            first = await _log_action(conn, order, "sending")
+            if first:
                 placeholders = ", ".join(f"${i}" for i in range(3, 3 + len(message)))
                 stored = await conn.fetchrow(
                     f"INSERT INTO {table} (action_key, account_id, status, {', '.join(message)})"
@@ -132,50 +143,66 @@ class ChannelActivities:
                     key, order.account.account_id, *message.values(),
                 )
             else:
+                # The message stored the first time is the one that goes; a retry never rewrites it.
                 stored = await conn.fetchrow(f"SELECT * FROM {table} WHERE action_key = $1 FOR UPDATE", key)
-                if stored["status"] == "sending":
-                    # An attempt before us died between handing the message over and storing the answer.
-                    return await _unknown(conn, table, key, "a previous attempt died mid-send")
-                if stored["status"] != "retry":
-                    recorded = await _recorded_result(conn, key)
-                    if stored["refusal"]:  # a retry of an attempt that stored a refusal: it still has its say
-                        refusal = Rejected(outbox.vendor, stored["error_code"], "", stored["refusal"])
-                        return recorded.model_copy(update=_what_the_refusal_says(order, stored[outbox.recipient],
-                                                                                 refusal))
-                    return recorded
-                # The vendor provably did not take the last attempt: claim this one, with the message stored then.
-                await conn.execute(f"UPDATE {table} SET status = 'sending', updated_at = now() WHERE action_key = $1",
-                                   key)
+                in_doubt = stored["status"] in IN_DOUBT
+                if in_doubt and find_taken is None:
+                    return await _unknown(conn, table, key, "a previous attempt may have handed it over")
+                if not in_doubt and stored["status"] != "retry":
+                    return await self._recorded(conn, order, outbox, stored)
+        if not first:
+            if stored["status"] in IN_DOUBT and (taken := await find_taken(stored)):
+                return await self._sent(order, outbox, stored, taken)
+            await self._set_status(table, key, "sending")  # provably not taken: this attempt sends it
         try:
             reference = await send(stored)
         except Rejected as err:
-            detail = f"{err.vendor} error {err.code}"
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(f"UPDATE {table} SET status = 'rejected', error_code = $2, refusal = $3,"
-                                   " updated_at = now() WHERE action_key = $1", key, err.code, err.meaning or None)
-                if outbox is SMS_OUTBOX and err.meaning == "opted_out":  # no text of ours goes to it any more
-                    await conn.execute(
-                        "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
-                        " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
-                        stored[outbox.recipient], order.taken_at, key)  # refused on send: no sid, the action's key
-                await _set_result(conn, key, "rejected", detail)
-            activity_logger().warning("message rejected", step=order.planned.key, vendor=err.vendor, code=err.code)
-            return StepResult(status="rejected", detail=detail,
-                              **_what_the_refusal_says(order, stored[outbox.recipient], err))
+            return await self._refused(order, outbox, stored, err)
         except NotSent:
-            async with self._pool.acquire() as conn:
-                await conn.execute(f"UPDATE {table} SET status = 'retry', updated_at = now() WHERE action_key = $1",
-                                   key)
+            await self._set_status(table, key, "retry")
             raise  # Temporal retries with backoff
         except OutcomeUnknown as err:
-            async with self._pool.acquire() as conn, conn.transaction():
-                result = await _unknown(conn, table, key, str(err))
             activity_logger().warning("message outcome unknown", step=order.planned.key, reason=str(err))
-            return result
-        detail = f"{order.planned.channel} accepted by {outbox.vendor}"
+            if find_taken is not None:
+                await self._set_status(table, key, "unknown")
+                raise  # retried with backoff; the next attempt asks the vendor first
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await _unknown(conn, table, key, str(err))
+        return await self._sent(order, outbox, stored, reference)
+
+    async def _set_status(self, table: str, key: str, status: str) -> None:
+        await self._pool.execute(f"UPDATE {table} SET status = $2, updated_at = now() WHERE action_key = $1", key,
+                                 status)
+
+    async def _recorded(self, conn: asyncpg.Connection, order: StepOrder, outbox: Outbox,
+                        stored: asyncpg.Record) -> StepResult:
+        """What the first attempt recorded; a refusal it stored still has its say in a retried activity's result."""
+        recorded = await _recorded_result(conn, order.action_key)
+        if not stored["refusal"]:
+            return recorded
+        refusal = Rejected(outbox.vendor, stored["error_code"], "", stored["refusal"])
+        return recorded.model_copy(update=_what_the_refusal_says(order, stored[outbox.recipient], refusal))
+
+    async def _refused(self, order: StepOrder, outbox: Outbox, stored: asyncpg.Record, err: Rejected) -> StepResult:
+        key, detail = order.action_key, f"{err.vendor} error {err.code}"
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"UPDATE {table} SET status = 'sent', {outbox.reference} = $2, updated_at = now()"
-                               " WHERE action_key = $1", key, reference)
+            await conn.execute(f"UPDATE {outbox.table} SET status = 'rejected', error_code = $2, refusal = $3,"
+                               " updated_at = now() WHERE action_key = $1", key, err.code, err.meaning or None)
+            if outbox is SMS_OUTBOX and err.meaning == "opted_out":  # no text of ours goes to it any more
+                await conn.execute(
+                    "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
+                    " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
+                    stored[outbox.recipient], order.taken_at, key)  # refused on send: no sid, the action's key
+            await _set_result(conn, key, "rejected", detail)
+        activity_logger().warning("message rejected", step=order.planned.key, vendor=err.vendor, code=err.code)
+        return StepResult(status="rejected", detail=detail, **_what_the_refusal_says(order, stored[outbox.recipient],
+                                                                                     err))
+
+    async def _sent(self, order: StepOrder, outbox: Outbox, stored: asyncpg.Record, reference: str) -> StepResult:
+        key, detail = order.action_key, f"{order.planned.channel} accepted by {outbox.vendor}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"UPDATE {outbox.table} SET status = 'sent', {outbox.reference} = $2,"
+                               " updated_at = now() WHERE action_key = $1", key, reference)
             await _set_result(conn, key, "done", detail, reference)
             early = await _ending_reported_early(conn, outbox, key, reference)
         activity_logger().info("message sent", step=order.planned.key, reference=reference)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import ClientConnectorError, ClientError
@@ -16,6 +17,8 @@ from infra.config import Settings
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
 
 REQUEST_TIMEOUT_S = 15.0
+LOOKBACK = 50  # texts to one number listed when looking for one that may have been taken
+CLOCK_SLACK = timedelta(minutes=5)
 # Where Twilio posts what became of each text we sent, and the texts handsets send to our number.
 STATUS_CALLBACK_PATH = "/twilio/sms/status"
 INBOUND_SMS_PATH = "/twilio/sms/inbound"
@@ -113,3 +116,17 @@ async def send_sms(client: SmsClient, *, to: str, from_: str, body: str,
     except (ClientError, TimeoutError) as exc:
         raise OutcomeUnknown(f"no answer from Twilio: {type(exc).__name__}") from exc
     return SentSms(sid=message.sid, status=message.status, num_segments=int(message.num_segments or 1))
+
+
+async def find_sent(client: SmsClient, *, to: str, from_: str, body: str, since: datetime) -> str | None:
+    """The sid of the text with this body that Twilio took for `to` since `since`, or None if it took none: asked
+    before sending again after an answer that left it in doubt. NotSent when Twilio cannot be asked now."""
+    try:
+        recent = await client.messages.list_async(to=to, from_=from_, limit=LOOKBACK)
+    except (TwilioRestException, TwilioServiceException) as exc:
+        raise NotSent(f"Twilio could not list our texts: HTTP {exc.status}") from None
+    except (ClientError, TimeoutError) as exc:
+        raise NotSent(f"Twilio could not be asked: {type(exc).__name__}") from exc
+    # Twilio stamps its own clock: a little slack for the difference from ours.
+    taken = [m for m in recent if m.body == body and m.date_created and m.date_created >= since - CLOCK_SLACK]
+    return taken[-1].sid if taken else None

@@ -13,7 +13,7 @@ from dunning.account import PaymentReceived
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from infra import billing, twilio_sms
-from infra.delivery import NotSent
+from infra.delivery import NotSent, OutcomeUnknown
 from tests.conftest import channel_activities, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
 
@@ -68,23 +68,24 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
 
 
-async def test_sms_attempt_that_died_mid_send_is_never_repeated(env, pool, twilio, sms_client, settings):
+async def test_an_attempt_that_died_mid_send_is_sent_again_only_if_twilio_did_not_take_it(env, pool, twilio,
+                                                                                          sms_client, settings):
     account = make_account(due=await server_today(env))
+    mobile = account.points("mobile")[0].value
     activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
-    sent_before = len(twilio.messages)
 
-    # Attempt 1 dies after handing the text over: simulate by recording the intent and never finishing it.
+    # Attempt 1 died before Twilio had the text: its intent is recorded, and nothing reached Twilio.
     await pool.execute("INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage,"
                        " due_at, result) VALUES ($1, $2, $3, 'sms_reminder', 'sms', 1, '1-5', now(), 'sending')",
                        order.action_key, account.account_id, account.workflow_id)
     await pool.execute("INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
-                       " VALUES ($1, $2, '+8613000000000', 'x', 'sending')", order.action_key, account.account_id)
+                       " VALUES ($1, $2, $3, 'the reminder', 'sending')", order.action_key, account.account_id,
+                       mobile)
 
     result = await ActivityEnvironment().run(activities.send_sms, order)
-    assert result.status == "rejected" and "unknown" in result.detail
-    assert len(twilio.messages) == sent_before
-    assert await pool.fetchval("SELECT status FROM sms_messages WHERE action_key = $1", order.action_key) == "unknown"
+    assert result.status == "done"
+    assert [m["body"] for m in twilio.messages if m["to"] == mobile] == ["the reminder"]  # as stored, once
 
 
 async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client,
@@ -123,18 +124,41 @@ async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_
         await ActivityEnvironment().run(activities.send_sms, order)
     monkeypatch.setattr(twilio_sms, "send_sms", real_send)
 
+    # The next attempt asks Twilio, which has the text: it is recorded as sent, not sent a second time.
     result = await ActivityEnvironment().run(activities.send_sms, order)
-    assert result.status == "rejected" and "unknown" in result.detail
-    assert [m["to"] for m in twilio.messages].count(mobile) == 1
+    taken = [m for m in twilio.messages if m["to"] == mobile]
+    assert len(taken) == 1 and (result.status, result.reference) == ("done", taken[0]["sid"])
 
 
-async def test_a_server_error_from_twilio_leaves_the_text_unknown_and_unsent_again(env, pool, twilio, sms_client,
-                                                                                   settings):
-    account = make_account(due=await server_today(env))
+async def test_after_a_server_error_or_a_timeout_twilio_is_asked_before_the_text_goes_again(
+        env, pool, twilio, sms_client, monkeypatch, settings):
     activities = channel_activities(pool, sms_client, settings)
-    order = await step_order(pool, account, "sms_reminder@1")
+    today = await server_today(env)
+
+    # A 500: Twilio did not take it. The attempt fails and is retried with backoff; the retry finds no such text
+    # at Twilio and sends it.
+    refused = make_account(due=today)
+    order = await step_order(pool, refused, "sms_reminder@1")
     twilio.fail_next(1, status=500)
-    first = await ActivityEnvironment().run(activities.send_sms, order)
-    again = await ActivityEnvironment().run(activities.send_sms, order)
-    assert first == again and first.status == "rejected" and "unknown" in first.detail
-    assert [m["to"] for m in twilio.messages].count(account.points("mobile")[0].value) == 0
+    with pytest.raises(OutcomeUnknown):
+        await ActivityEnvironment().run(activities.send_sms, order)
+    assert await pool.fetchval("SELECT status FROM sms_messages WHERE action_key = $1", order.action_key) == "unknown"
+    assert (await ActivityEnvironment().run(activities.send_sms, order)).status == "done"
+    assert [m["to"] for m in twilio.messages].count(refused.points("mobile")[0].value) == 1
+
+    # A timeout after Twilio took it: the retry finds it and records it sent, without a second text.
+    timed_out = make_account(due=today)
+    order = await step_order(pool, timed_out, "sms_reminder@1")
+    real_send = twilio_sms.send_sms
+
+    async def send_then_time_out(*args, **kwargs):
+        await real_send(*args, **kwargs)
+        raise OutcomeUnknown("no answer from Twilio: TimeoutError")
+
+    monkeypatch.setattr(twilio_sms, "send_sms", send_then_time_out)
+    with pytest.raises(OutcomeUnknown):
+        await ActivityEnvironment().run(activities.send_sms, order)
+    monkeypatch.setattr(twilio_sms, "send_sms", real_send)
+    result = await ActivityEnvironment().run(activities.send_sms, order)
+    taken = [m for m in twilio.messages if m["to"] == timed_out.points("mobile")[0].value]
+    assert len(taken) == 1 and (result.status, result.reference) == ("done", taken[0]["sid"])
