@@ -37,6 +37,7 @@ class LetterBatch(Payload):
     letters: int
     folder: str = ""  # empty when nothing was queued
     manifest_sha256: str = ""
+    withdrawn: int = 0  # letters not printed: their accounts stopped being collected after the letter was queued
 
 
 class PrintMailActivities:
@@ -52,16 +53,21 @@ class PrintMailActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             batch = await conn.fetchrow("SELECT * FROM letter_batches WHERE batch_id = $1", batch_id)
             if batch is None:
+                # A letter whose account stopped being collected since (paid, disputed, closed) is not printed.
+                withdrawn = await conn.execute(
+                    "UPDATE letter_jobs j SET status = 'withdrawn' FROM accounts a WHERE a.account_id = j.account_id"
+                    " AND j.status = 'queued' AND a.status <> 'open'")
                 claimed = await conn.execute(
                     "UPDATE letter_jobs SET status = 'batched', batch_id = $1 WHERE status = 'queued'", batch_id)
                 count = int(claimed.split()[-1])
                 if count == 0:
-                    return LetterBatch(batch_id=batch_id, letters=0)
-                await conn.execute("INSERT INTO letter_batches (batch_id, status, letters, folder)"
-                                   " VALUES ($1, 'writing', $2, $3)", batch_id, count, str(folder))
+                    return LetterBatch(batch_id=batch_id, letters=0, withdrawn=int(withdrawn.split()[-1]))
+                await conn.execute("INSERT INTO letter_batches (batch_id, status, letters, folder, withdrawn)"
+                                   " VALUES ($1, 'writing', $2, $3, $4)", batch_id, count, str(folder),
+                                   int(withdrawn.split()[-1]))
             elif batch["status"] == "dropped":
                 return LetterBatch(batch_id=batch_id, letters=batch["letters"], folder=batch["folder"],
-                                   manifest_sha256=batch["manifest_sha256"])
+                                   manifest_sha256=batch["manifest_sha256"], withdrawn=batch["withdrawn"])
         jobs = await self._pool.fetch(
             "SELECT j.action_key, j.facts, d.pdf, d.sha256, d.pages FROM letter_jobs j"
             " LEFT JOIN letter_documents d USING (action_key) WHERE j.batch_id = $1 ORDER BY j.letter_ref", batch_id)
@@ -71,7 +77,9 @@ class PrintMailActivities:
             await conn.execute("UPDATE letter_batches SET status = 'dropped', manifest_sha256 = $2, dropped_at = now()"
                                " WHERE batch_id = $1", batch_id, manifest)
         activity_logger().info("letter batch dropped", batch_id=batch_id, letters=len(documents))
-        return LetterBatch(batch_id=batch_id, letters=len(documents), folder=str(folder), manifest_sha256=manifest)
+        withdrawn = await self._pool.fetchval("SELECT withdrawn FROM letter_batches WHERE batch_id = $1", batch_id)
+        return LetterBatch(batch_id=batch_id, letters=len(documents), folder=str(folder), manifest_sha256=manifest,
+                           withdrawn=withdrawn)
 
     async def _document(self, job: asyncpg.Record) -> RenderedLetter:
         """The letter's stored PDF, rendered and stored first if this is its first batch attempt."""

@@ -129,8 +129,11 @@ async def test_the_batch_drops_each_queued_letter_with_a_manifest_and_checksums(
     channels = channel_activities(pool, sms_client, settings)
     orders = [await step_order(pool, make_account(due=date(2026, 1, 1), locale=locale), "letter_first@10")
               for locale in ("en", "zh")]
-    for order in orders:
+    paid = await step_order(pool, make_account(due=date(2026, 1, 1)), "letter_first@10")
+    for order in (*orders, paid):
         await ActivityEnvironment().run(channels.queue_letter, order)
+    # This debtor paid after the letter was queued and before the batch: the letter is not printed.
+    await pool.execute("UPDATE accounts SET status = 'cured' WHERE account_id = $1", paid.account.account_id)
     print_mail = PrintMailActivities(pool, LetterRenderer.load(TEST_LETTERHEADS), tmp_path)
     # A crashed earlier attempt left half a folder: it is discarded, never shown to the vendor.
     (tmp_path / "B1.partial").mkdir()
@@ -153,6 +156,8 @@ async def test_the_batch_drops_each_queued_letter_with_a_manifest_and_checksums(
         assert rows[ref]["recipient"] == "Test Debtor" and rows[ref]["delivery"] == "ordinary"
         assert "Test Debtor" in text_of(pdf)
     assert hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest() == batch.manifest_sha256
+    assert letter_ref(paid.action_key) not in rows and batch.withdrawn == 1
+    assert await pool.fetchval("SELECT status FROM letter_jobs WHERE action_key = $1", paid.action_key) == "withdrawn"
     statuses = await pool.fetch("SELECT status, batch_id FROM letter_jobs WHERE letter_ref = ANY($1)", refs)
     assert {(r["status"], r["batch_id"]) for r in statuses} == {("batched", "B1")}
 
