@@ -33,17 +33,43 @@ from infra.smtp_mail import Mailer
 from infra.letters import LetterError, LetterRenderer, RenderedLetter
 from infra.logging import activity_logger
 
+async def _text_opted_out(conn: asyncpg.Connection, number: str, at: datetime, key: str) -> None:
+    """Twilio refused a text because the handset opted out: no text of ours goes to that number any more."""
+    await conn.execute("INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
+                       " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
+                       number, at, key)  # refused on send: no sid, the action's key
+
+
+async def _text_ended_early(conn: asyncpg.Connection, key: str, sid: str) -> Rejected | None:
+    """Twilio may report a text undelivered before we have stored its sid (the webhook then cannot tell whose it
+    was): the ending is applied now, and a number that cannot take texts is reported with the step's result."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sid)  # one at a time with the webhook
+    ending = await conn.fetchrow("SELECT status, error_code FROM sms_status_events WHERE message_sid = $1"
+                                 " AND status = ANY($2::text[]) ORDER BY received_at LIMIT 1",
+                                 sid, list(twilio_sms.FINAL_STATUSES))
+    if ending is None:
+        return None
+    await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3 WHERE action_key = $1", key,
+                       ending["status"], ending["error_code"])
+    if ending["error_code"] in twilio_sms.INVALID_NUMBER_ERRORS:
+        return Rejected("twilio", ending["error_code"], "", "invalid_recipient")
+    return None
+
+
 @dataclass(frozen=True)
 class Outbox:
-    """Where a channel's messages are kept while handed to its vendor, and the columns that differ."""
+    """Where a channel's messages are kept while handed to its vendor, the columns that differ, and what the
+    vendor can tell us beyond its answer."""
 
     table: str
     vendor: str
     recipient: str  # the column of the number or address
     reference: str  # the column of the vendor's id for what it took
+    opted_out: Callable[[asyncpg.Connection, str, datetime, str], Awaitable[None]] | None = None
+    ended_early: Callable[[asyncpg.Connection, str, str], Awaitable[Rejected | None]] | None = None
 
 
-SMS_OUTBOX = Outbox("sms_messages", "twilio", "to_number", "twilio_sid")
+SMS_OUTBOX = Outbox("sms_messages", "twilio", "to_number", "twilio_sid", _text_opted_out, _text_ended_early)
 EMAIL_OUTBOX = Outbox("email_jobs", "the SMTP relay", "to_address", "message_id")
 OUTBOXES = {"sms": SMS_OUTBOX, "email": EMAIL_OUTBOX}
 # A message in these states may have reached the vendor: 'sending' (an attempt died mid-send), 'unknown' (its answer
@@ -188,11 +214,8 @@ class ChannelActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"UPDATE {outbox.table} SET status = 'rejected', error_code = $2, refusal = $3,"
                                " updated_at = now() WHERE action_key = $1", key, err.code, err.meaning or None)
-            if outbox is SMS_OUTBOX and err.meaning == "opted_out":  # no text of ours goes to it any more
-                await conn.execute(
-                    "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
-                    " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
-                    stored[outbox.recipient], order.taken_at, key)  # refused on send: no sid, the action's key
+            if outbox.opted_out and err.meaning == "opted_out":
+                await outbox.opted_out(conn, stored[outbox.recipient], order.taken_at, key)
             await _set_result(conn, key, "rejected", detail)
         activity_logger().warning("message rejected", step=order.planned.key, vendor=err.vendor, code=err.code)
         return StepResult(status="rejected", detail=detail, **_what_the_refusal_says(order, stored[outbox.recipient],
@@ -204,7 +227,7 @@ class ChannelActivities:
             await conn.execute(f"UPDATE {outbox.table} SET status = 'sent', {outbox.reference} = $2,"
                                " updated_at = now() WHERE action_key = $1", key, reference)
             await _set_result(conn, key, "done", detail, reference)
-            early = await _ending_reported_early(conn, outbox, key, reference)
+            early = await outbox.ended_early(conn, key, reference) if outbox.ended_early else None
         activity_logger().info("message sent", step=order.planned.key, reference=reference)
         said = _what_the_refusal_says(order, stored[outbox.recipient], early) if early else {}
         return StepResult(status="done", detail=detail, reference=reference, **said)
@@ -445,25 +468,6 @@ async def _recorded_result(conn: asyncpg.Connection, key: str) -> StepResult:
     row = await conn.fetchrow("SELECT result, detail, reference FROM action_log WHERE action_key = $1", key)
     status = row["result"] if row["result"] in ("done", "skipped", "rejected") else "rejected"
     return StepResult(status=status, detail=row["detail"], reference=row["reference"])
-
-
-async def _ending_reported_early(conn: asyncpg.Connection, outbox: Outbox, key: str,
-                                 reference: str) -> Rejected | None:
-    """Twilio may report a text undelivered before we have stored its sid (the webhook then cannot tell whose it
-    was): the ending is applied now, and a number that cannot take texts is reported with the step's result."""
-    if outbox is not SMS_OUTBOX:
-        return None
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", reference)  # one at a time with the webhook
-    ending = await conn.fetchrow("SELECT status, error_code FROM sms_status_events WHERE message_sid = $1"
-                                 " AND status = ANY($2::text[]) ORDER BY received_at LIMIT 1",
-                                 reference, list(twilio_sms.FINAL_STATUSES))
-    if ending is None:
-        return None
-    await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3 WHERE action_key = $1", key,
-                       ending["status"], ending["error_code"])
-    if ending["error_code"] in twilio_sms.INVALID_NUMBER_ERRORS:
-        return Rejected("twilio", ending["error_code"], "", "invalid_recipient")
-    return None
 
 
 def _what_the_refusal_says(order: StepOrder, recipient: str, refusal: Rejected) -> dict:
