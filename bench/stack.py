@@ -1,9 +1,10 @@
-"""What both benchmarks run the worker against: a fresh database on an embedded PostgreSQL, the Twilio stand-in,
-and varied account documents."""
+"""What both benchmarks run the worker against: a fresh database on an embedded PostgreSQL, the Twilio and SMTP
+stand-ins, and varied account documents."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,6 +18,7 @@ from dunning.account import AccountDocument, ContactPoint
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.logging import configure
+from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +51,16 @@ class Services:
             "TASK_QUEUE": task_queue, "DATABASE_URL": settings.database_url,
             "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
             "TWILIO_FROM_NUMBER": settings.twilio_from_number, "TWILIO_API_BASE": settings.twilio_api_base,
+            "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
+            "LETTER_DROP_DIR": str(settings.letter_drop_dir), "AGENCY_DROP_DIR": str(settings.agency_drop_dir),
             "LOG_FORMAT": "json",
         }
 
 
 @asynccontextmanager
 async def services():
-    """A migrated database of its own (dropped afterwards) and the Twilio stand-in, for a worker."""
+    """A migrated database of its own (dropped afterwards), the Twilio and SMTP stand-ins and handoff folders of
+    its own, for a worker."""
     # One log line per activity would drown the figures; warnings still show.
     configure("console", logging.WARNING)
     async with AsyncExitStack() as stack:
@@ -70,10 +75,16 @@ async def services():
         twilio = TwilioStandIn(TWILIO_SID, TWILIO_TOKEN)
         await twilio.start()
         stack.push_async_callback(twilio.stop)
+        smtp = SmtpStandIn()
+        await smtp.start()
+        stack.push_async_callback(smtp.stop)
+        drop = ROOT / ".run" / f"bench-handoff-{name}"
+        stack.callback(shutil.rmtree, drop, True)
         settings = Settings(
             temporal_address="", temporal_namespace="default", task_queue="unused", database_url=database_url,
             twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
-            twilio_api_base=twilio.base_url, log_format="console",
+            twilio_api_base=twilio.base_url, log_format="console", smtp_host=smtp.host, smtp_port=smtp.port,
+            letter_drop_dir=drop / "print-vendor", agency_drop_dir=drop / "agencies",
         )
         sms_client = twilio_sms.make_client(settings)
         stack.push_async_callback(sms_client.http_client.close)
@@ -101,5 +112,5 @@ def account_document(account_id: str, policy: str, due: date, variant: int = 0) 
         due_date=due,
         policy=policy,
         locale=locale,
-        creditor="Bench Creditor",
+        creditor="Demo Consumer Finance",  # a creditor with a letterhead, so its letters can be made
     )
