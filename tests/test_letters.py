@@ -70,6 +70,11 @@ def test_every_letter_a_policy_sends_renders_in_english_and_chinese(renderer, te
     assert letter.sha256 == hashlib.sha256(letter.pdf).hexdigest()
 
 
+def test_a_name_beyond_the_common_characters_is_printed_all_the_same(renderer):
+    rare = facts(debtor_name="王䶮")  # 䶮 is not in GB 2312: the letter takes the full font
+    assert "王䶮" in text_of(renderer.render(rare).pdf)
+
+
 def test_the_same_facts_make_the_same_document(renderer):
     first, again = renderer.render(facts()), renderer.render(facts())
     assert first.pdf == again.pdf and first.sha256 == again.sha256
