@@ -8,7 +8,7 @@ import uuid
 import zlib
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,10 +18,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import ChannelActivities
-from dunning.account import AccountDocument, ContactPoint
+from dunning.account import AccountDocument, ContactPoint, local_datetime
 from dunning.messages import Templates
 from dunning import ladder
 from dunning.orders import StepOrder
+from dunning.outcomes import ContactOutcome
 from dunning.orders import step_order as build_step_order
 from dunning.policy import Policy, load_policy
 import worker
@@ -234,3 +235,14 @@ async def open_account(env, stack: ServedWorker):
     for account in opened:
         with suppress(RPCError):  # already closed
             await env.client.get_workflow_handle(account.workflow_id).terminate("test over")
+
+
+async def reach_the_debtor_on_dpd_44(env, account: AccountDocument) -> datetime:
+    """Skips to 16:00 local on 44 dpd, when a collector reaches the debtor (who pays nothing); returns that moment.
+    The 45 dpd pressure visit is then ordered 24 h later (domain §8)."""
+    contact_at = local_datetime(account.due_date + timedelta(days=44), time(16), account.time_zone)
+    await env.sleep(contact_at - await env.get_current_time())
+    reached = ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent7",
+                             occurred_at=contact_at)
+    await billing.signal_open_account(env.client, account.account_id, "contact_outcome", reached)
+    return contact_at

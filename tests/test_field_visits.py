@@ -3,16 +3,16 @@ report driving the account."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dunning.account import ContactPoint, local_datetime
-from dunning.outcomes import ContactBook, ContactOutcome, PointRecord
+from dunning.account import ContactPoint
+from dunning.outcomes import ContactBook, PointRecord
 from dunning.policy import load_policy
 from dunning.visits import VisitReport, decide
 from infra import billing, field_visits
-from tests.conftest import make_account, server_today
+from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today
 from workflows.account import AccountWorkflow
 
 RULES = load_policy("consumer_loan").field_visits
@@ -61,11 +61,7 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         # The debtor answers at 16:00 on 44 dpd and pays nothing: the 45 dpd visit waits until 16:00 next day.
-        contact_at = local_datetime(account.due_date + timedelta(days=44), time(16), account.time_zone)
-        await env.sleep(contact_at - await env.get_current_time())
-        reached = ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent7",
-                                 occurred_at=contact_at)
-        await billing.signal_open_account(env.client, account.account_id, "contact_outcome", reached)
+        contact_at = await reach_the_debtor_on_dpd_44(env, account)
         await env.sleep(timedelta(days=1, hours=1))
 
         order = await field_visits.take_next(pool, "field_team", "field-agent-3")

@@ -9,18 +9,17 @@ import hmac
 import json
 import time
 from dataclasses import replace
-from datetime import time as time_of_day, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from dunning.account import AccountDocument, local_datetime
-from dunning.outcomes import ContactOutcome
-from infra import billing, inbound_http
+from dunning.account import AccountDocument
+from infra import inbound_http
 from infra.partner_webhooks import signature_problem
-from tests.conftest import make_account, server_today, serving_worker
+from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today, serving_worker
 from workflows.account import AccountWorkflow
 
 FIELD_SECRET = "field-app-test-secret"
@@ -83,11 +82,7 @@ class TemporalDown:
 
 async def visit_order_after_a_contact(env, pool, account: AccountDocument) -> str | None:
     """The debtor answers at 16:00 on 44 dpd and pays nothing: the 45 dpd pressure visit is ordered a day later."""
-    contact_at = local_datetime(account.due_date + timedelta(days=44), time_of_day(16), account.time_zone)
-    await env.sleep(contact_at - await env.get_current_time())
-    reached = ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent7",
-                             occurred_at=contact_at)
-    await billing.signal_open_account(env.client, account.account_id, "contact_outcome", reached)
+    await reach_the_debtor_on_dpd_44(env, account)
     await env.sleep(timedelta(days=1, hours=1))
     return await pool.fetchval("SELECT visit_ref FROM field_visit_orders WHERE account_id = $1 AND purpose ="
                                " 'pressure'", account.account_id)
