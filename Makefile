@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DAY_SECONDS ?=
 
-.PHONY: run test bench clean
+.PHONY: run test check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[local,test]'
+	$(PY) -m pip install --quiet -e '.[local,test,check]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -17,6 +17,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.onboarding

@@ -10,10 +10,14 @@
     python starter.py report ACCOUNT --id R1 --event deceased --details "told by the spouse"
     python starter.py verify ACCOUNT --id R1 --confirmed | --not-confirmed
     python starter.py cease ACCOUNT --reason "asked by phone" [--channel sms ...]
-    python starter.py promise ACCOUNT --id PTP1 --amount 500 --date 2026-12-01 [--hour 14:00] --channel call --taken-by agent7
-    python starter.py plan ACCOUNT --id PLAN1 --instalment 2026-12-01=500 --instalment 2027-01-01=500 --cause job_loss --agreed-by agent7
+    python starter.py promise ACCOUNT --id PTP1 --amount 500 --date 2026-12-01 [--hour 14:00] --channel call
+        --taken-by agent7
+    python starter.py plan ACCOUNT --id PLAN1 --instalment 2026-12-01=500 --instalment 2027-01-01=500 --cause job_loss
+        --agreed-by agent7
     python starter.py outcome ACCOUNT --id O1 --code no_answer --source dialer --reported-by dialer [--point +8613...]
-    python starter.py contact ACCOUNT --id U1 --kind mobile --value +8613... [--owner contact --relation spouse] [--replaces OLD] --source tracing
+    python starter.py contact ACCOUNT --id U1 --kind mobile --value +8613... [--owner contact --relation spouse]
+        [--replaces OLD]
+        --source tracing
     python starter.py fraud-claim ACCOUNT --id F1 --clues "a cousin had her ID card" --taken-by agent7
     python starter.py fraud-signed ACCOUNT --id F1 --place creditor_branch
     python starter.py fraud-decision ACCOUNT --id F1 --confirmed | --rejected --reference BANK-REF
@@ -42,10 +46,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from contextlib import asynccontextmanager
 import os
 import sys
-from datetime import datetime, timezone
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
 
@@ -54,15 +58,14 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from dunning.account import ContactKind
-from dunning.letters import DeliveryStatus, ReturnReason
-from dunning.visits import VisitFinding
 from dunning.commitments import HardshipCause, PromiseChannel
 from dunning.contact import CONTACT_CHANNELS
-from dunning.outcomes import OutcomeCode
 from dunning.disputes import DisputeOutcome, DisputeSubject
+from dunning.letters import DeliveryStatus, ReturnReason
+from dunning.outcomes import OutcomeCode
 from dunning.verification import DebtorEvent
-from infra import agency_report, audit, billing, db, field_visits
-from infra import call_queue
+from dunning.visits import VisitFinding
+from infra import agency_report, audit, billing, call_queue, db, field_visits
 from infra.config import Settings
 from infra.letters import LetterError, LetterRenderer, letter_document, letter_on_file
 from infra.temporal import connect
@@ -110,8 +113,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     verdict.add_argument("--not-confirmed", action="store_true")
     cease = commands.add_parser("cease", help="the debtor asked us to stop contacting them")
     cease.add_argument("account")
-    cease.add_argument("--channel", action="append", default=[], choices=[c.value for c in CONTACT_CHANNELS],
-                       help="repeat for several; none means every channel")
+    cease.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        choices=[c.value for c in CONTACT_CHANNELS],
+        help="repeat for several; none means every channel",
+    )
     cease.add_argument("--reason", required=True)
     cease.add_argument("--request-id", help="makes a resent request count once; default: a new id")
     promise = commands.add_parser("promise", help="the debtor promised to pay an amount on a date")
@@ -178,8 +186,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     next_call.add_argument("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
     next_call.add_argument("--collector", required=True)
     next_call.add_argument("--at", help="take it as of this moment, e.g. 2026-11-22T10:30:00+08:00 (default now)")
-    called = commands.add_parser("call-outcome", help="how one attempt on a call from the queue ended; a promise "
-                                 "taken on the call goes with `starter.py promise ACCOUNT ... --channel call`")
+    called = commands.add_parser(
+        "call-outcome",
+        help="how one attempt on a call from the queue ended; a promise "
+        "taken on the call goes with `starter.py promise ACCOUNT ... --channel call`",
+    )
     called.add_argument("call_ref", help="the call's reference, as `calls next` printed it")
     called.add_argument("--id", required=True, dest="outcome_id", help="one id per attempt")
     called.add_argument("--code", required=True, choices=call_queue.CALL_OUTCOMES)
@@ -276,8 +287,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "promise":
         client = await _connect(settings)
         currency = await billing.account_currency(client, args.account)
-        promise = billing.parse_promise(args.promise_id, args.amount, currency, args.date, args.hour, args.channel,
-                                        args.taken_by)
+        promise = billing.parse_promise(
+            args.promise_id, args.amount, currency, args.date, args.hour, args.channel, args.taken_by
+        )
         await billing.signal_open_account(client, args.account, "promise_made", promise)
         print(f"promise {promise.promise_id} sent to account {args.account} (refusals show in `status`)")
     elif args.command == "plan":
@@ -287,13 +299,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         agreed = await billing.agree_plan(client, args.account, plan)
         print(f"plan {agreed.commitment_id} agreed on account {args.account}: {len(agreed.instalments)} instalments")
     elif args.command == "outcome":
-        outcome = billing.parse_outcome(args.outcome_id, args.code, args.source, args.reported_by, args.point,
-                                        args.note)
+        outcome = billing.parse_outcome(
+            args.outcome_id, args.code, args.source, args.reported_by, args.point, args.note
+        )
         await billing.signal_open_account(await _connect(settings), args.account, "contact_outcome", outcome)
         print(f"outcome {outcome.outcome_id} ({outcome.code}) sent to account {args.account}")
     elif args.command == "contact":
-        update = billing.parse_contact_update(args.update_id, args.kind, args.value, args.owner, args.relation,
-                                              args.replaces, args.source)
+        update = billing.parse_contact_update(
+            args.update_id, args.kind, args.value, args.owner, args.relation, args.replaces, args.source
+        )
         await billing.signal_open_account(await _connect(settings), args.account, "contact_updated", update)
         print(f"contact update {update.update_id} sent to account {args.account}")
     elif args.command == "fraud-claim":
@@ -302,27 +316,32 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"fraud claim {claim.claim_id} opened on account {args.account}: contact stopped")
     elif args.command == "fraud-signed":
         signed = billing.parse_declaration(args.place)
-        await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "declaration_signed",
-                                         signed)
+        await billing.signal_fraud_claim(
+            await _connect(settings), args.account, args.claim_id, "declaration_signed", signed
+        )
         print(f"declaration of fraud claim {args.claim_id} signed")
     elif args.command == "fraud-decision":
         decision = billing.parse_creditor_decision(args.confirmed, args.reference)
-        await billing.signal_fraud_claim(await _connect(settings), args.account, args.claim_id, "creditor_decided",
-                                         decision)
+        await billing.signal_fraud_claim(
+            await _connect(settings), args.account, args.claim_id, "creditor_decided", decision
+        )
         print(f"fraud claim {args.claim_id} {'confirmed' if decision.confirmed else 'rejected'} by the creditor")
     elif args.command == "letter-batch":
         client = await _connect(settings)
         batch = await client.execute_workflow(
-            LetterBatchWorkflow.run, id=f"{LETTER_BATCH_WORKFLOW_ID}-now-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}",
-            task_queue=settings.task_queue)
+            LetterBatchWorkflow.run,
+            id=f"{LETTER_BATCH_WORKFLOW_ID}-now-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+            task_queue=settings.task_queue,
+        )
         print(f"batch {batch.batch_id}: {batch.letters} letters" + (f" in {batch.folder}" if batch.folder else ""))
     elif args.command == "letter-evidence":
         async with _database(settings) as pool:
             job = await letter_on_file(pool, args.letter_ref)
         if job is None:
             raise billing.InputError(f"no letter {args.letter_ref!r}")
-        delivery = billing.parse_letter_delivery(args.event_id, args.letter_ref, args.status, args.reason,
-                                                 args.evidence, job["address"], args.at)
+        delivery = billing.parse_letter_delivery(
+            args.event_id, args.letter_ref, args.status, args.reason, args.evidence, job["address"], args.at
+        )
         await billing.signal_open_account(await _connect(settings), job["account_id"], "letter_delivery", delivery)
         print(f"letter {delivery.letter_ref} {delivery.status} sent to account {job['account_id']}")
     elif args.command == "letter":
@@ -343,8 +362,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             raise billing.InputError(f"no call of queue {args.queue!r} may be made now")
         print(json.dumps(call, ensure_ascii=False, indent=2))
     elif args.command == "call-outcome":
-        outcome = billing.parse_call_outcome(args.outcome_id, args.code, args.number, args.collector, args.note,
-                                             args.at)
+        outcome = billing.parse_call_outcome(
+            args.outcome_id, args.code, args.number, args.collector, args.note, args.at
+        )
         client = await _connect(settings)
         async with _database(settings) as pool:
             account_id = await billing.report_call_outcome(client, pool, args.call_ref, outcome)
@@ -362,19 +382,31 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             raise billing.InputError(f"no visit order {args.visit_ref!r}")
         client = await _connect(settings)
         currency = await billing.account_currency(client, order["account_id"])
-        report = billing.parse_visit_report(args.report_id, args.visit_ref, args.finding, order["address"],
-                                            args.agent, args.notes, args.photo, args.promised_amount,
-                                            args.promised_date, currency, args.at)
+        report = billing.parse_visit_report(
+            args.report_id,
+            args.visit_ref,
+            args.finding,
+            order["address"],
+            args.agent,
+            args.notes,
+            args.photo,
+            args.promised_amount,
+            args.promised_date,
+            currency,
+            args.at,
+        )
         await billing.signal_open_account(client, order["account_id"], "visit_reported", report)
         print(f"visit {report.visit_ref}: {report.finding} sent to account {order['account_id']}")
     elif args.command == "agency-report":
         async with _database(settings) as pool:
-            placed = await pool.fetchrow("SELECT account_id, currency FROM agency_placements WHERE placement_ref = $1",
-                                         args.placement_ref)
+            placed = await pool.fetchrow(
+                "SELECT account_id, currency FROM agency_placements WHERE placement_ref = $1", args.placement_ref
+            )
         if placed is None:
             raise billing.InputError(f"no placement {args.placement_ref!r}")
-        report = billing.parse_agency_report(args.report_id, args.placement_ref, args.kind, args.amount,
-                                             placed["currency"], args.note, args.at)
+        report = billing.parse_agency_report(
+            args.report_id, args.placement_ref, args.kind, args.amount, placed["currency"], args.note, args.at
+        )
         await billing.signal_open_account(await _connect(settings), placed["account_id"], "agency_reported", report)
         print(f"agency report {report.report_id} ({report.kind}) sent to account {placed['account_id']}")
     elif args.command == "recall":
@@ -387,15 +419,24 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print("\n".join(lines) or "no placements yet")
     elif args.command == "approvals":
         async with _database(settings) as pool:
-            waiting = await pool.fetch("SELECT approval_ref, account_id, step_id, approvers, requested_at FROM approvals"
-                                       " WHERE status = 'pending' ORDER BY requested_at")
-        print("\n".join(f"{r['approval_ref']}  {r['account_id']}  {r['step_id']}  since {r['requested_at']:%Y-%m-%d}"
-                        f"  approvers: {', '.join(r['approvers'])}" for r in waiting) or "no step waits for approval")
+            waiting = await pool.fetch(
+                "SELECT approval_ref, account_id, step_id, approvers, requested_at FROM approvals"
+                " WHERE status = 'pending' ORDER BY requested_at"
+            )
+        print(
+            "\n".join(
+                f"{r['approval_ref']}  {r['account_id']}  {r['step_id']}  since {r['requested_at']:%Y-%m-%d}"
+                f"  approvers: {', '.join(r['approvers'])}"
+                for r in waiting
+            )
+            or "no step waits for approval"
+        )
     elif args.command == "approve":
         decision = billing.parse_approval(args.approval_ref, not args.reject, args.approver, args.note)
         async with _database(settings) as pool:
-            account_id = await pool.fetchval("SELECT account_id FROM approvals WHERE approval_ref = $1",
-                                             decision.approval_ref)
+            account_id = await pool.fetchval(
+                "SELECT account_id FROM approvals WHERE approval_ref = $1", decision.approval_ref
+            )
         if account_id is None:
             raise billing.InputError(f"no approval {decision.approval_ref!r}")
         answer = await billing.decide_approval(await _connect(settings), account_id, decision)

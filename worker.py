@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
-from contextlib import asynccontextmanager
 
 import structlog
 from temporalio.client import Client
@@ -23,8 +23,8 @@ from dunning.messages import Templates
 from infra import db, inbound_http, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
-from infra.smtp_mail import Mailer
 from infra.logging import configure
+from infra.smtp_mail import Mailer
 from infra.temporal import connect, ensure_letter_batch_schedule, ensure_search_attributes
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
@@ -36,21 +36,40 @@ log = structlog.get_logger()
 def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
     accounts = AccountActivities(pool, settings.agency_drop_dir)
     letters = LetterRenderer.load(settings.letterheads_file)
-    channels = ChannelActivities(pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "",
-                                 Mailer.from_settings(settings))
+    channels = ChannelActivities(
+        pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "", Mailer.from_settings(settings)
+    )
     print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow],
         activities=[
-            accounts.open_account, accounts.record_payment, accounts.record_reversal, accounts.record_dispute,
-            accounts.record_verification, accounts.record_cease, accounts.record_commitment, accounts.record_contact,
-            accounts.record_fraud_claim, accounts.record_resumption, accounts.record_deferral, accounts.plan_follow_ups,
-            accounts.record_approval, accounts.record_placement, accounts.close_account,
-            channels.send_sms, channels.send_email, channels.create_call_task, channels.queue_letter,
-            channels.order_field_visit, channels.place_with_agency, channels.raise_internal_task, channels.skip_step,
-            channels.record_failure, print_mail.produce_letter_batch,
+            accounts.open_account,
+            accounts.record_payment,
+            accounts.record_reversal,
+            accounts.record_dispute,
+            accounts.record_verification,
+            accounts.record_cease,
+            accounts.record_commitment,
+            accounts.record_contact,
+            accounts.record_fraud_claim,
+            accounts.record_resumption,
+            accounts.record_deferral,
+            accounts.plan_follow_ups,
+            accounts.record_approval,
+            accounts.record_placement,
+            accounts.close_account,
+            channels.send_sms,
+            channels.send_email,
+            channels.create_call_task,
+            channels.queue_letter,
+            channels.order_field_visit,
+            channels.place_with_agency,
+            channels.raise_internal_task,
+            channels.skip_step,
+            channels.record_failure,
+            print_mail.produce_letter_batch,
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),

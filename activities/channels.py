@@ -18,39 +18,51 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from dunning.compliance import Check
+from dunning.contact import CeaseContact
 from dunning.ladder import PlannedStep, dpd_at
 from dunning.letters import LetterFacts, attachment_facts, letter_facts
 from dunning.messages import MessageFacts, Templates
 from dunning.orders import StepOrder, StepResult
-from dunning.pacing import FollowUpPlan
-from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
+from dunning.pacing import FollowUpPlan
 from dunning.policy import Action, Channel
 from dunning.visits import visit_ref
 from infra import twilio_sms
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
-from infra.smtp_mail import Mailer
 from infra.letters import LetterError, LetterRenderer, RenderedLetter
 from infra.logging import activity_logger
+from infra.smtp_mail import Mailer
+
 
 async def _text_opted_out(conn: asyncpg.Connection, number: str, at: datetime, key: str) -> None:
     """Twilio refused a text because the handset opted out: no text of ours goes to that number any more."""
-    await conn.execute("INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
-                       " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
-                       number, at, key)  # refused on send: no sid, the action's key
+    await conn.execute(
+        "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid)"
+        " VALUES ($1, $2, 'twilio_21610', $3) ON CONFLICT (number) DO NOTHING",
+        number,
+        at,
+        key,
+    )  # refused on send: no sid, the action's key
 
 
 async def _text_ended_early(conn: asyncpg.Connection, key: str, sid: str) -> Rejected | None:
     """Twilio may report a text undelivered before we have stored its sid (the webhook then cannot tell whose it
     was): the ending is applied now, and a number that cannot take texts is reported with the step's result."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sid)  # one at a time with the webhook
-    ending = await conn.fetchrow("SELECT status, error_code FROM sms_status_events WHERE message_sid = $1"
-                                 " AND status = ANY($2::text[]) ORDER BY received_at LIMIT 1",
-                                 sid, list(twilio_sms.FINAL_STATUSES))
+    ending = await conn.fetchrow(
+        "SELECT status, error_code FROM sms_status_events WHERE message_sid = $1"
+        " AND status = ANY($2::text[]) ORDER BY received_at LIMIT 1",
+        sid,
+        list(twilio_sms.FINAL_STATUSES),
+    )
     if ending is None:
         return None
-    await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3 WHERE action_key = $1", key,
-                       ending["status"], ending["error_code"])
+    await conn.execute(
+        "UPDATE sms_messages SET status = $2, error_code = $3 WHERE action_key = $1",
+        key,
+        ending["status"],
+        ending["error_code"],
+    )
     if ending["error_code"] in twilio_sms.INVALID_NUMBER_ERRORS:
         return Rejected("twilio", ending["error_code"], "", "invalid_recipient")
     return None
@@ -91,8 +103,15 @@ CHANNEL_TABLES = {
 
 
 class ChannelActivities:
-    def __init__(self, pool: asyncpg.Pool, templates: Templates, letters: LetterRenderer, sms_client,
-                 sms_from: str, mailer: Mailer) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        templates: Templates,
+        letters: LetterRenderer,
+        sms_client,
+        sms_from: str,
+        mailer: Mailer,
+    ) -> None:
         self._pool = pool
         self._templates = templates
         self._letters = letters
@@ -107,20 +126,32 @@ class ChannelActivities:
         if not order.contact_points:
             return await self._skip(order, "no mobile number on file")
         to = order.contact_points[0].value
-        if await self._pool.fetchval("SELECT 1 FROM sms_opt_outs WHERE number = $1 AND NOT EXISTS"
-                                     " (SELECT 1 FROM action_log WHERE action_key = $2)", to, order.action_key):
+        if await self._pool.fetchval(
+            "SELECT 1 FROM sms_opt_outs WHERE number = $1 AND NOT EXISTS"
+            " (SELECT 1 FROM action_log WHERE action_key = $2)",
+            to,
+            order.action_key,
+        ):
             return await self._skip(order, "the number opted out of texts (it texted STOP)")
-        message = {"to_number": to,
-                   "body": self._templates.sms(order.step.template, order.account.locale, self._facts(order))}
+        message = {
+            "to_number": to,
+            "body": self._templates.sms(order.step.template, order.account.locale, self._facts(order)),
+        }
 
         async def send(stored: asyncpg.Record) -> str:
-            sent = await twilio_sms.send_sms(self._sms_client, to=stored["to_number"], from_=self._sms_from,
-                                             body=stored["body"])
+            sent = await twilio_sms.send_sms(
+                self._sms_client, to=stored["to_number"], from_=self._sms_from, body=stored["body"]
+            )
             return sent.sid
 
         async def find_taken(stored: asyncpg.Record) -> str | None:
-            return await twilio_sms.find_sent(self._sms_client, to=stored["to_number"], from_=self._sms_from,
-                                              body=stored["body"], since=stored["created_at"])
+            return await twilio_sms.find_sent(
+                self._sms_client,
+                to=stored["to_number"],
+                from_=self._sms_from,
+                body=stored["body"],
+                since=stored["created_at"],
+            )
 
         return await self._hand_over(order, SMS_OUTBOX, message, send, find_taken)
 
@@ -141,9 +172,13 @@ class ChannelActivities:
 
         async def send(stored: asyncpg.Record) -> str:
             # The Message-ID is the action's: a relay or mailbox that sees it twice knows it is the same mail.
-            sent = await self._mailer.send(to=stored["to_address"], subject=stored["subject"], body=stored["body"],
-                                           message_id=self._mailer.message_id(order.action_key),
-                                           attachments=attachments)
+            sent = await self._mailer.send(
+                to=stored["to_address"],
+                subject=stored["subject"],
+                body=stored["body"],
+                message_id=self._mailer.message_id(order.action_key),
+                attachments=attachments,
+            )
             return sent.message_id
 
         return await self._hand_over(order, EMAIL_OUTBOX, message, send)
@@ -151,9 +186,14 @@ class ChannelActivities:
     async def _render(self, facts: LetterFacts) -> RenderedLetter:
         return await asyncio.to_thread(_make_or_fail, self._letters.render, facts)
 
-    async def _hand_over(self, order: StepOrder, outbox: Outbox, message: dict[str, str],
-                         send: Callable[[asyncpg.Record], Awaitable[str]],
-                         find_taken: Callable[[asyncpg.Record], Awaitable[str | None]] | None = None) -> StepResult:
+    async def _hand_over(
+        self,
+        order: StepOrder,
+        outbox: Outbox,
+        message: dict[str, str],
+        send: Callable[[asyncpg.Record], Awaitable[str]],
+        find_taken: Callable[[asyncpg.Record], Awaitable[str | None]] | None = None,
+    ) -> StepResult:
         """Records the message as `sending`, hands it to the vendor, and records the answer. A message is sent again
         only when the vendor provably did not take it, so a debtor never gets it twice: when an answer leaves that in
         doubt (a timeout, a 5xx, an attempt that died mid-send), a vendor that can be asked (`find_taken`) is asked
@@ -166,7 +206,9 @@ class ChannelActivities:
                 stored = await conn.fetchrow(
                     f"INSERT INTO {table} (action_key, account_id, status, {', '.join(message)})"
                     f" VALUES ($1, $2, 'sending', {placeholders}) RETURNING *",
-                    key, order.account.account_id, *message.values(),
+                    key,
+                    order.account.account_id,
+                    *message.values(),
                 )
             else:
                 # The message stored the first time is the one that goes; a retry never rewrites it.
@@ -197,11 +239,13 @@ class ChannelActivities:
         return await self._sent(order, outbox, stored, reference)
 
     async def _set_status(self, table: str, key: str, status: str) -> None:
-        await self._pool.execute(f"UPDATE {table} SET status = $2, updated_at = now() WHERE action_key = $1", key,
-                                 status)
+        await self._pool.execute(
+            f"UPDATE {table} SET status = $2, updated_at = now() WHERE action_key = $1", key, status
+        )
 
-    async def _recorded(self, conn: asyncpg.Connection, order: StepOrder, outbox: Outbox,
-                        stored: asyncpg.Record) -> StepResult:
+    async def _recorded(
+        self, conn: asyncpg.Connection, order: StepOrder, outbox: Outbox, stored: asyncpg.Record
+    ) -> StepResult:
         """What the first attempt recorded; a refusal it stored still has its say in a retried activity's result."""
         recorded = await _recorded_result(conn, order.action_key)
         if not stored["refusal"]:
@@ -212,20 +256,30 @@ class ChannelActivities:
     async def _refused(self, order: StepOrder, outbox: Outbox, stored: asyncpg.Record, err: Rejected) -> StepResult:
         key, detail = order.action_key, f"{err.vendor} error {err.code}"
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"UPDATE {outbox.table} SET status = 'rejected', error_code = $2, refusal = $3,"
-                               " updated_at = now() WHERE action_key = $1", key, err.code, err.meaning or None)
+            await conn.execute(
+                f"UPDATE {outbox.table} SET status = 'rejected', error_code = $2, refusal = $3,"
+                " updated_at = now() WHERE action_key = $1",
+                key,
+                err.code,
+                err.meaning or None,
+            )
             if outbox.opted_out and err.meaning == "opted_out":
                 await outbox.opted_out(conn, stored[outbox.recipient], order.taken_at, key)
             await _set_result(conn, key, "rejected", detail)
         activity_logger().warning("message rejected", step=order.planned.key, vendor=err.vendor, code=err.code)
-        return StepResult(status="rejected", detail=detail, **_what_the_refusal_says(order, stored[outbox.recipient],
-                                                                                     err))
+        return StepResult(
+            status="rejected", detail=detail, **_what_the_refusal_says(order, stored[outbox.recipient], err)
+        )
 
     async def _sent(self, order: StepOrder, outbox: Outbox, stored: asyncpg.Record, reference: str) -> StepResult:
         key, detail = order.action_key, f"{order.planned.channel} accepted by {outbox.vendor}"
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"UPDATE {outbox.table} SET status = 'sent', {outbox.reference} = $2,"
-                               " updated_at = now() WHERE action_key = $1", key, reference)
+            await conn.execute(
+                f"UPDATE {outbox.table} SET status = 'sent', {outbox.reference} = $2,"
+                " updated_at = now() WHERE action_key = $1",
+                key,
+                reference,
+            )
             await _set_result(conn, key, "done", detail, reference)
             early = await outbox.ended_early(conn, key, reference) if outbox.ended_early else None
         activity_logger().info("message sent", step=order.planned.key, reference=reference)
@@ -247,20 +301,34 @@ class ChannelActivities:
         # The contact guard paces a day's attempts so the task alone never breaks a cap.
         attempts = order.check.attempts if order.check else stage.call_cadence.attempts_per_day
         result = await self._work_order(
-            order, f"call task for stage {stage.id} queued",
+            order,
+            f"call task for stage {stage.id} queued",
             "INSERT INTO call_tasks (action_key, account_id, stage, tone, phone_order, attempts_per_day, min_numbers,"
             " due_from, third_parties, collector_queue, purpose, attempt_windows)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            stage.id, stage.tone, json.dumps(phones), attempts, min(stage.call_cadence.min_numbers, attempts),
-            order.taken_at, stage.third_parties.value, order.collector_queue, order.step.id,
+            stage.id,
+            stage.tone,
+            json.dumps(phones),
+            attempts,
+            min(stage.call_cadence.min_numbers, attempts),
+            order.taken_at,
+            stage.third_parties.value,
+            order.collector_queue,
+            order.step.id,
             json.dumps(order.attempt_windows),
-            then=lambda conn: write_follow_ups(conn, order.account.account_id, order.follow_ups,
-                                               order.taken_at, order.check.rule_set if order.check else ""),
+            then=lambda conn: write_follow_ups(
+                conn,
+                order.account.account_id,
+                order.follow_ups,
+                order.taken_at,
+                order.check.rule_set if order.check else "",
+            ),
         )
         async with self._pool.acquire() as conn:
             # The queue's book size sets how often its other cases are followed up (domain §4).
-            cases = await conn.fetchval("SELECT count(*) FROM accounts WHERE collector_queue = $1 AND status = 'open'",
-                                        order.collector_queue)
+            cases = await conn.fetchval(
+                "SELECT count(*) FROM accounts WHERE collector_queue = $1 AND status = 'open'", order.collector_queue
+            )
         return result.model_copy(update={"queue_cases": cases})
 
     @activity.defn
@@ -271,13 +339,23 @@ class ChannelActivities:
         step, facts = order.step, letter_facts(order)
         _make_or_fail(self._letters.html, facts)  # a letter that cannot be made fails now, not in the batch
         return await self._work_order(
-            order, f"{step.letter_kind} letter {facts.letter_ref} {_queued_or_held(step)} ({step.delivery})",
+            order,
+            f"{step.letter_kind} letter {facts.letter_ref} {_queued_or_held(step)} ({step.delivery})",
             "INSERT INTO letter_jobs (action_key, account_id, letter_kind, template, locale, delivery, address,"
             " amount_minor, currency, requires_approval, status, validation_period_ends, letter_ref, facts)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            step.letter_kind, step.template, order.account.locale, step.delivery, facts.address,
-            order.outstanding_minor, order.account.currency, step.requires_approval, _initial_status(step, "queued"),
-            order.validation_period_ends, facts.letter_ref, facts.model_dump_json(),
+            step.letter_kind,
+            step.template,
+            order.account.locale,
+            step.delivery,
+            facts.address,
+            order.outstanding_minor,
+            order.account.currency,
+            step.requires_approval,
+            _initial_status(step, "queued"),
+            order.validation_period_ends,
+            facts.letter_ref,
+            facts.model_dump_json(),
         )
 
     @activity.defn
@@ -286,11 +364,17 @@ class ChannelActivities:
             return await self._skip(order, "no address to visit")
         ref = visit_ref(order.action_key)
         return await self._work_order(
-            order, f"{order.step.visit_purpose} visit {ref} ordered",
+            order,
+            f"{order.step.visit_purpose} visit {ref} ordered",
             "INSERT INTO field_visit_orders (action_key, account_id, purpose, address, visit_ref, reason, field_queue,"
             " deadline, invalid_addresses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            order.step.visit_purpose, order.contact_points[0].value, ref, order.visit_reason, order.field_queue,
-            order.visit_deadline, json.dumps(order.invalid_addresses),
+            order.step.visit_purpose,
+            order.contact_points[0].value,
+            ref,
+            order.visit_reason,
+            order.field_queue,
+            order.visit_deadline,
+            json.dumps(order.invalid_addresses),
         )
 
     @activity.defn
@@ -299,12 +383,18 @@ class ChannelActivities:
         if agency is None:
             raise ApplicationError(f"{order.planned.key} names no agency", non_retryable=True)
         return await self._work_order(
-            order, f"placement with {agency.id} {_queued_or_held(order.step)}",
+            order,
+            f"placement with {agency.id} {_queued_or_held(order.step)}",
             "INSERT INTO agency_placements (action_key, account_id, agency_id, placed_minor, currency,"
             " commission_rate, placed_at, recall_at, requires_approval, status)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            agency.id, order.outstanding_minor, order.account.currency, agency.commission_rate, order.taken_at,
-            order.taken_at + timedelta(days=agency.recall_after_days), order.step.requires_approval,
+            agency.id,
+            order.outstanding_minor,
+            order.account.currency,
+            agency.commission_rate,
+            order.taken_at,
+            order.taken_at + timedelta(days=agency.recall_after_days),
+            order.step.requires_approval,
             _initial_status(order.step, "placed"),
         )
 
@@ -312,10 +402,13 @@ class ChannelActivities:
     async def raise_internal_task(self, order: StepOrder) -> StepResult:
         step = order.step
         return await self._work_order(
-            order, f"{step.task} task {_queued_or_held(step)}",
+            order,
+            f"{step.task} task {_queued_or_held(step)}",
             "INSERT INTO internal_tasks (action_key, account_id, task, requires_approval, status)"
             " VALUES ($1, $2, $3, $4, $5)",
-            step.task, step.requires_approval, _initial_status(step, "open"),
+            step.task,
+            step.requires_approval,
+            _initial_status(step, "open"),
         )
 
     @activity.defn
@@ -349,8 +442,14 @@ class ChannelActivities:
             promised_date=order.promise.due_date if order.promise else None,
         )
 
-    async def _work_order(self, order: StepOrder, detail: str, insert: str, *values,
-                          then: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> StepResult:
+    async def _work_order(
+        self,
+        order: StepOrder,
+        detail: str,
+        insert: str,
+        *values,
+        then: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> StepResult:
         """Writes the action log row and the channel's work order together (and `then`), once per action key."""
         async with self._pool.acquire() as conn, conn.transaction():
             # The work order's own key is its reference: the team or vendor consuming it quotes it back.
@@ -371,7 +470,8 @@ class ChannelActivities:
                 outbox = OUTBOXES.get(order.planned.channel)
                 withdrawn = outbox and await conn.execute(
                     f"UPDATE {outbox.table} SET status = 'withdrawn', updated_at = now()"
-                    " WHERE action_key = $1 AND status = 'retry'", order.action_key,
+                    " WHERE action_key = $1 AND status = 'retry'",
+                    order.action_key,
                 )
                 if withdrawn and withdrawn.endswith(" 1"):
                     await _set_result(conn, order.action_key, "skipped", reason)
@@ -397,8 +497,9 @@ def _queued_or_held(step: Action) -> str:
     return "awaiting approval" if step.requires_approval else "queued"
 
 
-async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "",
-                      reference: str | None = None) -> bool:
+async def _log_action(
+    conn: asyncpg.Connection, order: StepOrder, result: str, detail: str = "", reference: str | None = None
+) -> bool:
     """Inserts the action-log row, with the contact guard's evidence; False when this action key was already
     recorded."""
     planned = order.planned
@@ -409,25 +510,48 @@ async def _log_action(conn: asyncpg.Connection, order: StepOrder, result: str, d
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (action_key) DO NOTHING
         """,
-        order.action_key, order.account.account_id, order.workflow_id, order.run_id, planned.step_id,
-        planned.channel, planned.dpd, planned.stage, planned.due_at, order.taken_at, result, detail, reference,
+        order.action_key,
+        order.account.account_id,
+        order.workflow_id,
+        order.run_id,
+        planned.step_id,
+        planned.channel,
+        planned.dpd,
+        planned.stage,
+        planned.due_at,
+        order.taken_at,
+        result,
+        detail,
+        reference,
     )
     if order.check is not None and status.endswith(" 1"):
         blocked = result == "skipped"
-        await record_check(conn, order.account.account_id, order.action_key, planned, order.check,
-                           "blocked" if blocked else "allowed", detail if blocked else order.check.rule)
+        await record_check(
+            conn,
+            order.account.account_id,
+            order.action_key,
+            planned,
+            order.check,
+            "blocked" if blocked else "allowed",
+            detail if blocked else order.check.rule,
+        )
     return status.endswith(" 1")
 
 
-async def write_follow_ups(conn: asyncpg.Connection, account_id: str, plan: FollowUpPlan | None,
-                           now: datetime, rule_set: str) -> None:
+async def write_follow_ups(
+    conn: asyncpg.Connection, account_id: str, plan: FollowUpPlan | None, now: datetime, rule_set: str
+) -> None:
     """Replaces the account's follow-up days from `plan.replace_from` on with the plan's (a stopped plan marks
     them stopped). Idempotent: writing the same plan twice leaves the same rows."""
     if plan is None:
         return
-    await conn.execute("UPDATE follow_ups SET status = $3, planned_at = $4 WHERE account_id = $1 AND day >= $2"
-                       " AND status = 'planned'", account_id, plan.replace_from,
-                       "stopped" if plan.stopped else "withdrawn", now)
+    await conn.execute(
+        "UPDATE follow_ups SET status = $3, planned_at = $4 WHERE account_id = $1 AND day >= $2 AND status = 'planned'",
+        account_id,
+        plan.replace_from,
+        "stopped" if plan.stopped else "withdrawn",
+        now,
+    )
     await conn.executemany(
         "INSERT INTO follow_ups (account_id, day, task_key, starts_at, attempts, rule_set, status, planned_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7) ON CONFLICT (account_id, day) DO UPDATE SET"
@@ -437,21 +561,34 @@ async def write_follow_ups(conn: asyncpg.Connection, account_id: str, plan: Foll
     )
 
 
-async def record_check(conn: asyncpg.Connection, account_id: str, key: str, planned: PlannedStep, check: Check,
-                       verdict: str, rule: str) -> None:
+async def record_check(
+    conn: asyncpg.Connection, account_id: str, key: str, planned: PlannedStep, check: Check, verdict: str, rule: str
+) -> None:
     await conn.execute(
         "INSERT INTO contact_checks (account_id, action_key, step_id, channel, rule_set, verdict, rule, evaluated_at,"
         " local_time, allowed_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (action_key, evaluated_at) DO NOTHING",
-        account_id, key, planned.step_id, planned.channel, check.rule_set, verdict, rule, check.evaluated_at,
-        check.local_time, check.at if verdict == "deferred" else None, check.attempts,
+        account_id,
+        key,
+        planned.step_id,
+        planned.channel,
+        check.rule_set,
+        verdict,
+        rule,
+        check.evaluated_at,
+        check.local_time,
+        check.at if verdict == "deferred" else None,
+        check.attempts,
     )
 
 
 async def _set_result(conn: asyncpg.Connection, key: str, result: str, detail: str, reference: str | None = None):
     await conn.execute(
         "UPDATE action_log SET result = $2, detail = $3, reference = $4 WHERE action_key = $1",
-        key, result, detail, reference,
+        key,
+        result,
+        detail,
+        reference,
     )
 
 
@@ -475,12 +612,23 @@ def _what_the_refusal_says(order: StepOrder, recipient: str, refusal: Rejected) 
     receive it makes the point invalid. The account acts on these as on a signal."""
     channel = order.planned.channel
     if refusal.meaning == "opted_out":
-        return {"cease": CeaseContact(
-            request_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}", channels=[Channel(channel)],
-            reason=f"{refusal.vendor} refused: the recipient opted out (error {refusal.code})",
-            received_at=order.taken_at)}
+        return {
+            "cease": CeaseContact(
+                request_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}",
+                channels=[Channel(channel)],
+                reason=f"{refusal.vendor} refused: the recipient opted out (error {refusal.code})",
+                received_at=order.taken_at,
+            )
+        }
     if refusal.meaning == "invalid_recipient":
-        return {"point_outcome": ContactOutcome(
-            outcome_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}", code=INVALID_POINT[channel],
-            source=channel, contact_point=recipient, reported_by=refusal.vendor, occurred_at=order.taken_at)}
+        return {
+            "point_outcome": ContactOutcome(
+                outcome_id=f"{refusal.vendor}-{refusal.code}-{order.action_key}",
+                code=INVALID_POINT[channel],
+                source=channel,
+                contact_point=recipient,
+                reported_by=refusal.vendor,
+                occurred_at=order.taken_at,
+            )
+        }
     return {}

@@ -64,8 +64,7 @@ def report(policy: str, view: AccountView, event_types: list[str]) -> None:
         target = "   (for information)"
     # A query sees the workflow as of its last task; the run number tells whether it continued-as-new (the
     # history fetched is the current run's only).
-    print(f"{policy}: 0 to {DAYS} dpd, no answer"
-          f" (last wake-up at dpd {view.dpd}, stage {view.stage}, run {view.runs})")
+    print(f"{policy}: 0 to {DAYS} dpd, no answer (last wake-up at dpd {view.dpd}, stage {view.stage}, run {view.runs})")
     print(f"  history events     {total:5d}{target}")
     print(f"  ladder actions     {view.actions_taken:5d}")
     print(f"  events per action  {total / max(view.actions_taken, 1):7.1f}")

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from time import perf_counter
 
 from temporalio import workflow
@@ -63,7 +63,7 @@ async def timed(indices: range, start_one, concurrency: int) -> float:
 
 def documents(prefix: str, count: int) -> list[AccountDocument]:
     """A portfolio mixing the three policies, three regions and 0-30 dpd, as billing would send it."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     return [
         account_document(f"{prefix}{i:06d}", POLICIES[i % len(POLICIES)], today - timedelta(days=i % 31), i)
         for i in range(count)
@@ -102,8 +102,9 @@ async def end_to_end(client: Client, batch: list[AccountDocument], concurrency: 
             if rows > seen:
                 seen, progress_at = rows, perf_counter()
             elif perf_counter() - progress_at > STALL_SECONDS:
-                raise RuntimeError(f"only {seen} of {len(batch)} accounts rows, none for {STALL_SECONDS}s;"
-                                   f" see {WORKER_LOG}")
+                raise RuntimeError(
+                    f"only {seen} of {len(batch)} accounts rows, none for {STALL_SECONDS}s; see {WORKER_LOG}"
+                )
         return started, perf_counter() - began
 
 
@@ -145,20 +146,26 @@ async def main(count: int, concurrency: int, with_worker: bool) -> None:
     )
     try:
         client = env.client
-        print(f"onboarding: {count:,} of each, alternating in blocks of {BLOCK:,}, {concurrency} in flight,"
-              f" local dev server")
+        print(
+            f"onboarding: {count:,} of each, alternating in blocks of {BLOCK:,}, {concurrency} in flight,"
+            f" local dev server"
+        )
         await compare(client, "W", WARM_UP, concurrency)  # connections, server caches, code paths
         noop, accounts, block_ratios = await compare(client, "A", count, concurrency)
         ratio = accounts / noop
         print(f"  no-op starts                 {noop:8.1f} /s")
         print(f"  open_account                 {accounts:8.1f} /s")
-        print(f"  accounts/s / no-op starts/s  {ratio:8.2f}    target >= {TARGET}:"
-              f" {'OK' if ratio >= TARGET else 'BELOW TARGET'}   (blocks {min(block_ratios):.2f}"
-              f" to {max(block_ratios):.2f})")
+        print(
+            f"  accounts/s / no-op starts/s  {ratio:8.2f}    target >= {TARGET}:"
+            f" {'OK' if ratio >= TARGET else 'BELOW TARGET'}   (blocks {min(block_ratios):.2f}"
+            f" to {max(block_ratios):.2f})"
+        )
         if with_worker:
             started, onboarded = await end_to_end(client, documents("E", count), concurrency)
-            print(f"  with a worker process: started in {started:.1f}s, every accounts row after {onboarded:.1f}s"
-                  f" = {count / onboarded:.1f} accounts onboarded/s end to end")
+            print(
+                f"  with a worker process: started in {started:.1f}s, every accounts row after {onboarded:.1f}s"
+                f" = {count / onboarded:.1f} accounts onboarded/s end to end"
+            )
     finally:
         await env.shutdown()
 

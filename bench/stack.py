@@ -47,12 +47,18 @@ class Services:
         """What `python -m worker` reads (infra/config.py) to work on our queue, database and stand-in."""
         settings = self.settings
         return {
-            "TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-            "TASK_QUEUE": task_queue, "DATABASE_URL": settings.database_url,
-            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-            "TWILIO_FROM_NUMBER": settings.twilio_from_number, "TWILIO_API_BASE": settings.twilio_api_base,
-            "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
-            "LETTER_DROP_DIR": str(settings.letter_drop_dir), "AGENCY_DROP_DIR": str(settings.agency_drop_dir),
+            "TEMPORAL_ADDRESS": temporal_address,
+            "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+            "TASK_QUEUE": task_queue,
+            "DATABASE_URL": settings.database_url,
+            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "TWILIO_FROM_NUMBER": settings.twilio_from_number,
+            "TWILIO_API_BASE": settings.twilio_api_base,
+            "SMTP_HOST": settings.smtp_host,
+            "SMTP_PORT": str(settings.smtp_port),
+            "LETTER_DROP_DIR": str(settings.letter_drop_dir),
+            "AGENCY_DROP_DIR": str(settings.agency_drop_dir),
             "LOG_FORMAT": "json",
         }
 
@@ -81,10 +87,19 @@ async def services():
         drop = ROOT / ".run" / f"bench-handoff-{name}"
         stack.callback(shutil.rmtree, drop, True)
         settings = Settings(
-            temporal_address="", temporal_namespace="default", task_queue="unused", database_url=database_url,
-            twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
-            twilio_api_base=twilio.base_url, log_format="console", smtp_host=smtp.host, smtp_port=smtp.port,
-            letter_drop_dir=drop / "print-vendor", agency_drop_dir=drop / "agencies",
+            temporal_address="",
+            temporal_namespace="default",
+            task_queue="unused",
+            database_url=database_url,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number=TWILIO_FROM,
+            twilio_api_base=twilio.base_url,
+            log_format="console",
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            letter_drop_dir=drop / "print-vendor",
+            agency_drop_dir=drop / "agencies",
         )
         sms_client = twilio_sms.make_client(settings)
         stack.push_async_callback(sms_client.http_client.close)
@@ -103,8 +118,9 @@ def account_document(account_id: str, policy: str, due: date, variant: int = 0) 
             ContactPoint(kind="work_phone", value=f"{mobile}{(suffix + 1) % 10_000:04d}"),
             ContactPoint(kind="email", value=f"{account_id.lower()}@example.com"),
             ContactPoint(kind="address", value=f"{variant % 500 + 1} Bench Road, {city}"),
-            ContactPoint(kind="mobile", value=f"{mobile}{(suffix + 2) % 10_000:04d}", owner="contact",
-                         relation="spouse"),
+            ContactPoint(
+                kind="mobile", value=f"{mobile}{(suffix + 2) % 10_000:04d}", owner="contact", relation="spouse"
+            ),
         ],
         time_zone=time_zone,
         currency=currency,

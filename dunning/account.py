@@ -41,7 +41,7 @@ class ContactPoint(Payload):
     knows_of_debt: bool = False  # a contact person who already knows of the loan may discuss it (domain §2)
 
     @model_validator(mode="after")
-    def _value_fits_kind(self) -> "ContactPoint":
+    def _value_fits_kind(self) -> ContactPoint:
         if self.kind in PHONE_KINDS and not E164.match(self.value):
             raise ValueError(f"{self.kind} must be an E.164 number such as +14155550123")
         if self.kind == "email" and "@" not in self.value:

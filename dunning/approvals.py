@@ -37,8 +37,9 @@ class ApprovalDecision(Payload):
     decided_at: AwareDatetime
 
 
-def decision_problem(approvers: list[str], pending: list[ApprovalRequest], decided: list[str],
-                     decision: ApprovalDecision) -> str:
+def decision_problem(
+    approvers: list[str], pending: list[ApprovalRequest], decided: list[str], decision: ApprovalDecision
+) -> str:
     """Why this decision cannot be taken ('' if it can)."""
     if decision.approval_ref in decided:
         return f"approval {decision.approval_ref} was already decided"

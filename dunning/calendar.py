@@ -23,7 +23,7 @@ class Holiday(BaseModel):
     name: str
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Holiday":
+    def _ordered(self) -> Holiday:
         if self.last < self.first:
             raise ValueError(f"holiday {self.name!r} ends ({self.last}) before it starts ({self.first})")
         return self

@@ -46,8 +46,9 @@ class CallScripts(Strict):
             raise CallScriptsError(f"{self._source}: no hints in locale {locale!r}; locales: {', '.join(LOCALES)}")
         stage_hints = self.stages.get(policy, {}).get(stage)
         if stage_hints is None:
-            raise CallScriptsError(f"{self._source}: no hints for stage {stage!r} of policy {policy!r} "
-                                   f"(key stages.{policy}.{stage})")
+            raise CallScriptsError(
+                f"{self._source}: no hints for stage {stage!r} of policy {policy!r} (key stages.{policy}.{stage})"
+            )
         purpose_hints = self.purposes.get(purpose)
         if purpose_hints is None:
             raise CallScriptsError(f"{self._source}: no hints for call purpose {purpose!r} (key purposes.{purpose})")
@@ -62,14 +63,18 @@ class CallScripts(Strict):
             calling = {stage.id for stage in policy.stages if Channel.call in stage.channels}
             written = set(self.stages.get(policy.name, {}))
             found += [f"stages.{policy.name}.{stage}: missing (the stage calls)" for stage in sorted(calling - written)]
-            found += [f"stages.{policy.name}.{stage}: not a stage of policy {policy.name!r} that calls"
-                      for stage in sorted(written - calling)]
+            found += [
+                f"stages.{policy.name}.{stage}: not a stage of policy {policy.name!r} that calls"
+                for stage in sorted(written - calling)
+            ]
             purposes |= {action.id for action in policy.actions() if action.channel is Channel.call}
         names = {policy.name for policy in policies}
         found += [f"stages.{name}: no such policy" for name in sorted(set(self.stages) - names)]
         found += [f"purposes.{purpose}: missing (a call step)" for purpose in sorted(purposes - set(self.purposes))]
-        found += [f"purposes.{purpose}: no policy has a call step of that id"
-                  for purpose in sorted(set(self.purposes) - purposes)]
+        found += [
+            f"purposes.{purpose}: no policy has a call step of that id"
+            for purpose in sorted(set(self.purposes) - purposes)
+        ]
         return found
 
 

@@ -10,23 +10,36 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from dunning import approvals, commitments, compliance, ladder, pacing, placements, visits
-from dunning.placements import AgencyReport, Placement, RecallRequest
-from dunning.approvals import ApprovalRequest
 from dunning.account import AccountDocument, PaymentReceived, PaymentReversed, local_date, local_datetime
+from dunning.approvals import ApprovalRequest
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import Check, ContactMade
 from dunning.contact import CONTACT_CHANNELS, CeaseContact
 from dunning.disputes import (
-    DisputeOpened, DisputeResolved, first_collector_queue, pauses_collection, reassigned_queue, resolution_problem,
+    DisputeOpened,
+    DisputeResolved,
+    first_collector_queue,
+    pauses_collection,
+    reassigned_queue,
+    resolution_problem,
 )
 from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
 from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
 from dunning.letters import LetterDelivery
 from dunning.money import format_amount
-from dunning.pacing import FollowUp, FollowUpPlan
 from dunning.outcomes import (
-    CONVERSATIONS, DEBTOR_EVENT_OF, STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, PointRecord, outcome_problem, reactions,
+    CONVERSATIONS,
+    DEBTOR_EVENT_OF,
+    STRATEGY_OF,
+    ContactBook,
+    ContactOutcome,
+    ContactUpdated,
+    PointRecord,
+    outcome_problem,
+    reactions,
 )
+from dunning.pacing import FollowUp, FollowUpPlan
+from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.policy import Agency, Channel, Policy, Strategy
 from dunning.state import AccountState, AccountView
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
@@ -75,8 +88,9 @@ class ClaimChange:
 
 
 class Case:
-    def __init__(self, account: AccountDocument, policy: Policy, state: AccountState,
-                 treatment_replaces_catch_up: bool = True) -> None:
+    def __init__(
+        self, account: AccountDocument, policy: Policy, state: AccountState, treatment_replaces_catch_up: bool = True
+    ) -> None:
         self.account = account
         self.policy = policy
         self.state = state
@@ -133,8 +147,14 @@ class Case:
             moments.append(stage_change)
         return min(moments) if moments else None
 
-    def step_taken(self, planned: ladder.PlannedStep, check: Check | None, now: datetime,
-                   follow_ups: FollowUpPlan | None = None, queue_cases: int | None = None) -> None:
+    def step_taken(
+        self,
+        planned: ladder.PlannedStep,
+        check: Check | None,
+        now: datetime,
+        follow_ups: FollowUpPlan | None = None,
+        queue_cases: int | None = None,
+    ) -> None:
         """A step that was taken (`check` only if it went out): a contact counts for the caps; a ladder call task
         brings its follow-up plan and tells us how full its collector queue is; a validation notice that could not
         go holds collection until it can."""
@@ -162,15 +182,27 @@ class Case:
             return None
         notice = self.policy.validation_notice
         if self._validation_notice_owed() and not (notice and planned.step_id == notice.id):
-            return Check(rule_set=rules.name, verdict="blocked", evaluated_at=now, at=now,
-                         rule="validation_notice: not sent yet (12 CFR 1006.34)",
-                         local_time=compliance.local_stamp(now, self.account.time_zone))
+            return Check(
+                rule_set=rules.name,
+                verdict="blocked",
+                evaluated_at=now,
+                at=now,
+                rule="validation_notice: not sent yet (12 CFR 1006.34)",
+                local_time=compliance.local_stamp(now, self.account.time_zone),
+            )
         # A ladder call task is a day of attempts at the stage's cadence; a reaction or confirmation is one call.
         stage = self.policy.stage_at(planned.dpd)
         ladder_call = channel is Channel.call and not isinstance(planned, ladder.AgendaStep)
         cadence = stage.call_cadence if stage and ladder_call else None
-        return compliance.check(rules, self.account, channel, now, self.state.contacts_made,
-                                self.state.last_conversation_at, cadence.attempts_per_day if cadence else 1)
+        return compliance.check(
+            rules,
+            self.account,
+            channel,
+            now,
+            self.state.contacts_made,
+            self.state.last_conversation_at,
+            cadence.attempts_per_day if cadence else 1,
+        )
 
     def _validation_notice_owed(self) -> bool:
         rules = self.policy.contact_rules
@@ -179,8 +211,11 @@ class Case:
     def _validation_notice_stuck(self) -> bool:
         """Owed but no longer on the agenda: it could not go (no address, a bad order)."""
         notice = self.policy.validation_notice
-        return (notice is not None and self._validation_notice_owed()
-                and all(p.step_id != notice.id for p in self.state.agenda))
+        return (
+            notice is not None
+            and self._validation_notice_owed()
+            and all(p.step_id != notice.id for p in self.state.agenda)
+        )
 
     def validation_period_ends(self, planned: ladder.PlannedStep, sent: datetime) -> date | None:
         """For the validation notice: the last day of the period it opens if sent at `sent` (receipt assumed the
@@ -188,21 +223,33 @@ class Case:
         notice, rules = self.policy.validation_notice, self.policy.contact_rules
         if not (notice and planned.step_id == notice.id and rules and rules.validation_notice):
             return None
-        received = self.policy.working_days.add_working_days(local_date(sent, self.account.time_zone),
-                                                             rules.validation_notice.receipt_after_working_days)
+        received = self.policy.working_days.add_working_days(
+            local_date(sent, self.account.time_zone), rules.validation_notice.receipt_after_working_days
+        )
         return received + timedelta(days=rules.validation_notice.period_days)
 
     def _owe_validation_notice(self, now: datetime) -> None:
         """Puts the validation notice first, when the rule set requires one and it has not gone (once at a time:
         a notice that could not go, for want of an address, is put again when one arrives)."""
         notice = self.policy.validation_notice
-        if notice is None or not self._validation_notice_owed() or any(
-                p.step_id == notice.id for p in self.state.agenda):
+        if (
+            notice is None
+            or not self._validation_notice_owed()
+            or any(p.step_id == notice.id for p in self.state.agenda)
+        ):
             return
         dpd = ladder.dpd_at(self.account, now)
-        self.state.agenda.append(ladder.AgendaStep(
-            key=f"{notice.id}:{now:%Y%m%dT%H%M%S}", step_id=notice.id, channel=notice.channel.value, dpd=dpd,
-            stage=ladder.stage_id(self.policy, dpd), due_at=now, cause="validation notice (12 CFR 1006.34)"))
+        self.state.agenda.append(
+            ladder.AgendaStep(
+                key=f"{notice.id}:{now:%Y%m%dT%H%M%S}",
+                step_id=notice.id,
+                channel=notice.channel.value,
+                dpd=dpd,
+                stage=ladder.stage_id(self.policy, dpd),
+                due_at=now,
+                cause="validation notice (12 CFR 1006.34)",
+            )
+        )
 
     def defer(self, planned: ladder.PlannedStep, until: datetime) -> None:
         self.state.deferred[planned.key] = until
@@ -216,20 +263,31 @@ class Case:
 
     # --- workload pacing ----------------------------------------------------------------------------------
 
-    def follow_up_plan(self, planned: ladder.PlannedStep, check: Check | None, now: datetime,
-                       task_key: str) -> FollowUpPlan | None:
+    def follow_up_plan(
+        self, planned: ladder.PlannedStep, check: Check | None, now: datetime, task_key: str
+    ) -> FollowUpPlan | None:
         """The follow-up days a ladder call task brings if it is filed now (None: the policy does not follow its
         stage up). They run until the stage ends, when the next stage's task takes over."""
         rules = self.policy.follow_up
         stage = self.policy.stage_at(planned.dpd)
-        if (rules is None or stage is None or stage.id not in rules.stages or planned.channel != Channel.call.value
-                or isinstance(planned, ladder.AgendaStep)):
+        if (
+            rules is None
+            or stage is None
+            or stage.id not in rules.stages
+            or planned.channel != Channel.call.value
+            or isinstance(planned, ladder.AgendaStep)
+        ):
             return None
         assert stage.to_dpd is not None, "follow-up stages end (checked when the policy loads)"
         today = local_date(now, self.account.time_zone)
-        plan = FollowUpPlan(task_key=task_key, anchor=today, replace_from=today,  # the task is today's work
-                            until=self.account.due_date + timedelta(days=stage.to_dpd + 1),
-                            queue_cases=self.state.queue_cases, written=True)
+        plan = FollowUpPlan(
+            task_key=task_key,
+            anchor=today,
+            replace_from=today,  # the task is today's work
+            until=self.account.due_date + timedelta(days=stage.to_dpd + 1),
+            queue_cases=self.state.queue_cases,
+            written=True,
+        )
         filed = [_contact_of(planned, check)] if check else []
         return plan.model_copy(update={"days": self._follow_up_days(plan, today, filed)})
 
@@ -246,8 +304,12 @@ class Case:
         for day in come if self.policy.contact_rules else []:
             self._contact_made(ContactMade(channel=Channel.call, at=day.at, attempts=day.attempts))
         live = max([day.day for day in come], default=plan.live_day)  # the day being worked, if it is today
-        collecting = (state.status == "open" and state.paused_since is None and state.commitment is None
-                      and Channel.call not in state.ceased_channels)
+        collecting = (
+            state.status == "open"
+            and state.paused_since is None
+            and state.commitment is None
+            and Channel.call not in state.ceased_channels
+        )
         rules = self.policy.contact_rules
         resume = compliance.calls_resume(rules, self.account, state.last_conversation_at) if rules else None
         if not collecting:
@@ -255,20 +317,25 @@ class Case:
         elif resume is not None and resume > now:  # a conversation today or lately: today's calls stop as well
             update = {"days": self._follow_up_days(plan, today), "replace_from": today, "stopped": True}
         else:
-            update = {"days": self._follow_up_days(plan, today), "replace_from": today + timedelta(days=1),
-                      "stopped": False}
+            update = {
+                "days": self._follow_up_days(plan, today),
+                "replace_from": today + timedelta(days=1),
+                "stopped": False,
+            }
         stops_today = update["stopped"] and live == today
-        changed = update["days"] != plan.days[len(come):] or update["stopped"] != plan.stopped or stops_today
-        self.state.follow_ups = plan.model_copy(update={**update, "live_day": None if update["stopped"] else live,
-                                                        "written": plan.written and not changed})
+        changed = update["days"] != plan.days[len(come) :] or update["stopped"] != plan.stopped or stops_today
+        self.state.follow_ups = plan.model_copy(
+            update={**update, "live_day": None if update["stopped"] else live, "written": plan.written and not changed}
+        )
         return None if self.state.follow_ups.written else self.state.follow_ups
 
     def follow_ups_written(self) -> None:
         assert self.state.follow_ups is not None
         self.state.follow_ups = self.state.follow_ups.model_copy(update={"written": True})
 
-    def _follow_up_days(self, plan: FollowUpPlan, today: date,
-                        filed: list[ContactMade] | None = None) -> list[FollowUp]:
+    def _follow_up_days(
+        self, plan: FollowUpPlan, today: date, filed: list[ContactMade] | None = None
+    ) -> list[FollowUp]:
         """The cadence's days after `today`, each placed at the start of the best call window and kept only if the
         guard lets that day's attempts go on that day (a day with no room gives way to the next)."""
         rules, contact_rules, zone = self.policy.follow_up, self.policy.contact_rules, self.account.time_zone
@@ -306,8 +373,11 @@ class Case:
 
     def pauses_collection(self) -> bool:
         state = self.state
-        return (bool(state.verifications or state.fraud_claims) or self._validation_notice_stuck()
-                or any(pauses_collection(d) for d in state.open_disputes))
+        return (
+            bool(state.verifications or state.fraud_claims)
+            or self._validation_notice_stuck()
+            or any(pauses_collection(d) for d in state.open_disputes)
+        )
 
     def pause(self, now: datetime) -> None:
         if self.state.paused_since is None:
@@ -414,8 +484,9 @@ class Case:
 
     # --- death and bankruptcy ------------------------------------------------------------------------------
 
-    def apply_verification(self, event: DebtorEventReported | DocumentsVerified,
-                           now: datetime) -> VerificationChange | None:
+    def apply_verification(
+        self, event: DebtorEventReported | DocumentsVerified, now: datetime
+    ) -> VerificationChange | None:
         """A report stops contact until its documents come; documents close the account or resume collection.
         Documents that overtake their report wait for it; resends change nothing (None: nothing to record)."""
         state = self.state
@@ -465,8 +536,7 @@ class Case:
     def apply_cease(self, request: CeaseContact) -> bool:
         """False (and a recorded rejection) if the request names no channel that reaches the debtor."""
         if not request.ceased():
-            self.state.record_rejection(f"cease request {request.request_id} names no channel that reaches "
-                                        "the debtor")
+            self.state.record_rejection(f"cease request {request.request_id} names no channel that reaches the debtor")
             return False
         ceased = set(self.state.ceased_channels) | request.ceased()
         self.state.ceased_channels = sorted(ceased, key=lambda channel: channel.value)
@@ -488,15 +558,18 @@ class Case:
         if outcome.contact_point and book.record_failure(self.policy, outcome.contact_point, outcome.code, now):
             change.changed_points.append(book.find(outcome.contact_point))
         if outcome.code in DEBTOR_EVENT_OF:
-            state.pending_verifications.append(DebtorEventReported(
-                report_id=event_id, event=DEBTOR_EVENT_OF[outcome.code], reported_at=outcome.occurred_at,
-                details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
-            ))
+            state.pending_verifications.append(
+                DebtorEventReported(
+                    report_id=event_id,
+                    event=DEBTOR_EVENT_OF[outcome.code],
+                    reported_at=outcome.occurred_at,
+                    details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
+                )
+            )
         elif change.strategy is not None and state.commitment is None:
             # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
             # promise being kept needs none.
-            state.agenda = [p for p in state.agenda
-                            if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
+            state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
             tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
             state.agenda += reactions(self.policy, self.account, change.strategy, now, f"outcome {event_id}", tried)
         if book.debtor_phones_lost() and state.lost_contact_since is None:
@@ -510,10 +583,18 @@ class Case:
         failed visit would, so later letters and visits go elsewhere or not at all."""
         failure = delivery.address_failure()
         if failure is not None:
-            return self.apply_outcome(ContactOutcome(
-                outcome_id=delivery.event_id, code=failure, source="letter", contact_point=delivery.address,
-                reported_by="mail vendor", note=delivery.evidence, occurred_at=delivery.occurred_at,
-            ), now)
+            return self.apply_outcome(
+                ContactOutcome(
+                    outcome_id=delivery.event_id,
+                    code=failure,
+                    source="letter",
+                    contact_point=delivery.address,
+                    reported_by="mail vendor",
+                    note=delivery.evidence,
+                    occurred_at=delivery.occurred_at,
+                ),
+                now,
+            )
         if delivery.event_id in self.state.outcome_ids:
             return ContactChange("duplicate")
         self.state.outcome_ids.append(delivery.event_id)
@@ -529,20 +610,32 @@ class Case:
             return None
         ref, zone = approvals.approval_ref(action_key), self.account.time_zone
         chasers = []
-        for action, days in ((rules.reminder, rules.remind_after_working_days),
-                             (rules.escalation, rules.escalate_after_working_days)):
+        for action, days in (
+            (rules.reminder, rules.remind_after_working_days),
+            (rules.escalation, rules.escalate_after_working_days),
+        ):
             day = self.policy.working_days.add_working_days(local_date(now, zone), days)
             dpd = ladder.dpd_on(self.account.due_date, day)
             chaser = ladder.AgendaStep(
-                key=f"{action.id}:{planned.key}", step_id=action.id, channel=action.channel.value, dpd=dpd,
-                stage=ladder.stage_id(self.policy, dpd), due_at=local_datetime(day, self.policy.send_time, zone),
+                key=f"{action.id}:{planned.key}",
+                step_id=action.id,
+                channel=action.channel.value,
+                dpd=dpd,
+                stage=ladder.stage_id(self.policy, dpd),
+                due_at=local_datetime(day, self.policy.send_time, zone),
                 cause=f"{APPROVAL}{ref}",
             )
             self.state.agenda.append(chaser)
             chasers.append(chaser.key)
-        request = approvals.ApprovalRequest(approval_ref=ref, action_key=action_key, step_key=planned.key,
-                                            step_id=planned.step_id, channel=planned.channel, requested_at=now,
-                                            chasers=chasers)
+        request = approvals.ApprovalRequest(
+            approval_ref=ref,
+            action_key=action_key,
+            step_key=planned.key,
+            step_id=planned.step_id,
+            channel=planned.channel,
+            requested_at=now,
+            chasers=chasers,
+        )
         self.state.approvals.append(request)
         return request
 
@@ -550,8 +643,7 @@ class Case:
         rules = self.policy.approvals
         if rules is None:
             return "this account's policy takes no approval decisions"
-        return approvals.decision_problem(rules.approvers, self.state.approvals, self.state.decided_approvals,
-                                          decision)
+        return approvals.decision_problem(rules.approvers, self.state.approvals, self.state.decided_approvals, decision)
 
     def apply_approval(self, decision: approvals.ApprovalDecision) -> approvals.ApprovalRequest | None:
         """The decision ends the wait and its chasers; one that cannot be taken is recorded as refused."""
@@ -595,9 +687,14 @@ class Case:
             return f"rejected: placement {event.placement_ref} is not current"
         if event.kind == "payment":
             placement.recovered_minor += event.amount_minor
-            state.pending_payments.append(PaymentReceived(
-                payment_id=f"agency-{event_id}", amount_minor=event.amount_minor, currency=self.account.currency,
-                paid_at=event.occurred_at))
+            state.pending_payments.append(
+                PaymentReceived(
+                    payment_id=f"agency-{event_id}",
+                    amount_minor=event.amount_minor,
+                    currency=self.account.currency,
+                    paid_at=event.occurred_at,
+                )
+            )
         return "recalled" if event.kind == "returned" else "recorded"
 
     def visit_decision(self, planned: ladder.PlannedStep, now: datetime) -> visits.VisitDecision | None:
@@ -610,15 +707,29 @@ class Case:
 
     def apply_visit_report(self, report: visits.VisitReport, now: datetime) -> ContactChange:
         """A visit's finding is an outcome of the tree; a promise made at the door is taken as any other."""
-        change = self.apply_outcome(ContactOutcome(
-            outcome_id=report.report_id, code=visits.OUTCOME_OF[report.finding], source="field_visit",
-            contact_point=report.address, reported_by=report.agent, note=report.notes, occurred_at=report.visited_at,
-        ), now)
+        change = self.apply_outcome(
+            ContactOutcome(
+                outcome_id=report.report_id,
+                code=visits.OUTCOME_OF[report.finding],
+                source="field_visit",
+                contact_point=report.address,
+                reported_by=report.agent,
+                note=report.notes,
+                occurred_at=report.visited_at,
+            ),
+            now,
+        )
         if change.verdict == "applied" and report.finding == "promised":
-            self.state.pending_commitments.append(PromiseMade(
-                promise_id=report.report_id, amount_minor=report.promised_minor, promised_date=report.promised_date,
-                channel="field_visit", taken_by=report.agent, made_at=report.visited_at,
-            ))
+            self.state.pending_commitments.append(
+                PromiseMade(
+                    promise_id=report.report_id,
+                    amount_minor=report.promised_minor,
+                    promised_date=report.promised_date,
+                    channel="field_visit",
+                    taken_by=report.agent,
+                    made_at=report.visited_at,
+                )
+            )
         return change
 
     def _spoke_with_debtor(self, when: datetime, now: datetime) -> None:
@@ -640,8 +751,12 @@ class Case:
         if changed and self._validation_notice_stuck():  # a notice that found no address may go now
             self._owe_validation_notice(now)
             skipped = self.resume_if_nothing_pauses(now)
-        return ContactChange(verdict, changed_points=changed, skipped=skipped,
-                             removed_point=update.replaces if verdict == "corrected" else None)
+        return ContactChange(
+            verdict,
+            changed_points=changed,
+            skipped=skipped,
+            removed_point=update.replaces if verdict == "corrected" else None,
+        )
 
     # --- promises and plans --------------------------------------------------------------------------------
 
@@ -670,7 +785,8 @@ class Case:
     def promise_refusal(self, promise: PromiseMade, now: datetime) -> str:
         state = self.state
         if promise.promise_id in state.commitment_ids or (
-                state.commitment and state.commitment.commitment_id == promise.promise_id):
+            state.commitment and state.commitment.commitment_id == promise.promise_id
+        ):
             return "duplicate"
         if problem := self._not_collecting():
             return problem
@@ -680,7 +796,9 @@ class Case:
 
     def plan_refusal(self, plan: PlanProposed, now: datetime) -> str:
         state = self.state
-        if plan.plan_id in state.commitment_ids or (state.commitment and state.commitment.commitment_id == plan.plan_id):
+        if plan.plan_id in state.commitment_ids or (
+            state.commitment and state.commitment.commitment_id == plan.plan_id
+        ):
             return f"plan {plan.plan_id} was already taken or refused"
         if problem := self._not_collecting():
             return problem
@@ -718,8 +836,13 @@ class Case:
         state.commitment = None
         state.commitment_ids.append(commitment.commitment_id)
         state.agenda = [p for p in state.agenda if p.instalment is None]
-        treatment = reactions(self.policy, self.account, Strategy.broken_promise, now,
-                              f"{commitment.kind} {commitment.commitment_id}") if verdict in ("broken", "kept_in_part") else []
+        treatment = (
+            reactions(
+                self.policy, self.account, Strategy.broken_promise, now, f"{commitment.kind} {commitment.commitment_id}"
+            )
+            if verdict in ("broken", "kept_in_part")
+            else []
+        )
         # The treatment's text or call stands in for the ladder's catch-up on its channel: one contact, not two.
         covered = frozenset(p.channel for p in treatment if p.due_at <= now and self.treatment_replaces_catch_up)
         skipped = self.skip_missed_steps(now, covered) if state.status == "open" and verdict != "replaced" else []

@@ -72,8 +72,9 @@ class Commitment(BaseModel):
         return sum(i.amount_minor for i in self.instalments)
 
 
-def promise_problem(policy: Policy, account: AccountDocument, promise: PromiseMade, outstanding_minor: int,
-                    now: datetime) -> str:
+def promise_problem(
+    policy: Policy, account: AccountDocument, promise: PromiseMade, outstanding_minor: int, now: datetime
+) -> str:
     """Why this promise cannot be accepted ('' if it can), judged when the account takes it (`now`)."""
     rules = policy.promises
     if rules is None:
@@ -89,13 +90,16 @@ def promise_problem(policy: Policy, account: AccountDocument, promise: PromiseMa
     ):
         return f"promised date {promise.promised_date} is already past ({made})"
     if (promise.promised_date - made).days > rules.max_days_out:
-        return (f"promised date {promise.promised_date} is more than {rules.max_days_out} days after the promise "
-                f"({made}); agree a plan instead")
+        return (
+            f"promised date {promise.promised_date} is more than {rules.max_days_out} days after the promise "
+            f"({made}); agree a plan instead"
+        )
     return ""
 
 
-def plan_problem(policy: Policy, account: AccountDocument, plan: PlanProposed, outstanding_minor: int,
-                 now: datetime) -> str:
+def plan_problem(
+    policy: Policy, account: AccountDocument, plan: PlanProposed, outstanding_minor: int, now: datetime
+) -> str:
     """Why this plan cannot be agreed ('' if it can): it must clear the balance, in order, within the limits
     counted from `now`, when the account takes it."""
     rules = policy.plans
@@ -122,9 +126,13 @@ def plan_problem(policy: Policy, account: AccountDocument, plan: PlanProposed, o
 
 
 def promise_commitment(promise: PromiseMade, now: datetime) -> Commitment:
-    return Commitment(kind="promise", commitment_id=promise.promise_id, promised_hour=promise.promised_hour,
-                      instalments=[Instalment(amount_minor=promise.amount_minor, due_date=promise.promised_date)],
-                      made_at=now)
+    return Commitment(
+        kind="promise",
+        commitment_id=promise.promise_id,
+        promised_hour=promise.promised_hour,
+        instalments=[Instalment(amount_minor=promise.amount_minor, due_date=promise.promised_date)],
+        made_at=now,
+    )
 
 
 def plan_commitment(plan: PlanProposed, now: datetime) -> Commitment:
@@ -189,16 +197,24 @@ def timeline(policy: Policy, account: AccountDocument, commitment: Commitment) -
             if at <= commitment.made_at:
                 continue
             dpd = dpd_on(account.due_date, local_date(at, account.time_zone))
-            planned.append(AgendaStep(
-                key=f"{action.id}:{commitment.commitment_id}#{number}.{index}", step_id=action.id,
-                channel=action.channel.value, dpd=dpd, stage=stage_id(policy, dpd), due_at=at,
-                cause=f"{commitment.kind} {commitment.commitment_id}", instalment=number,
-            ))
+            planned.append(
+                AgendaStep(
+                    key=f"{action.id}:{commitment.commitment_id}#{number}.{index}",
+                    step_id=action.id,
+                    channel=action.channel.value,
+                    dpd=dpd,
+                    stage=stage_id(policy, dpd),
+                    due_at=at,
+                    cause=f"{commitment.kind} {commitment.commitment_id}",
+                    instalment=number,
+                )
+            )
     return sorted(planned, key=lambda p: p.due_at)
 
 
-def _confirmations(rules: CommitmentRules, account: AccountDocument, commitment: Commitment,
-                   instalment: Instalment) -> list[datetime]:
+def _confirmations(
+    rules: CommitmentRules, account: AccountDocument, commitment: Commitment, instalment: Instalment
+) -> list[datetime]:
     """On the day: at the policy's times, or some minutes before the hour the debtor named."""
     if commitment.promised_hour is not None and rules.confirm_minutes_before_hour:
         hour = local_datetime(instalment.due_date, commitment.promised_hour, account.time_zone)
@@ -210,5 +226,7 @@ def promise_facts(commitment: Commitment, number: int) -> PromiseFacts:
     """What a reminder of instalment `number` (from 1) quotes: what is still to pay of it, and its day."""
     instalment = commitment.instalments[number - 1]
     due_through = sum(i.amount_minor for i in commitment.instalments[:number])
-    return PromiseFacts(amount_minor=min(instalment.amount_minor, max(due_through - commitment.paid_minor, 0)),
-                        due_date=instalment.due_date)
+    return PromiseFacts(
+        amount_minor=min(instalment.amount_minor, max(due_through - commitment.paid_minor, 0)),
+        due_date=instalment.due_date,
+    )

@@ -23,7 +23,6 @@ RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 THIRD_PARTY_ORDER = list(ThirdParties)  # none < locate_only < message < pressure
 
 
-
 class Window(Strict):
     """A daily span of local time, [start, end)."""
 
@@ -31,7 +30,7 @@ class Window(Strict):
     end: time = Field(alias="to")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Window":
+    def _ordered(self) -> Window:
         if self.end <= self.start:
             raise ValueError(f"window ends ({self.end}) at or before it starts ({self.start})")
         return self
@@ -78,7 +77,7 @@ class Preferences(Strict):
     days: PreferredDays = PreferredDays()
 
     @model_validator(mode="after")
-    def _paydays_in_month(self) -> "Preferences":
+    def _paydays_in_month(self) -> Preferences:
         wrong = [day for day in self.paydays if not 1 <= day <= 31]
         if wrong:
             raise ValueError(f"paydays must be days of the month (1-31), not {wrong}")
@@ -110,7 +109,7 @@ class ContactRules(Strict):
     validation_notice: ValidationNoticeRules | None = None
 
     @model_validator(mode="after")
-    def _windows_listed(self) -> "ContactRules":
+    def _windows_listed(self) -> ContactRules:
         empty = sorted(channel.value for channel, windows in self.windows.items() if not windows)
         if empty:
             raise ValueError(f"windows of {', '.join(empty)} are empty; leave a channel out to give it no window")
@@ -118,8 +117,10 @@ class ContactRules(Strict):
             allowed = self.windows.get(channel, [])
             for window in preferred:
                 if allowed and not any(a.start <= window.start and window.end <= a.end for a in allowed):
-                    raise ValueError(f"preferred {channel.value} window {window.start:%H:%M}-{window.end:%H:%M} "
-                                     f"lies outside the {channel.value} windows: a hint may not break a rule")
+                    raise ValueError(
+                        f"preferred {channel.value} window {window.start:%H:%M}-{window.end:%H:%M} "
+                        f"lies outside the {channel.value} windows: a hint may not break a rule"
+                    )
         return self
 
     def best_windows(self, channel: Channel) -> list[Window]:
@@ -151,25 +152,41 @@ class Check(Payload):
     attempts: int = 1  # call attempts the task may make on its day (the pace of the caps)
 
 
-def check(rules: ContactRules, account: AccountDocument, channel: Channel, when: datetime, history: list[ContactMade],
-          last_conversation: datetime | None = None, attempts: int = 1) -> Check:
+def check(
+    rules: ContactRules,
+    account: AccountDocument,
+    channel: Channel,
+    when: datetime,
+    history: list[ContactMade],
+    last_conversation: datetime | None = None,
+    attempts: int = 1,
+) -> Check:
     """May this contact go at `when`? If not, the first moment it may: inside the channel's window, past any
     cool-down after a conversation, and with room under every cap. Call tasks get their attempts paced so a day's
     task alone never breaks a cap."""
     attempts = min([attempts] + [c.max_attempts // c.days or 1 for c in rules.caps if c.channel is channel])
     at, first_rule = when, "allowed"
     for _ in range(64):  # each pass moves `at` forward; they settle in a few
-        moved = (_after_cool_down(rules, account, channel, at, last_conversation)
-                 or _after_caps(rules, account, channel, at, history, attempts)
-                 or _inside_window(rules, account, channel, at))
+        moved = (
+            _after_cool_down(rules, account, channel, at, last_conversation)
+            or _after_caps(rules, account, channel, at, history, attempts)
+            or _inside_window(rules, account, channel, at)
+        )
         if moved is None:
             break
         at = moved[0]
         first_rule = moved[1] if first_rule == "allowed" else first_rule  # the evidence names what stopped it
     else:
         raise AssertionError("contact rules never settle: check the rule set for windows and caps that exclude")
-    return Check(rule_set=rules.name, verdict="allowed" if at == when else "deferred", rule=first_rule,
-                 evaluated_at=when, local_time=local_stamp(when, account.time_zone), at=at, attempts=attempts)
+    return Check(
+        rule_set=rules.name,
+        verdict="allowed" if at == when else "deferred",
+        rule=first_rule,
+        evaluated_at=when,
+        local_time=local_stamp(when, account.time_zone),
+        at=at,
+        attempts=attempts,
+    )
 
 
 def local_stamp(at: datetime, time_zone: str) -> str:
@@ -177,8 +194,9 @@ def local_stamp(at: datetime, time_zone: str) -> str:
     return f"{at.astimezone(ZoneInfo(time_zone)):%Y-%m-%d %H:%M} {time_zone}"
 
 
-def place(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
-          calendar: WorkingCalendar) -> datetime:
+def place(
+    rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime, calendar: WorkingCalendar
+) -> datetime:
     """Where a ladder step goes by the rule set's hints: off an avoided day to the first one within reach that is
     not, then into the first best window of its channel that has not passed. A hint that finds nothing better
     leaves the step where it was."""
@@ -196,12 +214,14 @@ def place(rules: ContactRules, account: AccountDocument, channel: Channel, at: d
 
 def _avoided(days: PreferredDays, day: date, calendar: WorkingCalendar) -> bool:
     month_end = (date(day.year + day.month // 12, day.month % 12 + 1, 1) - timedelta(days=1)).day
-    return ((days.working_days_only and not calendar.is_working_day(day))
-            or day.day > month_end - days.avoid_month_end_days)
+    return (
+        days.working_days_only and not calendar.is_working_day(day)
+    ) or day.day > month_end - days.avoid_month_end_days
 
 
-def _inside_window(rules: ContactRules, account: AccountDocument, channel: Channel,
-                   at: datetime) -> tuple[datetime, str] | None:
+def _inside_window(
+    rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime
+) -> tuple[datetime, str] | None:
     windows = rules.windows.get(channel)
     if not windows:
         return None
@@ -217,8 +237,14 @@ def _inside_window(rules: ContactRules, account: AccountDocument, channel: Chann
     raise AssertionError(f"no {channel.value} window in three days")  # windows are daily: unreachable
 
 
-def _after_caps(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
-                history: list[ContactMade], attempts: int) -> tuple[datetime, str] | None:
+def _after_caps(
+    rules: ContactRules,
+    account: AccountDocument,
+    channel: Channel,
+    at: datetime,
+    history: list[ContactMade],
+    attempts: int,
+) -> tuple[datetime, str] | None:
     zone = ZoneInfo(account.time_zone)
     for cap in rules.caps:
         if cap.channel is not channel:
@@ -236,8 +262,9 @@ def _after_caps(rules: ContactRules, account: AccountDocument, channel: Channel,
     return None
 
 
-def _after_cool_down(rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime,
-                     last_conversation: datetime | None) -> tuple[datetime, str] | None:
+def _after_cool_down(
+    rules: ContactRules, account: AccountDocument, channel: Channel, at: datetime, last_conversation: datetime | None
+) -> tuple[datetime, str] | None:
     resume = calls_resume(rules, account, last_conversation)
     if channel is not Channel.call or resume is None or at >= resume:
         return None
@@ -273,8 +300,9 @@ def load_rules(name: str, directory: Path = RULES_DIR) -> ContactRules:
     return load_named(ContactRules, directory, name, "rule set", RulesError)
 
 
-def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],
-             conversations: list[tuple[datetime, datetime]]) -> list[str]:
+def breaches(
+    rules: ContactRules, time_zone: str, contacts: list[ContactMade], conversations: list[tuple[datetime, datetime]]
+) -> list[str]:
     """Every way the contacts an account made break the rule set (none, if the guard did its job): a contact outside
     its window, a cap exceeded in any span, a call inside a cool-down. A conversation is (when it took place,
     when the account learned of it): it binds only the calls made after it was known."""
@@ -287,8 +315,7 @@ def breaches(rules: ContactRules, time_zone: str, contacts: list[ContactMade],
         for cap in (c for c in rules.caps if c.channel is contact.channel):
             count = sum(c.attempts for c in contacts if c.channel is cap.channel and cap.spans(c.at, contact.at, zone))
             end = f"{local:%Y-%m-%d}" if cap.local_days else f"{local:%Y-%m-%d %H:%M}"
-            breach = (f"{count} {cap.channel.value} attempts in {cap.days} days up to {end}"
-                      f" (at most {cap.max_attempts})")
+            breach = f"{count} {cap.channel.value} attempts in {cap.days} days up to {end} (at most {cap.max_attempts})"
             if count > cap.max_attempts and breach not in found:
                 found.append(breach)
         if contact.channel is Channel.call and rules.conversation_cool_down_days:

@@ -49,8 +49,9 @@ def phone_order(points: list[ContactPoint], stage: Stage | None) -> list[Contact
     return ordered
 
 
-def contact_points_for(points: list[ContactPoint], channel: Channel, stage: Stage | None,
-                       tried_last: str | None = None) -> list[ContactPoint]:
+def contact_points_for(
+    points: list[ContactPoint], channel: Channel, stage: Stage | None, tried_last: str | None = None
+) -> list[ContactPoint]:
     """Of the usable points: the debtor's own for written channels; the stage's phone order for calls, with
     `tried_last` (a number that just went unanswered) moved to the end; none for internal work."""
     if channel is Channel.sms:

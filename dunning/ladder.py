@@ -68,13 +68,18 @@ def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
     return sorted(planned, key=lambda p: (p.due_at, order[p.step_id]))
 
 
-def _placed(policy: Policy, rules: ContactRules, account: AccountDocument,
-            planned: list[PlannedStep]) -> list[PlannedStep]:
+def _placed(
+    policy: Policy, rules: ContactRules, account: AccountDocument, planned: list[PlannedStep]
+) -> list[PlannedStep]:
     """Contact rungs moved by the rule set's placement hints. Rungs of one step that land on the same day are one
     contact: the latest stands for them (a weekend's daily e-mails become Monday's one)."""
     contact = {channel.value for channel in CONTACT_CHANNELS}
-    moved = [p.model_copy(update={"due_at": place(rules, account, Channel(p.channel), p.due_at, policy.working_days)})
-             if p.channel in contact else p for p in planned]
+    moved = [
+        p.model_copy(update={"due_at": place(rules, account, Channel(p.channel), p.due_at, policy.working_days)})
+        if p.channel in contact
+        else p
+        for p in planned
+    ]
     latest = {(p.step_id, local_date(p.due_at, account.time_zone)): p.dpd for p in moved}
     return [p for p in moved if latest[(p.step_id, local_date(p.due_at, account.time_zone))] == p.dpd]
 
@@ -91,7 +96,8 @@ def triage_missed(
     latest_by_channel = {p.channel: p.due_at for p in missed}
     steps = {step.id: step for step in policy.steps}
     take = [
-        p for p in missed
+        p
+        for p in missed
         if p.channel in allowed and p.due_at == latest_by_channel[p.channel] and steps[p.step_id].catch_up
     ]
     skip = [p for p in missed if p not in take]

@@ -67,12 +67,18 @@ class Ledger(BaseModel):
 
     def apply(self, payment: PaymentReceived, currency: str) -> PaymentOutcome:
         if payment.payment_id in self.payment_ids:
-            return PaymentOutcome(payment_id=payment.payment_id, verdict="duplicate",
-                                  outstanding_after_minor=self.outstanding_minor)
+            return PaymentOutcome(
+                payment_id=payment.payment_id, verdict="duplicate", outstanding_after_minor=self.outstanding_minor
+            )
         problem = payment_problem(payment, currency)
         if problem:
-            return PaymentOutcome(payment_id=payment.payment_id, verdict="rejected", reason=problem,
-                                  amount_minor=payment.amount_minor, outstanding_after_minor=self.outstanding_minor)
+            return PaymentOutcome(
+                payment_id=payment.payment_id,
+                verdict="rejected",
+                reason=problem,
+                amount_minor=payment.amount_minor,
+                outstanding_after_minor=self.outstanding_minor,
+            )
         to_fees = min(payment.amount_minor, self.late_fee_minor)
         to_principal = min(payment.amount_minor - to_fees, self.principal_minor)
         overpaid = payment.amount_minor - to_fees - to_principal
@@ -90,26 +96,35 @@ class Ledger(BaseModel):
             outstanding_after_minor=self.outstanding_minor,
         )
 
-
     def reverse(self, reversal: PaymentReversed) -> ReversalOutcome:
         """A bounced debit or chargeback: the payment's fees, principal and overpayment come back as they went."""
         allocation = self.allocations.get(reversal.payment_id)
         if allocation is None:
-            return ReversalOutcome(payment_id=reversal.payment_id, verdict="rejected",
-                                   reason="no applied payment with this id", outstanding_after_minor=self.outstanding_minor)
+            return ReversalOutcome(
+                payment_id=reversal.payment_id,
+                verdict="rejected",
+                reason="no applied payment with this id",
+                outstanding_after_minor=self.outstanding_minor,
+            )
         if allocation.reversed:
-            return ReversalOutcome(payment_id=reversal.payment_id, verdict="duplicate", reason=reversal.reason,
-                                   outstanding_after_minor=self.outstanding_minor)
+            return ReversalOutcome(
+                payment_id=reversal.payment_id,
+                verdict="duplicate",
+                reason=reversal.reason,
+                outstanding_after_minor=self.outstanding_minor,
+            )
         allocation.reversed = True
         self.late_fee_minor += allocation.to_fees
         self.principal_minor += allocation.to_principal
         self.overpaid_minor -= allocation.overpaid
         self.paid_minor -= allocation.to_fees + allocation.to_principal + allocation.overpaid
         return ReversalOutcome(
-            payment_id=reversal.payment_id, verdict="reversed", reason=reversal.reason,
-            restored_minor=allocation.to_fees + allocation.to_principal, outstanding_after_minor=self.outstanding_minor,
+            payment_id=reversal.payment_id,
+            verdict="reversed",
+            reason=reversal.reason,
+            restored_minor=allocation.to_fees + allocation.to_principal,
+            outstanding_after_minor=self.outstanding_minor,
         )
-
 
     def use_overpayment(self) -> None:
         """Applies money held as overpayment to fees, then principal (when an account owes again)."""
@@ -133,4 +148,3 @@ def payment_problem(payment: PaymentReceived, currency: str) -> str:
     if payment.currency is not None and payment.currency != currency:
         return f"payment is in {payment.currency} but the account is in {currency}"
     return ""
-

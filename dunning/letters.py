@@ -61,8 +61,9 @@ def letter_facts(order: StepOrder) -> LetterFacts:
 def attachment_facts(order: StepOrder) -> LetterFacts:
     """An e-mail's attached letter: to the debtor's postal address on file, delivered with the mail."""
     addresses = order.account.points("address")
-    return _facts(order, order.step.attach_letter, order.step.attach_letter, "email",
-                  addresses[0].value if addresses else "")
+    return _facts(
+        order, order.step.attach_letter, order.step.attach_letter, "email", addresses[0].value if addresses else ""
+    )
 
 
 def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: str) -> LetterFacts:
@@ -103,7 +104,7 @@ class LetterDelivery(Payload):
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _reason_only_when_returned(self) -> "LetterDelivery":
+    def _reason_only_when_returned(self) -> LetterDelivery:
         if (self.status == "returned") != (self.reason is not None):
             raise ValueError("a returned letter needs a reason, and only a returned one has one")
         return self

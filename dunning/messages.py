@@ -54,7 +54,7 @@ class Templates:
         self._data = data
 
     @classmethod
-    def load(cls, path: Path = TEMPLATE_FILE) -> "Templates":
+    def load(cls, path: Path = TEMPLATE_FILE) -> Templates:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
 
     def names(self, channel: str) -> set[str]:

@@ -6,9 +6,33 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ISO 4217 minor-unit exponents of the currencies we bill in.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "CNY": 2, "HKD": 2, "TWD": 2, "USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SGD": 2,
-    "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "INR": 2, "MXN": 2, "BRL": 2, "ZAR": 2, "PHP": 2, "MYR": 2,
-    "THB": 2, "JPY": 0, "KRW": 0, "VND": 0, "IDR": 2, "KWD": 3, "BHD": 3,
+    "CNY": 2,
+    "HKD": 2,
+    "TWD": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "SGD": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "INR": 2,
+    "MXN": 2,
+    "BRL": 2,
+    "ZAR": 2,
+    "PHP": 2,
+    "MYR": 2,
+    "THB": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "IDR": 2,
+    "KWD": 3,
+    "BHD": 3,
 }
 
 

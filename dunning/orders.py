@@ -6,23 +6,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning.approvals import ApprovalDecision, ApprovalRequest
-from dunning import ladder
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
 from dunning.contact import CeaseContact, contact_points_for
-from dunning.fraud import FraudClaimed
-from dunning.pacing import FollowUpPlan
-from dunning.placements import AgencyReport, Placement, PlacementEvent
-from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.disputes import DisputeOpened, DisputeResolved
-from dunning.verification import DebtorEventReported
-from dunning.visits import VisitReport
+from dunning.fraud import FraudClaimed
 from dunning.ladder import PlannedStep
 from dunning.ledger import PaymentOutcome, ReversalOutcome
 from dunning.letters import LetterDelivery
+from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
+from dunning.pacing import FollowUpPlan
+from dunning.placements import AgencyReport, Placement, PlacementEvent
 from dunning.policy import Action, Agency, Channel, Policy, Stage
+from dunning.verification import DebtorEventReported
+from dunning.visits import VisitReport
 
 
 def action_key(account_id: str, ladder_life: str, step_key: str) -> str:
@@ -231,20 +231,35 @@ class AccountClosed(Payload):
     outstanding_minor: int
 
 
-def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *, ladder_life: str,
-               workflow_id: str, run_id: str, outstanding_minor: int, taken_at: datetime,
-               paid_minor: int = 0, late_fee_minor: int = 0,
-               collector_queue: str = "", usable_points: list[ContactPoint] | None = None,
-               tried_last: str | None = None, promise: PromiseFacts | None = None,
-               check: Check | None = None, follow_ups: FollowUpPlan | None = None,
-               validation_period_ends: date | None = None, visit_reason: str = "",
-               invalid_addresses: list[str] | None = None) -> StepOrder:
+def step_order(
+    policy: Policy,
+    account: AccountDocument,
+    planned: PlannedStep,
+    *,
+    ladder_life: str,
+    workflow_id: str,
+    run_id: str,
+    outstanding_minor: int,
+    taken_at: datetime,
+    paid_minor: int = 0,
+    late_fee_minor: int = 0,
+    collector_queue: str = "",
+    usable_points: list[ContactPoint] | None = None,
+    tried_last: str | None = None,
+    promise: PromiseFacts | None = None,
+    check: Check | None = None,
+    follow_ups: FollowUpPlan | None = None,
+    validation_period_ends: date | None = None,
+    visit_reason: str = "",
+    invalid_addresses: list[str] | None = None,
+) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's."""
     step = ladder.step_definition(policy, planned)
     stage = policy.stage_at(planned.dpd)
-    points = contact_points_for(account.contact_points if usable_points is None else usable_points, step.channel, stage,
-                                tried_last)
+    points = contact_points_for(
+        account.contact_points if usable_points is None else usable_points, step.channel, stage, tried_last
+    )
     rules = policy.contact_rules
     visits = policy.field_visits if step.channel is Channel.field_visit else None
     return StepOrder(
@@ -257,7 +272,8 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         stage=stage,
         contact_points=points,
         may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points]
-        if rules and stage and step.channel is Channel.call else [],
+        if rules and stage and step.channel is Channel.call
+        else [],
         follow_ups=follow_ups,
         validation_period_ends=validation_period_ends,
         visit_reason=visit_reason,
@@ -265,7 +281,8 @@ def step_order(policy: Policy, account: AccountDocument, planned: PlannedStep, *
         visit_deadline=taken_at + timedelta(days=visits.complete_within_days) if visits else None,
         invalid_addresses=invalid_addresses or [] if step.channel is Channel.field_visit else [],
         attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)]
-        if rules and step.channel is Channel.call else [],
+        if rules and step.channel is Channel.call
+        else [],
         agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
         next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
         late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,

@@ -10,14 +10,28 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId, Payload, local_date, local_datetime
 from dunning.ladder import AgendaStep, dpd_on, stage_id
-from dunning.policy import Policy, PointFailure, Strategy
+from dunning.policy import PointFailure, Policy, Strategy
 
 OutcomeCode = Literal[
-    "reached", "promised", "unable_to_pay", "unwilling_to_pay", "bankruptcy", "death",  # reached
-    "no_answer", "busy", "not_found",  # not reached, for now
-    "line_dead", "wrong_number", "no_such_person", "resigned", "moved", "address_invalid",  # the point failed
-    "invalid_number", "invalid_email",  # the carrier or mail server says it cannot receive at all: invalid at once
-    "says_paid", "callback_requested",  # the debtor's written replies
+    "reached",
+    "promised",
+    "unable_to_pay",
+    "unwilling_to_pay",
+    "bankruptcy",
+    "death",  # reached
+    "no_answer",
+    "busy",
+    "not_found",  # not reached, for now
+    "line_dead",
+    "wrong_number",
+    "no_such_person",
+    "resigned",
+    "moved",
+    "address_invalid",  # the point failed
+    "invalid_number",
+    "invalid_email",  # the carrier or mail server says it cannot receive at all: invalid at once
+    "says_paid",
+    "callback_requested",  # the debtor's written replies
 ]
 POINT_FAILURES: tuple[str, ...] = get_args(PointFailure)
 INVALID_AT_ONCE = ("invalid_number", "invalid_email")  # not a matter of counting: no policy may keep such a point
@@ -75,7 +89,7 @@ class ContactBook(BaseModel):
     records: list[PointRecord]
 
     @classmethod
-    def of(cls, account: AccountDocument) -> "ContactBook":
+    def of(cls, account: AccountDocument) -> ContactBook:
         return cls(records=[PointRecord(point=p) for p in account.contact_points])
 
     def usable(self) -> list[ContactPoint]:
@@ -95,8 +109,13 @@ class ContactBook(BaseModel):
     def record_failure(self, policy: Policy, value: str, code: str, at: datetime) -> bool:
         """Counts a failure of the point; True when this made it invalid."""
         record = self.find(value)
-        limit = 1 if code in INVALID_AT_ONCE else \
-            policy.contact_points.invalid_after.get(code) if policy.contact_points else None
+        limit = (
+            1
+            if code in INVALID_AT_ONCE
+            else policy.contact_points.invalid_after.get(code)
+            if policy.contact_points
+            else None
+        )
         if record is None or record.invalid_since is not None:
             return False
         record.failures[code] = record.failures.get(code, 0) + 1
@@ -130,8 +149,14 @@ def outcome_problem(book: ContactBook, outcome: ContactOutcome) -> str:
     return ""
 
 
-def reactions(policy: Policy, account: AccountDocument, strategy: Strategy, now: datetime, cause: str,
-              tried_last: str | None = None) -> list[AgendaStep]:
+def reactions(
+    policy: Policy,
+    account: AccountDocument,
+    strategy: Strategy,
+    now: datetime,
+    cause: str,
+    tried_last: str | None = None,
+) -> list[AgendaStep]:
     """The policy's reactions for a strategy, placed from `now`: on their day at their time (the send time by
     default), or at once when that time has passed today."""
     planned = []
@@ -139,8 +164,16 @@ def reactions(policy: Policy, account: AccountDocument, strategy: Strategy, now:
         day = local_date(now, account.time_zone) + timedelta(days=reaction.after_days)
         at = max(local_datetime(day, reaction.at or policy.send_time, account.time_zone), now)
         dpd = dpd_on(account.due_date, local_date(at, account.time_zone))
-        planned.append(AgendaStep(
-            key=f"{reaction.id}:{cause.replace(' ', '-')}", step_id=reaction.id, channel=reaction.channel.value,
-            dpd=dpd, stage=stage_id(policy, dpd), due_at=at, cause=cause, tried_last=tried_last,
-        ))
+        planned.append(
+            AgendaStep(
+                key=f"{reaction.id}:{cause.replace(' ', '-')}",
+                step_id=reaction.id,
+                channel=reaction.channel.value,
+                dpd=dpd,
+                stage=stage_id(policy, dpd),
+                due_at=at,
+                cause=cause,
+                tried_last=tried_last,
+            )
+        )
     return planned

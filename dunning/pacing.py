@@ -15,7 +15,6 @@ from dunning.account import Payload
 from dunning.datafile import Strict
 
 
-
 class BookSize(Strict):
     """Cases that are not valid are followed up every `every_days` while the queue holds at most `up_to_cases`
     open accounts (None: any number)."""
@@ -31,7 +30,7 @@ class FollowUpRules(Strict):
     others_every_days: list[BookSize] = Field(min_length=1)  # smallest book first; the last has no bound
 
     @model_validator(mode="after")
-    def _books_ordered(self) -> "FollowUpRules":
+    def _books_ordered(self) -> FollowUpRules:
         bounds = [book.up_to_cases for book in self.others_every_days]
         if bounds[-1] is not None or None in bounds[:-1]:
             raise ValueError("others_every_days: only the last book size is unbounded (no up_to_cases)")
@@ -41,8 +40,11 @@ class FollowUpRules(Strict):
 
     def others_every(self, queue_cases: int | None) -> int:
         """The gap for a case that is not valid; an unknown book size counts as the smallest."""
-        return next(book.every_days for book in self.others_every_days
-                    if queue_cases is None or book.up_to_cases is None or queue_cases <= book.up_to_cases)
+        return next(
+            book.every_days
+            for book in self.others_every_days
+            if queue_cases is None or book.up_to_cases is None or queue_cases <= book.up_to_cases
+        )
 
 
 class FollowUp(Payload):
@@ -69,8 +71,14 @@ class FollowUpPlan(Payload):
     written: bool = False  # the collector queue has this plan
 
 
-def cadence(rules: FollowUpRules, anchor: date, until: date, valid_until: date | None, queue_cases: int | None,
-            paydays: list[int]) -> list[date]:
+def cadence(
+    rules: FollowUpRules,
+    anchor: date,
+    until: date,
+    valid_until: date | None,
+    queue_cases: int | None,
+    paydays: list[int],
+) -> list[date]:
     """The follow-up days after `anchor` and before `until`: daily while the case is valid (before `valid_until`),
     otherwise at the gap the book size calls for, pulled forward to any payday inside the gap."""
     days, day = [], anchor

@@ -13,6 +13,7 @@ from dunning.account import MAX_MINOR, EventId, Payload
 from dunning.channels import work_order_ref
 from dunning.policy import Agency
 
+
 class Placement(BaseModel):
     """The account's current placement, and what the agency has recovered on it."""
 
@@ -27,10 +28,15 @@ class Placement(BaseModel):
 
 
 def place(agency: Agency, action_key: str, outstanding_minor: int, now: datetime) -> Placement:
-    return Placement(placement_ref=work_order_ref("P", action_key), action_key=action_key, agency_id=agency.id,
-                     placed_at=now,
-                     recall_at=now + timedelta(days=agency.recall_after_days), placed_minor=outstanding_minor,
-                     commission_rate=agency.commission_rate)
+    return Placement(
+        placement_ref=work_order_ref("P", action_key),
+        action_key=action_key,
+        agency_id=agency.id,
+        placed_at=now,
+        recall_at=now + timedelta(days=agency.recall_after_days),
+        placed_minor=outstanding_minor,
+        commission_rate=agency.commission_rate,
+    )
 
 
 class AgencyReport(Payload):
@@ -44,7 +50,7 @@ class AgencyReport(Payload):
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _amount_only_for_payments(self) -> "AgencyReport":
+    def _amount_only_for_payments(self) -> AgencyReport:
         if (self.kind == "payment") != (self.amount_minor is not None):
             raise ValueError("a payment report needs amount_minor, and only a payment report has one")
         return self

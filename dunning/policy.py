@@ -27,7 +27,6 @@ POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
-
 class CallCadence(Strict):
     attempts_per_day: int = Field(ge=1)
     min_numbers: int = Field(ge=1)
@@ -44,7 +43,7 @@ class Stage(Strict):
     call_cadence: CallCadence | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Stage":
+    def _consistent(self) -> Stage:
         if self.to_dpd is not None and self.to_dpd < self.from_dpd:
             raise ValueError(f"to_dpd ({self.to_dpd}) is before from_dpd ({self.from_dpd})")
         if Channel.call in self.channels and self.call_cadence is None:
@@ -64,7 +63,7 @@ class Schedule(Strict):
     every: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Schedule":
+    def _one_form(self) -> Schedule:
         ranged = (self.start, self.end, self.every)
         if self.at and any(v is not None for v in ranged):
             raise ValueError("use either 'at' or 'start'/'end'/'every', not both")
@@ -83,8 +82,22 @@ class Schedule(Strict):
 
 # What a placement file can carry, one column each, in the order an agency's `file_columns` names them.
 PLACEMENT_FIELDS = (
-    "placement_ref", "account_id", "creditor", "debtor_name", "mobile", "home_phone", "work_phone", "email",
-    "address", "currency", "placed_amount", "due_date", "dpd", "placed_on", "recall_on", "commission_rate",
+    "placement_ref",
+    "account_id",
+    "creditor",
+    "debtor_name",
+    "mobile",
+    "home_phone",
+    "work_phone",
+    "email",
+    "address",
+    "currency",
+    "placed_amount",
+    "due_date",
+    "dpd",
+    "placed_on",
+    "recall_on",
+    "commission_rate",
 )
 
 
@@ -120,7 +133,7 @@ class Action(Strict):
     allowed_after_cease: bool = False
 
     @model_validator(mode="after")
-    def _channel_fields(self) -> "Action":
+    def _channel_fields(self) -> Action:
         needs = {
             Channel.sms: ["template"],
             Channel.email: ["template"],
@@ -134,8 +147,10 @@ class Action(Strict):
         if self.attach_letter and self.channel is not Channel.email:
             raise ValueError(f"only an e-mail carries an attached letter, not a {self.channel.value} step")
         if self.requires_approval and self.channel not in APPROVABLE:
-            raise ValueError(f"a {self.channel.value} step cannot wait for approval; only "
-                             f"{', '.join(sorted(c.value for c in APPROVABLE))} steps can")
+            raise ValueError(
+                f"a {self.channel.value} step cannot wait for approval; only "
+                f"{', '.join(sorted(c.value for c in APPROVABLE))} steps can"
+            )
         return self
 
 
@@ -236,7 +251,7 @@ class ApprovalRules(Strict):
     escalation: Action
 
     @model_validator(mode="after")
-    def _escalate_after_reminding(self) -> "ApprovalRules":
+    def _escalate_after_reminding(self) -> ApprovalRules:
         if self.escalate_after_working_days <= self.remind_after_working_days:
             raise ValueError("escalate_after_working_days must come after remind_after_working_days")
         return self
@@ -315,12 +330,13 @@ class Policy(Strict):
         return stages
 
     @model_validator(mode="after")
-    def _steps_fit_stages(self) -> "Policy":
+    def _steps_fit_stages(self) -> Policy:
         ids = [action.id for action in self.actions()]
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
-            raise ValueError(f"step ids must be unique across steps, reactions and reminders; repeated: "
-                             f"{', '.join(duplicated)}")
+            raise ValueError(
+                f"step ids must be unique across steps, reactions and reminders; repeated: {', '.join(duplicated)}"
+            )
         for step in self.steps:
             for dpd in step.schedule.dpds():
                 stage = self.stage_at(dpd)
@@ -334,10 +350,13 @@ class Policy(Strict):
             if step.channel is Channel.agency and not self.agencies:
                 raise ValueError(f"step {step.id!r} places with an agency but the policy lists no agencies")
         notice = self.contact_rules.validation_notice if self.contact_rules else None
-        if notice and (self.validation_notice is None or self.validation_notice.channel not in (Channel.letter,
-                                                                                                Channel.email)):
-            raise ValueError(f"rule set {self.contact_rules.name!r} requires a validation notice before any other "
-                             "communication: add a validation_notice letter or e-mail to the policy")
+        if notice and (
+            self.validation_notice is None or self.validation_notice.channel not in (Channel.letter, Channel.email)
+        ):
+            raise ValueError(
+                f"rule set {self.contact_rules.name!r} requires a validation notice before any other "
+                "communication: add a validation_notice letter or e-mail to the policy"
+            )
         stages = {stage.id: stage for stage in self.stages}
         for stage_id in self.follow_up.stages if self.follow_up else []:
             stage = stages.get(stage_id)
@@ -360,8 +379,13 @@ class Policy(Strict):
             actions += [self.approvals.reminder, self.approvals.escalation]
         if self.fraud:
             fraud = self.fraud
-            actions += [fraud.signing, fraud.to_creditor, fraud.decision_reminder, fraud.decision_escalation,
-                        fraud.withdrawal]
+            actions += [
+                fraud.signing,
+                fraud.to_creditor,
+                fraud.decision_reminder,
+                fraud.decision_escalation,
+                fraud.withdrawal,
+            ]
         return actions
 
     def action(self, action_id: str) -> Action:

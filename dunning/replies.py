@@ -49,7 +49,7 @@ class ReplyVocabulary(Strict):
         return getattr(self, intent).phrases()
 
     @model_validator(mode="after")
-    def _one_meaning_per_phrase(self) -> "ReplyVocabulary":
+    def _one_meaning_per_phrase(self) -> ReplyVocabulary:
         meaning: dict[str, str] = {}
         for intent in (*WHOLE_MESSAGE, *LEADING_PHRASE):
             for phrase in self.phrases(intent):
@@ -92,5 +92,5 @@ def classify(body: str, vocabulary: ReplyVocabulary) -> Intent:
 def _opens(text: str, phrase: str) -> bool:
     """`phrase` begins `text` as whole words: 'call' opens 'call me at 6' but not 'called you'. Chinese has no
     spaces between words, so a phrase ending in a Chinese character opens whatever follows it."""
-    after = text[len(phrase):len(phrase) + 1]
+    after = text[len(phrase) : len(phrase) + 1]
     return text.startswith(phrase) and not (after.isascii() and after.isalnum())

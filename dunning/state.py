@@ -11,18 +11,18 @@ from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived
 from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
+from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
 from dunning.letters import LetterDelivery
-from dunning.contact import CeaseContact
-from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
-from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
+from dunning.policy import Channel, Policy
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
-from dunning.policy import Channel, Policy
 
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
@@ -99,8 +99,7 @@ class AccountState(BaseModel):
     pending_reversals: list[PaymentReversed] = Field(default_factory=list)
     pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
     pending_verifications: list[DebtorEventReported | DocumentsVerified] = Field(default_factory=list)
-    pending_contacts: list[ContactOutcome | ContactUpdated | LetterDelivery | VisitReport] = Field(
-        default_factory=list)
+    pending_contacts: list[ContactOutcome | ContactUpdated | LetterDelivery | VisitReport] = Field(default_factory=list)
     pending_commitments: list[PromiseMade | PlanProposed] = Field(default_factory=list)
     pending_claims: list[FraudClaimed | FraudClaimDecided] = Field(default_factory=list)
     runs: int = 1

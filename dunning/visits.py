@@ -29,8 +29,14 @@ class VisitDecision:
     refusal: str = ""
 
 
-def decide(rules: FieldVisitRules, purpose: VisitPurpose, book: ContactBook, last_conversation: datetime | None,
-           last_paid: datetime | None, now: datetime) -> VisitDecision:
+def decide(
+    rules: FieldVisitRules,
+    purpose: VisitPurpose,
+    book: ContactBook,
+    last_conversation: datetime | None,
+    last_paid: datetime | None,
+    now: datetime,
+) -> VisitDecision:
     if purpose == "tracing":
         if not book.debtor_phones_lost():
             return VisitDecision(refusal="a tracing visit only once every phone of the debtor is invalid")
@@ -42,14 +48,19 @@ def decide(rules: FieldVisitRules, purpose: VisitPurpose, book: ContactBook, las
     ripe = last_conversation + timedelta(hours=rules.pressure_after_contact_hours)
     if now < ripe:
         return VisitDecision(wait_until=ripe)
-    return VisitDecision(reason=f"no money came in the {rules.pressure_after_contact_hours} h after the contact of "
-                                f"{last_conversation:%Y-%m-%d %H:%M} UTC")
+    return VisitDecision(
+        reason=f"no money came in the {rules.pressure_after_contact_hours} h after the contact of "
+        f"{last_conversation:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 VisitFinding = Literal["found", "not_found", "address_invalid", "promised", "paid"]
 # What a visit's finding means in the outcome tree (domain §6).
 OUTCOME_OF: dict[str, str] = {
-    "found": "reached", "not_found": "not_found", "address_invalid": "address_invalid", "promised": "promised",
+    "found": "reached",
+    "not_found": "not_found",
+    "address_invalid": "address_invalid",
+    "promised": "promised",
     "paid": "says_paid",
 }
 
@@ -69,7 +80,7 @@ class VisitReport(Payload):
     visited_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _promise_only_when_promised(self) -> "VisitReport":
+    def _promise_only_when_promised(self) -> VisitReport:
         promise = (self.promised_minor, self.promised_date)
         if self.finding == "promised" and None in promise:
             raise ValueError("a promise made at the door needs promised_minor and promised_date")

@@ -4,8 +4,10 @@ than with the full font; any other character makes a letter use the full font.
 
     .venv/bin/python fonts/make_common_subset.py fonts/NotoSansSC-Common.otf
 """
+
 import sys
 from pathlib import Path
+
 import pylopdf_fonts_zh_cn
 from fontTools import subset
 from fontTools.ttLib import TTFont

@@ -19,13 +19,21 @@ def placement_row(recorded: PlacementRecorded) -> dict[str, str]:
         if point.owner == "debtor":
             first.setdefault(point.kind, point.value)
     return {
-        "placement_ref": placement.placement_ref, "account_id": account.account_id, "creditor": account.creditor,
-        "debtor_name": account.debtor_name, "mobile": first.get("mobile", ""),
-        "home_phone": first.get("home_phone", ""), "work_phone": first.get("work_phone", ""),
-        "email": first.get("email", ""), "address": first.get("address", ""), "currency": account.currency,
+        "placement_ref": placement.placement_ref,
+        "account_id": account.account_id,
+        "creditor": account.creditor,
+        "debtor_name": account.debtor_name,
+        "mobile": first.get("mobile", ""),
+        "home_phone": first.get("home_phone", ""),
+        "work_phone": first.get("work_phone", ""),
+        "email": first.get("email", ""),
+        "address": first.get("address", ""),
+        "currency": account.currency,
         "placed_amount": str(to_major(placement.placed_minor, account.currency)),
-        "due_date": account.due_date.isoformat(), "dpd": str(dpd_at(account, placement.placed_at)),
-        "placed_on": placement.placed_at.date().isoformat(), "recall_on": placement.recall_at.date().isoformat(),
+        "due_date": account.due_date.isoformat(),
+        "dpd": str(dpd_at(account, placement.placed_at)),
+        "placed_on": placement.placed_at.date().isoformat(),
+        "recall_on": placement.recall_at.date().isoformat(),
         "commission_rate": str(placement.commission_rate),
     }
 
@@ -41,8 +49,11 @@ def write_placement_file(drop_dir: Path, recorded: PlacementRecorded) -> Path:
         row = placement_row(recorded)
     else:
         name, columns = f"recall-{placement.placement_ref}.csv", ["placement_ref", "account_id", "reason"]
-        row = {"placement_ref": placement.placement_ref, "account_id": recorded.account.account_id,
-               "reason": recorded.reason}
+        row = {
+            "placement_ref": placement.placement_ref,
+            "account_id": recorded.account.account_id,
+            "reason": recorded.reason,
+        }
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

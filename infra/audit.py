@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
@@ -16,24 +16,38 @@ async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
     """Every contact the account attempted, oldest first: when (debtor's local time), what, the verdict and why."""
     rows = await pool.fetch(
         "SELECT evaluated_at, local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
-        " WHERE account_id = $1", account_id,
+        " WHERE account_id = $1",
+        account_id,
     )
-    lines = [(r["evaluated_at"], f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
-              + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "") + f"  [{r['rule_set']}]")
-             for r in rows]
+    lines = [
+        (
+            r["evaluated_at"],
+            f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
+            + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "")
+            + f"  [{r['rule_set']}]",
+        )
+        for r in rows
+    ]
     follow_ups = await pool.fetch(
         "SELECT f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
-        " JOIN accounts a USING (account_id) WHERE f.account_id = $1", account_id,
+        " JOIN accounts a USING (account_id) WHERE f.account_id = $1",
+        account_id,
     )
-    lines += [(r["starts_at"], f"{local_stamp(r['starts_at'], r['time_zone'])}  {'call':<11} {'follow-up':<28} "
-               f"{r['status']:<8} {r['attempts']} attempts that day  [{r['rule_set']}]") for r in follow_ups]
+    lines += [
+        (
+            r["starts_at"],
+            f"{local_stamp(r['starts_at'], r['time_zone'])}  {'call':<11} {'follow-up':<28} "
+            f"{r['status']:<8} {r['attempts']} attempts that day  [{r['rule_set']}]",
+        )
+        for r in follow_ups
+    ]
     return [line for _, line in sorted(lines, key=lambda item: item[0])]
 
 
 async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[str], list[str]]:
     """(contacts per debtor per channel per 7 days from `first`, breaches) for contacts allowed in [first, last]."""
-    since = datetime.combine(first, time(0), tzinfo=timezone.utc)
-    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    since = datetime.combine(first, time(0), tzinfo=UTC)
+    until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
     # Contacts the steps made, and the days collectors work each case (a day's attempts count from its start).
     rows = await pool.fetch(
         "SELECT c.account_id, a.time_zone, c.rule_set, c.channel, c.evaluated_at, c.attempts FROM contact_checks c"
@@ -43,7 +57,9 @@ async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tupl
         " JOIN accounts a USING (account_id) WHERE f.rule_set <> ''"
         # A day stopped once it had begun counts as worked.
         " AND (f.status = 'planned' OR (f.status = 'stopped' AND f.starts_at <= f.planned_at))"
-        " AND f.starts_at >= $1 AND f.starts_at < $2 ORDER BY 1, 5", since, until,
+        " AND f.starts_at >= $1 AND f.starts_at < $2 ORDER BY 1, 5",
+        since,
+        until,
     )
     spoken = await pool.fetch(
         "SELECT account_id, LEAST(occurred_at, settled_at) AS spoken, settled_at FROM contact_events"
@@ -59,8 +75,9 @@ async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tupl
     counts: Counter[tuple[str, str, int]] = Counter()
     found: list[str] = []
     for account_id, contacts in by_account.items():
-        made = [ContactMade(channel=Channel(r["channel"]), at=r["evaluated_at"], attempts=r["attempts"])
-                for r in contacts]
+        made = [
+            ContactMade(channel=Channel(r["channel"]), at=r["evaluated_at"], attempts=r["attempts"]) for r in contacts
+        ]
         for contact in made:
             counts[(account_id, contact.channel.value, (contact.at - since).days // 7)] += contact.attempts
         try:
@@ -68,8 +85,12 @@ async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tupl
         except RulesError as err:
             found.append(f"{account_id}: {err}")
             continue
-        found += [f"{account_id}: {breach}" for breach in
-                  breaches(rules, contacts[0]["time_zone"], made, conversations.get(account_id, []))]
-    lines = [f"{account_id}  {channel:<11} week of {first + timedelta(days=7 * week)}  {count} attempts"
-             for (account_id, channel, week), count in sorted(counts.items())]
+        found += [
+            f"{account_id}: {breach}"
+            for breach in breaches(rules, contacts[0]["time_zone"], made, conversations.get(account_id, []))
+        ]
+    lines = [
+        f"{account_id}  {channel:<11} week of {first + timedelta(days=7 * week)}  {count} attempts"
+        for (account_id, channel, week), count in sorted(counts.items())
+    ]
     return lines, found

@@ -9,7 +9,7 @@ import asyncio
 import csv
 import json
 import uuid
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -24,22 +24,28 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import (
-    PAYMENT_ID_MAX, AccountDocument, ContactPoint, DemoClock, PaymentReceived, PaymentReversed, problems,
+    PAYMENT_ID_MAX,
+    AccountDocument,
+    ContactPoint,
+    DemoClock,
+    PaymentReceived,
+    PaymentReversed,
+    problems,
     workflow_id,
 )
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
 from dunning.letters import LetterDelivery
+from dunning.money import exponent, to_minor
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
-from dunning.disputes import DisputeOpened, DisputeResolved
-from dunning.verification import DebtorEventReported, DocumentsVerified
-from dunning.visits import VisitReport
-from dunning.money import exponent, to_minor
 from dunning.policy import PolicyError, load_policy
 from dunning.state import AccountRun, AccountView
+from dunning.verification import DebtorEventReported, DocumentsVerified
+from dunning.visits import VisitReport
 from infra import call_queue
 from workflows import search_attributes as sa
 from workflows.account import AccountWorkflow
@@ -98,7 +104,9 @@ def parse_csv(path: Path) -> list[AccountDocument]:
         for row in reader:
             document = _csv_document(row, f"{path}, line {reader.line_num}")
             if document.account_id in seen:
-                raise InputError(f"{path}, line {reader.line_num}: account_id {document.account_id!r} appears twice in the file")
+                raise InputError(
+                    f"{path}, line {reader.line_num}: account_id {document.account_id!r} appears twice in the file"
+                )
             seen.add(document.account_id)
             documents.append(document)
     if not documents:
@@ -139,7 +147,7 @@ def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> dat
     if not payment_id.strip() or len(payment_id) > PAYMENT_ID_MAX:
         raise InputError(f"--payment-id must be 1 to {PAYMENT_ID_MAX} characters")
     try:
-        when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(timezone.utc)
+        when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(UTC)
     except ValueError:
         raise InputError(f"--paid-at: {paid_at!r} is not an ISO 8601 date-time") from None
     if when.tzinfo is None:
@@ -156,25 +164,37 @@ def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | No
     return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
 
 
-async def open_account(client: Client, task_queue: str, document: AccountDocument,
-                       clock: DemoClock | None = None) -> None:
+async def open_account(
+    client: Client, task_queue: str, document: AccountDocument, clock: DemoClock | None = None
+) -> None:
     """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as is.
     An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
     run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
     try:
         await client.start_workflow(
-            AccountWorkflow.run, run, id=document.workflow_id, task_queue=task_queue,
-            start_signal="account_document_received", start_signal_args=[document],
+            AccountWorkflow.run,
+            run,
+            id=document.workflow_id,
+            task_queue=task_queue,
+            start_signal="account_document_received",
+            start_signal_args=[document],
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
         status = await execution_status(client, document.account_id)
-        raise InputError(f"account {document.account_id!r} is closed ({status.name.lower()}); "
-                         "a closed account is not reopened by sending it again") from None
+        raise InputError(
+            f"account {document.account_id!r} is closed ({status.name.lower()}); "
+            "a closed account is not reopened by sending it again"
+        ) from None
 
 
-async def open_accounts(client: Client, task_queue: str, documents: list[AccountDocument],
-                        clock: DemoClock | None = None, concurrency: int = 64) -> None:
+async def open_accounts(
+    client: Client,
+    task_queue: str,
+    documents: list[AccountDocument],
+    clock: DemoClock | None = None,
+    concurrency: int = 64,
+) -> None:
     """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
     slots = asyncio.Semaphore(concurrency)
 
@@ -247,14 +267,23 @@ async def _deliver_to_any_run(client: Client, task_queue: str, account_id: str, 
                 raise
     closed = await handle.result()
     await client.start_workflow(
-        AccountWorkflow.run, closed, id=workflow_id(account_id), task_queue=task_queue,
-        start_signal=signal, start_signal_args=[payload],
+        AccountWorkflow.run,
+        closed,
+        id=workflow_id(account_id),
+        task_queue=task_queue,
+        start_signal=signal,
+        start_signal_args=[payload],
     )
 
 
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
-    return _payload(PaymentReversed, "reversal", payment_id=payment_id, reason=reason,
-                    reversed_at=_instant(reversed_at, "--reversed-at"))
+    return _payload(
+        PaymentReversed,
+        "reversal",
+        payment_id=payment_id,
+        reason=reason,
+        reversed_at=_instant(reversed_at, "--reversed-at"),
+    )
 
 
 def _instant(text: str | None, flag: str) -> datetime:
@@ -274,32 +303,36 @@ def _payload(model: type[P], what: str, **fields) -> P:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_cease(channels: list[str], reason: str, request_id: str | None = None) -> CeaseContact:
-    return _payload(CeaseContact, "cease request", request_id=request_id or uuid.uuid4().hex, channels=channels,
-                    reason=reason, received_at=_now())
+    return _payload(
+        CeaseContact,
+        "cease request",
+        request_id=request_id or uuid.uuid4().hex,
+        channels=channels,
+        reason=reason,
+        received_at=_now(),
+    )
 
 
 def parse_dispute(dispute_id: str, subject: str, details: str) -> DisputeOpened:
-    return _payload(DisputeOpened, "dispute", dispute_id=dispute_id, subject=subject, details=details,
-                    opened_at=_now())
+    return _payload(DisputeOpened, "dispute", dispute_id=dispute_id, subject=subject, details=details, opened_at=_now())
 
 
 def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
-    return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome,
-                    resolved_at=_now())
+    return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome, resolved_at=_now())
 
 
 def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventReported:
-    return _payload(DebtorEventReported, "report", report_id=report_id, event=event, details=details,
-                    reported_at=_now())
+    return _payload(
+        DebtorEventReported, "report", report_id=report_id, event=event, details=details, reported_at=_now()
+    )
 
 
 def parse_documents(report_id: str, confirmed: bool) -> DocumentsVerified:
-    return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed,
-                    verified_at=_now())
+    return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed, verified_at=_now())
 
 
 async def signal_open_account(client: Client, account_id: str, signal: str, payload) -> None:
@@ -323,15 +356,24 @@ def parse_day(text: str, flag: str) -> date:
         raise InputError(f"{flag}: {text!r} is not a date such as 2026-12-01") from None
 
 
-def parse_promise(promise_id: str, amount: str, currency: str, promised_date: str, hour: str | None, channel: str,
-                  taken_by: str) -> PromiseMade:
+def parse_promise(
+    promise_id: str, amount: str, currency: str, promised_date: str, hour: str | None, channel: str, taken_by: str
+) -> PromiseMade:
     try:
         promised_hour = time.fromisoformat(hour) if hour else None
     except ValueError:
         raise InputError(f"--hour: {hour!r} is not a time such as 14:30") from None
-    return _payload(PromiseMade, "promise", promise_id=promise_id, amount_minor=_minor(amount, currency, "--amount"),
-                    promised_date=parse_day(promised_date, "--date"), promised_hour=promised_hour, channel=channel,
-                    taken_by=taken_by, made_at=_now())
+    return _payload(
+        PromiseMade,
+        "promise",
+        promise_id=promise_id,
+        amount_minor=_minor(amount, currency, "--amount"),
+        promised_date=parse_day(promised_date, "--date"),
+        promised_hour=promised_hour,
+        channel=channel,
+        taken_by=taken_by,
+        made_at=_now(),
+    )
 
 
 def parse_plan(plan_id: str, instalments: list[str], currency: str, cause: str, agreed_by: str) -> PlanProposed:
@@ -341,59 +383,124 @@ def parse_plan(plan_id: str, instalments: list[str], currency: str, cause: str, 
         day, separator, amount = text.partition("=")
         if not separator:
             raise InputError(f"--instalment: {text!r} is not DATE=AMOUNT, e.g. 2026-12-01=500.00")
-        parsed.append({"due_date": parse_day(day, "--instalment"), "amount_minor": _minor(amount, currency,
-                                                                                     "--instalment")})
-    return _payload(PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by,
-                    agreed_at=_now())
-
-
-def parse_outcome(outcome_id: str, code: str, source: str, reported_by: str, contact_point: str | None,
-                  note: str) -> ContactOutcome:
-    return _payload(ContactOutcome, "contact outcome", outcome_id=outcome_id, code=code, source=source,
-                    reported_by=reported_by, contact_point=contact_point, note=note, occurred_at=_now())
-
-
-def parse_contact_update(update_id: str, kind: str, value: str, owner: str, relation: str | None,
-                         replaces: str | None, source: str) -> ContactUpdated:
-    point = _payload(ContactPoint, "contact point", kind=kind, value=value, owner=owner, relation=relation)
-    return _payload(ContactUpdated, "contact update", update_id=update_id, point=point, replaces=replaces,
-                    source=source, updated_at=_now())
-
-
-def parse_letter_delivery(event_id: str, letter_ref: str, status: str, reason: str | None, evidence: str,
-                          address: str, occurred_at: str | None) -> LetterDelivery:
-    return _payload(LetterDelivery, "letter delivery", event_id=event_id, letter_ref=letter_ref, status=status,
-                    reason=reason, evidence=evidence, address=address,
-                    occurred_at=_instant(occurred_at, "--at"))
-
-
-def parse_visit_report(report_id: str, visit_ref: str, finding: str, address: str, agent: str, notes: str,
-                       photos: list[str], promised_amount: str | None, promised_date: str | None, currency: str,
-                       visited_at: str | None) -> VisitReport:
+        parsed.append(
+            {"due_date": parse_day(day, "--instalment"), "amount_minor": _minor(amount, currency, "--instalment")}
+        )
     return _payload(
-        VisitReport, "visit report", report_id=report_id, visit_ref=visit_ref, finding=finding, address=address,
-        agent=agent, notes=notes, photos=photos,
+        PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by, agreed_at=_now()
+    )
+
+
+def parse_outcome(
+    outcome_id: str, code: str, source: str, reported_by: str, contact_point: str | None, note: str
+) -> ContactOutcome:
+    return _payload(
+        ContactOutcome,
+        "contact outcome",
+        outcome_id=outcome_id,
+        code=code,
+        source=source,
+        reported_by=reported_by,
+        contact_point=contact_point,
+        note=note,
+        occurred_at=_now(),
+    )
+
+
+def parse_contact_update(
+    update_id: str, kind: str, value: str, owner: str, relation: str | None, replaces: str | None, source: str
+) -> ContactUpdated:
+    point = _payload(ContactPoint, "contact point", kind=kind, value=value, owner=owner, relation=relation)
+    return _payload(
+        ContactUpdated,
+        "contact update",
+        update_id=update_id,
+        point=point,
+        replaces=replaces,
+        source=source,
+        updated_at=_now(),
+    )
+
+
+def parse_letter_delivery(
+    event_id: str,
+    letter_ref: str,
+    status: str,
+    reason: str | None,
+    evidence: str,
+    address: str,
+    occurred_at: str | None,
+) -> LetterDelivery:
+    return _payload(
+        LetterDelivery,
+        "letter delivery",
+        event_id=event_id,
+        letter_ref=letter_ref,
+        status=status,
+        reason=reason,
+        evidence=evidence,
+        address=address,
+        occurred_at=_instant(occurred_at, "--at"),
+    )
+
+
+def parse_visit_report(
+    report_id: str,
+    visit_ref: str,
+    finding: str,
+    address: str,
+    agent: str,
+    notes: str,
+    photos: list[str],
+    promised_amount: str | None,
+    promised_date: str | None,
+    currency: str,
+    visited_at: str | None,
+) -> VisitReport:
+    return _payload(
+        VisitReport,
+        "visit report",
+        report_id=report_id,
+        visit_ref=visit_ref,
+        finding=finding,
+        address=address,
+        agent=agent,
+        notes=notes,
+        photos=photos,
         promised_minor=_minor(promised_amount, currency, "--promised-amount") if promised_amount else None,
         promised_date=parse_day(promised_date, "--promised-date") if promised_date else None,
         visited_at=_instant(visited_at, "--at"),
     )
 
 
-def parse_agency_report(report_id: str, placement_ref: str, kind: str, amount: str | None, currency: str,
-                        note: str, occurred_at: str | None) -> AgencyReport:
-    return _payload(AgencyReport, "agency report", report_id=report_id, placement_ref=placement_ref, kind=kind,
-                    amount_minor=_minor(amount, currency, "--amount") if amount else None, note=note,
-                    occurred_at=_instant(occurred_at, "--at"))
+def parse_agency_report(
+    report_id: str, placement_ref: str, kind: str, amount: str | None, currency: str, note: str, occurred_at: str | None
+) -> AgencyReport:
+    return _payload(
+        AgencyReport,
+        "agency report",
+        report_id=report_id,
+        placement_ref=placement_ref,
+        kind=kind,
+        amount_minor=_minor(amount, currency, "--amount") if amount else None,
+        note=note,
+        occurred_at=_instant(occurred_at, "--at"),
+    )
 
 
 def parse_recall(request_id: str, reason: str, requested_by: str) -> RecallRequest:
-    return _payload(RecallRequest, "recall request", request_id=request_id, reason=reason,
-                    requested_by=requested_by, requested_at=_now())
+    return _payload(
+        RecallRequest,
+        "recall request",
+        request_id=request_id,
+        reason=reason,
+        requested_by=requested_by,
+        requested_at=_now(),
+    )
 
 
 def parse_fraud_claim(claim_id: str, clues: str, taken_by: str) -> FraudClaimed:
-    return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by,
-                    claimed_at=_now())
+    return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by, claimed_at=_now())
 
 
 def parse_declaration(place: str) -> DeclarationSigned:
@@ -401,14 +508,14 @@ def parse_declaration(place: str) -> DeclarationSigned:
 
 
 def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
-    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference,
-                    decided_at=_now())
+    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference, decided_at=_now())
 
 
 async def agree_plan(client: Client, account_id: str, plan: PlanProposed) -> Commitment:
     """The account checks the plan and answers at once, with the reason if it refuses it."""
-    return await _update_open_account(client, account_id, AccountWorkflow.agree_plan, plan,
-                                      f"plan {plan.plan_id} refused")
+    return await _update_open_account(
+        client, account_id, AccountWorkflow.agree_plan, plan, f"plan {plan.plan_id} refused"
+    )
 
 
 async def _update_open_account(client: Client, account_id: str, update, payload, refused: str):
@@ -417,20 +524,29 @@ async def _update_open_account(client: Client, account_id: str, update, payload,
         raise InputError(f"account {account_id!r} is closed")
     try:
         return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
-            update, payload)
+            update, payload
+        )
     except WorkflowUpdateFailedError as err:
         raise InputError(f"{refused}: {getattr(err.cause, 'message', err.cause)}") from None
 
 
 def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
-    return _payload(ApprovalDecision, "approval decision", approval_ref=approval_ref, approved=approved,
-                    approver=approver, note=note, decided_at=_now())
+    return _payload(
+        ApprovalDecision,
+        "approval decision",
+        approval_ref=approval_ref,
+        approved=approved,
+        approver=approver,
+        note=note,
+        decided_at=_now(),
+    )
 
 
 async def decide_approval(client: Client, account_id: str, decision: ApprovalDecision) -> str:
     """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
-    return await _update_open_account(client, account_id, AccountWorkflow.decide_approval, decision,
-                                      f"approval {decision.approval_ref} not taken")
+    return await _update_open_account(
+        client, account_id, AccountWorkflow.decide_approval, decision, f"approval {decision.approval_ref} not taken"
+    )
 
 
 async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, signal: str, payload) -> None:
@@ -465,17 +581,25 @@ async def take_call(pool: asyncpg.Pool, queue: str, collector: str, now: datetim
         raise InputError(str(err)) from None
 
 
-def parse_call_outcome(outcome_id: str, code: str, number: str, collector: str, note: str,
-                       occurred_at: str | None = None) -> ContactOutcome:
+def parse_call_outcome(
+    outcome_id: str, code: str, number: str, collector: str, note: str, occurred_at: str | None = None
+) -> ContactOutcome:
     """How one attempt on a call from the queue ended, as the collector reports it."""
     if code not in call_queue.CALL_OUTCOMES:
-        raise InputError(f"--code: {code!r} is not an outcome of a call; one of: "
-                         f"{', '.join(call_queue.CALL_OUTCOMES)}")
+        raise InputError(f"--code: {code!r} is not an outcome of a call; one of: {', '.join(call_queue.CALL_OUTCOMES)}")
     if not number.strip():
         raise InputError("--number: the number dialled is required, as the call's phone order lists it")
-    return _payload(ContactOutcome, "call outcome", outcome_id=outcome_id, code=code, source="collector",
-                    contact_point=number, reported_by=collector, note=note,
-                    occurred_at=_instant(occurred_at, "--at"))
+    return _payload(
+        ContactOutcome,
+        "call outcome",
+        outcome_id=outcome_id,
+        code=code,
+        source="collector",
+        contact_point=number,
+        reported_by=collector,
+        note=note,
+        occurred_at=_instant(occurred_at, "--at"),
+    )
 
 
 async def report_call_outcome(client: Client, pool: asyncpg.Pool, call_ref: str, outcome: ContactOutcome) -> str:

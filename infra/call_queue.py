@@ -24,8 +24,9 @@ from dunning.money import format_amount
 from dunning.outcomes import ContactOutcome, OutcomeCode
 
 # The outcomes a call can have: not those of a visit at the door or of an e-mail.
-CALL_OUTCOMES: tuple[str, ...] = tuple(code for code in get_args(OutcomeCode)
-                                       if code not in ("not_found", "address_invalid", "invalid_email"))
+CALL_OUTCOMES: tuple[str, ...] = tuple(
+    code for code in get_args(OutcomeCode) if code not in ("not_found", "address_invalid", "invalid_email")
+)
 # Where each kind of call is kept.
 CALL_TABLES = {"call_task": "call_tasks", "follow_up": "follow_ups"}
 
@@ -66,8 +67,9 @@ _NEXT_TASK = f"""
     SELECT t.action_key, t.due_from AS due_at
     FROM accounts a JOIN call_tasks t ON t.account_id = a.account_id
     WHERE t.status = 'open'
-      AND {_may_call_now("t.due_from", "(t.due_from AT TIME ZONE a.time_zone)::date", "t.attempt_windows",
-                         "t.due_from")}
+      AND {
+    _may_call_now("t.due_from", "(t.due_from AT TIME ZONE a.time_zone)::date", "t.attempt_windows", "t.due_from")
+}
     ORDER BY t.due_from, t.action_key
     LIMIT 1 FOR UPDATE OF t SKIP LOCKED
 """
@@ -97,8 +99,9 @@ _CALL_SHEET = """
 """
 
 
-async def take_next(pool: asyncpg.Pool, queue: str, collector: str, now: datetime,
-                    scripts: CallScripts | None = None) -> dict | None:
+async def take_next(
+    pool: asyncpg.Pool, queue: str, collector: str, now: datetime, scripts: CallScripts | None = None
+) -> dict | None:
     """Assigns to `collector` the call of `queue` that may be made now with the earliest due time, and returns what
     they work from (see `_call_sheet`); None when no call of the queue may be made now."""
     scripts = scripts or load_call_scripts()
@@ -108,13 +111,25 @@ async def take_next(pool: asyncpg.Pool, queue: str, collector: str, now: datetim
         follow_up = await conn.fetchrow(_NEXT_FOLLOW_UP, queue, now, task["due_at"] if task else None)
         if follow_up is not None:
             call_ref = follow_up_ref(follow_up["task_key"], follow_up["day"])
-            await conn.execute("UPDATE follow_ups SET call_ref = $3, assigned_to = $4, assigned_at = $5"
-                               " WHERE account_id = $1 AND day = $2",
-                               follow_up["account_id"], follow_up["day"], call_ref, collector, now)
+            await conn.execute(
+                "UPDATE follow_ups SET call_ref = $3, assigned_to = $4, assigned_at = $5"
+                " WHERE account_id = $1 AND day = $2",
+                follow_up["account_id"],
+                follow_up["day"],
+                call_ref,
+                collector,
+                now,
+            )
         elif task is not None:
             call_ref = task_ref(task["action_key"])
-            await conn.execute("UPDATE call_tasks SET status = 'assigned', call_ref = $2, assigned_to = $3,"
-                               " assigned_at = $4 WHERE action_key = $1", task["action_key"], call_ref, collector, now)
+            await conn.execute(
+                "UPDATE call_tasks SET status = 'assigned', call_ref = $2, assigned_to = $3,"
+                " assigned_at = $4 WHERE action_key = $1",
+                task["action_key"],
+                call_ref,
+                collector,
+                now,
+            )
         else:
             return None
         # Inside the transaction: a call whose hints are missing is not handed out half-described.
@@ -154,6 +169,7 @@ def _call_sheet(row: asyncpg.Record, scripts: CallScripts) -> dict:
 
 # --- reporting an attempt ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TakenCall:
     """A call as taken from the queue: what a reported attempt is checked against."""
@@ -169,12 +185,19 @@ class TakenCall:
 async def call_on_file(pool: asyncpg.Pool, call_ref: str) -> TakenCall | None:
     row = await pool.fetchrow(
         "SELECT c.call_ref, c.kind, c.account_id, c.attempts, c.assigned_to, t.phone_order FROM taken_calls c"
-        " JOIN call_tasks t ON t.action_key = c.task_key WHERE c.call_ref = $1", call_ref)
+        " JOIN call_tasks t ON t.action_key = c.task_key WHERE c.call_ref = $1",
+        call_ref,
+    )
     if row is None:
         return None
-    return TakenCall(call_ref=row["call_ref"], kind=row["kind"], account_id=row["account_id"],
-                     attempts=row["attempts"], assigned_to=row["assigned_to"],
-                     numbers=tuple(phone["number"] for phone in json.loads(row["phone_order"])))
+    return TakenCall(
+        call_ref=row["call_ref"],
+        kind=row["kind"],
+        account_id=row["account_id"],
+        attempts=row["attempts"],
+        assigned_to=row["assigned_to"],
+        numbers=tuple(phone["number"] for phone in json.loads(row["phone_order"])),
+    )
 
 
 def attempt_problem(call: TakenCall, outcome: ContactOutcome) -> str:
@@ -184,8 +207,10 @@ def attempt_problem(call: TakenCall, outcome: ContactOutcome) -> str:
     if outcome.reported_by != call.assigned_to:
         return f"call {call.call_ref} was taken by another collector: they report its attempts"
     if outcome.contact_point not in call.numbers:
-        return (f"the number is not on the phone order of call {call.call_ref}: report the number dialled, "
-                "as the call lists it")
+        return (
+            f"the number is not on the phone order of call {call.call_ref}: report the number dialled, "
+            "as the call lists it"
+        )
     return ""
 
 
@@ -196,30 +221,45 @@ async def record_attempt(pool: asyncpg.Pool, call: TakenCall, outcome: ContactOu
     async with pool.acquire() as conn, conn.transaction():
         # One report at a time per call, so two cannot both take its last attempt.
         await conn.execute(f"SELECT 1 FROM {table} WHERE call_ref = $1 FOR UPDATE", call.call_ref)
-        earlier = await conn.fetchrow("SELECT call_ref, number, code, collector FROM call_attempts"
-                                      " WHERE account_id = $1 AND outcome_id = $2", call.account_id,
-                                      outcome.outcome_id)
+        earlier = await conn.fetchrow(
+            "SELECT call_ref, number, code, collector FROM call_attempts WHERE account_id = $1 AND outcome_id = $2",
+            call.account_id,
+            outcome.outcome_id,
+        )
         if earlier is not None:
             if tuple(earlier.values()) == (call.call_ref, outcome.contact_point, outcome.code, outcome.reported_by):
                 return ""
             return _id_taken(outcome)
         # The account counts an outcome id once, whoever sent it: a reused id would be dropped there silently.
-        if await conn.fetchval("SELECT 1 FROM contact_events WHERE account_id = $1 AND event_id = $2",
-                               call.account_id, outcome.outcome_id):
+        if await conn.fetchval(
+            "SELECT 1 FROM contact_events WHERE account_id = $1 AND event_id = $2", call.account_id, outcome.outcome_id
+        ):
             return _id_taken(outcome)
         made = await conn.fetchval("SELECT count(*) FROM call_attempts WHERE call_ref = $1", call.call_ref)
         if made >= call.attempts:
-            return (f"call {call.call_ref} allows {call.attempts} attempt(s) that day and {made} were reported: "
-                    "the contact guard counted no more")
+            return (
+                f"call {call.call_ref} allows {call.attempts} attempt(s) that day and {made} were reported: "
+                "the contact guard counted no more"
+            )
         await conn.execute(
             "INSERT INTO call_attempts (account_id, outcome_id, call_ref, number, code, collector, at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)", call.account_id, outcome.outcome_id, call.call_ref,
-            outcome.contact_point, outcome.code, outcome.reported_by, outcome.occurred_at)
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            call.account_id,
+            outcome.outcome_id,
+            call.call_ref,
+            outcome.contact_point,
+            outcome.code,
+            outcome.reported_by,
+            outcome.occurred_at,
+        )
         if call.kind == "call_task":
             await conn.execute("UPDATE call_tasks SET status = 'done' WHERE call_ref = $1", call.call_ref)
         else:
-            await conn.execute("UPDATE follow_ups SET done_at = coalesce(done_at, $2) WHERE call_ref = $1",
-                               call.call_ref, outcome.occurred_at)
+            await conn.execute(
+                "UPDATE follow_ups SET done_at = coalesce(done_at, $2) WHERE call_ref = $1",
+                call.call_ref,
+                outcome.occurred_at,
+            )
     return ""
 
 

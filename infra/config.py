@@ -66,7 +66,7 @@ class Settings:
         return at.hour, at.minute
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         return cls(
             temporal_address=env.get("TEMPORAL_ADDRESS", "localhost:7233"),

@@ -12,7 +12,7 @@ import asyncio
 import csv
 import os
 import subprocess
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -37,7 +37,6 @@ STANDIN_TOKEN = "demo-auth-token"
 STANDIN_FROM = "+15005550006"
 
 
-
 def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RUN_DIR) -> Path:
     """Writes the sample portfolio in `starter.py import` format, due dates set from its days_past_due column."""
     target = target_dir / f"portfolio-{today.isoformat()}.csv"
@@ -54,9 +53,18 @@ def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RU
 
 def start_dev_server() -> subprocess.Popen:
     return subprocess.Popen(
-        [local_binary("temporal"), "server", "start-dev", "--ui-port", str(UI_PORT), "--log-level", "warn",
-         *dev_server_flags()],
-        stdout=(RUN_DIR / "temporal.log").open("w"), stderr=subprocess.STDOUT,
+        [
+            local_binary("temporal"),
+            "server",
+            "start-dev",
+            "--ui-port",
+            str(UI_PORT),
+            "--log-level",
+            "warn",
+            *dev_server_flags(),
+        ],
+        stdout=(RUN_DIR / "temporal.log").open("w"),
+        stderr=subprocess.STDOUT,
         # Its own session: Ctrl-C reaches only us, and we stop the server after the worker has drained.
         start_new_session=True,
     )
@@ -95,15 +103,17 @@ async def main(day_seconds: float | None) -> None:
         smtp = SmtpStandIn()
         await smtp.start()
         started.append(f"SMTP stand-in at {smtp.host}:{smtp.port} (e-mails are kept in memory)")
-    settings = Settings(**{
-        **settings.__dict__,
-        **({"smtp_host": smtp.host, "smtp_port": smtp.port} if smtp else {}),
-        "database_url": database_url,
-        "twilio_account_sid": settings.twilio_account_sid or STANDIN_SID,
-        "twilio_auth_token": settings.twilio_auth_token or STANDIN_TOKEN,
-        "twilio_from_number": settings.twilio_from_number or STANDIN_FROM,
-        "twilio_api_base": standin.base_url if standin else settings.twilio_api_base,
-    })
+    settings = Settings(
+        **{
+            **settings.__dict__,
+            **({"smtp_host": smtp.host, "smtp_port": smtp.port} if smtp else {}),
+            "database_url": database_url,
+            "twilio_account_sid": settings.twilio_account_sid or STANDIN_SID,
+            "twilio_auth_token": settings.twilio_auth_token or STANDIN_TOKEN,
+            "twilio_from_number": settings.twilio_from_number or STANDIN_FROM,
+            "twilio_api_base": standin.base_url if standin else settings.twilio_api_base,
+        }
+    )
 
     server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server()
     try:
@@ -118,7 +128,7 @@ async def main(day_seconds: float | None) -> None:
             started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())
             documents = billing.parse_csv(portfolio)
@@ -145,28 +155,56 @@ async def debtors_answer(client: Client, documents: list[AccountDocument], today
     """Some sample debtors answer back at once, so the demo shows a promise, an unanswered call and a fraud
     claim at work; returns what each did, for the banner."""
     early = [d for d in documents if d.policy == "consumer_loan" and 1 <= (today - d.due_date).days <= 17]
-    answers = [
-        ("promise_made", billing.parse_promise("DEMO-PTP", str(to_major(d.amount_due_minor, d.currency)),
-                                               d.currency, (today + timedelta(days=3)).isoformat(), None, "call",
-                                               "demo-collector"), "promised to pay in full in 3 days")
-        for d in early[:1]
-    ] + [
-        ("contact_outcome", billing.parse_outcome("DEMO-NA", "no_answer", "dialer", "demo-dialer",
-                                                  d.points("mobile")[0].value, ""), "did not answer the dialer")
-        for d in early[1:2]
-    ] + [
-        ("fraud_claimed", billing.parse_fraud_claim("DEMO-F", "says they never applied", "demo-collector"),
-         "claims they never applied: contact stopped")
-        for d in early[2:3]
-    ]
+    answers = (
+        [
+            (
+                "promise_made",
+                billing.parse_promise(
+                    "DEMO-PTP",
+                    str(to_major(d.amount_due_minor, d.currency)),
+                    d.currency,
+                    (today + timedelta(days=3)).isoformat(),
+                    None,
+                    "call",
+                    "demo-collector",
+                ),
+                "promised to pay in full in 3 days",
+            )
+            for d in early[:1]
+        ]
+        + [
+            (
+                "contact_outcome",
+                billing.parse_outcome("DEMO-NA", "no_answer", "dialer", "demo-dialer", d.points("mobile")[0].value, ""),
+                "did not answer the dialer",
+            )
+            for d in early[1:2]
+        ]
+        + [
+            (
+                "fraud_claimed",
+                billing.parse_fraud_claim("DEMO-F", "says they never applied", "demo-collector"),
+                "claims they never applied: contact stopped",
+            )
+            for d in early[2:3]
+        ]
+    )
     for document, (signal, payload, _) in zip(early, answers):
         await billing.signal_open_account(client, document.account_id, signal, payload)
     return [f"{document.account_id} {what}" for document, (_, _, what) in zip(early, answers)]
 
 
-def _print_banner(started: list[str], accounts: int, portfolio: Path, day_seconds: float | None,
-                  answered: list[str], database_url: str) -> None:
-    pace = f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
+def _print_banner(
+    started: list[str],
+    accounts: int,
+    portfolio: Path,
+    day_seconds: float | None,
+    answered: list[str],
+    database_url: str,
+) -> None:
+    pace = (
+        f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
+    )
     lines = [
         "",
         "Collections orchestrator is running.",

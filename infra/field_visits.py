@@ -20,7 +20,8 @@ async def take_next(pool: asyncpg.Pool, queue: str, agent: str) -> dict | None:
         RETURNING o.visit_ref, o.account_id, o.purpose, o.address, o.reason, o.deadline, o.invalid_addresses,
                   a.document->>'debtor_name' AS debtor_name
         """,
-        queue, agent,
+        queue,
+        agent,
     )
     if row is None:
         return None
@@ -31,5 +32,6 @@ async def take_next(pool: asyncpg.Pool, queue: str, agent: str) -> dict | None:
 
 
 async def visit_on_file(pool: asyncpg.Pool, visit_ref: str) -> asyncpg.Record | None:
-    return await pool.fetchrow("SELECT account_id, address, status FROM field_visit_orders WHERE visit_ref = $1",
-                               visit_ref)
+    return await pool.fetchrow(
+        "SELECT account_id, address, status FROM field_visit_orders WHERE visit_ref = $1", visit_ref
+    )

@@ -37,7 +37,11 @@ from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from infra.config import Settings
 from infra.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from infra.twilio_sms import (
-    FINAL_STATUSES, INBOUND_SMS_PATH, INVALID_NUMBER_ERRORS, MESSAGE_STATUSES, STATUS_CALLBACK_PATH,
+    FINAL_STATUSES,
+    INBOUND_SMS_PATH,
+    INVALID_NUMBER_ERRORS,
+    MESSAGE_STATUSES,
+    STATUS_CALLBACK_PATH,
     UNSUBSCRIBED_ERRORS,
 )
 
@@ -110,8 +114,13 @@ async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> Asy
         await runner.setup()
         try:
             await web.SockSite(runner, sock).start()
-            log.info("inbound webhooks served", bound_url=bound_url, public_base_url=public_url,
-                     field_app=bool(settings.field_app_secret), mail_vendor=bool(settings.mail_vendor_secret))
+            log.info(
+                "inbound webhooks served",
+                bound_url=bound_url,
+                public_base_url=public_url,
+                field_app=bool(settings.field_app_secret),
+                mail_vendor=bool(settings.mail_vendor_secret),
+            )
             yield public_url
         finally:
             await runner.cleanup()
@@ -153,12 +162,18 @@ class TwilioWebhooks:
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await _store_reply(conn, reply, classify(reply.body, self._vocabulary))
         if stored["signalled"] is None:
-            told = await self._tell(_reply_signals(reply, stored["intent"], stored["account_ids"],
-                                                   stored["received_at"]))
-            await self._pool.execute("UPDATE inbound_sms SET signalled = $2 WHERE message_sid = $1",
-                                     reply.message_sid, told)
-        log.info("sms reply received", message_sid=reply.message_sid, intent=stored["intent"],
-                 account_ids=stored["account_ids"])
+            told = await self._tell(
+                _reply_signals(reply, stored["intent"], stored["account_ids"], stored["received_at"])
+            )
+            await self._pool.execute(
+                "UPDATE inbound_sms SET signalled = $2 WHERE message_sid = $1", reply.message_sid, told
+            )
+        log.info(
+            "sms reply received",
+            message_sid=reply.message_sid,
+            intent=stored["intent"],
+            account_ids=stored["account_ids"],
+        )
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
     async def status_callback(self, request: web.Request) -> web.Response:
@@ -172,10 +187,19 @@ class TwilioWebhooks:
             stored = await _store_status(conn, report)
         if stored["signalled"] is None:
             told = await self._tell(_status_signals(report, stored["account_ids"], stored["received_at"]))
-            await self._pool.execute("UPDATE sms_status_events SET signalled = $3 WHERE message_sid = $1"
-                                     " AND status = $2", report.message_sid, report.status, told)
-        log.info("sms status received", message_sid=report.message_sid, status=report.status,
-                 error_code=report.error_code, account_ids=stored["account_ids"])
+            await self._pool.execute(
+                "UPDATE sms_status_events SET signalled = $3 WHERE message_sid = $1 AND status = $2",
+                report.message_sid,
+                report.status,
+                told,
+            )
+        log.info(
+            "sms status received",
+            message_sid=report.message_sid,
+            status=report.status,
+            error_code=report.error_code,
+            account_ids=stored["account_ids"],
+        )
         return web.Response(status=204)
 
     def _problem(self, form: MultiDictProxy[str], required: tuple[str, ...], handset: str) -> str:
@@ -196,13 +220,18 @@ class TwilioWebhooks:
         notes = []
         for signal in signals:
             try:
-                await self._temporal.get_workflow_handle(workflow_id(signal.account_id)).signal(signal.name,
-                                                                                             signal.payload)
+                await self._temporal.get_workflow_handle(workflow_id(signal.account_id)).signal(
+                    signal.name, signal.payload
+                )
                 notes.append(f"{signal.account_id}: {signal.name}")
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
-                    log.warning("temporal did not take a signal; twilio will retry", account_id=signal.account_id,
-                                signal=signal.name, grpc_status=err.status.name)
+                    log.warning(
+                        "temporal did not take a signal; twilio will retry",
+                        account_id=signal.account_id,
+                        signal=signal.name,
+                        grpc_status=err.status.name,
+                    )
                     raise web.HTTPServiceUnavailable(text="the accounts could not be told; try again") from None
                 notes.append(f"{signal.account_id}: closed, not signalled")
         return "; ".join(notes)
@@ -231,11 +260,18 @@ async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -
         "INSERT INTO inbound_sms (message_sid, from_number, to_number, body, intent, account_ids)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_sid) DO NOTHING"
         " RETURNING intent, account_ids, received_at, signalled",
-        reply.message_sid, reply.from_number, reply.to_number, reply.body, intent, accounts,
+        reply.message_sid,
+        reply.from_number,
+        reply.to_number,
+        reply.body,
+        intent,
+        accounts,
     )
     if stored is None:
-        return await conn.fetchrow("SELECT intent, account_ids, received_at, signalled FROM inbound_sms"
-                                   " WHERE message_sid = $1", reply.message_sid)
+        return await conn.fetchrow(
+            "SELECT intent, account_ids, received_at, signalled FROM inbound_sms WHERE message_sid = $1",
+            reply.message_sid,
+        )
     if intent == "opt_out":
         await _opt_out(conn, reply.from_number, stored["received_at"], "reply", reply.message_sid)
     elif intent == "opt_in":
@@ -252,16 +288,26 @@ async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> async
     stored = await conn.fetchrow(
         "INSERT INTO sms_status_events (message_sid, status, error_code, account_ids) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (message_sid, status) DO NOTHING RETURNING account_ids, received_at, signalled",
-        report.message_sid, report.status, report.error_code, accounts,
+        report.message_sid,
+        report.status,
+        report.error_code,
+        accounts,
     )
     if stored is None:
-        return await conn.fetchrow("SELECT account_ids, received_at, signalled FROM sms_status_events"
-                                   " WHERE message_sid = $1 AND status = $2", report.message_sid, report.status)
+        return await conn.fetchrow(
+            "SELECT account_ids, received_at, signalled FROM sms_status_events WHERE message_sid = $1 AND status = $2",
+            report.message_sid,
+            report.status,
+        )
     if report.status in FINAL_STATUSES:
         # Only a text Twilio took moves on, once: a late 'sent' or a second ending leaves it as it is.
-        await conn.execute("UPDATE sms_messages SET status = $2, error_code = $3, updated_at = now()"
-                           " WHERE twilio_sid = $1 AND status = 'sent'",
-                           report.message_sid, report.status, report.error_code)
+        await conn.execute(
+            "UPDATE sms_messages SET status = $2, error_code = $3, updated_at = now()"
+            " WHERE twilio_sid = $1 AND status = 'sent'",
+            report.message_sid,
+            report.status,
+            report.error_code,
+        )
     if report.failed_with(UNSUBSCRIBED_ERRORS):
         await _opt_out(conn, report.to_number, stored["received_at"], "twilio_21610", report.message_sid)
     return stored
@@ -283,15 +329,22 @@ async def _running_accounts_of(conn: asyncpg.Connection, mobile: str) -> list[st
         "SELECT c.account_id FROM contact_points c JOIN accounts a USING (account_id)"
         " WHERE c.value = $1 AND c.kind = 'mobile' AND c.owner = 'debtor' AND c.status <> 'replaced'"
         " AND a.status = ANY($2) ORDER BY c.account_id",
-        mobile, list(RUNNING),
+        mobile,
+        list(RUNNING),
     )
     return [row["account_id"] for row in rows]
 
 
 async def _opt_out(conn: asyncpg.Connection, number: str, at: datetime, source: str, message_sid: str) -> None:
     """The first opt-out stands (when it began); a handset that texts START is removed, and may opt out again."""
-    await conn.execute("INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid) VALUES ($1, $2, $3, $4)"
-                       " ON CONFLICT (number) DO NOTHING", number, at, source, message_sid)
+    await conn.execute(
+        "INSERT INTO sms_opt_outs (number, opted_out_at, source, message_sid) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (number) DO NOTHING",
+        number,
+        at,
+        source,
+        message_sid,
+    )
 
 
 # --- what the accounts are told -----------------------------------------------------------------------------------
@@ -299,26 +352,44 @@ async def _opt_out(conn: asyncpg.Connection, number: str, at: datetime, source: 
 
 def _reply_signals(reply: Reply, intent: str, account_ids: list[str], at: datetime) -> list[Signal]:
     if intent == "opt_out":
-        request = CeaseContact(request_id=f"sms-{reply.message_sid}", channels=[Channel.sms],
-                               reason="replied STOP to our SMS", received_at=at)
+        request = CeaseContact(
+            request_id=f"sms-{reply.message_sid}",
+            channels=[Channel.sms],
+            reason="replied STOP to our SMS",
+            received_at=at,
+        )
         return [Signal(account_id, "cease_contact", request) for account_id in account_ids]
     if intent in ("says_paid", "callback_requested"):
         # No note: the text stays in inbound_sms, out of workflow history.
-        outcome = ContactOutcome(outcome_id=f"sms-{reply.message_sid}", code=intent, source="sms",
-                                 contact_point=reply.from_number, reported_by="sms reply", occurred_at=at)
+        outcome = ContactOutcome(
+            outcome_id=f"sms-{reply.message_sid}",
+            code=intent,
+            source="sms",
+            contact_point=reply.from_number,
+            reported_by="sms reply",
+            occurred_at=at,
+        )
         return [Signal(account_id, "contact_outcome", outcome) for account_id in account_ids]
     return []  # help and anything else: stored for a collector to read
 
 
 def _status_signals(report: StatusReport, account_ids: list[str], at: datetime) -> list[Signal]:
     if report.failed_with(UNSUBSCRIBED_ERRORS):
-        request = CeaseContact(request_id=f"sms-{report.message_sid}", channels=[Channel.sms],
-                               reason=f"Twilio refused our SMS: the handset opted out (error {report.error_code})",
-                               received_at=at)
+        request = CeaseContact(
+            request_id=f"sms-{report.message_sid}",
+            channels=[Channel.sms],
+            reason=f"Twilio refused our SMS: the handset opted out (error {report.error_code})",
+            received_at=at,
+        )
         return [Signal(account_id, "cease_contact", request) for account_id in account_ids]
     if report.failed_with(INVALID_NUMBER_ERRORS):
-        outcome = ContactOutcome(outcome_id=f"sms-{report.message_sid}-{report.error_code}", code="invalid_number",
-                                 source="sms", contact_point=report.to_number, reported_by=REPORTED_BY_TWILIO,
-                                 occurred_at=at)
+        outcome = ContactOutcome(
+            outcome_id=f"sms-{report.message_sid}-{report.error_code}",
+            code="invalid_number",
+            source="sms",
+            contact_point=report.to_number,
+            reported_by=REPORTED_BY_TWILIO,
+            occurred_at=at,
+        )
         return [Signal(account_id, "contact_outcome", outcome) for account_id in account_ids]
     return []

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import jinja2
 import pylopdf_fonts_zh_cn
 import yaml
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 from fpdf.fonts import FontFace
 from fpdf.html import HTML2FPDF
-from fontTools.ttLib import TTFont
 from pydantic import RootModel, ValidationError
 
 from dunning.datafile import Strict
@@ -58,16 +58,19 @@ class Letterhead(Strict):
 
     def for_locale(self, locale: str) -> dict[str, str]:
         return {
-            "name": self.name.text(locale), "department": self.department.text(locale),
-            "address": self.address.text(locale), "phone": self.phone, "email": self.email,
-            "hours": self.hours.text(locale), "payment": self.payment.text(locale),
+            "name": self.name.text(locale),
+            "department": self.department.text(locale),
+            "address": self.address.text(locale),
+            "phone": self.phone,
+            "email": self.email,
+            "hours": self.hours.text(locale),
+            "payment": self.payment.text(locale),
         }
 
 
 def load_letterheads(path: Path) -> dict[str, Letterhead]:
     try:
-        return RootModel[dict[str, Letterhead]].model_validate(
-            yaml.safe_load(path.read_text(encoding="utf-8"))).root
+        return RootModel[dict[str, Letterhead]].model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))).root
     except (OSError, yaml.YAMLError, ValidationError) as err:
         raise LetterError(f"{path}: {err}") from None
 
@@ -112,24 +115,31 @@ def _long_date(day: date, locale: str) -> str:
 
 
 class LetterRenderer:
-    def __init__(self, letterheads: dict[str, Letterhead], letterheads_file: Path,
-                 template_dir: Path = TEMPLATE_DIR) -> None:
+    def __init__(
+        self, letterheads: dict[str, Letterhead], letterheads_file: Path, template_dir: Path = TEMPLATE_DIR
+    ) -> None:
         self._letterheads = letterheads
         self._letterheads_file = letterheads_file
         self._common = _characters_of(COMMON_FONT_FILE)
         self._jinja = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(template_dir), autoescape=True, undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True,
+            loader=jinja2.FileSystemLoader(template_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
 
     @classmethod
-    def load(cls, letterheads_file: Path) -> "LetterRenderer":
+    def load(cls, letterheads_file: Path) -> LetterRenderer:
         return cls(load_letterheads(letterheads_file), letterheads_file)
 
     def templates(self) -> set[str]:
         """The letter templates on file, as `<template>.<locale>`."""
-        return {name.removesuffix(".html") for name in self._jinja.list_templates(extensions=["html"])
-                if not name.startswith("base.")}
+        return {
+            name.removesuffix(".html")
+            for name in self._jinja.list_templates(extensions=["html"])
+            if not name.startswith("base.")
+        }
 
     def html(self, facts: LetterFacts) -> str:
         letterhead = self._letterheads.get(facts.creditor)
@@ -143,7 +153,9 @@ class LetterRenderer:
 
         try:
             return self._jinja.get_template(name).render(
-                letter=facts, creditor=letterhead.for_locale(locale), money=money,
+                letter=facts,
+                creditor=letterhead.for_locale(locale),
+                money=money,
                 long_date=lambda day: _long_date(day, locale),
             )
         except jinja2.TemplateNotFound:
@@ -163,12 +175,16 @@ class LetterRenderer:
         pdf.set_title(facts.letter_ref)
         pdf.set_creator("collections-orchestrator")
         # Fixed metadata dates keep the bytes, and so the checksum, the same each time the letter is rendered.
-        pdf.set_creation_date(datetime.combine(facts.letter_date, time(), tzinfo=timezone.utc))
+        pdf.set_creation_date(datetime.combine(facts.letter_date, time(), tzinfo=UTC))
         pdf.add_page()
         pdf.write_html(
-            html, font_family=FONT, table_line_separators=True,
-            tag_styles={tag: FontFace(color=BLACK, family=FONT, emphasis=None, size_pt=size)
-                        for tag, size in (("h1", 16), ("h2", 14), ("h3", 12))},
+            html,
+            font_family=FONT,
+            table_line_separators=True,
+            tag_styles={
+                tag: FontFace(color=BLACK, family=FONT, emphasis=None, size_pt=size)
+                for tag, size in (("h1", 16), ("h2", 14), ("h3", 12))
+            },
         )
         document = bytes(pdf.output())
         return RenderedLetter(pdf=document, sha256=hashlib.sha256(document).hexdigest(), pages=pdf.pages_count)
@@ -176,8 +192,10 @@ class LetterRenderer:
 
 async def letter_on_file(pool, letter_ref: str):
     """The letter job quoted by `letter_ref` (account, address, status), or None."""
-    return await pool.fetchrow("SELECT action_key, account_id, address, status, delivery_status, facts"
-                               " FROM letter_jobs WHERE letter_ref = $1", letter_ref)
+    return await pool.fetchrow(
+        "SELECT action_key, account_id, address, status, delivery_status, facts FROM letter_jobs WHERE letter_ref = $1",
+        letter_ref,
+    )
 
 
 async def letter_document(pool, renderer: LetterRenderer, letter_ref: str) -> RenderedLetter | None:

@@ -8,7 +8,6 @@ import sys
 import structlog
 from temporalio import activity
 
-
 OUR_LOGGERS = ("__main__", "activities", "workflows", "infra", "worker", "starter")
 
 
@@ -29,11 +28,16 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
-                    renderer],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers = [handler]
     # Libraries speak up only for warnings (Twilio's client, for one, logs full URLs with phone numbers at INFO).

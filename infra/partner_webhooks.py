@@ -59,8 +59,9 @@ def sign(secret: str, timestamp: str | int, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed_with(secret: str | None, sender: str,
-                clock: Callable[[], float] = time.time) -> Callable[[Handler], Handler]:
+def signed_with(
+    secret: str | None, sender: str, clock: Callable[[], float] = time.time
+) -> Callable[[Handler], Handler]:
     """A decorator for the routes of one sender: only requests signed with its secret, recently, reach them."""
 
     def guard(handler: Handler) -> Handler:
@@ -132,8 +133,11 @@ class Shape:
         return data
 
 
-VISIT_REPORT = Shape(required=("report_id", "finding", "agent", "visited_at"),
-                     optional=("notes", "promised_amount", "promised_date"), text_lists=("photos",))
+VISIT_REPORT = Shape(
+    required=("report_id", "finding", "agent", "visited_at"),
+    optional=("notes", "promised_amount", "promised_date"),
+    text_lists=("photos",),
+)
 LETTER_EVIDENCE = Shape(required=("event_id", "letter_ref", "status", "occurred_at"), optional=("reason", "evidence"))
 
 
@@ -154,16 +158,33 @@ class PartnerWebhooks:
             _check_instant(body, "visited_at")
             _check_day(body, "promised_date")
             _check_amount(body, "promised_amount", currency)
-            report = _built(lambda: billing.parse_visit_report(
-                body["report_id"], visit_ref, body["finding"], order["address"], body["agent"],
-                body.get("notes") or "", body.get("photos") or [], body.get("promised_amount") or None,
-                body.get("promised_date") or None, currency, body["visited_at"],
-            ), {"promised_minor": "promised_amount"})
+            report = _built(
+                lambda: billing.parse_visit_report(
+                    body["report_id"],
+                    visit_ref,
+                    body["finding"],
+                    order["address"],
+                    body["agent"],
+                    body.get("notes") or "",
+                    body.get("photos") or [],
+                    body.get("promised_amount") or None,
+                    body.get("promised_date") or None,
+                    currency,
+                    body["visited_at"],
+                ),
+                {"promised_minor": "promised_amount"},
+            )
             taken = await self._tell(account_id, "visit_reported", report, report.report_id, "visit", "report_id")
         except Refusal as refusal:
             return _refused(request, "field app", refusal.status, refusal.reason)
-        log.info("visit report received", visit_ref=visit_ref, report_id=report.report_id, account_id=account_id,
-                 finding=report.finding, taken=taken)
+        log.info(
+            "visit report received",
+            visit_ref=visit_ref,
+            report_id=report.report_id,
+            account_id=account_id,
+            finding=report.finding,
+            taken=taken,
+        )
         return web.json_response({"status": taken, "report_id": report.report_id, "visit_ref": visit_ref})
 
     async def letter_evidence(self, request: web.Request) -> web.Response:
@@ -174,24 +195,39 @@ class PartnerWebhooks:
                 raise Refusal(404, f"no letter {body['letter_ref']!r}")
             account_id = job["account_id"]
             _check_instant(body, "occurred_at")
-            delivery = _built(lambda: billing.parse_letter_delivery(
-                body["event_id"], body["letter_ref"], body["status"], body.get("reason") or None,
-                body.get("evidence") or "", job["address"], body["occurred_at"],
-            ))
-            taken = await self._tell(account_id, "letter_delivery", delivery, delivery.event_id, "letter",
-                                     "event_id")
+            delivery = _built(
+                lambda: billing.parse_letter_delivery(
+                    body["event_id"],
+                    body["letter_ref"],
+                    body["status"],
+                    body.get("reason") or None,
+                    body.get("evidence") or "",
+                    job["address"],
+                    body["occurred_at"],
+                )
+            )
+            taken = await self._tell(account_id, "letter_delivery", delivery, delivery.event_id, "letter", "event_id")
         except Refusal as refusal:
             return _refused(request, "mail vendor", refusal.status, refusal.reason)
-        log.info("letter evidence received", letter_ref=delivery.letter_ref, event_id=delivery.event_id,
-                 account_id=account_id, delivery_status=delivery.status, reason=delivery.reason, taken=taken)
+        log.info(
+            "letter evidence received",
+            letter_ref=delivery.letter_ref,
+            event_id=delivery.event_id,
+            account_id=account_id,
+            delivery_status=delivery.status,
+            reason=delivery.reason,
+            taken=taken,
+        )
         return web.json_response({"status": taken, "event_id": delivery.event_id, "letter_ref": delivery.letter_ref})
 
-    async def _tell(self, account_id: str, signal: str, payload: BaseModel, event_id: str, kind: str,
-                    id_field: str) -> str:
+    async def _tell(
+        self, account_id: str, signal: str, payload: BaseModel, event_id: str, kind: str, id_field: str
+    ) -> str:
         """Signals the account, unless it has recorded this event already (a resend: answered as the first time).
         Returns 'accepted' or 'already recorded'."""
-        recorded = await self._pool.fetchval("SELECT kind FROM contact_events WHERE account_id = $1 AND event_id = $2",
-                                             account_id, event_id)
+        recorded = await self._pool.fetchval(
+            "SELECT kind FROM contact_events WHERE account_id = $1 AND event_id = $2", account_id, event_id
+        )
         if recorded == kind:
             return "already recorded"
         if recorded is not None:
@@ -203,8 +239,12 @@ class PartnerWebhooks:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # closed between the check and the signal
                 raise Refusal(409, "the account has closed: it takes no more reports") from None
-            log.warning("temporal did not take a signal; the sender will retry", account_id=account_id,
-                        signal=signal, grpc_status=err.status.name)
+            log.warning(
+                "temporal did not take a signal; the sender will retry",
+                account_id=account_id,
+                signal=signal,
+                grpc_status=err.status.name,
+            )
             raise Refusal(503, "the account could not be told; try again") from None
         return "accepted"
 
@@ -222,6 +262,7 @@ def _built(build: Callable[[], BaseModel], renamed: dict[str, str] | None = None
 
 
 # Checked here, before the billing functions see them: theirs name command-line flags and echo the value.
+
 
 def _check_instant(body: dict, name: str) -> None:
     try:
@@ -245,7 +286,7 @@ def _check_amount(body: dict, name: str, currency: str) -> None:
         try:
             minor = to_minor(body[name], currency)
         except (ValueError, InvalidOperation):
-            raise Refusal(400, f"{name} is not an amount of {currency} in major units, such as \"500.00\"") from None
+            raise Refusal(400, f'{name} is not an amount of {currency} in major units, such as "500.00"') from None
         if minor <= 0:
             raise Refusal(400, f"{name} must be more than zero")
 

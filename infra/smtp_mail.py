@@ -31,16 +31,23 @@ class Mailer:
     start_tls: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Mailer":
-        return cls(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_username,
-                   settings.smtp_password, settings.smtp_starttls)
+    def from_settings(cls, settings: Settings) -> Mailer:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+        )
 
     def message_id(self, action_key: str) -> str:
         """The Message-ID of the mail of one action: the same on every attempt."""
         return f"<{work_order_ref('M', action_key)}@{self.sender.rpartition('@')[2] or 'localhost'}>"
 
-    async def send(self, *, to: str, subject: str, body: str, message_id: str,
-                   attachments: list[tuple[str, bytes]] = ()) -> SentMail:
+    async def send(
+        self, *, to: str, subject: str, body: str, message_id: str, attachments: list[tuple[str, bytes]] = ()
+    ) -> SentMail:
         """Sends one plain-text mail with its PDF attachments (file name, bytes); `message_id` is fixed by the caller
         so a resend would be recognisable."""
         message = EmailMessage()
@@ -51,8 +58,13 @@ class Mailer:
             message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
         try:
             responses, reply = await aiosmtplib.send(
-                message, hostname=self.host, port=self.port, username=self.username, password=self.password,
-                start_tls=self.start_tls, timeout=TIMEOUT_S,
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                start_tls=self.start_tls,
+                timeout=TIMEOUT_S,
             )
         except aiosmtplib.SMTPRecipientsRefused as err:
             raise _refused(err.recipients[0].code, err.recipients[0].message, unknown_recipient=True) from None
@@ -60,8 +72,12 @@ class Mailer:
             raise _refused(err.code, err.message, unknown_recipient=True) from None
         except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError) as err:
             raise _refused(err.code, err.message, unknown_recipient=False) from None
-        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPAuthenticationError,
-                aiosmtplib.SMTPHeloError) as err:
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPConnectTimeoutError,
+            aiosmtplib.SMTPAuthenticationError,
+            aiosmtplib.SMTPHeloError,
+        ) as err:
             raise NotSent(f"SMTP relay {self.host}:{self.port} did not take it: {type(err).__name__}") from None
         except (aiosmtplib.SMTPException, OSError) as err:
             raise OutcomeUnknown(f"no answer from the SMTP relay: {type(err).__name__}") from None

@@ -10,8 +10,17 @@ from pathlib import Path
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleCalendarSpec,
-    ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec, ScheduleUpdate,
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
 )
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -58,11 +67,15 @@ async def ensure_letter_batch_schedule(client: Client, settings: Settings, every
     demo's fast days); a changed setting updates the schedule, and ops can trigger or pause it in the Web UI."""
     hour, minute = settings.letter_batch_time()
     daily = ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)], second=[ScheduleRange(0)])
-    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]) if every else ScheduleSpec(
-        calendars=[daily], time_zone_name=settings.letter_batch_zone)
+    spec = (
+        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])
+        if every
+        else ScheduleSpec(calendars=[daily], time_zone_name=settings.letter_batch_zone)
+    )
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID,
-                                           task_queue=settings.task_queue),
+        action=ScheduleActionStartWorkflow(
+            LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID, task_queue=settings.task_queue
+        ),
         spec=spec,
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

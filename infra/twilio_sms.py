@@ -23,10 +23,23 @@ CLOCK_SLACK = timedelta(minutes=5)
 STATUS_CALLBACK_PATH = "/twilio/sms/status"
 INBOUND_SMS_PATH = "/twilio/sms/inbound"
 # A message's status as Twilio reports it (the Message resource's `status`).
-MESSAGE_STATUSES = frozenset({
-    "queued", "sending", "sent", "failed", "delivered", "undelivered", "receiving", "received", "accepted",
-    "scheduled", "read", "partially_delivered", "canceled",
-})
+MESSAGE_STATUSES = frozenset(
+    {
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "delivered",
+        "undelivered",
+        "receiving",
+        "received",
+        "accepted",
+        "scheduled",
+        "read",
+        "partially_delivered",
+        "canceled",
+    }
+)
 # How a text that Twilio took ended; a row that got there never moves again (callbacks can come out of order).
 FINAL_STATUSES = ("delivered", "undelivered", "failed")
 # Error codes of an undelivered or failed text: the handset had opted out (it texted STOP to our number) ...
@@ -64,8 +77,11 @@ class _HttpClient(AsyncTwilioHttpClient):
     async def request(self, method, url, *args, timeout=None, **kwargs):
         if self._base:
             parts = urlsplit(url)
-            url = urlunsplit(parts._replace(scheme=self._base.scheme, netloc=self._base.netloc,
-                                            path=self._base.path.rstrip("/") + parts.path))
+            url = urlunsplit(
+                parts._replace(
+                    scheme=self._base.scheme, netloc=self._base.netloc, path=self._base.path.rstrip("/") + parts.path
+                )
+            )
         # The stock client drops its constructor timeout and passes None, which aiohttp reads as "no limit".
         return await super().request(method, url, *args, timeout=timeout or self.timeout, **kwargs)
 
@@ -94,8 +110,7 @@ def make_client(settings: Settings) -> SmsClient:
     )
 
 
-async def send_sms(client: SmsClient, *, to: str, from_: str, body: str,
-                   status_callback: str | None = None) -> SentSms:
+async def send_sms(client: SmsClient, *, to: str, from_: str, body: str, status_callback: str | None = None) -> SentSms:
     try:
         # Twilio's client sends None literally; `unset` leaves the parameter out.
         message = await client.messages.create_async(
@@ -108,8 +123,13 @@ async def send_sms(client: SmsClient, *, to: str, from_: str, body: str,
         if exc.status >= 500:
             raise OutcomeUnknown(f"Twilio answered HTTP {exc.status} (error {exc.code})") from None
         text = exc.msg if isinstance(exc, TwilioRestException) else exc.detail or exc.title
-        meaning = ("opted_out" if exc.code in OPTED_OUT_ON_SEND else
-                   "invalid_recipient" if exc.code in INVALID_NUMBER_ON_SEND else "")
+        meaning = (
+            "opted_out"
+            if exc.code in OPTED_OUT_ON_SEND
+            else "invalid_recipient"
+            if exc.code in INVALID_NUMBER_ON_SEND
+            else ""
+        )
         raise Rejected("twilio", exc.code, _PHONE_NUMBER.sub("<number>", text), meaning) from None
     except ClientConnectorError as exc:
         raise NotSent(f"Twilio unreachable: {type(exc).__name__}") from exc

@@ -1,6 +1,6 @@
 """Loopback stand-in for the mail provider's SMTP relay (ESMTP via aiosmtpd), with knobs for tests and demos.
 
-    python -m standins.smtp_server --port 8025
+python -m standins.smtp_server --port 8025
 """
 
 from __future__ import annotations

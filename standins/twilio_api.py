@@ -20,7 +20,7 @@ import re
 import secrets
 import signal
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -119,19 +119,22 @@ class TwilioStandIn:
         if to is None:
             raise ValueError("none of our numbers has texted this handset; say which one it texts (to=...)")
         sid = "SM" + secrets.token_hex(16)
-        return await self.post_webhook(self.sms_url, {
-            "AccountSid": self.account_sid,
-            "ApiVersion": API_VERSION,
-            "Body": body,
-            "From": from_,
-            "MessageSid": sid,
-            "NumMedia": "0",
-            "NumSegments": str(_segments(body)),
-            "SmsMessageSid": sid,
-            "SmsSid": sid,
-            "SmsStatus": "received",
-            "To": to,
-        })
+        return await self.post_webhook(
+            self.sms_url,
+            {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "Body": body,
+                "From": from_,
+                "MessageSid": sid,
+                "NumMedia": "0",
+                "NumSegments": str(_segments(body)),
+                "SmsMessageSid": sid,
+                "SmsSid": sid,
+                "SmsStatus": "received",
+                "To": to,
+            },
+        )
 
     async def post_webhook(self, url: str, form: dict[str, str]) -> int | None:
         """POSTs `form` to `url` signed as Twilio signs webhooks (also to resend one, as Twilio retries); returns
@@ -223,7 +226,7 @@ class TwilioStandIn:
             code, text = rejection
             log.info("rejected a message with Twilio error %s", code)
             return _error(400, code, text)
-        now = _rfc2822(datetime.now(timezone.utc))
+        now = _rfc2822(datetime.now(UTC))
         sid = "SM" + secrets.token_hex(16)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
         from_, service = form.get("From") or None, form.get("MessagingServiceSid") or None
@@ -303,7 +306,7 @@ class TwilioStandIn:
         error_code = self.undeliverable.get(message["to"])
         for status in ("sent", "undelivered" if error_code else "delivered"):
             await asyncio.sleep(self.delivery_delay)
-            now = _rfc2822(datetime.now(timezone.utc))
+            now = _rfc2822(datetime.now(UTC))
             message.update(status=status, date_updated=now)
             if status == "sent":
                 message["date_sent"] = now

@@ -17,15 +17,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+import worker
 from activities.channels import ChannelActivities
+from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, local_datetime
 from dunning.messages import Templates
-from dunning import ladder
 from dunning.orders import StepOrder
-from dunning.outcomes import ContactOutcome
 from dunning.orders import step_order as build_step_order
+from dunning.outcomes import ContactOutcome
 from dunning.policy import Policy, load_policy
-import worker
 from infra import billing, db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
@@ -100,10 +100,20 @@ async def smtp():
 @pytest.fixture(scope="session")
 def settings(twilio, smtp, tmp_path_factory) -> Settings:
     return Settings(
-        temporal_address="", temporal_namespace="default", task_queue="unused", database_url=None,
-        twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_from_number=TWILIO_FROM,
-        twilio_api_base=twilio.base_url, log_format="console", letterheads_file=TEST_LETTERHEADS,
-        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"), agency_drop_dir=tmp_path_factory.mktemp("agencies"), smtp_host=smtp.host, smtp_port=smtp.port,
+        temporal_address="",
+        temporal_namespace="default",
+        task_queue="unused",
+        database_url=None,
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        twilio_from_number=TWILIO_FROM,
+        twilio_api_base=twilio.base_url,
+        log_format="console",
+        letterheads_file=TEST_LETTERHEADS,
+        letter_drop_dir=tmp_path_factory.mktemp("print-vendor"),
+        agency_drop_dir=tmp_path_factory.mktemp("agencies"),
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
         mail_from="collections@lender.test",
     )
 
@@ -152,9 +162,18 @@ def run_worker(env, pool, sms_client, settings, shared_queue):
     return start
 
 
-def make_account(due: date, account_id: str | None = None, *, policy: str = "consumer_loan",
-                 amount_minor: int = 250_000, time_zone: str = "Asia/Shanghai", currency: str = "CNY",
-                 locale: str = "zh", creditor: str = "Test Lender", **extra) -> AccountDocument:
+def make_account(
+    due: date,
+    account_id: str | None = None,
+    *,
+    policy: str = "consumer_loan",
+    amount_minor: int = 250_000,
+    time_zone: str = "Asia/Shanghai",
+    currency: str = "CNY",
+    locale: str = "zh",
+    creditor: str = "Test Lender",
+    **extra,
+) -> AccountDocument:
     account_id = account_id or f"T{uuid.uuid4().hex[:10]}"
     suffix = zlib.crc32(account_id.encode()) % 10_000_000
     return AccountDocument(
@@ -180,8 +199,14 @@ def make_account(due: date, account_id: str | None = None, *, policy: str = "con
 
 def channel_activities(pool, sms_client, settings: Settings) -> ChannelActivities:
     """The channel activities as the worker builds them, for tests that call them directly."""
-    return ChannelActivities(pool, Templates.load(), LetterRenderer.load(settings.letterheads_file), sms_client,
-                             settings.twilio_from_number or "", Mailer.from_settings(settings))
+    return ChannelActivities(
+        pool,
+        Templates.load(),
+        LetterRenderer.load(settings.letterheads_file),
+        sms_client,
+        settings.twilio_from_number or "",
+        Mailer.from_settings(settings),
+    )
 
 
 async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
@@ -189,19 +214,32 @@ async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
     return (await env.get_current_time()).astimezone(ZoneInfo(time_zone)).date()
 
 
-
 async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder:
     """The order the workflow would hand a channel activity, for an account whose row exists (as after opening)."""
-    await pool.execute("INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
-                       " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
-                       " opened_at) VALUES ($1, $2, 'p', 'd', $3, $4, $4, $5, 's', $6, 'open', '{}', now())"
-                       " ON CONFLICT (account_id) DO NOTHING",
-                       account.account_id, account.workflow_id, account.currency, account.amount_due_minor,
-                       account.due_date, account.time_zone)
+    await pool.execute(
+        "INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
+        " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
+        " opened_at) VALUES ($1, $2, 'p', 'd', $3, $4, $4, $5, 's', $6, 'open', '{}', now())"
+        " ON CONFLICT (account_id) DO NOTHING",
+        account.account_id,
+        account.workflow_id,
+        account.currency,
+        account.amount_due_minor,
+        account.due_date,
+        account.time_zone,
+    )
     policy = load_policy(account.policy)
     planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
-    return build_step_order(policy, account, planned, ladder_life="life", workflow_id=account.workflow_id,
-                            run_id="run", outstanding_minor=account.amount_due_minor, taken_at=planned.due_at)
+    return build_step_order(
+        policy,
+        account,
+        planned,
+        ladder_life="life",
+        workflow_id=account.workflow_id,
+        run_id="run",
+        outstanding_minor=account.amount_due_minor,
+        taken_at=planned.due_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +280,8 @@ async def reach_the_debtor_on_dpd_44(env, account: AccountDocument) -> datetime:
     The 45 dpd pressure visit is then ordered 24 h later (domain §8)."""
     contact_at = local_datetime(account.due_date + timedelta(days=44), time(16), account.time_zone)
     await env.sleep(contact_at - await env.get_current_time())
-    reached = ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent7",
-                             occurred_at=contact_at)
+    reached = ContactOutcome(
+        outcome_id="O1", code="reached", source="collector", reported_by="agent7", occurred_at=contact_at
+    )
     await billing.signal_open_account(env.client, account.account_id, "contact_outcome", reached)
     return contact_at

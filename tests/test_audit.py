@@ -13,14 +13,29 @@ from tests.conftest import make_account, step_order
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-async def plant(pool, account, step_key: str, at: datetime, verdict: str = "allowed", channel: str = "call",
-                attempts: int = 1, rule: str = "allowed") -> None:
+async def plant(
+    pool,
+    account,
+    step_key: str,
+    at: datetime,
+    verdict: str = "allowed",
+    channel: str = "call",
+    attempts: int = 1,
+    rule: str = "allowed",
+) -> None:
     order = await step_order(pool, account, step_key)
     await pool.execute(
         "INSERT INTO contact_checks (account_id, action_key, step_id, channel, rule_set, verdict, rule, evaluated_at,"
         " local_time, attempts) VALUES ($1, $2, $3, $4, 'cn_consumer', $5, $6, $7, $8, $9)",
-        account.account_id, f"{order.action_key}:{at.isoformat()}", order.planned.step_id, channel, verdict, rule, at,
-        f"{at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai", attempts,
+        account.account_id,
+        f"{order.action_key}:{at.isoformat()}",
+        order.planned.step_id,
+        channel,
+        verdict,
+        rule,
+        at,
+        f"{at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai",
+        attempts,
     )
 
 
@@ -52,4 +67,5 @@ def test_a_call_inside_the_reg_f_cool_down_is_a_breach():
     spoke = datetime(2026, 3, 2, 16, tzinfo=new_york)
     calls = [ContactMade(channel=Channel.call, at=spoke + timedelta(days=days, hours=-4)) for days in (3, 7)]
     assert breaches(load_rules("us_reg_f"), "America/New_York", calls, [(spoke, spoke)]) == [
-        "call at 2026-03-05 12:00 on day 4 after a conversation"]
+        "call at 2026-03-05 12:00 on day 4 after a conversation"
+    ]

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,10 @@ def document(**changes) -> dict:
     doc = {
         "account_id": "LOAN-0001",
         "debtor_name": "Li Lei",
-        "contact_points": [{"kind": "mobile", "value": "+8613800000001"},
-                           {"kind": "address", "value": "1 Test Road, Shanghai"}],
+        "contact_points": [
+            {"kind": "mobile", "value": "+8613800000001"},
+            {"kind": "address", "value": "1 Test Road, Shanghai"},
+        ],
         "time_zone": "Asia/Shanghai",
         "currency": "CNY",
         "amount_due_minor": 250_050,
@@ -114,8 +116,7 @@ def test_a_valid_csv_becomes_documents_with_amounts_in_minor_units(tmp_path):
     ann, bob = parse_csv(write_csv(tmp_path, HEADER, ANN, BOB))
     assert (ann.account_id, ann.currency, ann.amount_due_minor, ann.locale) == ("LOAN-0001", "CNY", 250_050, "zh")
     assert (bob.account_id, bob.currency, bob.amount_due_minor, bob.locale) == ("LOAN-0002", "JPY", 1500, "en")
-    assert [(p.kind, p.value) for p in ann.contact_points] == [("mobile", "+8613800000001"),
-                                                              ("address", "1 Test Road")]
+    assert [(p.kind, p.value) for p in ann.contact_points] == [("mobile", "+8613800000001"), ("address", "1 Test Road")]
     assert ann.due_date == date(2026, 1, 15)
 
 
@@ -136,8 +137,11 @@ def test_a_duplicated_account_id_is_refused(tmp_path):
 
 
 def test_missing_columns_are_named(tmp_path):
-    message = csv_refusal(write_csv(tmp_path, "account_id,debtor_name,mobile,currency,amount_due",
-                                    "LOAN-0001,Ann Lee,+8613800000001,CNY,10"))
+    message = csv_refusal(
+        write_csv(
+            tmp_path, "account_id,debtor_name,mobile,currency,amount_due", "LOAN-0001,Ann Lee,+8613800000001,CNY,10"
+        )
+    )
     assert message.endswith("missing column(s) time_zone, due_date, policy")
 
 
@@ -145,10 +149,14 @@ def test_a_file_with_only_a_header_is_refused(tmp_path):
     assert csv_refusal(write_csv(tmp_path, HEADER)).endswith("no accounts in the file")
 
 
-@pytest.mark.parametrize("first_row", [
-    ANN.replace("1 Test Road", '"1 Test Road\nFlat 2"'),
-    ANN + "\n",
-], ids=["address over two lines", "blank line after the first row"])
+@pytest.mark.parametrize(
+    "first_row",
+    [
+        ANN.replace("1 Test Road", '"1 Test Road\nFlat 2"'),
+        ANN + "\n",
+    ],
+    ids=["address over two lines", "blank line after the first row"],
+)
 def test_the_line_number_is_the_line_in_the_file(tmp_path, first_row):
     bad = BOB.replace("Asia/Tokyo", "Asia/Tokio")
     assert ", line 4: time_zone" in csv_refusal(write_csv(tmp_path, HEADER, first_row, bad))
@@ -180,12 +188,12 @@ def payment_refusal(*args, **kwargs) -> str:
 def test_a_valid_payment_is_in_minor_units_with_its_offset():
     payment = parse_payment("120.50", "P1", "CNY", "2026-01-20T10:00:00+08:00")
     assert (payment.payment_id, payment.amount_minor, payment.currency) == ("P1", 12_050, "CNY")
-    assert payment.paid_at == datetime(2026, 1, 20, 2, 0, tzinfo=timezone.utc)
+    assert payment.paid_at == datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
 
 
 def test_a_payment_without_a_time_is_dated_now():
     payment = parse_payment("10", "P1", "CNY")
-    assert abs(payment.paid_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(payment.paid_at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("amount", ["-5", "0", "0.00"])
@@ -203,8 +211,10 @@ def test_a_payment_time_without_an_offset_is_refused():
 
 
 def test_a_malformed_payment_time_is_refused():
-    assert payment_refusal("10", "P1", "CNY", "20/01/2026 10:00") == \
-        "--paid-at: '20/01/2026 10:00' is not an ISO 8601 date-time"
+    assert (
+        payment_refusal("10", "P1", "CNY", "20/01/2026 10:00")
+        == "--paid-at: '20/01/2026 10:00' is not an ISO 8601 date-time"
+    )
 
 
 def test_an_empty_payment_id_is_refused():
@@ -228,8 +238,14 @@ def cli(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     }
     env = {**os.environ, "TEMPORAL_ADDRESS": NO_TEMPORAL}
     running = {
-        name: subprocess.Popen([sys.executable, "starter.py", *args], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        name: subprocess.Popen(
+            [sys.executable, "starter.py", *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for name, args in commands.items()
     }
     results = {}

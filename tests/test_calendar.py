@@ -87,10 +87,7 @@ def test_an_unknown_calendar_is_refused_naming_the_known_ones():
 
 def test_a_holiday_that_ends_before_it_starts_is_refused(tmp_path):
     (tmp_path / "bad.yaml").write_text(
-        "name: bad\n"
-        "weekend: [saturday, sunday]\n"
-        "holidays:\n"
-        "  - {from: 2026-05-05, to: 2026-05-01, name: Labour Day}\n",
+        "name: bad\nweekend: [saturday, sunday]\nholidays:\n  - {from: 2026-05-05, to: 2026-05-01, name: Labour Day}\n",
         encoding="utf-8",
     )
     with pytest.raises(CalendarError, match=r"Labour Day.*ends \(2026-05-01\) before it starts \(2026-05-05\)"):

@@ -26,9 +26,19 @@ async def sleep_until(env, day: date, at: time) -> None:
 
 async def no_answer(env, account, outcome_id: str) -> None:
     """The dialer reports that the last call went unanswered (strategy 6: another call tomorrow at 19:00)."""
-    await billing.signal_open_account(env.client, account.account_id, "contact_outcome", ContactOutcome(
-        outcome_id=outcome_id, code="no_answer", source="dialer", reported_by="dialer-1",
-        contact_point=account.points("mobile")[0].value, occurred_at=await env.get_current_time()))
+    await billing.signal_open_account(
+        env.client,
+        account.account_id,
+        "contact_outcome",
+        ContactOutcome(
+            outcome_id=outcome_id,
+            code="no_answer",
+            source="dialer",
+            reported_by="dialer-1",
+            contact_point=account.points("mobile")[0].value,
+            occurred_at=await env.get_current_time(),
+        ),
+    )
 
 
 def local(instant: datetime) -> str:
@@ -46,8 +56,13 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
     async with run_worker() as queue:
         await sleep_until(env, day(0), time(9))
         await env.client.start_workflow(
-            AccountWorkflow.run, AccountRun(account=account, policy=policy), id=account.workflow_id,
-            task_queue=queue, start_signal="account_document_received", start_signal_args=[account])
+            AccountWorkflow.run,
+            AccountRun(account=account, policy=policy),
+            id=account.workflow_id,
+            task_queue=queue,
+            start_signal="account_document_received",
+            start_signal_args=[account],
+        )
         # Day 0, 09:00: the 60-89 stage's call task is caught up at once; at noon the dialer reports no answer.
         await sleep_until(env, day(0), time(12))
         await no_answer(env, account, "O1")
@@ -61,10 +76,14 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
         waiting = await billing.account_state(env.client, account.account_id)
         await sleep_until(env, day(7), time(12))
 
-    checks = [dict(r) for r in await pool.fetch(
-        "SELECT action_key, step_id, verdict, rule, rule_set, evaluated_at, local_time, allowed_at, attempts"
-        " FROM contact_checks WHERE account_id = $1 AND channel = 'call' ORDER BY evaluated_at, step_id",
-        account.account_id)]
+    checks = [
+        dict(r)
+        for r in await pool.fetch(
+            "SELECT action_key, step_id, verdict, rule, rule_set, evaluated_at, local_time, allowed_at, attempts"
+            " FROM contact_checks WHERE account_id = $1 AND channel = 'call' ORDER BY evaluated_at, step_id",
+            account.account_id,
+        )
+    ]
     assert {c["rule_set"] for c in checks} == {"us_reg_f"}, "every call was judged under Regulation F"
     eighth_key = next(c["action_key"] for c in checks if c["action_key"].endswith(":no_answer_call:outcome-O6"))
     eighth = [c for c in checks if c["action_key"] == eighth_key]
@@ -80,20 +99,26 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
         ("no_answer_call", f"{day(4)} 19:00", 1),
         ("no_answer_call", f"{day(5)} 19:00", 1),
     ], "the calls before the eighth are the ones the ladder and the unanswered calls scheduled, when scheduled"
-    tasks = await pool.fetch("SELECT stage, attempts_per_day FROM call_tasks WHERE account_id = $1"
-                             " AND purpose = 'call_task' ORDER BY due_from", account.account_id)
+    tasks = await pool.fetch(
+        "SELECT stage, attempts_per_day FROM call_tasks WHERE account_id = $1"
+        " AND purpose = 'call_task' ORDER BY due_from",
+        account.account_id,
+    )
     assert [tuple(t) for t in tasks] == [("60-89", 1), ("90+", 1)], "collectors may try a call task once a day"
 
     # The eighth is refused at 19:00 on day 6 and held: the evidence names the cap and when it may go.
     deferred = [c for c in eighth if c["verdict"] == "deferred"]
     assert [(c["rule"], c["local_time"]) for c in deferred] == [(CAP, f"{day(6)} 19:00 America/Phoenix")], (
-        f"the eighth call in 7 days is deferred by the Reg F cap, not placed: {eighth}")
+        f"the eighth call in 7 days is deferred by the Reg F cap, not placed: {eighth}"
+    )
     oldest = placed[0]["evaluated_at"]
     assert local(deferred[0]["allowed_at"]) == f"{day(7)} 08:00", (
         "it may go only once day 0, the day of the first attempt, has left the seven days: at 08:00 on day 7, the "
-        "first lawful hour")
+        "first lawful hour"
+    )
     assert (waiting.next_action, waiting.next_action_at) == ("no_answer_call:outcome-O6", deferred[0]["allowed_at"]), (
-        "ops see the call waiting for the cap")
+        "ops see the call waiting for the cap"
+    )
 
     # It went out the next morning, once the seven days had moved past day 0 - not before.
     went = [c for c in eighth if c["verdict"] == "allowed"]
@@ -105,6 +130,12 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
     # Over any 7 consecutive days at most 7 attempts - and 7 were reached, so it was the guard that held the 8th.
     made = [ContactMade(channel=Channel.call, at=c["evaluated_at"], attempts=c["attempts"]) for c in placed]
     assert breaches(rules, account.time_zone, made, []) == [], "the calls placed break no Reg F rule"
-    busiest = max(sum(m.attempts for m in made if 0 <= (c.at.astimezone(PHOENIX).date()
-                                                        - m.at.astimezone(PHOENIX).date()).days < 7) for c in made)
+    busiest = max(
+        sum(
+            m.attempts
+            for m in made
+            if 0 <= (c.at.astimezone(PHOENIX).date() - m.at.astimezone(PHOENIX).date()).days < 7
+        )
+        for c in made
+    )
     assert busiest == 7, f"the busiest 7 days held {busiest} call attempts; Reg F presumes harassment above 7"

@@ -34,8 +34,12 @@ def at(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
 def case_due(due: date = DUE, treatment_replaces_catch_up: bool = True, **account) -> Case:
     acc = make_account(due=due, account_id="CASE-1", amount_minor=OWED, **account)
     opened = datetime.combine(due, time(9), tzinfo=SHANGHAI)
-    return Case(acc, POLICY, AccountState(ledger=Ledger(principal_minor=acc.amount_due_minor), opened_at=opened),
-                treatment_replaces_catch_up=treatment_replaces_catch_up)
+    return Case(
+        acc,
+        POLICY,
+        AccountState(ledger=Ledger(principal_minor=acc.amount_due_minor), opened_at=opened),
+        treatment_replaces_catch_up=treatment_replaces_catch_up,
+    )
 
 
 def phone(case: Case, kind: str) -> str:
@@ -54,18 +58,21 @@ def keys(steps) -> list[str]:
 
 
 def dispute(dispute_id: str = "D1", subject: str = "debt", when: datetime | None = None) -> DisputeOpened:
-    return DisputeOpened(dispute_id=dispute_id, subject=subject, details="says the loan was repaid",
-                         opened_at=when or at(3, 2))
+    return DisputeOpened(
+        dispute_id=dispute_id, subject=subject, details="says the loan was repaid", opened_at=when or at(3, 2)
+    )
 
 
-def resolution(dispute_id: str = "D1", outcome: str = "debt_confirmed",
-               when: datetime | None = None) -> DisputeResolved:
+def resolution(
+    dispute_id: str = "D1", outcome: str = "debt_confirmed", when: datetime | None = None
+) -> DisputeResolved:
     return DisputeResolved(dispute_id=dispute_id, outcome=outcome, resolved_at=when or at(3, 10))
 
 
 def report(report_id: str = "R1", event: str = "deceased", when: datetime | None = None) -> DebtorEventReported:
-    return DebtorEventReported(report_id=report_id, event=event, details="reported by the spouse",
-                               reported_at=when or at(3, 2))
+    return DebtorEventReported(
+        report_id=report_id, event=event, details="reported by the spouse", reported_at=when or at(3, 2)
+    )
 
 
 def documents(report_id: str = "R1", confirmed: bool = True, when: datetime | None = None) -> DocumentsVerified:
@@ -73,25 +80,38 @@ def documents(report_id: str = "R1", confirmed: bool = True, when: datetime | No
 
 
 def cease(*channels: str, request_id: str = "C1") -> CeaseContact:
-    return CeaseContact(request_id=request_id, channels=list(channels), reason="asked to stop",
-                        received_at=at(3, 4))
+    return CeaseContact(request_id=request_id, channels=list(channels), reason="asked to stop", received_at=at(3, 4))
 
 
-def promise(promise_id: str = "P1", day: date = date(2026, 3, 9), amount_minor: int = OWED,
-            hour: time | None = None) -> PromiseMade:
-    return PromiseMade(promise_id=promise_id, amount_minor=amount_minor, promised_date=day, promised_hour=hour,
-                       channel="call", taken_by="agent-7", made_at=at(3, 4, 11))
+def promise(
+    promise_id: str = "P1", day: date = date(2026, 3, 9), amount_minor: int = OWED, hour: time | None = None
+) -> PromiseMade:
+    return PromiseMade(
+        promise_id=promise_id,
+        amount_minor=amount_minor,
+        promised_date=day,
+        promised_hour=hour,
+        channel="call",
+        taken_by="agent-7",
+        made_at=at(3, 4, 11),
+    )
 
 
 def repayment_plan(plan_id: str = "PLAN1") -> PlanProposed:
-    return PlanProposed(plan_id=plan_id, cause="job_loss", agreed_by="agent-7", agreed_at=at(3, 4, 11),
-                        instalments=[Instalment(due_date=date(2026, 3, 20), amount_minor=100_000),
-                                     Instalment(due_date=date(2026, 4, 20), amount_minor=150_000)])
+    return PlanProposed(
+        plan_id=plan_id,
+        cause="job_loss",
+        agreed_by="agent-7",
+        agreed_at=at(3, 4, 11),
+        instalments=[
+            Instalment(due_date=date(2026, 3, 20), amount_minor=100_000),
+            Instalment(due_date=date(2026, 4, 20), amount_minor=150_000),
+        ],
+    )
 
 
 def payment(amount_minor: int, payment_id: str = "PAY1", when: datetime | None = None) -> PaymentReceived:
-    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency="CNY",
-                           paid_at=when or at(3, 5))
+    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency="CNY", paid_at=when or at(3, 5))
 
 
 def reversal(payment_id: str = "PAY1") -> PaymentReversed:
@@ -99,13 +119,20 @@ def reversal(payment_id: str = "PAY1") -> PaymentReversed:
 
 
 def outcome(outcome_id: str, code: str, point: str | None = None, when: datetime | None = None) -> ContactOutcome:
-    return ContactOutcome(outcome_id=outcome_id, code=code, source="dialer", contact_point=point,
-                          reported_by="dialer-1", occurred_at=when or at(3, 4))
+    return ContactOutcome(
+        outcome_id=outcome_id,
+        code=code,
+        source="dialer",
+        contact_point=point,
+        reported_by="dialer-1",
+        occurred_at=when or at(3, 4),
+    )
 
 
 def claim(claim_id: str = "F1", when: datetime | None = None) -> FraudClaimed:
-    return FraudClaimed(claim_id=claim_id, clues="a former flatmate had my ID card", taken_by="agent-7",
-                        claimed_at=when or at(3, 2))
+    return FraudClaimed(
+        claim_id=claim_id, clues="a former flatmate had my ID card", taken_by="agent-7", claimed_at=when or at(3, 2)
+    )
 
 
 def decision(outcome: str, claim_id: str = "F1", when: datetime | None = None) -> FraudClaimDecided:
@@ -186,7 +213,9 @@ def test_a_complaint_cannot_be_settled_by_confirming_the_debt():
     case.apply_dispute(dispute("K1", subject="approval"), at(3, 2))
     verdict, _ = case.apply_dispute(resolution("K1", outcome="debt_confirmed"), at(3, 4))
     assert verdict == "rejected: outcome debt_confirmed does not fit a dispute about the approval"
-    assert case.state.rejected_signals == ["dispute K1: outcome debt_confirmed does not fit a dispute about the approval"]
+    assert case.state.rejected_signals == [
+        "dispute K1: outcome debt_confirmed does not fit a dispute about the approval"
+    ]
 
 
 def test_a_debt_confirmed_days_later_resumes_the_ladder_skipping_all_but_the_latest_step_of_each_channel():
@@ -306,8 +335,15 @@ def test_without_documents_within_30_days_the_report_expires_and_collection_resu
     assert changes[0].decided_at == at(4, 1)
     # At 30 dpd (stage 30-59) the latest missed SMS, call and letter are still taken; the rest are skipped.
     assert keys(changes[0].skipped) == [
-        "sms_reminder@1", "call_task@1", "sms_reminder@3", "call_task@6", "sms_urge@6", "letter_first@10",
-        "sms_urge@12", "call_task@18", "sms_firm@18",
+        "sms_reminder@1",
+        "call_task@1",
+        "sms_reminder@3",
+        "call_task@6",
+        "sms_urge@6",
+        "letter_first@10",
+        "sms_urge@12",
+        "call_task@18",
+        "sms_firm@18",
     ]
     assert case.state.paused_since is None
     assert case.state.verifications == []
@@ -341,8 +377,13 @@ def test_a_cease_request_for_email_only_stops_email_only():
 def test_a_cease_request_naming_no_channel_stops_every_contact_channel():
     case = case_due()
     assert case.apply_cease(cease()) is True
-    assert set(case.state.ceased_channels) == {Channel.sms, Channel.email, Channel.call, Channel.letter,
-                                               Channel.field_visit}
+    assert set(case.state.ceased_channels) == {
+        Channel.sms,
+        Channel.email,
+        Channel.call,
+        Channel.letter,
+        Channel.field_visit,
+    }
 
 
 def test_a_cease_request_naming_only_a_channel_that_does_not_reach_the_debtor_is_refused():
@@ -365,7 +406,8 @@ def test_a_valid_promise_opens_schedules_its_reminders_and_holds_the_ladder():
     # Reminder one working day before (Friday), confirmations on the Monday at 10, 12 and 19.
     assert [(p.step_id, p.due_at) for p in case.state.agenda] == [
         ("promise_reminder", at(3, 6, 10)),
-        ("promise_confirmation", at(3, 9, 10)), ("promise_confirmation", at(3, 9, 12)),
+        ("promise_confirmation", at(3, 9, 10)),
+        ("promise_confirmation", at(3, 9, 12)),
         ("promise_confirmation", at(3, 9, 19)),
     ]
     nxt = case.next_step()
@@ -443,15 +485,19 @@ def test_a_promise_is_open_until_its_grace_ends_then_broken_with_the_broken_prom
     assert "P1" in case.state.commitment_ids
     # The promise's reminders are gone; the broken-promise reactions take their place.
     assert [(p.step_id, p.due_at) for p in case.state.agenda] == [
-        ("broken_promise_call", at(3, 12, 10)), ("broken_promise_sms", at(3, 12, 10)),
+        ("broken_promise_call", at(3, 12, 10)),
+        ("broken_promise_sms", at(3, 12, 10)),
     ]
     assert all(p.instalment is None for p in case.state.agenda)
     # The ladder resumes at 10 dpd; the treatment's call and text stand in for its catch-up call and text.
     assert keys(change.skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3", "call_task@6", "sms_urge@6"]
     old_runs = case_due(treatment_replaces_catch_up=False)
     old_runs.take_commitment(promise(day=date(2026, 3, 9)), at(3, 4, 11))
-    assert keys(old_runs.review_commitment(at(3, 12, 10)).skipped) == ["sms_reminder@1", "call_task@1",
-                                                                         "sms_reminder@3"]
+    assert keys(old_runs.review_commitment(at(3, 12, 10)).skipped) == [
+        "sms_reminder@1",
+        "call_task@1",
+        "sms_reminder@3",
+    ]
     assert case.review_commitment(at(3, 13)) is None
 
 
@@ -548,8 +594,7 @@ def test_losing_every_debtor_phone_starts_tracing_once():
     further = case.apply_outcome(outcome("O3", "no_answer", spouse_phone(case), at(3, 5)), at(3, 5))
     assert further.strategy is Strategy.no_answer
     assert case.state.lost_contact_since == at(3, 4, 15)
-    assert [p for p in case.state.agenda if p.step_id in ("skip_trace", "tracing_visit")
-            and p.cause != "lost O2"] == []
+    assert [p for p in case.state.agenda if p.step_id in ("skip_trace", "tracing_visit") and p.cause != "lost O2"] == []
 
 
 def test_a_new_debtor_mobile_ends_lost_contact():
@@ -557,8 +602,12 @@ def test_a_new_debtor_mobile_ends_lost_contact():
     case.apply_outcome(outcome("O1", "wrong_number", phone(case, "mobile")), at(3, 4))
     case.apply_outcome(outcome("O2", "wrong_number", phone(case, "home_phone")), at(3, 4))
     assert case.state.lost_contact_since is not None
-    update = ContactUpdated(update_id="U1", point=ContactPoint(kind="mobile", value="+8613900000001"),
-                            source="skip_trace", updated_at=at(3, 6))
+    update = ContactUpdated(
+        update_id="U1",
+        point=ContactPoint(kind="mobile", value="+8613900000001"),
+        source="skip_trace",
+        updated_at=at(3, 6),
+    )
     change = case.apply_contact_update(update, at(3, 5))
     assert change.verdict == "added"
     assert [r.point.value for r in change.changed_points] == ["+8613900000001"]
@@ -587,7 +636,8 @@ def test_a_no_answer_schedules_a_text_and_an_evening_call_on_another_number():
     change = case.apply_outcome(outcome("O1", "no_answer", mobile, at(3, 4, 9)), at(3, 4, 9))
     assert change.strategy is Strategy.no_answer
     assert [(p.step_id, p.due_at, p.tried_last) for p in case.state.agenda] == [
-        ("missed_you_sms", at(3, 4, 10), mobile), ("no_answer_call", at(3, 5, 19), mobile),
+        ("missed_you_sms", at(3, 4, 10), mobile),
+        ("no_answer_call", at(3, 5, 19), mobile),
     ]
     # A new answer replaces the reactions to the last one.
     case.apply_outcome(outcome("O2", "unable_to_pay", when=at(3, 5, 9)), at(3, 5, 9))
@@ -681,7 +731,6 @@ def test_the_view_shows_the_promise_reminder_as_the_next_action_while_a_promise_
     assert [p.step_id for p in view.upcoming][:1] == ["promise_reminder"]
 
 
-
 def test_a_promise_on_a_closed_or_paused_account_is_refused_with_the_reason():
     closed = case_due()
     closed.close_as("estate", at(3, 4))
@@ -705,8 +754,14 @@ def test_tracing_goes_on_when_another_answer_comes_while_the_account_is_lost():
 def test_a_text_saying_paid_gets_the_payment_checked_and_one_asking_for_a_call_gets_a_call():
     case = case_due()
     mobile = phone(case, "mobile")
-    paid = ContactOutcome(outcome_id="sms-1", code="says_paid", source="sms", contact_point=mobile,
-                          reported_by="sms reply", occurred_at=at(3, 15, 8))
+    paid = ContactOutcome(
+        outcome_id="sms-1",
+        code="says_paid",
+        source="sms",
+        contact_point=mobile,
+        reported_by="sms reply",
+        occurred_at=at(3, 15, 8),
+    )
     assert case.apply_outcome(paid, at(3, 15, 8)).strategy is Strategy.claims_paid
     assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("payment_check", at(3, 15, 10))]
     call_me = paid.model_copy(update={"outcome_id": "sms-2", "code": "callback_requested"})

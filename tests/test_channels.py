@@ -42,7 +42,8 @@ async def test_call_task_carries_the_stage_phone_order_and_cadence(pool, channel
     assert (task["stage"], task["attempts_per_day"], task["min_numbers"]) == ("6-17", 3, 2)
     # Stage 6-17 dials the debtor's phones first, then contact persons' (domain §2).
     assert '"owner": "contact"' in task["phone_order"] and task["phone_order"].index('"debtor"') < task[
-        "phone_order"].index('"contact"')
+        "phone_order"
+    ].index('"contact"')
     assert await pool.fetchval("SELECT count(*) FROM call_tasks WHERE account_id = $1", account.account_id) == 1
     # ... and tells the collector contact persons may only be asked where the debtor is, never told of the debt.
     assert task["third_parties"] == "locate_only"
@@ -61,7 +62,12 @@ async def test_letter_job_records_kind_delivery_address_and_amount(pool, channel
     await run_twice(channels.queue_letter, order)
     job = await pool.fetchrow("SELECT * FROM letter_jobs WHERE action_key = $1", order.action_key)
     assert (job["letter_kind"], job["delivery"], job["address"], job["amount_minor"], job["locale"]) == (
-        "final_collection", "registered", "1 Test Road, Shanghai", 123_456, "zh")
+        "final_collection",
+        "registered",
+        "1 Test Road, Shanghai",
+        123_456,
+        "zh",
+    )
 
 
 async def test_agency_placement_records_commission_and_recall_date(pool, channels):
@@ -82,15 +88,13 @@ async def test_write_off_review_waits_for_approval(pool, channels):
 
 async def test_field_visit_without_an_address_is_skipped_and_logged(pool, channels):
     account = make_account(due=DUE)
-    account = account.model_copy(update={"contact_points": [p for p in account.contact_points
-                                                            if p.kind != "address"]})
+    account = account.model_copy(update={"contact_points": [p for p in account.contact_points if p.kind != "address"]})
     order = await step_order(pool, account, "field_visit@45")
     result = await run_twice(channels.order_field_visit, order)
     assert (result.status, result.detail) == ("skipped", "no address to visit")
     logged = await pool.fetchrow("SELECT result, detail FROM action_log WHERE action_key = $1", order.action_key)
     assert (logged["result"], logged["detail"]) == ("skipped", "no address to visit")
-    assert await pool.fetchval("SELECT count(*) FROM field_visit_orders WHERE account_id = $1",
-                               account.account_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM field_visit_orders WHERE account_id = $1", account.account_id) == 0
 
 
 async def test_sms_to_an_opted_out_number_is_rejected_and_recorded(pool, channels, twilio):
@@ -104,27 +108,30 @@ async def test_sms_to_an_opted_out_number_is_rejected_and_recorded(pool, channel
 
 
 async def test_b2b_email_is_rendered_in_the_debtor_language_with_an_opt_out(pool, channels):
-    account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago",
-                           locale="en")
+    account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en")
     order = await step_order(pool, account, "chase_email_daily@11")
     await run_twice(channels.send_email, order)
-    mail = await pool.fetchrow("SELECT to_address, subject, body FROM email_jobs WHERE action_key = $1",
-                               order.action_key)
+    mail = await pool.fetchrow(
+        "SELECT to_address, subject, body FROM email_jobs WHERE action_key = $1", order.action_key
+    )
     assert mail["to_address"] == account.points("email")[0].value
     assert mail["subject"] == "Overdue: 2,500.00 USD, 11 days past due"
     assert "UNSUBSCRIBE" in mail["body"]
 
 
 async def test_b2b_lawyer_letter_waits_for_the_owner_approval(pool, channels):
-    account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago",
-                           locale="en")
+    account = make_account(due=DUE, policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en")
     demand = await step_order(pool, account, "demand_letter@100")
     lawyer = await step_order(pool, account, "lawyer_letter@120")
     await run_twice(channels.queue_letter, demand)
     result = await run_twice(channels.queue_letter, lawyer)
     assert result.detail == f"lawyer letter {letter_ref(lawyer.action_key)} awaiting approval (registered)"
-    statuses = {r["letter_kind"]: r["status"] for r in await pool.fetch(
-        "SELECT letter_kind, status FROM letter_jobs WHERE account_id = $1", account.account_id)}
+    statuses = {
+        r["letter_kind"]: r["status"]
+        for r in await pool.fetch(
+            "SELECT letter_kind, status FROM letter_jobs WHERE account_id = $1", account.account_id
+        )
+    }
     assert statuses == {"formal_demand": "queued", "lawyer": "awaiting_approval"}
 
 
@@ -148,8 +155,7 @@ async def test_a_retaken_call_task_writes_the_follow_up_days_of_the_plan_that_ho
     # Taken again after giving way to news that changed the plan: the task stays filed once, the new days hold.
     fewer = plan.model_copy(update={"days": plan.days[:2]})
     again = await ActivityEnvironment().run(channels.create_call_task, order.model_copy(update={"follow_ups": fewer}))
-    rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 ORDER BY day",
-                            account.account_id)
+    rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 ORDER BY day", account.account_id)
     assert (first.status, again.status, first.reference) == ("done", "done", again.reference)
     assert first.queue_cases >= 1 and again.queue_cases >= 1  # its queue counts it among its open accounts
     assert [r["day"] for r in rows if r["status"] == "planned"] == [d.day for d in plan.days[:2]]

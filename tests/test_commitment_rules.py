@@ -3,14 +3,24 @@ reminders and confirmations go out, when they count as missed, and whether they 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from dunning.commitments import (
-    Commitment, Instalment, PlanProposed, PromiseMade, missed_at, plan_commitment, plan_problem, promise_commitment,
-    promise_facts, promise_problem, review, timeline,
+    Commitment,
+    Instalment,
+    PlanProposed,
+    PromiseMade,
+    missed_at,
+    plan_commitment,
+    plan_problem,
+    promise_commitment,
+    promise_facts,
+    promise_problem,
+    review,
+    timeline,
 )
 from tests.conftest import make_account
 
@@ -23,15 +33,32 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=SHANGHAI)
 
 
-def promise(day: date, amount_minor: int = OWED, hour: time | None = None, made_at: datetime | None = None,
-            promise_id: str = "P1") -> PromiseMade:
-    return PromiseMade(promise_id=promise_id, amount_minor=amount_minor, promised_date=day, promised_hour=hour,
-                       channel="call", taken_by="agent-7", made_at=made_at or at(2026, 3, 4, 11))
+def promise(
+    day: date,
+    amount_minor: int = OWED,
+    hour: time | None = None,
+    made_at: datetime | None = None,
+    promise_id: str = "P1",
+) -> PromiseMade:
+    return PromiseMade(
+        promise_id=promise_id,
+        amount_minor=amount_minor,
+        promised_date=day,
+        promised_hour=hour,
+        channel="call",
+        taken_by="agent-7",
+        made_at=made_at or at(2026, 3, 4, 11),
+    )
 
 
 def plan(*instalments: tuple[date, int], plan_id: str = "PLAN1") -> PlanProposed:
-    return PlanProposed(plan_id=plan_id, cause="job_loss", agreed_by="agent-7", agreed_at=at(2026, 3, 4, 11),
-                        instalments=[Instalment(due_date=day, amount_minor=amount) for day, amount in instalments])
+    return PlanProposed(
+        plan_id=plan_id,
+        cause="job_loss",
+        agreed_by="agent-7",
+        agreed_at=at(2026, 3, 4, 11),
+        instalments=[Instalment(due_date=day, amount_minor=amount) for day, amount in instalments],
+    )
 
 
 def paid(commitment: Commitment, amount_minor: int) -> Commitment:
@@ -53,7 +80,8 @@ def test_a_promise_exactly_7_days_out_is_accepted_and_8_days_is_not(consumer):
     now = at(2026, 3, 4, 11)
     assert promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 11)), OWED, now) == ""
     assert promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 12)), OWED, now) == (
-        "promised date 2026-03-12 is more than 7 days after the promise (2026-03-04); agree a plan instead")
+        "promised date 2026-03-12 is more than 7 days after the promise (2026-03-04); agree a plan instead"
+    )
 
 
 def test_a_promise_for_a_day_already_past_is_refused(consumer):
@@ -69,7 +97,7 @@ def test_a_promise_for_today_is_accepted_until_its_hour_has_passed(consumer):
 
 
 def test_the_days_of_a_promise_count_in_the_debtors_zone(consumer):
-    now = datetime(2026, 3, 3, 20, tzinfo=timezone.utc)  # already 4 March, 04:00, in Shanghai
+    now = datetime(2026, 3, 3, 20, tzinfo=UTC)  # already 4 March, 04:00, in Shanghai
     assert "already past" in promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 3)), OWED, now)
     assert promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 11)), OWED, now) == ""  # 7 days, not 8
 
@@ -80,18 +108,23 @@ def test_a_promise_of_nothing_is_refused(consumer):
 
 
 def test_a_promise_of_more_than_is_owed_is_refused(consumer):
-    problem = promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 6), amount_minor=OWED + 1), OWED,
-                              at(2026, 3, 4, 11))
+    problem = promise_problem(
+        consumer, ACCOUNT, promise(date(2026, 3, 6), amount_minor=OWED + 1), OWED, at(2026, 3, 4, 11)
+    )
     assert problem == f"promised amount {OWED + 1} is more than the {OWED} owed"
 
 
 def test_a_promise_of_part_of_the_balance_is_accepted(consumer):
-    assert promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 6), amount_minor=100_000), OWED,
-                           at(2026, 3, 4, 11)) == ""
+    assert (
+        promise_problem(consumer, ACCOUNT, promise(date(2026, 3, 6), amount_minor=100_000), OWED, at(2026, 3, 4, 11))
+        == ""
+    )
 
 
 def test_a_policy_without_promise_rules_takes_no_promises(consumer):
-    problem = promise_problem(consumer.model_copy(update={"promises": None}), ACCOUNT, promise(date(2026, 3, 6)), OWED, at(2026, 3, 4, 11))
+    problem = promise_problem(
+        consumer.model_copy(update={"promises": None}), ACCOUNT, promise(date(2026, 3, 6)), OWED, at(2026, 3, 4, 11)
+    )
     assert problem.endswith("takes no promises to pay")
 
 
@@ -122,15 +155,21 @@ def test_instalments_must_fall_on_later_days_one_after_the_other(consumer, secon
 
 
 def test_a_plan_of_more_instalments_than_the_policy_allows_is_refused(consumer):
-    thirteen = [(date(2026, month, 10), 10_000) for month in range(4, 13)] + \
-        [(date(2026, 12, day), 10_000) for day in (20, 21, 22)] + [(date(2027, 1, 10), OWED - 120_000)]
+    thirteen = (
+        [(date(2026, month, 10), 10_000) for month in range(4, 13)]
+        + [(date(2026, 12, day), 10_000) for day in (20, 21, 22)]
+        + [(date(2027, 1, 10), OWED - 120_000)]
+    )
     problem = plan_problem(consumer, ACCOUNT, plan(*thirteen), OWED, at(2026, 3, 4, 11))
     assert problem == "13 instalments, more than the 12 the policy allows"
 
 
 def test_twelve_instalments_are_allowed(consumer):
-    twelve = [(date(2026, month, 1), 20_000) for month in range(4, 13)] + \
-        [(date(2027, 1, 1), 20_000), (date(2027, 2, 1), 20_000), (date(2027, 3, 1), OWED - 220_000)]
+    twelve = [(date(2026, month, 1), 20_000) for month in range(4, 13)] + [
+        (date(2027, 1, 1), 20_000),
+        (date(2027, 2, 1), 20_000),
+        (date(2027, 3, 1), OWED - 220_000),
+    ]
     assert plan_problem(consumer, ACCOUNT, plan(*twelve), OWED, at(2026, 3, 4, 11)) == ""
 
 
@@ -138,7 +177,8 @@ def test_the_first_instalment_must_fall_within_30_days_of_agreement(consumer):
     now = at(2026, 3, 4, 11)
     assert plan_problem(consumer, ACCOUNT, plan((date(2026, 4, 3), OWED)), OWED, now) == ""
     assert plan_problem(consumer, ACCOUNT, plan((date(2026, 4, 4), OWED)), OWED, now) == (
-        "first instalment 2026-04-04 is more than 30 days after agreement")
+        "first instalment 2026-04-04 is more than 30 days after agreement"
+    )
 
 
 def test_the_first_instalment_cannot_be_before_the_plan_is_agreed(consumer):
@@ -152,7 +192,8 @@ def test_the_last_instalment_must_fall_within_365_days_of_agreement(consumer):
     beyond = plan((date(2026, 3, 10), 100_000), (date(2027, 3, 5), 150_000))
     assert plan_problem(consumer, ACCOUNT, within, OWED, now) == ""
     assert plan_problem(consumer, ACCOUNT, beyond, OWED, now) == (
-        "last instalment 2027-03-05 is more than 365 days after agreement")
+        "last instalment 2027-03-05 is more than 365 days after agreement"
+    )
 
 
 def test_a_plan_with_an_instalment_of_nothing_is_refused(consumer):
@@ -162,7 +203,9 @@ def test_a_plan_with_an_instalment_of_nothing_is_refused(consumer):
 
 
 def test_a_policy_without_plan_rules_offers_no_plans(consumer):
-    problem = plan_problem(consumer.model_copy(update={"plans": None}), ACCOUNT, plan((date(2026, 3, 10), OWED)), OWED, at(2026, 3, 4, 11))
+    problem = plan_problem(
+        consumer.model_copy(update={"plans": None}), ACCOUNT, plan((date(2026, 3, 10), OWED)), OWED, at(2026, 3, 4, 11)
+    )
     assert problem.endswith("offers no repayment plans")
 
 
@@ -186,8 +229,12 @@ def test_a_promise_is_confirmed_in_the_morning_at_noon_and_in_the_evening_of_its
 
 def test_the_reminder_and_confirmations_are_keyed_by_promise_and_tagged_with_their_stage(consumer):
     steps = timeline(consumer, ACCOUNT, promise_commitment(promise(date(2026, 3, 9)), at(2026, 3, 4, 11)))
-    assert [s.key for s in steps] == ["promise_reminder:P1#1.0", "promise_confirmation:P1#1.1",
-                                      "promise_confirmation:P1#1.2", "promise_confirmation:P1#1.3"]
+    assert [s.key for s in steps] == [
+        "promise_reminder:P1#1.0",
+        "promise_confirmation:P1#1.1",
+        "promise_confirmation:P1#1.2",
+        "promise_confirmation:P1#1.3",
+    ]
     assert [(s.channel, s.dpd, s.stage) for s in steps[:2]] == [("sms", 5, "1-5"), ("call", 8, "6-17")]
     assert {(s.cause, s.instalment) for s in steps} == {("promise P1", 1)}
 
@@ -260,22 +307,25 @@ def test_a_promise_without_any_money_when_the_grace_ends_is_broken(consumer):
 
 
 def test_a_plan_whose_second_instalment_is_missed_after_the_first_was_paid_is_broken(consumer):
-    commitment = paid(plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)),
-                                      at(2026, 3, 4, 11)), 100_000)
+    commitment = paid(
+        plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)), at(2026, 3, 4, 11)), 100_000
+    )
     assert review(consumer, ACCOUNT, commitment, at(2026, 3, 20, 10)) == "open"  # the first is covered
     assert missed_at(consumer, ACCOUNT, commitment, 1) == at(2026, 4, 14, 10)
     assert review(consumer, ACCOUNT, commitment, at(2026, 4, 14, 10)) == "broken"
 
 
 def test_a_plan_partly_paid_when_an_instalment_runs_out_of_grace_is_broken_not_kept_in_part(consumer):
-    commitment = paid(plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)),
-                                      at(2026, 3, 4, 11)), 50_000)
+    commitment = paid(
+        plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)), at(2026, 3, 4, 11)), 50_000
+    )
     assert review(consumer, ACCOUNT, commitment, at(2026, 3, 12, 10)) == "broken"
 
 
 def test_a_plan_paid_through_every_instalment_is_kept(consumer):
-    commitment = paid(plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)),
-                                      at(2026, 3, 4, 11)), OWED)
+    commitment = paid(
+        plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)), at(2026, 3, 4, 11)), OWED
+    )
     assert review(consumer, ACCOUNT, commitment, at(2026, 3, 20, 10)) == "kept"
 
 
@@ -289,11 +339,14 @@ def test_a_reminder_quotes_what_is_still_to_pay_of_a_partly_paid_promise(consume
 
 
 def test_money_beyond_one_instalment_goes_toward_the_next(consumer):
-    commitment = paid(plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)),
-                                      at(2026, 3, 4, 11)), 130_000)
+    commitment = paid(
+        plan_commitment(plan((date(2026, 3, 9), 100_000), (date(2026, 4, 9), 150_000)), at(2026, 3, 4, 11)), 130_000
+    )
     assert promise_facts(commitment, 1).amount_minor == 0
-    assert (promise_facts(commitment, 2).amount_minor, promise_facts(commitment, 2).due_date) == \
-        (120_000, date(2026, 4, 9))
+    assert (promise_facts(commitment, 2).amount_minor, promise_facts(commitment, 2).due_date) == (
+        120_000,
+        date(2026, 4, 9),
+    )
 
 
 def test_an_instalment_not_yet_paid_quotes_its_full_amount(consumer):

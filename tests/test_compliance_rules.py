@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,9 +16,19 @@ from tests.conftest import make_account
 
 RULE_SETS = {name: load_rules(name) for name in ("cn_consumer", "us_reg_f")}
 # DST in both hemispheres, half-hour and 45-minute offsets, and the date line.
-ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Adelaide", "Asia/Kolkata",
-         "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham", "Pacific/Kiritimati", "America/Los_Angeles"]
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ZONES = [
+    "Asia/Shanghai",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Adelaide",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Pacific/Kiritimati",
+    "America/Los_Angeles",
+]
+START = datetime(2026, 1, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -35,10 +45,20 @@ def situations(draw):
     rules = RULE_SETS[draw(st.sampled_from(sorted(RULE_SETS)))]
     account = make_account(due=date(2026, 1, 1), account_id="PROP-1", time_zone=draw(st.sampled_from(ZONES)))
     when = draw(instants)
-    history = sorted(draw(st.lists(st.builds(
-        ContactMade, channel=channels, attempts=st.integers(1, 3),
-        at=st.integers(0, 10 * 24 * 60).map(lambda m: when - timedelta(minutes=m))), max_size=25)),
-        key=lambda c: c.at)
+    history = sorted(
+        draw(
+            st.lists(
+                st.builds(
+                    ContactMade,
+                    channel=channels,
+                    attempts=st.integers(1, 3),
+                    at=st.integers(0, 10 * 24 * 60).map(lambda m: when - timedelta(minutes=m)),
+                ),
+                max_size=25,
+            )
+        ),
+        key=lambda c: c.at,
+    )
     conversation = draw(st.none() | st.integers(0, 10 * 24 * 60).map(lambda m: when - timedelta(minutes=m)))
     return rules, account, draw(channels), when, history, conversation, draw(st.integers(1, 3))
 
@@ -54,8 +74,11 @@ def test_a_contact_is_never_placed_outside_its_window_over_a_cap_or_in_a_cool_do
     windows = rules.windows.get(channel)
     assert not windows or any(w.start <= local < w.end for w in windows)
     for cap in (c for c in rules.caps if c.channel is channel):  # whole local days: "a day", "7 consecutive days"
-        recent = sum(c.attempts for c in history if c.channel is channel
-                     and 0 <= (at.astimezone(zone).date() - c.at.astimezone(zone).date()).days < cap.days)
+        recent = sum(
+            c.attempts
+            for c in history
+            if c.channel is channel and 0 <= (at.astimezone(zone).date() - c.at.astimezone(zone).date()).days < cap.days
+        )
         assert recent + verdict.attempts <= cap.max_attempts
     if channel is Channel.call and rules.conversation_cool_down_days and conversation:
         spoken = conversation.astimezone(zone).date()
@@ -100,14 +123,18 @@ def test_call_tasks_are_paced_to_what_a_day_may_hold():
     assert check(RULE_SETS["us_reg_f"], account, Channel.call, shanghai(5, 10), [], attempts=3).attempts == 1
 
 
-@pytest.mark.parametrize("stage_rule, knows, expected", [
-    (ThirdParties.locate_only, False, False),  # 6-17 dpd: never tell a contact who does not know of the loan
-    (ThirdParties.locate_only, True, True),  # ... but one who knows may discuss it
-    (ThirdParties.pressure, False, False),
-])
+@pytest.mark.parametrize(
+    "stage_rule, knows, expected",
+    [
+        (ThirdParties.locate_only, False, False),  # 6-17 dpd: never tell a contact who does not know of the loan
+        (ThirdParties.locate_only, True, True),  # ... but one who knows may discuss it
+        (ThirdParties.pressure, False, False),
+    ],
+)
 def test_a_contact_person_is_told_of_the_debt_only_as_the_stage_and_what_they_know_allow(stage_rule, knows, expected):
-    spouse = ContactPoint(kind="mobile", value="+8613800000009", owner="contact", relation="spouse",
-                          knows_of_debt=knows)
+    spouse = ContactPoint(
+        kind="mobile", value="+8613800000009", owner="contact", relation="spouse", knows_of_debt=knows
+    )
     assert may_disclose(RULE_SETS["cn_consumer"], spouse, stage_rule) is expected
     assert may_disclose(RULE_SETS["us_reg_f"], spouse, stage_rule) is False  # 15 USC 1692c(b)
     assert may_disclose(RULE_SETS["us_reg_f"], ContactPoint(kind="mobile", value="+8613800000001"), stage_rule)
@@ -121,6 +148,8 @@ def test_an_unknown_rule_set_is_refused_naming_the_known_ones():
 def test_a_rule_set_with_an_empty_window_list_is_refused(tmp_path):
     (tmp_path / "strict.yaml").write_text(
         "name: strict\ntitle: t\nwindows: {sms: []}\nthird_parties: {disclose_to_unaware: false,"
-        " disclose_to_aware_from: null}\n", encoding="utf-8")
+        " disclose_to_aware_from: null}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(RulesError, match="windows of sms are empty"):
         load_rules("strict", directory=tmp_path)

@@ -110,10 +110,7 @@ def test_temporal_schema_is_created_before_the_server_starts():
     # waits for that job to finish.
     services = _services()
     deps = _depends_on(services["temporal"])
-    setup_jobs = [
-        name for name, opts in deps.items()
-        if opts.get("condition") == "service_completed_successfully"
-    ]
+    setup_jobs = [name for name, opts in deps.items() if opts.get("condition") == "service_completed_successfully"]
     assert setup_jobs, "temporal should wait for a schema-setup job"
     job = services[setup_jobs[0]]
     assert job["image"].startswith("temporalio/admin-tools:")
@@ -187,7 +184,9 @@ def test_every_depends_on_names_a_defined_service():
             assert dep != name, f"{name} depends on itself"
             condition = opts.get("condition", "service_started")
             assert condition in {
-                "service_started", "service_healthy", "service_completed_successfully",
+                "service_started",
+                "service_healthy",
+                "service_completed_successfully",
             }, f"{name} -> {dep}: unknown condition {condition}"
             if condition == "service_healthy":
                 assert "healthcheck" in services[dep], (
@@ -268,9 +267,7 @@ def _compose_plugin_available() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, text=True, timeout=30
-        )
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0

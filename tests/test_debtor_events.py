@@ -20,8 +20,9 @@ async def test_a_confirmed_death_stops_contact_and_hands_the_account_to_the_esta
         await billing.signal_open_account(env.client, account.account_id, "debtor_event_reported", report)
         await env.sleep(timedelta(days=10))
         paused = await handle.query(AccountWorkflow.state)
-        await billing.signal_open_account(env.client, account.account_id, "documents_verified",
-                                          billing.parse_documents("R1", True))
+        await billing.signal_open_account(
+            env.client, account.account_id, "documents_verified", billing.parse_documents("R1", True)
+        )
         closed = await handle.result()
 
     assert [v.report.report_id for v in paused.verifications] == ["R1"]
@@ -37,13 +38,18 @@ async def test_without_documents_by_the_deadline_collection_resumes_at_its_dpd(e
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=2))
-        await billing.signal_open_account(env.client, account.account_id, "debtor_event_reported",
-                                          billing.parse_debtor_event("B1", "bankrupt", "says a petition is filed"))
+        await billing.signal_open_account(
+            env.client,
+            account.account_id,
+            "debtor_event_reported",
+            billing.parse_debtor_event("B1", "bankrupt", "says a petition is filed"),
+        )
         await env.sleep(timedelta(days=35))  # the policy waits 30 days for the court papers
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
         # The papers come late after all: they still close the account for the bankruptcy process.
-        await billing.signal_open_account(env.client, account.account_id, "documents_verified",
-                                          billing.parse_documents("B1", True))
+        await billing.signal_open_account(
+            env.client, account.account_id, "documents_verified", billing.parse_documents("B1", True)
+        )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
 
     assert view.status == "open" and view.verifications == []
@@ -52,7 +58,9 @@ async def test_without_documents_by_the_deadline_collection_resumes_at_its_dpd(e
     results = {f"{r['step_id']}@{r['dpd']}": r["result"] for r in rows}
     assert results["sms_urge@12"] == results["letter_first@10"] == "skipped"
     assert results["sms_severe@30"] == results["call_task@30"] == "done"  # resumed on day 32
-    assert await pool.fetchval("SELECT status FROM debtor_events WHERE account_id = $1", account.account_id) == "confirmed"
+    assert (
+        await pool.fetchval("SELECT status FROM debtor_events WHERE account_id = $1", account.account_id) == "confirmed"
+    )
 
 
 async def test_documents_that_do_not_confirm_the_report_resume_collection(env, run_worker):
@@ -60,12 +68,18 @@ async def test_documents_that_do_not_confirm_the_report_resume_collection(env, r
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         handle = env.client.get_workflow_handle(account.workflow_id)
-        await billing.signal_open_account(env.client, account.account_id, "debtor_event_reported",
-                                          billing.parse_debtor_event("R2", "deceased", "anonymous caller"))
-        await billing.signal_open_account(env.client, account.account_id, "documents_verified",
-                                          billing.parse_documents("R2", False))
-        await billing.signal_open_account(env.client, account.account_id, "documents_verified",
-                                          billing.parse_documents("R-unknown", True))
+        await billing.signal_open_account(
+            env.client,
+            account.account_id,
+            "debtor_event_reported",
+            billing.parse_debtor_event("R2", "deceased", "anonymous caller"),
+        )
+        await billing.signal_open_account(
+            env.client, account.account_id, "documents_verified", billing.parse_documents("R2", False)
+        )
+        await billing.signal_open_account(
+            env.client, account.account_id, "documents_verified", billing.parse_documents("R-unknown", True)
+        )
         await env.sleep(timedelta(days=2))
         view = await handle.query(AccountWorkflow.state)
     assert view.status == "open" and view.verifications == []

@@ -22,8 +22,10 @@ from tests.conftest import ROOT, make_account, server_today
 @pytest.fixture(scope="module")
 async def dev_env():
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=local_binary("temporal"), dev_server_extra_args=dev_server_flags(),
-        data_converter=pydantic_data_converter, ui=False,
+        dev_server_existing_path=local_binary("temporal"),
+        dev_server_extra_args=dev_server_flags(),
+        data_converter=pydantic_data_converter,
+        ui=False,
     )
     yield env
     await env.shutdown()
@@ -31,11 +33,19 @@ async def dev_env():
 
 async def starter(dev_env, queue: str, *args: str) -> subprocess.CompletedProcess:
     """Runs the CLI as a user would, without blocking the loop the worker answers queries on."""
-    environment = {**os.environ, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-                   "TASK_QUEUE": queue}
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TASK_QUEUE": queue,
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "starter.py", *args, cwd=ROOT, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "starter.py",
+        *args,
+        cwd=ROOT,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
@@ -81,9 +91,11 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
         await until(balance_lowered)
 
         # The debtor's answers go in through the CLI too, and show in the account's state.
-        for args in (("dispute", small_late.account_id, "--id", "D1", "--subject", "debt", "--details", "paid already"),
-                     ("cease", small_late.account_id, "--channel", "sms", "--reason", "replied STOP"),
-                     ("report", early.account_id, "--id", "R1", "--event", "bankrupt", "--details", "petition")):
+        for args in (
+            ("dispute", small_late.account_id, "--id", "D1", "--subject", "debt", "--details", "paid already"),
+            ("cease", small_late.account_id, "--channel", "sms", "--reason", "replied STOP"),
+            ("report", early.account_id, "--id", "R1", "--event", "bankrupt", "--details", "petition"),
+        ):
             answered = await starter(dev_env, queue, *args)
             assert answered.returncode == 0, answered.stderr
 
@@ -108,7 +120,8 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
 
 
 async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outlives_its_paid_off_account(
-        dev_env, run_worker, pool):
+    dev_env, run_worker, pool
+):
     today = await server_today(dev_env)
     claimed = make_account(due=today - timedelta(days=5), amount_minor=100_000)
     planned = make_account(due=today - timedelta(days=5), amount_minor=100_000)
@@ -116,33 +129,70 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
         for account in (claimed, planned):
             await billing.open_account(dev_env.client, queue, account)
 
-        opened = await starter(dev_env, queue, "fraud-claim", claimed.account_id, "--id", "F1", "--clues",
-                               "a cousin had her ID card", "--taken-by", "agent-7")
+        opened = await starter(
+            dev_env,
+            queue,
+            "fraud-claim",
+            claimed.account_id,
+            "--id",
+            "F1",
+            "--clues",
+            "a cousin had her ID card",
+            "--taken-by",
+            "agent-7",
+        )
         assert opened.returncode == 0, opened.stderr
-        await until(lambda: pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1",
-                                          claimed.account_id))
+        await until(lambda: pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id))
         # The debtor pays anyway; the account closes, and the creditor's decision still ends the claim.
         paid = await starter(dev_env, queue, "pay", claimed.account_id, "--amount", "1000", "--payment-id", "P1")
         assert paid.returncode == 0, paid.stderr
         await dev_env.client.get_workflow_handle(claimed.workflow_id).result()
-        decided = await starter(dev_env, queue, "fraud-decision", claimed.account_id, "--id", "F1", "--confirmed",
-                                "--reference", "BANK-1")
+        decided = await starter(
+            dev_env, queue, "fraud-decision", claimed.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-1"
+        )
         assert decided.returncode == 0, decided.stderr
         claim = await dev_env.client.get_workflow_handle(claim_workflow_id(claimed.account_id, "F1")).result()
         assert claim["outcome"] == "confirmed"
 
         due = (today + timedelta(days=10)).isoformat()
-        refused = await starter(dev_env, queue, "plan", planned.account_id, "--id", "PL1", "--instalment",
-                                f"{due}=300", "--cause", "job_loss", "--agreed-by", "agent-7")
+        refused = await starter(
+            dev_env,
+            queue,
+            "plan",
+            planned.account_id,
+            "--id",
+            "PL1",
+            "--instalment",
+            f"{due}=300",
+            "--cause",
+            "job_loss",
+            "--agreed-by",
+            "agent-7",
+        )
         assert refused.returncode == 2
-        assert refused.stderr.strip() == ("error: plan PL1 refused: instalments add up to 30000 but the account "
-                                          "owes 100000")
-        agreed = await starter(dev_env, queue, "plan", planned.account_id, "--id", "PL1", "--instalment",
-                               f"{due}=400", "--instalment", f"{(today + timedelta(days=40)).isoformat()}=600",
-                               "--cause", "job_loss", "--agreed-by", "agent-7")
+        assert refused.stderr.strip() == (
+            "error: plan PL1 refused: instalments add up to 30000 but the account owes 100000"
+        )
+        agreed = await starter(
+            dev_env,
+            queue,
+            "plan",
+            planned.account_id,
+            "--id",
+            "PL1",
+            "--instalment",
+            f"{due}=400",
+            "--instalment",
+            f"{(today + timedelta(days=40)).isoformat()}=600",
+            "--cause",
+            "job_loss",
+            "--agreed-by",
+            "agent-7",
+        )
         assert agreed.returncode == 0, agreed.stderr
         assert agreed.stdout.strip() == f"plan PL1 agreed on account {planned.account_id}: 2 instalments"
 
     assert await pool.fetchval("SELECT status FROM accounts WHERE account_id = $1", claimed.account_id) == "cured"
-    assert await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id) == \
-        "confirmed"
+    assert (
+        await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id) == "confirmed"
+    )

@@ -27,8 +27,9 @@ async def test_a_disputed_debt_pauses_collection_until_resolved_then_resumes_at_
         paused = await handle.query(AccountWorkflow.state)
         taken_while_paused = await results(pool, account.account_id)
 
-        await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
-                                          billing.parse_resolution("D1", "debt_confirmed"))
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("D1", "debt_confirmed")
+        )
         # Billing resends the old dispute: it was decided, so collection does not pause again.
         await billing.signal_open_account(env.client, account.account_id, "dispute_opened", dispute)
         await env.sleep(timedelta(days=10))
@@ -51,10 +52,12 @@ async def test_a_cancelled_debt_closes_the_account(env, run_worker, pool):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened",
-                                          billing.parse_dispute("D9", "debt", "identity mix-up"))
-        await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
-                                          billing.parse_resolution("D9", "debt_cancelled"))
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_opened", billing.parse_dispute("D9", "debt", "identity mix-up")
+        )
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("D9", "debt_cancelled")
+        )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
     assert closed.state.status == "cancelled"
     assert await pool.fetchval("SELECT status FROM accounts WHERE account_id = $1", account.account_id) == "cancelled"
@@ -67,24 +70,34 @@ async def test_a_complaint_against_the_collector_moves_the_account_and_collectio
         handle = env.client.get_workflow_handle(account.workflow_id)
         await env.sleep(timedelta(days=2))
         before = (await handle.query(AccountWorkflow.state)).collector_queue
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened",
-                                          billing.parse_dispute("C1", "collector", "rude on the phone"))
+        await billing.signal_open_account(
+            env.client,
+            account.account_id,
+            "dispute_opened",
+            billing.parse_dispute("C1", "collector", "rude on the phone"),
+        )
         # A complaint closed with a debt outcome is refused; a resolution that overtakes its complaint waits for it.
-        await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
-                                          billing.parse_resolution("C1", "debt_cancelled"))
-        await billing.signal_open_account(env.client, account.account_id, "dispute_resolved",
-                                          billing.parse_resolution("S1", "complaint_closed"))
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened",
-                                          billing.parse_dispute("S1", "sales", "mis-sold insurance"))
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("C1", "debt_cancelled")
+        )
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("S1", "complaint_closed")
+        )
+        await billing.signal_open_account(
+            env.client, account.account_id, "dispute_opened", billing.parse_dispute("S1", "sales", "mis-sold insurance")
+        )
         await env.sleep(timedelta(days=5))
         view = await handle.query(AccountWorkflow.state)
 
     assert view.collector_queue != before and {before, view.collector_queue} == {"phone_team_1", "phone_team_2"}
-    queues = await pool.fetch("SELECT stage, collector_queue FROM call_tasks WHERE account_id = $1 ORDER BY due_from",
-                              account.account_id)
+    queues = await pool.fetch(
+        "SELECT stage, collector_queue FROM call_tasks WHERE account_id = $1 ORDER BY due_from", account.account_id
+    )
     assert [(q["stage"], q["collector_queue"]) for q in queues] == [("1-5", before), ("6-17", view.collector_queue)]
     assert view.rejected_signals == ["dispute C1: outcome debt_cancelled does not fit a dispute about the collector"]
     assert view.status == "open" and [d.dispute_id for d in view.open_disputes] == ["C1"]
-    outcomes = {r["dispute_id"]: r["outcome"] for r in await pool.fetch(
-        "SELECT dispute_id, outcome FROM disputes WHERE account_id = $1", account.account_id)}
+    outcomes = {
+        r["dispute_id"]: r["outcome"]
+        for r in await pool.fetch("SELECT dispute_id, outcome FROM disputes WHERE account_id = $1", account.account_id)
+    }
     assert outcomes == {"C1": None, "S1": "complaint_closed"}

@@ -68,28 +68,36 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     assert len(rows) == 4 and all(r["status"] == "sent" for r in rows)
 
 
-async def test_an_attempt_that_died_mid_send_is_sent_again_only_if_twilio_did_not_take_it(env, pool, twilio,
-                                                                                          sms_client, settings):
+async def test_an_attempt_that_died_mid_send_is_sent_again_only_if_twilio_did_not_take_it(
+    env, pool, twilio, sms_client, settings
+):
     account = make_account(due=await server_today(env))
     mobile = account.points("mobile")[0].value
     activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
 
     # Attempt 1 died before Twilio had the text: its intent is recorded, and nothing reached Twilio.
-    await pool.execute("INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage,"
-                       " due_at, result) VALUES ($1, $2, $3, 'sms_reminder', 'sms', 1, '1-5', now(), 'sending')",
-                       order.action_key, account.account_id, account.workflow_id)
-    await pool.execute("INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
-                       " VALUES ($1, $2, $3, 'the reminder', 'sending')", order.action_key, account.account_id,
-                       mobile)
+    await pool.execute(
+        "INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage,"
+        " due_at, result) VALUES ($1, $2, $3, 'sms_reminder', 'sms', 1, '1-5', now(), 'sending')",
+        order.action_key,
+        account.account_id,
+        account.workflow_id,
+    )
+    await pool.execute(
+        "INSERT INTO sms_messages (action_key, account_id, to_number, body, status)"
+        " VALUES ($1, $2, $3, 'the reminder', 'sending')",
+        order.action_key,
+        account.account_id,
+        mobile,
+    )
 
     result = await ActivityEnvironment().run(activities.send_sms, order)
     assert result.status == "done"
     assert [m["body"] for m in twilio.messages if m["to"] == mobile] == ["the reminder"]  # as stored, once
 
 
-async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client,
-                                                                       settings):
+async def test_sms_refused_by_twilio_with_503_is_retried_and_sent_once(env, pool, twilio, sms_client, settings):
     account = make_account(due=await server_today(env))
     activities = channel_activities(pool, sms_client, settings)
     order = await step_order(pool, account, "sms_reminder@1")
@@ -131,7 +139,8 @@ async def test_a_retry_that_dies_after_twilio_took_the_text_is_not_sent_a_third_
 
 
 async def test_after_a_server_error_or_a_timeout_twilio_is_asked_before_the_text_goes_again(
-        env, pool, twilio, sms_client, monkeypatch, settings):
+    env, pool, twilio, sms_client, monkeypatch, settings
+):
     activities = channel_activities(pool, sms_client, settings)
     today = await server_today(env)
 

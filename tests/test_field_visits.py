@@ -3,7 +3,7 @@ report driving the account."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_toda
 from workflows.account import AccountWorkflow
 
 RULES = load_policy("consumer_loan").field_visits
-NOW = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
 
 def book(*, phones_lost: bool) -> ContactBook:
@@ -27,21 +27,25 @@ def book(*, phones_lost: bool) -> ContactBook:
 def test_a_pressure_visit_waits_for_a_day_without_money_after_a_contact():
     reachable = book(phones_lost=False)
     assert decide(RULES, "pressure", reachable, None, None, NOW).refusal == (
-        "a pressure visit follows a contact with the debtor, and there has been none")
+        "a pressure visit follows a contact with the debtor, and there has been none"
+    )
     contact = NOW - timedelta(hours=10)
     assert decide(RULES, "pressure", reachable, contact, None, NOW).wait_until == contact + timedelta(hours=24)
     day_ago = NOW - timedelta(hours=30)
     paid_before = decide(RULES, "pressure", reachable, day_ago, day_ago - timedelta(hours=1), NOW)
     assert paid_before.reason == "no money came in the 24 h after the contact of 2026-11-22 04:00 UTC"
     assert decide(RULES, "pressure", reachable, day_ago, day_ago + timedelta(hours=1), NOW).refusal == (
-        "money came after the last contact with the debtor")
+        "money came after the last contact with the debtor"
+    )
 
 
 def test_a_tracing_visit_only_once_every_phone_is_invalid():
     assert decide(RULES, "tracing", book(phones_lost=False), None, None, NOW).refusal == (
-        "a tracing visit only once every phone of the debtor is invalid")
+        "a tracing visit only once every phone of the debtor is invalid"
+    )
     assert decide(RULES, "tracing", book(phones_lost=True), None, None, NOW).reason == (
-        "every phone of the debtor is invalid")
+        "every phone of the debtor is invalid"
+    )
 
 
 def test_a_promise_at_the_door_needs_its_amount_and_day():
@@ -55,7 +59,8 @@ def test_a_promise_at_the_door_needs_its_amount_and_day():
 
 
 async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report_drives_the_account(
-        env, run_worker, pool):
+    env, run_worker, pool
+):
     account = make_account(due=await server_today(env))
     address = account.points("address")[0].value
     async with run_worker() as queue:
@@ -70,8 +75,11 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
         assert order is not None
         assert (order["purpose"], order["address"], order["debtor_name"]) == ("pressure", address, "Test Debtor")
         assert order["reason"].startswith("no money came in the 24 h after the contact")
-        row = await pool.fetchrow("SELECT a.taken_at, o.deadline, o.assigned_to FROM field_visit_orders o JOIN"
-                                  " action_log a USING (action_key) WHERE o.visit_ref = $1", order["visit_ref"])
+        row = await pool.fetchrow(
+            "SELECT a.taken_at, o.deadline, o.assigned_to FROM field_visit_orders o JOIN"
+            " action_log a USING (action_key) WHERE o.visit_ref = $1",
+            order["visit_ref"],
+        )
         assert abs(row["taken_at"] - (contact_at + timedelta(hours=24))) < timedelta(seconds=1)
         assert row["deadline"] == row["taken_at"] + timedelta(days=7) and row["assigned_to"] == "field-agent-3"
         other = await field_visits.take_next(pool, "field_team", "field-agent-4")
@@ -79,17 +87,31 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
 
         visited = await env.get_current_time()
         promise_day = (visited + timedelta(days=3)).astimezone(contact_at.tzinfo).date()
-        report = billing.parse_visit_report("R1", order["visit_ref"], "promised", address, "field-agent-3",
-                                            "met the debtor at home", ["photos/v1/door.jpg"], "800", str(promise_day),
-                                            account.currency, visited.isoformat())
+        report = billing.parse_visit_report(
+            "R1",
+            order["visit_ref"],
+            "promised",
+            address,
+            "field-agent-3",
+            "met the debtor at home",
+            ["photos/v1/door.jpg"],
+            "800",
+            str(promise_day),
+            account.currency,
+            visited.isoformat(),
+        )
         await billing.signal_open_account(env.client, account.account_id, "visit_reported", report)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
     assert view.commitment is not None and view.commitment.kind == "promise"
     assert [(i.amount_minor, i.due_date) for i in view.commitment.instalments] == [(80_000, promise_day)]
-    reported = await pool.fetchrow("SELECT status, finding, notes, photos FROM field_visit_orders WHERE visit_ref = $1",
-                                   order["visit_ref"])
-    assert (reported["status"], reported["finding"], reported["notes"]) == ("reported", "promised",
-                                                                            "met the debtor at home")
+    reported = await pool.fetchrow(
+        "SELECT status, finding, notes, photos FROM field_visit_orders WHERE visit_ref = $1", order["visit_ref"]
+    )
+    assert (reported["status"], reported["finding"], reported["notes"]) == (
+        "reported",
+        "promised",
+        "met the debtor at home",
+    )
     assert reported["photos"] == '["photos/v1/door.jpg"]'

@@ -4,19 +4,23 @@ onboarded late, what comes next, agency placement and the order phones are diall
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
 
 from dunning import contact, ladder
 from dunning.account import AccountDocument, ContactPoint
 from dunning.policy import Channel, load_policy
 
-UTC = timezone.utc
+UTC = UTC
 
 
-def account(*, due: date = date(2026, 1, 1), zone: str = "Asia/Shanghai", policy: str = "consumer_loan",
-            account_id: str = "LOAN-0001") -> AccountDocument:
+def account(
+    *,
+    due: date = date(2026, 1, 1),
+    zone: str = "Asia/Shanghai",
+    policy: str = "consumer_loan",
+    account_id: str = "LOAN-0001",
+) -> AccountDocument:
     return AccountDocument(
         account_id=account_id,
         debtor_name="Li Lei",
@@ -70,11 +74,24 @@ def test_dpd_turns_over_at_local_midnight_in_a_half_hour_zone():
 def test_plan_lists_every_step_in_the_order_it_falls_due(consumer):
     keys = [p.key for p in ladder.plan(consumer, account())]
     assert keys == [
-        "sms_reminder@1", "call_task@1", "sms_reminder@3",
-        "call_task@6", "sms_urge@6", "letter_first@10", "sms_urge@12",
-        "call_task@18", "sms_firm@18", "letter_second@20",
-        "call_task@30", "sms_severe@30", "letter_final@35", "field_visit@45",
-        "call_task@60", "lawyer_letter@60", "call_task@90", "agency_placement@90",
+        "sms_reminder@1",
+        "call_task@1",
+        "sms_reminder@3",
+        "call_task@6",
+        "sms_urge@6",
+        "letter_first@10",
+        "sms_urge@12",
+        "call_task@18",
+        "sms_firm@18",
+        "letter_second@20",
+        "call_task@30",
+        "sms_severe@30",
+        "letter_final@35",
+        "field_visit@45",
+        "call_task@60",
+        "lawyer_letter@60",
+        "call_task@90",
+        "agency_placement@90",
         "write_off_review@180",
     ]
 
@@ -128,9 +145,7 @@ def test_an_account_onboarded_at_40_dpd_takes_only_the_latest_missed_step_per_ch
     assert [p.key for p in take] == ["call_task@30", "sms_severe@30", "letter_final@35"]
     # The final letter only, not all three letters; every earlier step is recorded as skipped.
     assert {"letter_first@10", "letter_second@20"} <= {p.key for p in skip}
-    assert {p.key for p in take} | {p.key for p in skip} == {
-        p.key for p in ladder.plan(consumer, acc) if p.dpd <= 40
-    }
+    assert {p.key for p in take} | {p.key for p in skip} == {p.key for p in ladder.plan(consumer, acc) if p.dpd <= 40}
     assert not {p.key for p in take} & {p.key for p in skip}
 
 
@@ -145,7 +160,10 @@ def test_a_step_due_later_on_the_opening_day_is_not_missed(consumer):
 
 def test_an_account_opened_before_its_first_step_misses_nothing(consumer):
     acc = account(due=date(2026, 1, 1))
-    assert ladder.triage_missed(consumer, acc, ladder.plan(consumer, acc), local("Asia/Shanghai", 2026, 1, 2, 9)) == ([], [])
+    assert ladder.triage_missed(consumer, acc, ladder.plan(consumer, acc), local("Asia/Shanghai", 2026, 1, 2, 9)) == (
+        [],
+        [],
+    )
 
 
 def test_a_late_onboarded_account_gets_only_channels_its_current_stage_allows(consumer):
@@ -177,10 +195,12 @@ def test_next_step_is_the_first_planned_step_not_yet_done(consumer):
 
 def test_next_stage_change_lands_at_send_time_on_the_next_stages_first_day(consumer):
     acc = account(due=date(2026, 1, 1))
-    assert ladder.next_stage_change(consumer, acc, local("Asia/Shanghai", 2026, 1, 4, 15)) == \
-        local("Asia/Shanghai", 2026, 1, 7, 10)  # 3 dpd -> stage 6-17 at 10:00 on 6 dpd
-    assert ladder.next_stage_change(consumer, acc, local("Asia/Shanghai", 2026, 1, 1, 23)) == \
-        local("Asia/Shanghai", 2026, 1, 2, 10)  # on the due date -> stage 1-5 at 10:00 on 1 dpd
+    assert ladder.next_stage_change(consumer, acc, local("Asia/Shanghai", 2026, 1, 4, 15)) == local(
+        "Asia/Shanghai", 2026, 1, 7, 10
+    )  # 3 dpd -> stage 6-17 at 10:00 on 6 dpd
+    assert ladder.next_stage_change(consumer, acc, local("Asia/Shanghai", 2026, 1, 1, 23)) == local(
+        "Asia/Shanghai", 2026, 1, 2, 10
+    )  # on the due date -> stage 1-5 at 10:00 on 1 dpd
 
 
 def test_next_stage_change_uses_local_send_time_across_dst(consumer):
@@ -196,8 +216,9 @@ def test_there_is_no_stage_change_after_the_last_stage(consumer):
 
 def test_b2b_account_before_the_reminder_window_changes_stage_7_days_before_due(b2b):
     acc = account(due=date(2026, 1, 1), policy="b2b_receivables")
-    assert ladder.next_stage_change(b2b, acc, local("Asia/Shanghai", 2025, 12, 1, 8)) == \
-        local("Asia/Shanghai", 2025, 12, 25, 9, 30)
+    assert ladder.next_stage_change(b2b, acc, local("Asia/Shanghai", 2025, 12, 1, 8)) == local(
+        "Asia/Shanghai", 2025, 12, 25, 9, 30
+    )
 
 
 # --- agencies -------------------------------------------------------------------------------------------------
@@ -227,14 +248,19 @@ def dialled(acc: AccountDocument, stage) -> list[tuple[str, str]]:
 
 def test_stage_1_5_dials_only_the_debtors_phones_mobile_first(consumer):
     assert dialled(account(), consumer.stage_at(3)) == [
-        ("debtor", "mobile"), ("debtor", "home_phone"), ("debtor", "work_phone"),
+        ("debtor", "mobile"),
+        ("debtor", "home_phone"),
+        ("debtor", "work_phone"),
     ]
 
 
 def test_stage_6_17_dials_contact_persons_after_the_debtor(consumer):
     assert dialled(account(), consumer.stage_at(10)) == [
-        ("debtor", "mobile"), ("debtor", "home_phone"), ("debtor", "work_phone"),
-        ("contact", "mobile"), ("contact", "work_phone"),
+        ("debtor", "mobile"),
+        ("debtor", "home_phone"),
+        ("debtor", "work_phone"),
+        ("contact", "mobile"),
+        ("contact", "work_phone"),
     ]
 
 

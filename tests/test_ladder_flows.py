@@ -51,11 +51,23 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
     # Each channel's work order exists once per step.
     counts = {
         table: await pool.fetchval(f"SELECT count(*) FROM {table} WHERE account_id = $1", account.account_id)
-        for table in ("sms_messages", "call_tasks", "letter_jobs", "field_visit_orders", "agency_placements",
-                      "internal_tasks")
+        for table in (
+            "sms_messages",
+            "call_tasks",
+            "letter_jobs",
+            "field_visit_orders",
+            "agency_placements",
+            "internal_tasks",
+        )
     }
-    assert counts == {"sms_messages": 6, "call_tasks": 6, "letter_jobs": 4, "field_visit_orders": 0,
-                      "agency_placements": 1, "internal_tasks": 1}
+    assert counts == {
+        "sms_messages": 6,
+        "call_tasks": 6,
+        "letter_jobs": 4,
+        "field_visit_orders": 0,
+        "agency_placements": 1,
+        "internal_tasks": 1,
+    }
     sent = [m for m in twilio.messages if m["to"] == account.points("mobile")[0].value]
     assert len(sent) == 6
     assert all("STOP" in m["body"] for m in sent)
@@ -63,7 +75,9 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         "SELECT letter_kind, delivery FROM letter_jobs WHERE account_id = $1 ORDER BY created_at", account.account_id
     )
     assert [(r["letter_kind"], r["delivery"]) for r in letters] == [
-        ("first_collection", "ordinary"), ("second_collection", "ordinary"), ("final_collection", "registered"),
+        ("first_collection", "ordinary"),
+        ("second_collection", "ordinary"),
+        ("final_collection", "registered"),
         ("lawyer", "registered"),
     ]
     history = await handle.fetch_history()
@@ -71,8 +85,13 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
 
 
 async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker, pool):
-    account = make_account(policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en",
-                           due=await server_today(env, "America/Chicago") + timedelta(days=10))
+    account = make_account(
+        policy="b2b_receivables",
+        currency="USD",
+        time_zone="America/Chicago",
+        locale="en",
+        due=await server_today(env, "America/Chicago") + timedelta(days=10),
+    )
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=10 + 130))  # to 130 dpd: the lawyer's letter (120) waits for its approver
@@ -93,28 +112,39 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
         ("approval_reminder", working_days_after("customer_lock", 2)),
         ("approval_escalation", working_days_after("customer_lock", 5)),
         ("approval_reminder", working_days_after("lawyer_letter", 2)),
-        ("approval_escalation", working_days_after("lawyer_letter", 5))]
+        ("approval_escalation", working_days_after("lawyer_letter", 5)),
+    ]
     # Each went out on the day the plan placed it: the rung's own day, or (cn_commercial's hints) the next working
     # day off a weekend or month-end, where a weekend's daily e-mails became one.
     assert [actual for _, _, actual, _ in actions] == [ladder.dpd_at(account, p.due_at) for p in plan], actions
     assert actions[0][:2] == ("pre_due_reminder", -7)
-    contact_days = [account.due_date + timedelta(days=actual) for step, _, actual, _ in actions
-                    if step.startswith("chase_")]
+    contact_days = [
+        account.due_date + timedelta(days=actual) for step, _, actual, _ in actions if step.startswith("chase_")
+    ]
     assert not [day for day in contact_days if day.weekday() >= 5], "no chase on a weekend"
-    rungs = {step: [dpd for s, dpd, _, _ in actions if s == step] for step in ("chase_email_week_1",
-                                                                                "chase_email_daily")}
+    rungs = {
+        step: [dpd for s, dpd, _, _ in actions if s == step] for step in ("chase_email_week_1", "chase_email_daily")
+    }
     assert rungs["chase_email_week_1"] and set(rungs["chase_email_week_1"]) <= {1, 3, 5, 7}
     assert set(rungs["chase_email_daily"]) <= set(range(8, 31))
-    daily = [day for day, (step, *_ ) in zip(contact_days, [a for a in actions if a[0].startswith("chase_")])
-             if step == "chase_email_daily"]
+    daily = [
+        day
+        for day, (step, *_) in zip(contact_days, [a for a in actions if a[0].startswith("chase_")])
+        if step == "chase_email_daily"
+    ]
     assert daily and len(daily) == len(set(daily)), "at most one daily chase a day"
     tasks = await pool.fetch(
         "SELECT task, status FROM internal_tasks WHERE account_id = $1 ORDER BY created_at", account.account_id
     )
     assert [(t["task"], t["status"]) for t in tasks] == [
-        ("supervisor", "open"), ("manager", "open"), ("general_manager", "open"),
-        ("customer_lock", "awaiting_approval"), ("remind_approver", "open"), ("escalate_approval", "open"),
-        ("remind_approver", "open"), ("escalate_approval", "open"),
+        ("supervisor", "open"),
+        ("manager", "open"),
+        ("general_manager", "open"),
+        ("customer_lock", "awaiting_approval"),
+        ("remind_approver", "open"),
+        ("escalate_approval", "open"),
+        ("remind_approver", "open"),
+        ("escalate_approval", "open"),
     ]
     emails = await pool.fetch("SELECT subject, body FROM email_jobs WHERE account_id = $1", account.account_id)
     assert len(emails) == sum(1 for step, *_ in actions if "email" in step or step == "pre_due_reminder")
@@ -143,7 +173,8 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
     # The edit: version 2 sends the first letter at 8 dpd instead of 10.
     edited_steps = [
         step.model_copy(update={"schedule": step.schedule.model_copy(update={"at": [8]})})
-        if step.id == "letter_first" else step
+        if step.id == "letter_first"
+        else step
         for step in shipped.steps
     ]
     edited = shipped.model_copy(update={"version": shipped.version + 1, "steps": edited_steps})
@@ -153,18 +184,22 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
         await billing.open_account(env.client, queue, after)
         await billing.open_account(env.client, queue, before)  # billing resends it: the pin holds
         await env.sleep(timedelta(days=11))
-        views = [await env.client.get_workflow_handle(a.workflow_id).query(AccountWorkflow.state)
-                 for a in (before, after)]
+        views = [
+            await env.client.get_workflow_handle(a.workflow_id).query(AccountWorkflow.state) for a in (before, after)
+        ]
 
     assert [v.policy for v in views] == [shipped.ref, edited.ref]
     letters = {
-        account.account_id: [dpd for step, dpd, _, _ in await taken_actions(pool, account.account_id)
-                             if step == "letter_first"]
+        account.account_id: [
+            dpd for step, dpd, _, _ in await taken_actions(pool, account.account_id) if step == "letter_first"
+        ]
         for account in (before, after)
     }
     assert letters == {before.account_id: [10], after.account_id: [8]}
-    policy_refs = await pool.fetch("SELECT account_id, policy_ref FROM accounts WHERE account_id = ANY($1)",
-                                   [before.account_id, after.account_id])
+    policy_refs = await pool.fetch(
+        "SELECT account_id, policy_ref FROM accounts WHERE account_id = ANY($1)", [before.account_id, after.account_id]
+    )
     assert {r["account_id"]: r["policy_ref"] for r in policy_refs} == {
-        before.account_id: shipped.ref, after.account_id: edited.ref
+        before.account_id: shipped.ref,
+        after.account_id: edited.ref,
     }

@@ -3,7 +3,7 @@ money parsed and printed in the currency's own minor units."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from dunning.ledger import Ledger, reopens
 from dunning.money import daily_fee, format_amount, to_minor
 from dunning.policy import load_policy
 
-PAID_AT = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
+PAID_AT = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 
 
 def payment(payment_id: str, amount_minor: int, currency: str | None = "CNY") -> PaymentReceived:
@@ -191,8 +191,9 @@ def test_the_late_fee_does_not_depend_on_how_often_it_is_accrued(property_fees):
 def test_only_a_cured_account_reopens_when_a_payment_comes_back():
     ledger = Ledger(principal_minor=10_000)
     ledger.apply(payment("P1", 10_000), "CNY")
-    outcome = ledger.reverse(PaymentReversed(payment_id="P1", reason="chargeback",
-                                             reversed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    outcome = ledger.reverse(
+        PaymentReversed(payment_id="P1", reason="chargeback", reversed_at=datetime(2026, 1, 2, tzinfo=UTC))
+    )
     assert outcome.verdict == "reversed" and ledger.outstanding_minor == 10_000
     assert reopens("cured", outcome, ledger)
     # An account closed for the estate, a bankruptcy or a cancelled debt stays closed whatever billing sends.
@@ -203,7 +204,6 @@ def test_money_held_as_overpayment_goes_against_a_balance_owed_again():
     ledger = Ledger(principal_minor=10_000)
     ledger.apply(payment("P1", 10_000), "CNY")
     ledger.apply(payment("LATE", 3_000), "CNY")  # after the cure: held as overpayment
-    ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced",
-                                   reversed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced", reversed_at=datetime(2026, 1, 2, tzinfo=UTC)))
     ledger.use_overpayment()
     assert (ledger.outstanding_minor, ledger.overpaid_minor) == (7_000, 0)

@@ -18,8 +18,8 @@ from activities.print_mail import MANIFEST, LetterBatchRequest, PrintMailActivit
 from dunning.letters import LetterDelivery, LetterFacts, letter_ref
 from dunning.policy import Channel, load_policy
 from infra import billing
-from infra.letters import LetterError, LetterRenderer, load_letterheads
 from infra.config import LETTERHEADS
+from infra.letters import LetterError, LetterRenderer, load_letterheads
 from tests.conftest import TEST_LETTERHEADS, channel_activities, make_account, server_today, step_order
 from worker import build_worker
 from workflows.account import AccountWorkflow
@@ -30,11 +30,26 @@ POLICIES = ("consumer_loan", "us_consumer_loan", "b2b_receivables", "property_fe
 
 def facts(template: str = "collection_letter_first", locale: str = "zh", **changes) -> LetterFacts:
     fields = dict(
-        letter_ref="LTESTREF0001", template=template, letter_kind="first_collection", locale=locale,
-        delivery="ordinary", letter_date=date(2026, 11, 23), creditor="Demo Consumer Finance", debtor_name="王芳",
-        address="上海市徐汇区测试路1号", account_id="DEMO1000", currency="CNY", original_minor=250_000,
-        paid_minor=50_000, late_fee_minor=12_000, outstanding_minor=212_000, due_date=date(2026, 10, 14), dpd=40,
-        next_stage_dpd=60, late_fee_rate_per_day=Decimal("0.001"), validation_period_ends=date(2026, 12, 30),
+        letter_ref="LTESTREF0001",
+        template=template,
+        letter_kind="first_collection",
+        locale=locale,
+        delivery="ordinary",
+        letter_date=date(2026, 11, 23),
+        creditor="Demo Consumer Finance",
+        debtor_name="王芳",
+        address="上海市徐汇区测试路1号",
+        account_id="DEMO1000",
+        currency="CNY",
+        original_minor=250_000,
+        paid_minor=50_000,
+        late_fee_minor=12_000,
+        outstanding_minor=212_000,
+        due_date=date(2026, 10, 14),
+        dpd=40,
+        next_stage_dpd=60,
+        late_fee_rate_per_day=Decimal("0.001"),
+        validation_period_ends=date(2026, 12, 30),
     )
     return LetterFacts(**{**fields, **changes})
 
@@ -84,8 +99,17 @@ def test_the_same_facts_make_the_same_document(renderer):
 @pytest.mark.parametrize("locale", ["en", "zh"])
 def test_optional_facts_may_be_missing(renderer, locale):
     for template in sorted(policy_letters()):
-        html = renderer.html(facts(template, locale, next_stage_dpd=None, late_fee_rate_per_day=None,
-                                   validation_period_ends=None, late_fee_minor=0, paid_minor=0))
+        html = renderer.html(
+            facts(
+                template,
+                locale,
+                next_stage_dpd=None,
+                late_fee_rate_per_day=None,
+                validation_period_ends=None,
+                late_fee_minor=0,
+                paid_minor=0,
+            )
+        )
         assert "None" not in html and "2,120.00 CNY" in html
 
 
@@ -115,6 +139,7 @@ def test_returned_letter_evidence_needs_a_reason_and_only_then():
 
 # --- the channel activity and the print batch -----------------------------------------------------------------
 
+
 @pytest.fixture
 def channels(pool, sms_client, settings):
     return channel_activities(pool, sms_client, settings)
@@ -128,12 +153,15 @@ async def test_a_letter_for_an_unknown_creditor_fails_when_queued_not_in_the_bat
     assert await pool.fetchval("SELECT count(*) FROM letter_jobs WHERE action_key = $1", order.action_key) == 0
 
 
-async def test_the_batch_drops_each_queued_letter_with_a_manifest_and_checksums(own_pool, sms_client, settings,
-                                                                               tmp_path):
+async def test_the_batch_drops_each_queued_letter_with_a_manifest_and_checksums(
+    own_pool, sms_client, settings, tmp_path
+):
     pool = own_pool
     channels = channel_activities(pool, sms_client, settings)
-    orders = [await step_order(pool, make_account(due=date(2026, 1, 1), locale=locale), "letter_first@10")
-              for locale in ("en", "zh")]
+    orders = [
+        await step_order(pool, make_account(due=date(2026, 1, 1), locale=locale), "letter_first@10")
+        for locale in ("en", "zh")
+    ]
     paid = await step_order(pool, make_account(due=date(2026, 1, 1)), "letter_first@10")
     for order in (*orders, paid):
         await ActivityEnvironment().run(channels.queue_letter, order)
@@ -172,6 +200,7 @@ async def test_the_batch_drops_each_queued_letter_with_a_manifest_and_checksums(
 
 # --- end to end: ladder -> letter -> batch -> evidence -> the account -------------------------------------------
 
+
 async def test_a_letter_returned_as_moved_stops_the_letters_to_that_address(env, own_pool, sms_client, settings):
     account = make_account(due=await server_today(env))
     address = account.points("address")[0].value
@@ -179,15 +208,18 @@ async def test_a_letter_returned_as_moved_stops_the_letters_to_that_address(env,
     async with build_worker(env.client, replace(settings, task_queue=queue), pool, sms_client):
         await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=11))  # the first letter went at 10 dpd
-        batch = await env.client.execute_workflow(LetterBatchWorkflow.run, id=f"letter-batch-{account.account_id}",
-                                                  task_queue=queue)
-        first = await pool.fetchrow("SELECT letter_ref, status FROM letter_jobs WHERE account_id = $1",
-                                    account.account_id)
+        batch = await env.client.execute_workflow(
+            LetterBatchWorkflow.run, id=f"letter-batch-{account.account_id}", task_queue=queue
+        )
+        first = await pool.fetchrow(
+            "SELECT letter_ref, status FROM letter_jobs WHERE account_id = $1", account.account_id
+        )
         assert first["status"] == "batched"
         assert (settings.letter_drop_dir / batch.batch_id / f"{first['letter_ref']}.pdf").is_file()
         for event_id, status, reason in (("E1", "sent", None), ("E2", "returned", "moved")):
-            delivery = billing.parse_letter_delivery(event_id, first["letter_ref"], status, reason, "RR1", address,
-                                                     None)
+            delivery = billing.parse_letter_delivery(
+                event_id, first["letter_ref"], status, reason, "RR1", address, None
+            )
             await billing.signal_open_account(env.client, account.account_id, "letter_delivery", delivery)
         await env.sleep(timedelta(days=10))  # the second letter falls due at 20 dpd
         handle = env.client.get_workflow_handle(account.workflow_id)
@@ -196,11 +228,15 @@ async def test_a_letter_returned_as_moved_stops_the_letters_to_that_address(env,
         await handle.terminate("test over")
 
     assert [r.invalid_because for r in view.invalid_points if r.point.value == address] == ["address_invalid 1 times"]
-    second = await pool.fetchrow("SELECT result, detail FROM action_log WHERE account_id = $1 AND step_id ="
-                                 " 'letter_second'", account.account_id)
+    second = await pool.fetchrow(
+        "SELECT result, detail FROM action_log WHERE account_id = $1 AND step_id = 'letter_second'", account.account_id
+    )
     assert (second["result"], second["detail"]) == ("skipped", "no postal address on file")
     job = await pool.fetchrow("SELECT delivery_status FROM letter_jobs WHERE letter_ref = $1", first["letter_ref"])
     assert job["delivery_status"] == "returned"
-    point = await pool.fetchrow("SELECT status, invalid_because FROM contact_points WHERE account_id = $1 AND"
-                                " value = $2", account.account_id, address)
+    point = await pool.fetchrow(
+        "SELECT status, invalid_because FROM contact_points WHERE account_id = $1 AND value = $2",
+        account.account_id,
+        address,
+    )
     assert point["status"] == "invalid" and point["invalid_because"] == "address_invalid 1 times"

@@ -12,7 +12,13 @@ import pytest
 from dunning import contact
 from dunning.account import AccountDocument, ContactPoint
 from dunning.outcomes import (
-    STRATEGY_OF, ContactBook, ContactOutcome, ContactUpdated, OutcomeCode, outcome_problem, reactions,
+    STRATEGY_OF,
+    ContactBook,
+    ContactOutcome,
+    ContactUpdated,
+    OutcomeCode,
+    outcome_problem,
+    reactions,
 )
 from dunning.policy import Channel, Strategy
 from tests.conftest import make_account
@@ -35,13 +41,20 @@ def fail(book: ContactBook, policy, value: str, code: str, times: int) -> list[b
 
 
 def update(point: ContactPoint, replaces: str | None = None) -> ContactUpdated:
-    return ContactUpdated(update_id="U1", point=point, replaces=replaces, source="tracing",
-                          updated_at=at(2026, 3, 5, 9))
+    return ContactUpdated(
+        update_id="U1", point=point, replaces=replaces, source="tracing", updated_at=at(2026, 3, 5, 9)
+    )
 
 
 def outcome(code: str, point: str | None) -> ContactOutcome:
-    return ContactOutcome(outcome_id="O1", code=code, source="dialer", contact_point=point, reported_by="dialer-1",
-                          occurred_at=at(2026, 3, 4, 11))
+    return ContactOutcome(
+        outcome_id="O1",
+        code=code,
+        source="dialer",
+        contact_point=point,
+        reported_by="dialer-1",
+        occurred_at=at(2026, 3, 4, 11),
+    )
 
 
 # --- points that turn invalid ---------------------------------------------------------------------------------
@@ -53,10 +66,17 @@ def test_the_book_starts_with_every_point_of_the_account_usable():
     assert book.invalid() == []
 
 
-@pytest.mark.parametrize(("code", "limit", "value"), [
-    ("line_dead", 2, MOBILE), ("no_such_person", 3, MOBILE), ("resigned", 3, HOME), ("moved", 3, ADDRESS),
-    ("wrong_number", 1, MOBILE), ("address_invalid", 1, ADDRESS),
-])
+@pytest.mark.parametrize(
+    ("code", "limit", "value"),
+    [
+        ("line_dead", 2, MOBILE),
+        ("no_such_person", 3, MOBILE),
+        ("resigned", 3, HOME),
+        ("moved", 3, ADDRESS),
+        ("wrong_number", 1, MOBILE),
+        ("address_invalid", 1, ADDRESS),
+    ],
+)
 def test_a_point_turns_invalid_exactly_at_the_policys_count(consumer, code, limit, value):
     book = ContactBook.of(ACCOUNT)
     assert fail(book, consumer, value, code, limit) == [False] * (limit - 1) + [True]
@@ -112,10 +132,15 @@ def test_losing_a_contacts_phone_does_not_lose_the_debtor(consumer):
 
 
 def test_an_account_with_no_debtor_phone_is_not_lost():
-    account = AccountDocument(**{**ACCOUNT.model_dump(), "contact_points": [
-        ContactPoint(kind="address", value="1 Test Road, Shanghai"),
-        ContactPoint(kind="mobile", value=SPOUSE, owner="contact", relation="spouse"),
-    ]})
+    account = AccountDocument(
+        **{
+            **ACCOUNT.model_dump(),
+            "contact_points": [
+                ContactPoint(kind="address", value="1 Test Road, Shanghai"),
+                ContactPoint(kind="mobile", value=SPOUSE, owner="contact", relation="spouse"),
+            ],
+        }
+    )
     assert not ContactBook.of(account).debtor_phones_lost()
 
 
@@ -160,13 +185,17 @@ def test_a_correction_of_a_point_not_on_file_is_rejected_and_changes_nothing():
 
 
 def test_a_failed_point_outcome_must_name_the_point():
-    assert outcome_problem(ContactBook.of(ACCOUNT), outcome("line_dead", None)) == \
-        "outcome line_dead needs the contact point it is about"
+    assert (
+        outcome_problem(ContactBook.of(ACCOUNT), outcome("line_dead", None))
+        == "outcome line_dead needs the contact point it is about"
+    )
 
 
 def test_an_outcome_about_a_point_not_on_file_is_refused():
-    assert outcome_problem(ContactBook.of(ACCOUNT), outcome("no_answer", "+8613999999999")) == \
-        "outcome O1 names a contact point that is not on file"
+    assert (
+        outcome_problem(ContactBook.of(ACCOUNT), outcome("no_answer", "+8613999999999"))
+        == "outcome O1 names a contact point that is not on file"
+    )
 
 
 def test_outcomes_about_the_debtor_or_a_known_point_are_recorded():
@@ -187,8 +216,17 @@ def test_the_tree_sends_each_answer_to_its_strategy():
     assert STRATEGY_OF["unwilling_to_pay"] is Strategy.unwilling_to_pay
     assert STRATEGY_OF["death"] is STRATEGY_OF["bankruptcy"] is Strategy.death_or_bankruptcy
     assert STRATEGY_OF["reached"] is STRATEGY_OF["promised"] is None  # the promise itself is followed
-    not_reached = ("no_answer", "busy", "not_found", "line_dead", "wrong_number", "no_such_person", "resigned",
-                   "moved", "address_invalid")
+    not_reached = (
+        "no_answer",
+        "busy",
+        "not_found",
+        "line_dead",
+        "wrong_number",
+        "no_such_person",
+        "resigned",
+        "moved",
+        "address_invalid",
+    )
     assert {STRATEGY_OF[code] for code in not_reached} == {Strategy.no_answer}
 
 
@@ -210,7 +248,8 @@ def test_no_answer_after_the_send_time_texts_at_once(consumer):
     now = at(2026, 3, 4, 15, 20)
     planned = reactions(consumer, ACCOUNT, Strategy.no_answer, now, "outcome O1", MOBILE)
     assert [(p.step_id, p.due_at) for p in planned] == [
-        ("missed_you_sms", now), ("no_answer_call", at(2026, 3, 5, 19)),
+        ("missed_you_sms", now),
+        ("no_answer_call", at(2026, 3, 5, 19)),
     ]
 
 

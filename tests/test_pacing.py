@@ -50,17 +50,30 @@ def test_a_book_over_200_cases_follows_other_cases_up_every_three_days():
 
 
 def test_a_valid_case_is_followed_up_daily_while_it_stays_valid():
-    assert cadence(RULES, date(2026, 3, 8), STAGE_END, date(2026, 3, 12), 150, PAYDAYS) == \
-        march(9, 10, 11, 12, 14, 15, 17, 19)
+    assert cadence(RULES, date(2026, 3, 8), STAGE_END, date(2026, 3, 12), 150, PAYDAYS) == march(
+        9, 10, 11, 12, 14, 15, 17, 19
+    )
 
 
 def test_book_sizes_must_run_from_the_smallest_to_an_unbounded_last():
     with pytest.raises(ValidationError, match="only the last book size is unbounded"):
-        FollowUpRules(stages=["1-5"], valid_every_days=1, valid_for_days=7,
-                      others_every_days=[{"every_days": 3}, {"up_to_cases": 200, "every_days": 2}])
+        FollowUpRules(
+            stages=["1-5"],
+            valid_every_days=1,
+            valid_for_days=7,
+            others_every_days=[{"every_days": 3}, {"up_to_cases": 200, "every_days": 2}],
+        )
     with pytest.raises(ValidationError, match="from the smallest up"):
-        FollowUpRules(stages=["1-5"], valid_every_days=1, valid_for_days=7, others_every_days=[
-            {"up_to_cases": 300, "every_days": 2}, {"up_to_cases": 200, "every_days": 2}, {"every_days": 3}])
+        FollowUpRules(
+            stages=["1-5"],
+            valid_every_days=1,
+            valid_for_days=7,
+            others_every_days=[
+                {"up_to_cases": 300, "every_days": 2},
+                {"up_to_cases": 200, "every_days": 2},
+                {"every_days": 3},
+            ],
+        )
 
 
 def test_a_policy_may_follow_up_only_stages_that_call_and_end(tmp_path):
@@ -82,8 +95,9 @@ def test_a_preferred_window_outside_the_allowed_hours_is_refused():
 
 def case_under(policy: Policy = POLICY) -> Case:
     account = make_account(due=DUE, account_id="PACE-1")
-    return Case(account, policy, AccountState(ledger=Ledger(principal_minor=account.amount_due_minor),
-                                              opened_at=at(3, 2, 9)))
+    return Case(
+        account, policy, AccountState(ledger=Ledger(principal_minor=account.amount_due_minor), opened_at=at(3, 2, 9))
+    )
 
 
 def file_stage_task(case: Case, queue_cases: int | None = None):
@@ -125,8 +139,12 @@ def test_a_promise_stops_follow_ups_and_its_end_plans_them_again():
 def test_a_day_with_a_reaction_call_has_that_call_as_its_follow_up():
     case = case_under()
     file_stage_task(case)
-    case.apply_outcome(ContactOutcome(outcome_id="O1", code="no_answer", source="dialer", reported_by="dialer-1",
-                                      occurred_at=at(3, 11, 12)), at(3, 11, 12))
+    case.apply_outcome(
+        ContactOutcome(
+            outcome_id="O1", code="no_answer", source="dialer", reported_by="dialer-1", occurred_at=at(3, 11, 12)
+        ),
+        at(3, 11, 12),
+    )
     # no_answer calls again the next evening (the 12th at 19:00): that is the 12th's follow-up.
     assert [d.day for d in case.refresh_follow_ups(at(3, 11, 12)).days] == march(14, 15, 17, 19)
 
@@ -135,8 +153,12 @@ def test_under_regulation_f_a_conversation_makes_the_case_valid_but_the_cool_dow
     case = case_under(load_policy("us_consumer_loan"))
     case.state.validation_notice_sent_at = at(3, 2, 9)
     assert {d.attempts for d in file_stage_task(case).days} == {1}  # 7 in 7 days: one attempt a day
-    case.apply_outcome(ContactOutcome(outcome_id="O1", code="reached", source="collector", reported_by="agent-7",
-                                      occurred_at=at(3, 9, 11)), at(3, 9, 11))
+    case.apply_outcome(
+        ContactOutcome(
+            outcome_id="O1", code="reached", source="collector", reported_by="agent-7", occurred_at=at(3, 9, 11)
+        ),
+        at(3, 9, 11),
+    )
     plan = case.refresh_follow_ups(at(3, 9, 11, 5))
     # Day 1 of the cool-down is the 9th: calls resume on the 16th, the last day the case counts as valid; then
     # every two days again. Today's calls stop too, had the day been a follow-up day already begun.
@@ -168,8 +190,12 @@ def test_a_conversation_on_a_follow_up_day_stops_that_day_s_calls_under_regulati
     case.state.validation_notice_sent_at = at(3, 2, 9)
     file_stage_task(case)
     assert case.refresh_follow_ups(at(3, 10, 0, 30)) is None  # the 10th has begun: fixed, nothing to tell
-    case.apply_outcome(ContactOutcome(outcome_id="O1", code="reached", source="dialer", reported_by="dialer-1",
-                                      occurred_at=at(3, 10, 9)), at(3, 10, 9))
+    case.apply_outcome(
+        ContactOutcome(
+            outcome_id="O1", code="reached", source="dialer", reported_by="dialer-1", occurred_at=at(3, 10, 9)
+        ),
+        at(3, 10, 9),
+    )
     stopped = case.refresh_follow_ups(at(3, 10, 9))
     assert stopped.stopped and stopped.replace_from == date(2026, 3, 10)  # the 10th's calls stop
     case.follow_ups_written()
@@ -177,8 +203,12 @@ def test_a_conversation_on_a_follow_up_day_stops_that_day_s_calls_under_regulati
     # The cool-down ends while the account sleeps; on the 19th, the stage's last follow-up day, the debtor is
     # reached again at 09:00 before anything else woke the account: that day's calls stop too.
     assert [d.day for d in case.state.follow_ups.days] == march(17, 19)
-    case.apply_outcome(ContactOutcome(outcome_id="O2", code="reached", source="dialer", reported_by="dialer-1",
-                                      occurred_at=at(3, 19, 9)), at(3, 19, 9))
+    case.apply_outcome(
+        ContactOutcome(
+            outcome_id="O2", code="reached", source="dialer", reported_by="dialer-1", occurred_at=at(3, 19, 9)
+        ),
+        at(3, 19, 9),
+    )
     again = case.refresh_follow_ups(at(3, 19, 9))
     assert again is not None and again.stopped and again.replace_from == date(2026, 3, 19)
 
@@ -186,8 +216,11 @@ def test_a_conversation_on_a_follow_up_day_stops_that_day_s_calls_under_regulati
 def test_a_cease_on_calls_stops_follow_ups_today_s_included():
     case = case_under()
     file_stage_task(case)
-    case.apply_cease(CeaseContact(request_id="C1", channels=[Channel.call], reason="asked us to stop calling",
-                                  received_at=at(3, 10, 9)))
+    case.apply_cease(
+        CeaseContact(
+            request_id="C1", channels=[Channel.call], reason="asked us to stop calling", received_at=at(3, 10, 9)
+        )
+    )
     stopped = case.refresh_follow_ups(at(3, 10, 9))
     assert stopped.days == [] and stopped.stopped and stopped.replace_from == date(2026, 3, 10)
 
@@ -212,23 +245,39 @@ async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise
         planned = (await handle.query(AccountWorkflow.state)).follow_up_days
         first = planned[0]
         await sleep_until(env, first, time(12))
-        worklist = await pool.fetch("SELECT * FROM collector_worklist WHERE account_id = $1 AND day = $2",
-                                    account.account_id, first)
+        worklist = await pool.fetch(
+            "SELECT * FROM collector_worklist WHERE account_id = $1 AND day = $2", account.account_id, first
+        )
         # The mobile goes dead twice: it leaves the day's phone list at once.
         mobile = account.points("mobile")[0].value
         for outcome_id in ("L1", "L2"):
-            await billing.signal_open_account(env.client, account.account_id, "contact_outcome", billing.parse_outcome(
-                outcome_id, "line_dead", "dialer", "dialer-1", mobile, ""))
+            await billing.signal_open_account(
+                env.client,
+                account.account_id,
+                "contact_outcome",
+                billing.parse_outcome(outcome_id, "line_dead", "dialer", "dialer-1", mobile, ""),
+            )
         await env.sleep(timedelta(minutes=5))
-        dialled = await pool.fetchval("SELECT phone_order FROM collector_worklist WHERE account_id = $1 AND day = $2",
-                                      account.account_id, first)
-        await billing.signal_open_account(env.client, account.account_id, "promise_made", billing.parse_promise(
-            "P1", "2500.00", "CNY", (first + timedelta(days=3)).isoformat(), None, "call", "agent-7"))
+        dialled = await pool.fetchval(
+            "SELECT phone_order FROM collector_worklist WHERE account_id = $1 AND day = $2", account.account_id, first
+        )
+        await billing.signal_open_account(
+            env.client,
+            account.account_id,
+            "promise_made",
+            billing.parse_promise(
+                "P1", "2500.00", "CNY", (first + timedelta(days=3)).isoformat(), None, "call", "agent-7"
+            ),
+        )
         await env.sleep(timedelta(minutes=5))
-        rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 AND day > $2 ORDER BY day",
-                                account.account_id, today + timedelta(days=6))
-        stopped_worklist = await pool.fetch("SELECT * FROM collector_worklist WHERE account_id = $1 AND day >= $2",
-                                            account.account_id, first)
+        rows = await pool.fetch(
+            "SELECT day, status FROM follow_ups WHERE account_id = $1 AND day > $2 ORDER BY day",
+            account.account_id,
+            today + timedelta(days=6),
+        )
+        stopped_worklist = await pool.fetch(
+            "SELECT * FROM collector_worklist WHERE account_id = $1 AND day >= $2", account.account_id, first
+        )
 
     stage_end = today + timedelta(days=18)
     assert planned and all(today + timedelta(days=6) < day < stage_end for day in planned)

@@ -43,19 +43,27 @@ async def test_partial_then_full_payment_cures_and_duplicates_count_once(env, ru
         with pytest.raises(billing.InputError, match="is closed"):
             await billing.open_account(env.client, queue, account)
 
-        steps_when_cured = await pool.fetchval("SELECT count(*) FROM action_log WHERE account_id = $1",
-                                               account.account_id)
+        steps_when_cured = await pool.fetchval(
+            "SELECT count(*) FROM action_log WHERE account_id = $1", account.account_id
+        )
         await env.sleep(timedelta(days=30))
-        assert await pool.fetchval("SELECT count(*) FROM action_log WHERE account_id = $1",
-                                   account.account_id) == steps_when_cured
+        assert (
+            await pool.fetchval("SELECT count(*) FROM action_log WHERE account_id = $1", account.account_id)
+            == steps_when_cured
+        )
 
-    rows = await pool.fetch("SELECT payment_id, verdict, applied_minor FROM payments WHERE account_id = $1"
-                            " ORDER BY recorded_at", account.account_id)
+    rows = await pool.fetch(
+        "SELECT payment_id, verdict, applied_minor FROM payments WHERE account_id = $1 ORDER BY recorded_at",
+        account.account_id,
+    )
     assert [(r["payment_id"], r["verdict"], r["applied_minor"]) for r in rows] == [
-        ("P1", "applied", 100_000), ("P-usd", "rejected", 0), ("P2", "applied", 150_000)
+        ("P1", "applied", 100_000),
+        ("P-usd", "rejected", 0),
+        ("P2", "applied", 150_000),
     ]
-    row = await pool.fetchrow("SELECT status, outstanding_minor FROM accounts WHERE account_id = $1",
-                              account.account_id)
+    row = await pool.fetchrow(
+        "SELECT status, outstanding_minor FROM accounts WHERE account_id = $1", account.account_id
+    )
     assert (row["status"], row["outstanding_minor"]) == ("cured", 0)
 
 
@@ -69,13 +77,16 @@ async def test_payment_after_the_account_closed_is_recorded_as_overpayment(env, 
         await handle.result()
 
         await billing.pay(env.client, queue, account.account_id, payment("LATE", 12_345, now))
-        reopened: AccountRun = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
+        reopened: AccountRun = await env.client.get_workflow_handle_for(
+            AccountWorkflow.run, account.workflow_id
+        ).result()
 
     assert reopened.state.status == "cured"
     assert reopened.state.ledger.overpaid_minor == 12_345
     assert reopened.state.ledger.payment_ids == ["FULL", "LATE"]
-    late = await pool.fetchrow("SELECT verdict, overpaid_minor FROM payments WHERE account_id = $1"
-                               " AND payment_id = 'LATE'", account.account_id)
+    late = await pool.fetchrow(
+        "SELECT verdict, overpaid_minor FROM payments WHERE account_id = $1 AND payment_id = 'LATE'", account.account_id
+    )
     assert (late["verdict"], late["overpaid_minor"]) == ("applied", 12_345)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dunning import ladder
 from dunning.compliance import check, load_rules, place
@@ -61,10 +62,14 @@ def test_a_weekend_s_daily_chases_become_monday_s_one():
 
 
 @settings(max_examples=300, deadline=None)
-@given(zone=st.sampled_from(ZONES), rules=st.sampled_from([CONSUMER, COMMERCIAL]),
-       channel=st.sampled_from([Channel.call, Channel.email, Channel.sms]),
-       moment=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31),
-                           timezones=st.just(ZoneInfo("UTC"))))
+@given(
+    zone=st.sampled_from(ZONES),
+    rules=st.sampled_from([CONSUMER, COMMERCIAL]),
+    channel=st.sampled_from([Channel.call, Channel.email, Channel.sms]),
+    moment=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(ZoneInfo("UTC"))
+    ),
+)
 def test_a_hint_never_moves_a_step_earlier_or_far_and_the_guard_still_decides(zone, rules, channel, moment):
     account = make_account(due=date(2026, 1, 1), time_zone=zone)
     at = place(rules, account, channel, moment, CALENDAR)

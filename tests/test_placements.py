@@ -36,7 +36,8 @@ async def placement_of(pool, account_id: str):
 
 
 async def test_a_placed_account_gets_its_agency_file_payments_back_and_a_recall_on_demand(
-        env, run_worker, pool, settings):
+    env, run_worker, pool, settings
+):
     account = make_account(due=await server_today(env), amount_minor=100_000)
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
@@ -51,36 +52,50 @@ async def test_a_placed_account_gets_its_agency_file_payments_back_and_a_recall_
         assert handed[0]["mobile"] == account.points("mobile")[0].value
 
         ref = placed["placement_ref"]
-        for report in (billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),
-                       billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),  # resent
-                       billing.parse_agency_report("R2", ref, "update", None, "CNY", "debtor located", None)):
+        for report in (
+            billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),
+            billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),  # resent
+            billing.parse_agency_report("R2", ref, "update", None, "CNY", "debtor located", None),
+        ):
             await billing.signal_open_account(env.client, account.account_id, "agency_reported", report)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
         assert view.placement.recovered_minor == 30_000 and view.outstanding_minor == 70_000
 
-        await billing.signal_open_account(env.client, account.account_id, "recall_placement",
-                                          billing.parse_recall("RC1", "the debtor complained of the agency", "ops7"))
+        await billing.signal_open_account(
+            env.client,
+            account.account_id,
+            "recall_placement",
+            billing.parse_recall("RC1", "the debtor complained of the agency", "ops7"),
+        )
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
     assert view.placement is None
     ended = await placement_of(pool, account.account_id)
     assert (ended["status"], ended["recovered_minor"], ended["end_reason"]) == (
-        "recalled", 30_000, "the debtor complained of the agency (ops7)")
+        "recalled",
+        30_000,
+        "the debtor complained of the agency (ops7)",
+    )
     recall = read_csv(settings.agency_drop_dir / agency.id / f"recall-{ref}.csv")
-    assert recall == [{"placement_ref": ref, "account_id": account.account_id,
-                       "reason": "the debtor complained of the agency (ops7)"}]
-    reports = await pool.fetch("SELECT report_id, kind, amount_minor, commission_minor FROM agency_reports"
-                               " WHERE placement_ref = $1 ORDER BY report_id", ref)
-    assert [tuple(r) for r in reports] == [("R1", "payment", 30_000, int(30_000 * agency.commission_rate)),
-                                           ("R2", "update", None, None)]
+    assert recall == [
+        {"placement_ref": ref, "account_id": account.account_id, "reason": "the debtor complained of the agency (ops7)"}
+    ]
+    reports = await pool.fetch(
+        "SELECT report_id, kind, amount_minor, commission_minor FROM agency_reports"
+        " WHERE placement_ref = $1 ORDER BY report_id",
+        ref,
+    )
+    assert [tuple(r) for r in reports] == [
+        ("R1", "payment", 30_000, int(30_000 * agency.commission_rate)),
+        ("R2", "update", None, None),
+    ]
     lines = await agency_report.performance(pool)
     assert any(line.startswith(f"{agency.id} CNY:") and "recovered" in line for line in lines)
 
 
-async def test_a_placement_is_recalled_at_its_date_and_settled_when_the_agency_collects_it_all(
-        env, run_worker, pool):
+async def test_a_placement_is_recalled_at_its_date_and_settled_when_the_agency_collects_it_all(env, run_worker, pool):
     today = await server_today(env)
     kept, paid = make_account(due=today, amount_minor=50_000), make_account(due=today, amount_minor=50_000)
     async with run_worker() as queue:
@@ -88,11 +103,17 @@ async def test_a_placement_is_recalled_at_its_date_and_settled_when_the_agency_c
             await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=91))
         ref = (await placement_of(pool, paid.account_id))["placement_ref"]
-        await billing.signal_open_account(env.client, paid.account_id, "agency_reported",
-                                          billing.parse_agency_report("R1", ref, "payment", "500", "CNY", "", None))
+        await billing.signal_open_account(
+            env.client,
+            paid.account_id,
+            "agency_reported",
+            billing.parse_agency_report("R1", ref, "payment", "500", "CNY", "", None),
+        )
         await env.sleep(timedelta(days=181))  # past the recall date of 180 days
 
     assert [(p["status"], p["end_reason"]) for p in [await placement_of(pool, kept.account_id)]] == [
-        ("recalled", "the recall date came")]
+        ("recalled", "the recall date came")
+    ]
     assert [(p["status"], p["end_reason"]) for p in [await placement_of(pool, paid.account_id)]] == [
-        ("settled", "the account closed as cured")]
+        ("settled", "the account closed as cured")
+    ]

@@ -25,8 +25,9 @@ async def test_a_plan_is_followed_instalment_by_instalment_and_a_missed_one_brea
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         await sleep_until(env, today + timedelta(days=2), time(12))
-        agreed = await billing.agree_plan(env.client, account.account_id,
-                                          plan("PLAN1", (first, "1000.00"), (second, "2000.00")))
+        agreed = await billing.agree_plan(
+            env.client, account.account_id, plan("PLAN1", (first, "1000.00"), (second, "2000.00"))
+        )
         await sleep_until(env, first, time(9))
         await billing.pay(env.client, queue, account.account_id, billing.parse_payment("1000.00", "I1", "CNY"))
         await sleep_until(env, second - timedelta(days=3), time(12))
@@ -40,26 +41,34 @@ async def test_a_plan_is_followed_instalment_by_instalment_and_a_missed_one_brea
     taken = await actions(pool, account.account_id)
     assert taken["plan_instalment_reminder:PLAN1#1.0"] == (f"{CALENDAR.add_working_days(first, -1)} 10:00", "done")
     assert taken["plan_instalment_reminder:PLAN1#2.0"][1] == "done"
-    assert not any(key.startswith(("letter_first", "sms_urge", "sms_firm")) and result == "done"
-                   for key, (at, result) in taken.items() if at < f"{second}")
+    assert not any(
+        key.startswith(("letter_first", "sms_urge", "sms_firm")) and result == "done"
+        for key, (at, result) in taken.items()
+        if at < f"{second}"
+    )
     assert broken.commitment is None and broken.broken_promises == 1
     assert taken["broken_promise_call:plan-PLAN1"][1] == "done"
-    assert await pool.fetchval("SELECT status FROM commitments WHERE account_id = $1 AND commitment_id = 'PLAN1'",
-                               account.account_id) == "broken"
+    assert (
+        await pool.fetchval(
+            "SELECT status FROM commitments WHERE account_id = $1 AND commitment_id = 'PLAN1'", account.account_id
+        )
+        == "broken"
+    )
 
 
-async def test_the_validator_refuses_a_plan_that_does_not_clear_the_balance_in_order_within_the_limits(env,
-                                                                                                      run_worker):
+async def test_the_validator_refuses_a_plan_that_does_not_clear_the_balance_in_order_within_the_limits(env, run_worker):
     today = await server_today(env)
     account = make_account(due=today, amount_minor=300_000)
     async with run_worker() as queue:
         await billing.open_account(env.client, queue, account)
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
         refusals = []
-        for bad in (plan("SHORT", (today + timedelta(days=5), "1000.00")),
-                    plan("ORDER", (today + timedelta(days=40), "1500.00"), (today + timedelta(days=10), "1500.00")),
-                    plan("LATE", (today + timedelta(days=31), "3000.00")),
-                    plan("LONG", *[(today + timedelta(days=1 + 20 * n), "200.00") for n in range(15)])):
+        for bad in (
+            plan("SHORT", (today + timedelta(days=5), "1000.00")),
+            plan("ORDER", (today + timedelta(days=40), "1500.00"), (today + timedelta(days=10), "1500.00")),
+            plan("LATE", (today + timedelta(days=31), "3000.00")),
+            plan("LONG", *[(today + timedelta(days=1 + 20 * n), "200.00") for n in range(15)]),
+        ):
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(AccountWorkflow.agree_plan, bad)
             refusals.append(refused.value.cause.message)

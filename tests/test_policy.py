@@ -138,9 +138,16 @@ def test_every_message_template_a_policy_names_exists_in_english_and_chinese(nam
     assert named
     for channel, template in named:
         assert template in templates.names(channel), f"{name}: no {channel} template {template!r}"
-        facts = MessageFacts(creditor="ACME Lending", account_id="LOAN-0042", outstanding_minor=250_050,
-                             currency="CNY", due_date=date(2026, 1, 15), dpd=12, promised_minor=100_000,
-                             promised_date=date(2026, 1, 30))
+        facts = MessageFacts(
+            creditor="ACME Lending",
+            account_id="LOAN-0042",
+            outstanding_minor=250_050,
+            currency="CNY",
+            due_date=date(2026, 1, 15),
+            dpd=12,
+            promised_minor=100_000,
+            promised_date=date(2026, 1, 30),
+        )
         for locale in ("en", "zh"):
             if channel == "sms":
                 rendered = templates.sms(template, locale, facts)
@@ -172,13 +179,32 @@ def valid_policy(name: str = "custom") -> dict:
         "send_time": "10:00",
         "collector_queues": ["team_1"],
         "stages": [
-            {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"], "call_cadence": CADENCE},
-            {"id": "late", "from_dpd": 6, "tone": "firm", "channels": ["sms", "call", "letter"], "call_cadence": CADENCE},
+            {
+                "id": "early",
+                "from_dpd": 1,
+                "to_dpd": 5,
+                "tone": "reminder",
+                "channels": ["sms", "call"],
+                "call_cadence": CADENCE,
+            },
+            {
+                "id": "late",
+                "from_dpd": 6,
+                "tone": "firm",
+                "channels": ["sms", "call", "letter"],
+                "call_cadence": CADENCE,
+            },
         ],
         "steps": [
             {"id": "reminder", "channel": "sms", "template": "reminder", "schedule": {"at": [1]}},
-            {"id": "first_letter", "channel": "letter", "template": "collection_letter_first",
-             "letter_kind": "first_collection", "delivery": "ordinary", "schedule": {"at": [10]}},
+            {
+                "id": "first_letter",
+                "channel": "letter",
+                "template": "collection_letter_first",
+                "letter_kind": "first_collection",
+                "delivery": "ordinary",
+                "schedule": {"at": [10]},
+            },
         ],
     }
 
@@ -223,8 +249,22 @@ def test_overlapping_stages_are_refused(tmp_path):
 def test_an_inverted_stage_is_refused(tmp_path):
     data = valid_policy()
     data["stages"] = [
-        {"id": "early", "from_dpd": 1, "to_dpd": 5, "tone": "reminder", "channels": ["sms", "call"], "call_cadence": CADENCE},
-        {"id": "middle", "from_dpd": 6, "to_dpd": 3, "tone": "urging", "channels": ["sms", "call"], "call_cadence": CADENCE},
+        {
+            "id": "early",
+            "from_dpd": 1,
+            "to_dpd": 5,
+            "tone": "reminder",
+            "channels": ["sms", "call"],
+            "call_cadence": CADENCE,
+        },
+        {
+            "id": "middle",
+            "from_dpd": 6,
+            "to_dpd": 3,
+            "tone": "urging",
+            "channels": ["sms", "call"],
+            "call_cadence": CADENCE,
+        },
         {"id": "late", "from_dpd": 4, "tone": "firm", "channels": ["sms", "call", "letter"], "call_cadence": CADENCE},
     ]
     refusal(write(tmp_path, data))

@@ -48,25 +48,51 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
     fees_account = make_account(due=today, account_id="REPLAY-FEES", policy="property_fees", amount_minor=150_000)
     answers_account = make_account(due=today, account_id="REPLAY-ANSWERS")
     talk_account = make_account(due=today, account_id="REPLAY-TALK", amount_minor=120_000)
-    us_account = make_account(due=today, account_id="REPLAY-US", policy="us_consumer_loan", currency="USD",
-                              locale="en", time_zone="America/Chicago")
+    us_account = make_account(
+        due=today,
+        account_id="REPLAY-US",
+        policy="us_consumer_loan",
+        currency="USD",
+        locale="en",
+        time_zone="America/Chicago",
+    )
     b2b_account = make_account(due=today, account_id="REPLAY-B2B", policy="b2b_receivables")
     channels_account = make_account(due=today, account_id="REPLAY-CHANNELS")
-    accounts = (ladder_account, paid_account, fees_account, answers_account, talk_account, us_account, b2b_account,
-                channels_account)
+    accounts = (
+        ladder_account,
+        paid_account,
+        fees_account,
+        answers_account,
+        talk_account,
+        us_account,
+        b2b_account,
+        channels_account,
+    )
     async with run_worker() as queue:
         for account in accounts:
             await billing.open_account(env.client, queue, account)
         await env.sleep(timedelta(days=7))
         now = await env.get_current_time()
         for payment_id, amount in (("R1", 40_000), ("R1", 40_000), ("R2", 50_000)):
-            await billing.pay(env.client, queue, paid_account.account_id,
-                              PaymentReceived(payment_id=payment_id, amount_minor=amount, paid_at=now))
+            await billing.pay(
+                env.client,
+                queue,
+                paid_account.account_id,
+                PaymentReceived(payment_id=payment_id, amount_minor=amount, paid_at=now),
+            )
         await env.client.get_workflow_handle(paid_account.workflow_id).result()
-        await billing.pay(env.client, queue, fees_account.account_id,
-                          PaymentReceived(payment_id="F1", amount_minor=20_000, paid_at=now))
-        await billing.reverse_payment(env.client, queue, fees_account.account_id,
-                                      PaymentReversed(payment_id="F1", reason="bounced", reversed_at=now))
+        await billing.pay(
+            env.client,
+            queue,
+            fees_account.account_id,
+            PaymentReceived(payment_id="F1", amount_minor=20_000, paid_at=now),
+        )
+        await billing.reverse_payment(
+            env.client,
+            queue,
+            fees_account.account_id,
+            PaymentReversed(payment_id="F1", reason="bounced", reversed_at=now),
+        )
         for signal, payload in (
             ("cease_contact", billing.parse_cease(["sms"], "replied STOP", "C1")),
             ("dispute_opened", billing.parse_dispute("D1", "debt", "says it was paid")),
@@ -81,63 +107,119 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             ("contact_outcome", billing.parse_outcome("O1", "no_answer", "dialer", "d1", mobile, "")),
             ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "d1", mobile, "")),
             ("contact_outcome", billing.parse_outcome("O3", "line_dead", "dialer", "d1", mobile, "")),
-            ("contact_updated", billing.parse_contact_update("U1", "mobile", "+8613700000002", "debtor", None, mobile,
-                                                            "tracing")),
+            (
+                "contact_updated",
+                billing.parse_contact_update("U1", "mobile", "+8613700000002", "debtor", None, mobile, "tracing"),
+            ),
         ):
             await billing.signal_open_account(env.client, talk_account.account_id, signal, payload)
         # Under Reg F: a conversation (the cool-down, a valid case's follow-ups), then a promise taken by phone.
         spoken = await env.get_current_time()
         for signal, payload in (
-            ("contact_outcome", ContactOutcome(outcome_id="U1", code="reached", source="collector",
-                                               reported_by="agent-9", occurred_at=spoken)),
+            (
+                "contact_outcome",
+                ContactOutcome(
+                    outcome_id="U1", code="reached", source="collector", reported_by="agent-9", occurred_at=spoken
+                ),
+            ),
             # The promise's calls wait out the cool-down.
             ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),
         ):
             await billing.signal_open_account(env.client, us_account.account_id, signal, payload)
         channels_mobile = channels_account.points("mobile")[0].value
-        await billing.signal_open_account(env.client, channels_account.account_id, "contact_outcome", ContactOutcome(
-            outcome_id="S1", code="says_paid", source="sms", contact_point=channels_mobile, reported_by="sms reply",
-            occurred_at=spoken))
+        await billing.signal_open_account(
+            env.client,
+            channels_account.account_id,
+            "contact_outcome",
+            ContactOutcome(
+                outcome_id="S1",
+                code="says_paid",
+                source="sms",
+                contact_point=channels_mobile,
+                reported_by="sms reply",
+                occurred_at=spoken,
+            ),
+        )
         await env.sleep(timedelta(days=10))
         # The channels reporting back: the mail vendor on the first letter, a conversation that leads to a visit.
-        letter = await pool.fetchrow("SELECT letter_ref, address FROM letter_jobs WHERE account_id = $1",
-                                     channels_account.account_id)
+        letter = await pool.fetchrow(
+            "SELECT letter_ref, address FROM letter_jobs WHERE account_id = $1", channels_account.account_id
+        )
         for signal, payload in (
-            ("letter_delivery", billing.parse_letter_delivery("E1", letter["letter_ref"], "signed", None, "RR1",
-                                                              letter["address"], None)),
-            ("contact_outcome", ContactOutcome(outcome_id="C2", code="reached", source="collector",
-                                               reported_by="agent-9", occurred_at=await env.get_current_time())),
+            (
+                "letter_delivery",
+                billing.parse_letter_delivery(
+                    "E1", letter["letter_ref"], "signed", None, "RR1", letter["address"], None
+                ),
+            ),
+            (
+                "contact_outcome",
+                ContactOutcome(
+                    outcome_id="C2",
+                    code="reached",
+                    source="collector",
+                    reported_by="agent-9",
+                    occurred_at=await env.get_current_time(),
+                ),
+            ),
         ):
             await billing.signal_open_account(env.client, channels_account.account_id, signal, payload)
-        await billing.agree_plan(env.client, talk_account.account_id, billing.parse_plan(
-            "PLAN1", [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"], "CNY",
-            "income_drop", "agent-7"))
+        await billing.agree_plan(
+            env.client,
+            talk_account.account_id,
+            billing.parse_plan(
+                "PLAN1",
+                [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"],
+                "CNY",
+                "income_drop",
+                "agent-7",
+            ),
+        )
         await env.sleep(timedelta(days=40))
-        await billing.signal_open_account(env.client, talk_account.account_id, "fraud_claimed",
-                                          billing.parse_fraud_claim("F1", "never applied", "agent-7"))
-        visit = await pool.fetchrow("SELECT visit_ref, address FROM field_visit_orders WHERE account_id = $1",
-                                    channels_account.account_id)
-        await billing.signal_open_account(env.client, channels_account.account_id, "visit_reported",
-                                          billing.parse_visit_report("V1", visit["visit_ref"], "not_found",
-                                                                     visit["address"], "field-3", "", [], None, None,
-                                                                     "CNY", None))
+        await billing.signal_open_account(
+            env.client,
+            talk_account.account_id,
+            "fraud_claimed",
+            billing.parse_fraud_claim("F1", "never applied", "agent-7"),
+        )
+        visit = await pool.fetchrow(
+            "SELECT visit_ref, address FROM field_visit_orders WHERE account_id = $1", channels_account.account_id
+        )
+        await billing.signal_open_account(
+            env.client,
+            channels_account.account_id,
+            "visit_reported",
+            billing.parse_visit_report(
+                "V1", visit["visit_ref"], "not_found", visit["address"], "field-3", "", [], None, None, "CNY", None
+            ),
+        )
         await env.sleep(timedelta(days=40))  # placed with an agency at 90 dpd
-        placed = await pool.fetchval("SELECT placement_ref FROM agency_placements WHERE account_id = $1",
-                                     channels_account.account_id)
+        placed = await pool.fetchval(
+            "SELECT placement_ref FROM agency_placements WHERE account_id = $1", channels_account.account_id
+        )
         for signal, payload in (
             ("agency_reported", billing.parse_agency_report("A1", placed, "payment", "100", "CNY", "", None)),
             ("recall_placement", billing.parse_recall("RC1", "complaint about the agency", "ops-1")),
         ):
             await billing.signal_open_account(env.client, channels_account.account_id, signal, payload)
         await env.sleep(timedelta(days=140))  # the write-off review waits for an approver
-        approval = await pool.fetchval("SELECT approval_ref FROM approvals WHERE account_id = $1",
-                                       channels_account.account_id)
-        await billing.decide_approval(env.client, channels_account.account_id,
-                                      billing.parse_approval(approval, True, "risk_manager", ""))
+        approval = await pool.fetchval(
+            "SELECT approval_ref FROM approvals WHERE account_id = $1", channels_account.account_id
+        )
+        await billing.decide_approval(
+            env.client, channels_account.account_id, billing.parse_approval(approval, True, "risk_manager", "")
+        )
 
-    names = ("consumer_loan_ladder_180_dpd", "partial_duplicate_full", "property_fees_reversal", "debtor_answers",
-             "promises_outcomes_plan_fraud_claim", "us_notice_pacing_promise", "b2b_placed_chases",
-             "channels_report_back")
+    names = (
+        "consumer_loan_ladder_180_dpd",
+        "partial_duplicate_full",
+        "property_fees_reversal",
+        "debtor_answers",
+        "promises_outcomes_plan_fraud_claim",
+        "us_notice_pacing_promise",
+        "b2b_placed_chases",
+        "channels_report_back",
+    )
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):
         history = await env.client.get_workflow_handle(workflow_id).fetch_history()

@@ -16,7 +16,11 @@ def test_the_sample_portfolio_is_about_fifty_varied_valid_accounts(tmp_path):
     documents = billing.parse_csv(dated_portfolio(today, target_dir=tmp_path))
     assert 45 <= len(documents) <= 60
     assert set(Counter(d.policy for d in documents)) == {
-        "consumer_loan", "us_consumer_loan", "b2b_receivables", "property_fees"}
+        "consumer_loan",
+        "us_consumer_loan",
+        "b2b_receivables",
+        "property_fees",
+    }
     assert len({d.currency for d in documents}) >= 4 and len({d.time_zone for d in documents}) >= 6
     stages = {ladder.stage_id(load_policy(d.policy), ladder.dpd_on(d.due_date, today)) for d in documents}
     # Ops see accounts spread across the ladder from the first minute, not all in one stage.

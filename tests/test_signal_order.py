@@ -23,8 +23,10 @@ def news(account, today):
         ("documents_verified", billing.parse_documents("R1", False)),
         ("contact_outcome", billing.parse_outcome("O1", "line_dead", "dialer", "dialer-1", mobile, "")),
         ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "dialer-1", mobile, "")),
-        ("contact_updated", billing.parse_contact_update("U1", "work_phone", "+862155550000", "debtor", None, None,
-                                                        "debtor")),
+        (
+            "contact_updated",
+            billing.parse_contact_update("U1", "work_phone", "+862155550000", "debtor", None, None, "debtor"),
+        ),
         ("cease_contact", billing.parse_cease(["email"], "asked by letter", "C1")),
         ("payment_received", billing.parse_payment("500.00", "P1", "CNY")),
         ("promise_made", promise("PTP1", "1000.00", today + timedelta(days=5))),
@@ -37,9 +39,11 @@ async def outcome_of(env, pool, queue, account, arrange) -> dict:
     signals = arrange(news(account, today))
     policy = load_policy("consumer_loan")
     await env.client.start_workflow(
-        AccountWorkflow.run, AccountRun(account=account, policy=policy,
-                                        continue_as_new_after_events=100),
-        id=account.workflow_id, task_queue=queue, start_signal="account_document_received",
+        AccountWorkflow.run,
+        AccountRun(account=account, policy=policy, continue_as_new_after_events=100),
+        id=account.workflow_id,
+        task_queue=queue,
+        start_signal="account_document_received",
         start_signal_args=[account],
     )
     await sleep_until(env, today + timedelta(days=2), time(12))
@@ -50,8 +54,9 @@ async def outcome_of(env, pool, queue, account, arrange) -> dict:
     await billing.pay(env.client, queue, account.account_id, billing.parse_payment("2000.00", "P2", "CNY"))
     closed = await handle.result()
     view = closed.state
-    commitments = await pool.fetch("SELECT commitment_id, status, paid_minor FROM commitments WHERE account_id = $1",
-                                   account.account_id)
+    commitments = await pool.fetch(
+        "SELECT commitment_id, status, paid_minor FROM commitments WHERE account_id = $1", account.account_id
+    )
     return {
         "status": view.status,
         "outstanding": view.ledger.outstanding_minor,
@@ -65,8 +70,9 @@ async def outcome_of(env, pool, queue, account, arrange) -> dict:
         "rejected": view.rejected_signals,
         "broken_promises": view.broken_promises,
         "commitments": [(r["commitment_id"], r["status"]) for r in commitments],
-        "contact_events": await pool.fetchval("SELECT count(*) FROM contact_events WHERE account_id = $1",
-                                              account.account_id),
+        "contact_events": await pool.fetchval(
+            "SELECT count(*) FROM contact_events WHERE account_id = $1", account.account_id
+        ),
         "disputes": await pool.fetchval("SELECT outcome FROM disputes WHERE account_id = $1", account.account_id),
         "runs": view.runs,
     }
@@ -76,8 +82,13 @@ async def test_news_sent_twice_and_backwards_during_continue_as_new_ends_in_the_
     today = await server_today(env)
     async with run_worker() as queue:
         expected = await outcome_of(env, pool, queue, make_account(due=today), lambda signals: signals)
-        got = await outcome_of(env, pool, queue, make_account(due=await server_today(env)),
-                               lambda signals: [s for signal in reversed(signals) for s in (signal, signal)])
+        got = await outcome_of(
+            env,
+            pool,
+            queue,
+            make_account(due=await server_today(env)),
+            lambda signals: [s for signal in reversed(signals) for s in (signal, signal)],
+        )
 
     assert got.pop("runs") > 1  # it continued-as-new with news in flight
     expected.pop("runs")
@@ -99,6 +110,7 @@ async def test_a_signal_whose_payload_does_not_fit_is_recorded_as_refused_not_dr
 
     assert view.status == "open"
     assert view.rejected_signals[0].startswith(
-        "PromiseMade refused, it could not be read: amount_minor: Input should be a valid integer")
+        "PromiseMade refused, it could not be read: amount_minor: Input should be a valid integer"
+    )
     assert "promised_date: Field required" in view.rejected_signals[0]
     assert view.rejected_signals[1].startswith("PaymentReceived refused, it could not be read: ")

@@ -12,29 +12,50 @@ def vocabulary():
     return load_replies()
 
 
-@pytest.mark.parametrize(("body", "intent"), [
-    ("STOP", "opt_out"), (" stop. ", "opt_out"), ("Unsubscribe!", "opt_out"), ("ＳＴＯＰ", "opt_out"),
-    ("退订", "opt_out"), ("td", "opt_out"), ("END", "opt_out"),
-    ("Start", "opt_in"), ("yes", "opt_in"), ("UNSTOP", "opt_in"),
-    ("help?", "help"), ("Info", "help"),
-    ("PAID", "says_paid"), ("I paid yesterday at the branch", "says_paid"), ("already paid!!", "says_paid"),
-    ("已还款", "says_paid"), ("已还款了，请查收", "says_paid"), ("还了", "says_paid"),
-    ("CALL ME", "callback_requested"), ("call me after 6pm", "callback_requested"), ("Call.", "callback_requested"),
-    ("请来电", "callback_requested"), ("回电，谢谢", "callback_requested"),
-])
+@pytest.mark.parametrize(
+    ("body", "intent"),
+    [
+        ("STOP", "opt_out"),
+        (" stop. ", "opt_out"),
+        ("Unsubscribe!", "opt_out"),
+        ("ＳＴＯＰ", "opt_out"),
+        ("退订", "opt_out"),
+        ("td", "opt_out"),
+        ("END", "opt_out"),
+        ("Start", "opt_in"),
+        ("yes", "opt_in"),
+        ("UNSTOP", "opt_in"),
+        ("help?", "help"),
+        ("Info", "help"),
+        ("PAID", "says_paid"),
+        ("I paid yesterday at the branch", "says_paid"),
+        ("already paid!!", "says_paid"),
+        ("已还款", "says_paid"),
+        ("已还款了，请查收", "says_paid"),
+        ("还了", "says_paid"),
+        ("CALL ME", "callback_requested"),
+        ("call me after 6pm", "callback_requested"),
+        ("Call.", "callback_requested"),
+        ("请来电", "callback_requested"),
+        ("回电，谢谢", "callback_requested"),
+    ],
+)
 def test_replies_are_read_as_the_debtor_meant_them(vocabulary, body, intent):
     assert classify(body, vocabulary) == intent
 
 
-@pytest.mark.parametrize("body", [
-    "stop calling my mother",  # Twilio's keywords count only as the whole message
-    "yes I will pay on Friday",
-    "called you twice today",  # 'call' as a word, not the start of 'called'
-    "who is this?",
-    "I have not paid",
-    "",
-    "   ",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "stop calling my mother",  # Twilio's keywords count only as the whole message
+        "yes I will pay on Friday",
+        "called you twice today",  # 'call' as a word, not the start of 'called'
+        "who is this?",
+        "I have not paid",
+        "",
+        "   ",
+    ],
+)
 def test_anything_else_is_other(vocabulary, body):
     assert classify(body, vocabulary) == "other"
 
@@ -52,12 +73,15 @@ def shipped_with(change: tuple[str, str]) -> str:
     return text.replace(old, new)
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (("help:\n", "helpp:\n"), "helpp"),  # a misspelt intent is not silently ignored
-    (("[HELP, INFO]", "[HELP, PAID]"), "'paid' is under both help and says_paid"),
-    (("[HELP, INFO]", "[HELP, '?!']"), "help has a keyword that is only spaces or punctuation"),
-    (('"YES"', "YES"), "opt_in.en.1"),  # bare YES is a YAML boolean
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("help:\n", "helpp:\n"), "helpp"),  # a misspelt intent is not silently ignored
+        (("[HELP, INFO]", "[HELP, PAID]"), "'paid' is under both help and says_paid"),
+        (("[HELP, INFO]", "[HELP, '?!']"), "help has a keyword that is only spaces or punctuation"),
+        (('"YES"', "YES"), "opt_in.en.1"),  # bare YES is a YAML boolean
+    ],
+)
 def test_a_bad_vocabulary_names_the_file_and_what_is_wrong(tmp_path, change, problem):
     path = write(tmp_path, shipped_with(change))
 

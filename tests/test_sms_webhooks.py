@@ -55,8 +55,18 @@ async def eventually(check, seconds: float = 10):
 def text_from(mobile: str, body: str) -> dict[str, str]:
     """An incoming-message webhook's form, as Twilio posts it."""
     sid = "SM" + secrets.token_hex(16)
-    return {"AccountSid": TWILIO_SID, "MessageSid": sid, "SmsSid": sid, "From": mobile, "To": TWILIO_FROM,
-            "Body": body, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    return {
+        "AccountSid": TWILIO_SID,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "From": mobile,
+        "To": TWILIO_FROM,
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 async def post(url: str, form: dict[str, str], signature: str | None) -> tuple[int, str]:
@@ -70,8 +80,11 @@ def signed(url: str, form: dict[str, str], token: str = TWILIO_TOKEN) -> str:
 
 
 async def contact_outcomes(pool, account: AccountDocument) -> dict[str, tuple]:
-    rows = await pool.fetch("SELECT code, source, contact_point, note, verdict FROM contact_events"
-                            " WHERE account_id = $1 AND kind = 'outcome'", account.account_id)
+    rows = await pool.fetch(
+        "SELECT code, source, contact_point, note, verdict FROM contact_events"
+        " WHERE account_id = $1 AND kind = 'outcome'",
+        account.account_id,
+    )
     return {r["code"]: (r["source"], r["contact_point"], r["note"], r["verdict"]) for r in rows}
 
 
@@ -85,11 +98,15 @@ async def test_a_stop_reply_ceases_texts_to_the_debtor(env, stack, open_account,
 
     assert [c.value for c in (await state(env, account)).ceased_channels] == ["sms"]
     assert (await pool.fetchrow("SELECT source FROM sms_opt_outs WHERE number = $1", mobile))["source"] == "reply"
-    texts = await pool.fetch("SELECT step_id, dpd, result FROM action_log WHERE account_id = $1 AND channel = 'sms'"
-                             " ORDER BY dpd", account.account_id)
+    texts = await pool.fetch(
+        "SELECT step_id, dpd, result FROM action_log WHERE account_id = $1 AND channel = 'sms' ORDER BY dpd",
+        account.account_id,
+    )
     # Skipped by the account itself, not merely refused by Twilio.
-    assert [(r["step_id"], r["dpd"], r["result"]) for r in texts] == [("sms_reminder", 1, "done"),
-                                                                      ("sms_reminder", 3, "skipped")]
+    assert [(r["step_id"], r["dpd"], r["result"]) for r in texts] == [
+        ("sms_reminder", 1, "done"),
+        ("sms_reminder", 3, "skipped"),
+    ]
     assert [m["to"] for m in twilio.messages].count(mobile) == 1
 
 
@@ -104,8 +121,10 @@ async def test_paid_and_call_me_replies_reach_the_account_as_outcomes(env, stack
     await env.sleep(timedelta(minutes=5))
 
     # Recorded by the account as what the debtor said, without the text (it stays in inbound_sms for collectors).
-    assert await contact_outcomes(pool, account) == {"says_paid": ("sms", mobile, "", "applied"),
-                                                     "callback_requested": ("sms", mobile, "", "applied")}
+    assert await contact_outcomes(pool, account) == {
+        "says_paid": ("sms", mobile, "", "applied"),
+        "callback_requested": ("sms", mobile, "", "applied"),
+    }
     replies = await pool.fetch("SELECT body, intent, account_ids FROM inbound_sms WHERE from_number = $1", mobile)
     assert {(r["body"], r["intent"], tuple(r["account_ids"])) for r in replies} == {
         ("I paid yesterday at the branch", "says_paid", (account.account_id,)),
@@ -117,13 +136,15 @@ async def test_paid_and_call_me_replies_reach_the_account_as_outcomes(env, stack
 async def test_a_text_from_an_unknown_number_is_kept_for_a_collector(stack, pool, twilio):
     assert await twilio.inbound_sms("+8613700000001", "who is this?", to=TWILIO_FROM) == 200
 
-    row = await pool.fetchrow("SELECT intent, account_ids, signalled FROM inbound_sms WHERE from_number = $1",
-                              "+8613700000001")
+    row = await pool.fetchrow(
+        "SELECT intent, account_ids, signalled FROM inbound_sms WHERE from_number = $1", "+8613700000001"
+    )
     assert (row["intent"], row["account_ids"], row["signalled"]) == ("other", [], "")
 
 
 async def test_delivery_reports_update_the_text_and_a_number_that_cannot_take_texts_is_dropped(
-        env, stack, open_account, pool, twilio):
+    env, stack, open_account, pool, twilio
+):
     today = await server_today(env)
     reached, landline = make_account(due=today), make_account(due=today)
     twilio.mark_undeliverable(mobile_of(landline), 30006)
@@ -132,20 +153,24 @@ async def test_delivery_reports_update_the_text_and_a_number_that_cannot_take_te
     await env.sleep(timedelta(days=2))
 
     async def endings():
-        rows = await pool.fetch("SELECT account_id, status, error_code FROM sms_messages WHERE account_id = ANY($1)"
-                                " AND status <> 'sent'", [reached.account_id, landline.account_id])
+        rows = await pool.fetch(
+            "SELECT account_id, status, error_code FROM sms_messages WHERE account_id = ANY($1) AND status <> 'sent'",
+            [reached.account_id, landline.account_id],
+        )
         return len(rows) == 2 and {r["account_id"]: (r["status"], r["error_code"]) for r in rows}
 
-    assert await eventually(endings) == {reached.account_id: ("delivered", None),
-                                         landline.account_id: ("undelivered", 30006)}
+    assert await eventually(endings) == {
+        reached.account_id: ("delivered", None),
+        landline.account_id: ("undelivered", 30006),
+    }
     await env.sleep(timedelta(minutes=5))
     invalid = {r.point.value: r.invalid_because for r in (await state(env, landline)).invalid_points}
     assert invalid == {mobile_of(landline): "invalid_number 1 times"}
     assert (await state(env, reached)).invalid_points == []
-    told = await pool.fetch("SELECT status, signalled FROM sms_status_events WHERE $1 = ANY(account_ids)",
-                            landline.account_id)
-    assert [(r["status"], r["signalled"]) for r in told] == [("undelivered",
-                                                              f"{landline.account_id}: contact_outcome")]
+    told = await pool.fetch(
+        "SELECT status, signalled FROM sms_status_events WHERE $1 = ANY(account_ids)", landline.account_id
+    )
+    assert [(r["status"], r["signalled"]) for r in told] == [("undelivered", f"{landline.account_id}: contact_outcome")]
 
 
 async def test_unsigned_or_malformed_webhooks_are_refused_and_change_nothing(env, stack, open_account, pool):
@@ -165,20 +190,31 @@ async def test_unsigned_or_malformed_webhooks_are_refused_and_change_nothing(env
         (inbound, without_from),
         (inbound, {**stop, "AccountSid": "AC" + "f" * 32}),
         (inbound, {**stop, "From": "13800000000"}),
-        (status, {"AccountSid": TWILIO_SID, "MessageSid": stop["MessageSid"], "MessageStatus": "exploded",
-                  "From": TWILIO_FROM, "To": mobile}),
+        (
+            status,
+            {
+                "AccountSid": TWILIO_SID,
+                "MessageSid": stop["MessageSid"],
+                "MessageStatus": "exploded",
+                "From": TWILIO_FROM,
+                "To": mobile,
+            },
+        ),
         (status, {"AccountSid": TWILIO_SID, "MessageSid": stop["MessageSid"], "From": TWILIO_FROM, "To": mobile}),
     ]
     refused = [await post(url, form, signed(url, form)) for url, form in malformed]
     await env.sleep(timedelta(minutes=5))
 
     assert [code for code, _ in forged] == [403] * 4
-    assert refused == [(400, "missing From"), (400, "AccountSid is not this Twilio account's"),
-                       (400, "From is not an E.164 phone number"), (400, "unknown MessageStatus"),
-                       (400, "missing MessageStatus")]
+    assert refused == [
+        (400, "missing From"),
+        (400, "AccountSid is not this Twilio account's"),
+        (400, "From is not an E.164 phone number"),
+        (400, "unknown MessageStatus"),
+        (400, "missing MessageStatus"),
+    ]
     assert await pool.fetchval("SELECT count(*) FROM inbound_sms WHERE message_sid = $1", stop["MessageSid"]) == 0
-    assert await pool.fetchval("SELECT count(*) FROM sms_status_events WHERE message_sid = $1",
-                               stop["MessageSid"]) == 0
+    assert await pool.fetchval("SELECT count(*) FROM sms_status_events WHERE message_sid = $1", stop["MessageSid"]) == 0
     assert await pool.fetchval("SELECT count(*) FROM sms_opt_outs WHERE number = $1", mobile) == 0
     assert (await state(env, account)).ceased_channels == []
 
@@ -204,8 +240,7 @@ async def test_twilio_retrying_a_webhook_changes_nothing(env, stack, open_accoun
     assert sorted(r["status"] for r in events) == ["delivered", "sent"]
 
 
-async def test_a_late_or_contradicting_status_never_moves_a_delivered_text_back(env, stack, open_account, pool,
-                                                                                twilio):
+async def test_a_late_or_contradicting_status_never_moves_a_delivered_text_back(env, stack, open_account, pool, twilio):
     account = await open_account(make_account(due=await server_today(env)))
     await env.sleep(timedelta(days=2))
     sid = await eventually(lambda: delivered_text(pool, account))
@@ -219,13 +254,17 @@ async def test_a_late_or_contradicting_status_never_moves_a_delivered_text_back(
 
 async def delivered_text(pool, account: AccountDocument) -> str | None:
     """The Twilio sid of the account's text once Twilio has reported it delivered."""
-    return await pool.fetchval("SELECT twilio_sid FROM sms_messages WHERE account_id = $1 AND status = 'delivered'",
-                               account.account_id)
+    return await pool.fetchval(
+        "SELECT twilio_sid FROM sms_messages WHERE account_id = $1 AND status = 'delivered'", account.account_id
+    )
 
 
 def webhook(twilio, sid: str, status: str) -> tuple[str, dict[str, str]]:
-    return next((url, form) for url, form in twilio.webhooks
-                if form.get("MessageSid") == sid and form.get("MessageStatus") == status)
+    return next(
+        (url, form)
+        for url, form in twilio.webhooks
+        if form.get("MessageSid") == sid and form.get("MessageStatus") == status
+    )
 
 
 class TemporalDown:
@@ -241,14 +280,17 @@ class TemporalDown:
     def get_workflow_handle(self, workflow_id: str):
         handle = self._client.get_workflow_handle(workflow_id)
         if self._down:
+
             async def unavailable(*_):
                 raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
             handle.signal = unavailable
         return handle
 
 
 async def test_a_temporal_outage_answers_503_and_twilios_retry_tells_the_account_once(
-        env, stack, open_account, pool, settings):
+    env, stack, open_account, pool, settings
+):
     account = await open_account(make_account(due=await server_today(env)))
     mobile = mobile_of(account)
     await env.sleep(timedelta(hours=1))  # opened: its contact book is on file
@@ -265,8 +307,10 @@ async def test_a_temporal_outage_answers_503_and_twilios_retry_tells_the_account
     assert after == [(200, TWIML_EMPTY)] * 2
     assert [c.value for c in (await state(env, account)).ceased_channels] == ["sms"]
     assert await pool.fetchval("SELECT count(*) FROM contact_ceases WHERE account_id = $1", account.account_id) == 1
-    assert await pool.fetchval("SELECT signalled FROM inbound_sms WHERE message_sid = $1",
-                               stop["MessageSid"]) == f"{account.account_id}: cease_contact"
+    assert (
+        await pool.fetchval("SELECT signalled FROM inbound_sms WHERE message_sid = $1", stop["MessageSid"])
+        == f"{account.account_id}: cease_contact"
+    )
 
 
 async def test_a_reply_for_an_account_whose_workflow_has_ended_is_kept_and_noted(env, stack, open_account, pool):
@@ -277,5 +321,7 @@ async def test_a_reply_for_an_account_whose_workflow_has_ended_is_kept_and_noted
     paid = text_from(mobile_of(account), "PAID")
 
     assert await post(inbound, paid, signed(inbound, paid)) == (200, TWIML_EMPTY)
-    assert await pool.fetchval("SELECT signalled FROM inbound_sms WHERE message_sid = $1",
-                               paid["MessageSid"]) == f"{account.account_id}: closed, not signalled"
+    assert (
+        await pool.fetchval("SELECT signalled FROM inbound_sms WHERE message_sid = $1", paid["MessageSid"])
+        == f"{account.account_id}: closed, not signalled"
+    )

@@ -26,8 +26,9 @@ def channels(pool, sms_client, settings):
 
 
 def b2b_account(due: date, **changes):
-    return make_account(due=due, policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en",
-                        **changes)
+    return make_account(
+        due=due, policy="b2b_receivables", currency="USD", time_zone="America/Chicago", locale="en", **changes
+    )
 
 
 async def test_an_email_goes_through_the_smtp_relay_once_with_the_action_as_its_message_id(pool, channels, smtp):
@@ -56,8 +57,9 @@ async def test_the_statement_of_account_goes_by_email_as_the_pdf_it_was_rendered
     [attached] = list(mail.iter_attachments())
     pdf = attached.get_content()
     assert attached.get_content_type() == "application/pdf" and attached.get_filename().endswith(".pdf")
-    stored = await pool.fetchrow("SELECT attachment, attachment_sha256 FROM email_jobs WHERE action_key = $1",
-                                 order.action_key)
+    stored = await pool.fetchrow(
+        "SELECT attachment, attachment_sha256 FROM email_jobs WHERE action_key = $1", order.action_key
+    )
     assert stored["attachment"] == attached.get_filename()
     assert stored["attachment_sha256"] == hashlib.sha256(pdf).hexdigest()
     text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
@@ -86,10 +88,14 @@ async def test_a_mailbox_that_does_not_exist_is_dropped_from_the_account(env, ru
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
     assert [(r.point.value, r.invalid_because) for r in view.invalid_points] == [(email, "invalid_email 1 times")]
-    results = await pool.fetch("SELECT step_id, result, detail FROM action_log WHERE account_id = $1 AND channel ="
-                               " 'email' ORDER BY due_at", account.account_id)
-    assert [(r["step_id"], r["result"]) for r in results][:2] == [("pre_due_reminder", "rejected"),
-                                                                  ("chase_email_week_1", "skipped")]
+    results = await pool.fetch(
+        "SELECT step_id, result, detail FROM action_log WHERE account_id = $1 AND channel = 'email' ORDER BY due_at",
+        account.account_id,
+    )
+    assert [(r["step_id"], r["result"]) for r in results][:2] == [
+        ("pre_due_reminder", "rejected"),
+        ("chase_email_week_1", "skipped"),
+    ]
     assert results[0]["detail"] == "smtp error 550" and results[1]["detail"] == "no e-mail address on file"
     assert not [m for m in smtp.messages if m["To"] == email]
 
@@ -104,8 +110,10 @@ async def test_twilio_refusing_an_opted_out_number_stops_texts_to_it(env, run_wo
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
     assert [c.value for c in view.ceased_channels] == ["sms"]
-    texts = await pool.fetch("SELECT step_id, result, detail FROM action_log WHERE account_id = $1 AND channel ="
-                             " 'sms' ORDER BY due_at", account.account_id)
+    texts = await pool.fetch(
+        "SELECT step_id, result, detail FROM action_log WHERE account_id = $1 AND channel = 'sms' ORDER BY due_at",
+        account.account_id,
+    )
     assert [(t["step_id"], t["result"], t["detail"]) for t in texts] == [
         ("sms_reminder", "rejected", "twilio error 21610"),
         ("sms_reminder", "skipped", "the debtor asked us to stop this contact"),
@@ -124,9 +132,13 @@ async def test_a_number_twilio_says_is_no_mobile_is_dropped_and_calls_go_elsewhe
 
     assert [(r.point.value, r.invalid_because) for r in view.invalid_points] == [(mobile, "invalid_number 1 times")]
     # Strategy 6: the next evening's call tries the other numbers; the "we missed you" text has no mobile to go to.
-    phones = await pool.fetchval("SELECT phone_order FROM call_tasks c JOIN action_log a USING (action_key)"
-                                 " WHERE c.account_id = $1 AND a.step_id = 'no_answer_call'", account.account_id)
+    phones = await pool.fetchval(
+        "SELECT phone_order FROM call_tasks c JOIN action_log a USING (action_key)"
+        " WHERE c.account_id = $1 AND a.step_id = 'no_answer_call'",
+        account.account_id,
+    )
     assert [p["number"] for p in json.loads(phones)] == [account.points("home_phone")[0].value]
-    missed = await pool.fetchrow("SELECT result, detail FROM action_log WHERE account_id = $1 AND step_id ="
-                                 " 'missed_you_sms'", account.account_id)
+    missed = await pool.fetchrow(
+        "SELECT result, detail FROM action_log WHERE account_id = $1 AND step_id = 'missed_you_sms'", account.account_id
+    )
     assert tuple(missed) == ("skipped", "no mobile number on file")

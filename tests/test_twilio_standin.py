@@ -74,7 +74,10 @@ async def test_accepted_message_is_stored_fetchable_and_listed(standin, client):
     ]
     fetched = await client.messages(sent.sid).fetch_async()
     assert (fetched.to, fetched.from_, fetched.direction, fetched.date_created.tzinfo is not None) == (
-        TO, FROM, "outbound-api", True
+        TO,
+        FROM,
+        "outbound-api",
+        True,
     )
     assert [m.sid for m in await client.messages.list_async(to=TO)] == [sent.sid]
     assert await client.messages.list_async(to="+15550000000") == []
@@ -249,8 +252,13 @@ async def test_a_handsets_text_is_posted_signed_to_the_numbers_sms_url(standin, 
     assert RequestValidator(AUTH_TOKEN).validate(got_url, form, headers["X-Twilio-Signature"])
     assert form["MessageSid"].startswith("SM") and len(form["MessageSid"]) == 34
     assert {k: v for k, v in form.items() if k != "MessageSid" and not k.startswith("Sms")} == {
-        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "From": TO, "To": FROM, "Body": "STOP",
-        "NumMedia": "0", "NumSegments": "1",
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "From": TO,
+        "To": FROM,
+        "Body": "STOP",
+        "NumMedia": "0",
+        "NumSegments": "1",
     }
     assert form["SmsStatus"] == "received"
     with pytest.raises(Rejected) as rejected:  # Twilio itself honours the STOP

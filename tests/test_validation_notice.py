@@ -26,8 +26,14 @@ ADDRESS = ContactPoint(kind="address", value="1 Test Road, Springfield IL")
 
 
 def us_account(due: date, account_id: str = "US-1", with_address: bool = True):
-    account = make_account(due=due, account_id=account_id, policy="us_consumer_loan", time_zone="America/Chicago",
-                           currency="USD", locale="en")
+    account = make_account(
+        due=due,
+        account_id=account_id,
+        policy="us_consumer_loan",
+        time_zone="America/Chicago",
+        currency="USD",
+        locale="en",
+    )
     points = [p for p in account.contact_points if p.kind != "address"] + ([ADDRESS] if with_address else [])
     return account.model_copy(update={"contact_points": points})
 
@@ -71,8 +77,9 @@ def test_without_an_address_nothing_goes_until_one_arrives_and_the_notice_is_sen
     assert case.contact_check(call, now).verdict == "blocked"
 
     later = now + timedelta(days=2)
-    case.apply_contact_update(ContactUpdated(update_id="U1", point=ADDRESS, source="skip_trace", updated_at=later),
-                              later)
+    case.apply_contact_update(
+        ContactUpdated(update_id="U1", point=ADDRESS, source="skip_trace", updated_at=later), later
+    )
     again = case.next_step()
     assert again.step_id == "validation_notice" and again.due_at == later and again.key != notice.key
 
@@ -87,9 +94,14 @@ def test_a_policy_under_regulation_f_must_name_its_validation_notice():
 
 async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_period(env, run_worker, pool):
     async def trail(account):
-        return [tuple(r) for r in await pool.fetch(
-            "SELECT c.step_id, c.verdict, c.rule FROM contact_checks c JOIN action_log a USING (action_key)"
-            " WHERE c.account_id = $1 ORDER BY a.taken_at, a.recorded_at", account.account_id)]
+        return [
+            tuple(r)
+            for r in await pool.fetch(
+                "SELECT c.step_id, c.verdict, c.rule FROM contact_checks c JOIN action_log a USING (action_key)"
+                " WHERE c.account_id = $1 ORDER BY a.taken_at, a.recorded_at",
+                account.account_id,
+            )
+        ]
 
     today = (await env.get_current_time()).astimezone(CHICAGO).date()
     with_address = us_account(today - timedelta(days=3), account_id=f"VN{today:%m%d}A")
@@ -101,8 +113,12 @@ async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_per
         view = await env.client.get_workflow_handle(with_address.workflow_id).query(AccountWorkflow.state)
         held = await trail(without)
         on_hold = await env.client.get_workflow_handle(without.workflow_id).query(AccountWorkflow.state)
-        await billing.signal_open_account(env.client, without.account_id, "contact_updated", billing.parse_contact_update(
-            "A1", "address", ADDRESS.value, "debtor", None, None, "debtor"))
+        await billing.signal_open_account(
+            env.client,
+            without.account_id,
+            "contact_updated",
+            billing.parse_contact_update("A1", "address", ADDRESS.value, "debtor", None, None, "debtor"),
+        )
         await env.sleep(timedelta(hours=1))
         after = (await trail(without))[1:]
         released = await env.client.get_workflow_handle(without.workflow_id).query(AccountWorkflow.state)
@@ -110,8 +126,9 @@ async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_per
     sent = await trail(with_address)
     assert sent[0] == ("validation_notice", "allowed", "allowed"), "the notice is the first communication"
     assert all(verdict == "allowed" for _, verdict, _ in sent), "after it, the ladder's catch-up goes out"
-    letter = await pool.fetchrow("SELECT letter_kind, template, address FROM letter_jobs WHERE account_id = $1",
-                                 with_address.account_id)
+    letter = await pool.fetchrow(
+        "SELECT letter_kind, template, address FROM letter_jobs WHERE account_id = $1", with_address.account_id
+    )
     assert tuple(letter) == ("validation_notice", "validation_notice", ADDRESS.value)
     assert view.validation_notice_sent_at is not None and view.validation_period_ends is not None
     assert view.validation_period_ends > today + timedelta(days=30)

@@ -25,13 +25,27 @@ with workflow.unsafe.imports_passed_through():
     from dunning.ledger import Ledger
     from dunning.letters import LetterDelivery
     from dunning.money import format_amount, to_major
-    from dunning.placements import AgencyReport, Placement, RecallRequest
     from dunning.orders import (
-        AccountClosed, AccountOpened, ApprovalRecorded, CollectionResumed, CommitmentRecorded, ContactDeferred,
-        ContactRecorded, DisputeRecorded, FollowUpsPlanned, PaymentRecorded, PlacementRecorded, ReversalRecorded,
-        StepOrder, StepResult, VerificationRecorded, action_key, step_order,
+        AccountClosed,
+        AccountOpened,
+        ApprovalRecorded,
+        CollectionResumed,
+        CommitmentRecorded,
+        ContactDeferred,
+        ContactRecorded,
+        DisputeRecorded,
+        FollowUpsPlanned,
+        PaymentRecorded,
+        PlacementRecorded,
+        ReversalRecorded,
+        StepOrder,
+        StepResult,
+        VerificationRecorded,
+        action_key,
+        step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
+    from dunning.placements import AgencyReport, Placement, RecallRequest
     from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.visits import VisitReport
@@ -51,8 +65,12 @@ class AccountWorkflow:
         self._state = run.state or AccountState(
             ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
         )
-        self._case = Case(run.account, run.policy, self._state,
-                          treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"))
+        self._case = Case(
+            run.account,
+            run.policy,
+            self._state,
+            treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
+        )
         self._published: dict[str, object] = {}
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
 
@@ -67,8 +85,10 @@ class AccountWorkflow:
             await self._plan_follow_ups()
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
-                await self._end_placement("settled" if self._state.status == "cured" else "recalled",
-                                          f"the account closed as {self._state.status}")
+                await self._end_placement(
+                    "settled" if self._state.status == "cured" else "recalled",
+                    f"the account closed as {self._state.status}",
+                )
                 await self._close()
                 await self._settle_signals()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open":
@@ -184,8 +204,11 @@ class AccountWorkflow:
     async def decide_approval(self, decision: ApprovalDecision) -> str:
         """An approver approves or rejects a step waiting for approval; answered once it is recorded."""
         self._state.pending_approvals.append(decision)
-        await workflow.wait_condition(lambda: decision.approval_ref in self._state.decided_approvals
-                                      and decision not in self._state.pending_approvals)  # and recorded
+        await workflow.wait_condition(
+            lambda: (
+                decision.approval_ref in self._state.decided_approvals and decision not in self._state.pending_approvals
+            )
+        )  # and recorded
         return "approved" if decision.approved else "rejected"
 
     @decide_approval.validator
@@ -218,11 +241,19 @@ class AccountWorkflow:
     async def _open(self) -> None:
         opened_at = self._state.opened_at
         skip = self._case.open_at(opened_at)
-        await self._record(AccountActivities.open_account, AccountOpened(
-            account=self._account, workflow_id=workflow.info().workflow_id, policy_ref=self._policy.ref,
-            policy_digest=self._policy.digest, opened_at=opened_at, ladder_life=workflow.info().first_execution_run_id,
-            collector_queue=self._state.collector_queue, skipped=skip,
-        ))
+        await self._record(
+            AccountActivities.open_account,
+            AccountOpened(
+                account=self._account,
+                workflow_id=workflow.info().workflow_id,
+                policy_ref=self._policy.ref,
+                policy_digest=self._policy.digest,
+                opened_at=opened_at,
+                ladder_life=workflow.info().first_execution_run_id,
+                collector_queue=self._state.collector_queue,
+                skipped=skip,
+            ),
+        )
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
@@ -235,23 +266,38 @@ class AccountWorkflow:
             return
         if check is not None and check.verdict == "deferred":
             self._case.defer(planned, check.at)
-            await self._record(AccountActivities.record_deferral, ContactDeferred(
-                account_id=self._account.account_id, action_key=key, planned=planned, check=check,
-            ))
+            await self._record(
+                AccountActivities.record_deferral,
+                ContactDeferred(
+                    account_id=self._account.account_id,
+                    action_key=key,
+                    planned=planned,
+                    check=check,
+                ),
+            )
             return
         extra = planned if isinstance(planned, ladder.AgendaStep) else None
         commitment = self._state.commitment
         follow_ups = self._case.follow_up_plan(planned, check, self._now(), key)
         order = step_order(
-            self._policy, self._account, planned,
-            ladder_life=info.first_execution_run_id, workflow_id=info.workflow_id, run_id=info.run_id,
-            outstanding_minor=self._state.ledger.outstanding_minor, taken_at=self._now(),
-            paid_minor=self._state.ledger.paid_minor, late_fee_minor=self._state.ledger.late_fee_minor,
-            collector_queue=self._state.collector_queue, usable_points=self._case.book.usable(),
+            self._policy,
+            self._account,
+            planned,
+            ladder_life=info.first_execution_run_id,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            outstanding_minor=self._state.ledger.outstanding_minor,
+            taken_at=self._now(),
+            paid_minor=self._state.ledger.paid_minor,
+            late_fee_minor=self._state.ledger.late_fee_minor,
+            collector_queue=self._state.collector_queue,
+            usable_points=self._case.book.usable(),
             tried_last=extra.tried_last if extra else None,
             promise=commitments.promise_facts(commitment, extra.instalment)
-            if extra and extra.instalment and commitment else None,
-            check=check, follow_ups=follow_ups,
+            if extra and extra.instalment and commitment
+            else None,
+            check=check,
+            follow_ups=follow_ups,
             validation_period_ends=self._case.validation_period_ends(planned, self._now()),
             visit_reason=visit.reason if visit else "",
             invalid_addresses=[r.point.value for r in self._case.book.invalid() if r.point.kind == "address"],
@@ -275,8 +321,9 @@ class AccountWorkflow:
         done = result.status == "done"
         if done:
             await self._follow_through(planned, order)
-        self._case.step_taken(planned, check if done else None, self._now(), follow_ups if done else None,
-                              result.queue_cases)
+        self._case.step_taken(
+            planned, check if done else None, self._now(), follow_ups if done else None, result.queue_cases
+        )
         self._state.record_action(
             ActionRecord(
                 key=planned.key,
@@ -298,12 +345,18 @@ class AccountWorkflow:
     async def _follow_through(self, planned: ladder.PlannedStep, order: StepOrder) -> None:
         """What a step that went out starts: a placement with its agency, or the wait for an approver."""
         if order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
-            await self._record_placement("placed", self._case.start_placement(order.action_key, order.agency,
-                                                                               self._now()))
+            await self._record_placement(
+                "placed", self._case.start_placement(order.action_key, order.agency, self._now())
+            )
         if request := self._case.request_approval(planned, order.action_key, self._now()):
-            await self._record(AccountActivities.record_approval, ApprovalRecorded(
-                account_id=self._account.account_id, request=request,
-                approvers=self._policy.approvals.approvers if self._policy.approvals else []))
+            await self._record(
+                AccountActivities.record_approval,
+                ApprovalRecorded(
+                    account_id=self._account.account_id,
+                    request=request,
+                    approvers=self._policy.approvals.approvers if self._policy.approvals else [],
+                ),
+            )
 
     async def _plan_follow_ups(self) -> None:
         """Tells the collector queue when the case's follow-up days change (workload pacing)."""
@@ -311,17 +364,28 @@ class AccountWorkflow:
         if plan is None:
             return
         rules = self._policy.contact_rules
-        await self._record(AccountActivities.plan_follow_ups, FollowUpsPlanned(
-            account_id=self._account.account_id, plan=plan, now=self._now(), rule_set=rules.name if rules else "",
-        ))
+        await self._record(
+            AccountActivities.plan_follow_ups,
+            FollowUpsPlanned(
+                account_id=self._account.account_id,
+                plan=plan,
+                now=self._now(),
+                rule_set=rules.name if rules else "",
+            ),
+        )
         self._case.follow_ups_written()
 
     async def _close(self) -> None:
         self._publish(None)
-        await self._record(AccountActivities.close_account, AccountClosed(
-            account_id=self._account.account_id, status=self._state.status,
-            closed_at=self._state.closed_at or self._now(), outstanding_minor=self._state.ledger.outstanding_minor,
-        ))
+        await self._record(
+            AccountActivities.close_account,
+            AccountClosed(
+                account_id=self._account.account_id,
+                status=self._state.status,
+                closed_at=self._state.closed_at or self._now(),
+                outstanding_minor=self._state.ledger.outstanding_minor,
+            ),
+        )
 
     async def _wait_while_paused(self) -> None:
         """Nothing goes out; wake for news, or when a report's documents are due."""
@@ -349,21 +413,32 @@ class AccountWorkflow:
         while state.pending_approvals:
             decision = state.pending_approvals[0]
             if request := case.apply_approval(decision):
-                await self._record(AccountActivities.record_approval, ApprovalRecorded(
-                    account_id=self._account.account_id, request=request, decision=decision))
+                await self._record(
+                    AccountActivities.record_approval,
+                    ApprovalRecorded(account_id=self._account.account_id, request=request, decision=decision),
+                )
                 agency = ladder.agency_for(self._policy, self._account.account_id)
                 if decision.approved and request.channel == "agency" and agency:  # the placement begins now
-                    await self._record_placement("placed", case.start_placement(request.action_key, agency,
-                                                                                self._now()))
+                    await self._record_placement(
+                        "placed", case.start_placement(request.action_key, agency, self._now())
+                    )
             state.pending_approvals.pop(0)
         while state.pending_disputes:
             event = state.pending_disputes[0]
             verdict, skipped = case.apply_dispute(event, self._now())
-            await self._record(AccountActivities.record_dispute, DisputeRecorded(
-                account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, event=event,
-                verdict=verdict, collector_queue=state.collector_queue, account_status=state.status,
-                ladder_life=workflow.info().first_execution_run_id, skipped=skipped,
-            ))
+            await self._record(
+                AccountActivities.record_dispute,
+                DisputeRecorded(
+                    account_id=self._account.account_id,
+                    workflow_id=workflow.info().workflow_id,
+                    event=event,
+                    verdict=verdict,
+                    collector_queue=state.collector_queue,
+                    account_status=state.status,
+                    ladder_life=workflow.info().first_execution_run_id,
+                    skipped=skipped,
+                ),
+            )
             state.pending_disputes.pop(0)
         while state.pending_verifications:
             if change := case.apply_verification(state.pending_verifications[0], self._now()):
@@ -379,12 +454,21 @@ class AccountWorkflow:
                 contact = case.apply_visit_report(event, self._now())
             else:
                 contact = case.apply_contact_update(event, self._now())
-            await self._record(AccountActivities.record_contact, ContactRecorded(
-                account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, event=event,
-                verdict=contact.verdict, strategy=contact.strategy.value if contact.strategy else None,
-                changed_points=contact.changed_points, removed_point=contact.removed_point, settled_at=self._now(),
-                ladder_life=workflow.info().first_execution_run_id, skipped=contact.skipped,
-            ))
+            await self._record(
+                AccountActivities.record_contact,
+                ContactRecorded(
+                    account_id=self._account.account_id,
+                    workflow_id=workflow.info().workflow_id,
+                    event=event,
+                    verdict=contact.verdict,
+                    strategy=contact.strategy.value if contact.strategy else None,
+                    changed_points=contact.changed_points,
+                    removed_point=contact.removed_point,
+                    settled_at=self._now(),
+                    ladder_life=workflow.info().first_execution_run_id,
+                    skipped=contact.skipped,
+                ),
+            )
             state.pending_contacts.pop(0)
         while state.pending_commitments:
             event = state.pending_commitments[0]
@@ -408,19 +492,33 @@ class AccountWorkflow:
             payment = state.pending_payments[0]
             outcome = case.apply_payment(payment, self._now())
             if outcome.verdict != "duplicate":
-                await self._record(AccountActivities.record_payment, PaymentRecorded(
-                    account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, outcome=outcome,
-                    paid_at=payment.paid_at, currency=self._account.currency, account_status=state.status,
-                ))
+                await self._record(
+                    AccountActivities.record_payment,
+                    PaymentRecorded(
+                        account_id=self._account.account_id,
+                        workflow_id=workflow.info().workflow_id,
+                        outcome=outcome,
+                        paid_at=payment.paid_at,
+                        currency=self._account.currency,
+                        account_status=state.status,
+                    ),
+                )
             state.pending_payments.pop(0)
         while state.pending_reversals:
             reversal = state.pending_reversals[0]
             outcome, skipped = case.apply_reversal(reversal, self._now())
-            await self._record(AccountActivities.record_reversal, ReversalRecorded(
-                account_id=self._account.account_id, outcome=outcome, reversed_at=reversal.reversed_at,
-                account_status=state.status, ladder_life=workflow.info().first_execution_run_id,
-                workflow_id=workflow.info().workflow_id, skipped=skipped,
-            ))
+            await self._record(
+                AccountActivities.record_reversal,
+                ReversalRecorded(
+                    account_id=self._account.account_id,
+                    outcome=outcome,
+                    reversed_at=reversal.reversed_at,
+                    account_status=state.status,
+                    ladder_life=workflow.info().first_execution_run_id,
+                    workflow_id=workflow.info().workflow_id,
+                    skipped=skipped,
+                ),
+            )
             state.pending_reversals.pop(0)
 
     async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> None:
@@ -432,53 +530,92 @@ class AccountWorkflow:
             # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
             await workflow.start_child_workflow(
                 FraudClaimWorkflow.run,
-                FraudClaimRun(claim=change.start, account=self._account, policy=self._policy,
-                              account_workflow_id=info.workflow_id, ladder_life=info.first_execution_run_id,
-                              clock=self._clock.demo),
+                FraudClaimRun(
+                    claim=change.start,
+                    account=self._account,
+                    policy=self._policy,
+                    account_workflow_id=info.workflow_id,
+                    ladder_life=info.first_execution_run_id,
+                    clock=self._clock.demo,
+                ),
                 id=claim_workflow_id(self._account.account_id, change.start.claim_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )
         elif change.skipped:
-            await self._record(AccountActivities.record_resumption, CollectionResumed(
-                account_id=self._account.account_id, workflow_id=info.workflow_id,
-                ladder_life=info.first_execution_run_id, skipped=change.skipped,
-                reason=f"fell due while fraud claim {event.claim_id} was open",
-            ))
+            await self._record(
+                AccountActivities.record_resumption,
+                CollectionResumed(
+                    account_id=self._account.account_id,
+                    workflow_id=info.workflow_id,
+                    ladder_life=info.first_execution_run_id,
+                    skipped=change.skipped,
+                    reason=f"fell due while fraud claim {event.claim_id} was open",
+                ),
+            )
 
     async def _record_verification(self, change: VerificationChange) -> None:
         verification = change.verification
-        await self._record(AccountActivities.record_verification, VerificationRecorded(
-            account_id=self._account.account_id, workflow_id=workflow.info().workflow_id, report=verification.report,
-            status=change.status, review_by=verification.review_by, decided_at=change.decided_at,
-            account_status=self._state.status, ladder_life=workflow.info().first_execution_run_id,
-            skipped=change.skipped,
-        ))
+        await self._record(
+            AccountActivities.record_verification,
+            VerificationRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                report=verification.report,
+                status=change.status,
+                review_by=verification.review_by,
+                decided_at=change.decided_at,
+                account_status=self._state.status,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=change.skipped,
+            ),
+        )
 
     async def _record_commitment(self, change: CommitmentChange | None) -> None:
         if change is None:
             return
         commitment, event, broken = change.commitment, change.event, change.status == "broken"
-        await self._record(AccountActivities.record_commitment, CommitmentRecorded(
-            account_id=self._account.account_id, workflow_id=workflow.info().workflow_id,
-            commitment_id=commitment.commitment_id, kind=commitment.kind, status=change.status, reason=change.reason,
-            instalments=commitment.instalments, paid_minor=commitment.paid_minor,
-            taken_by=(event.taken_by if isinstance(event, PromiseMade) else event.agreed_by) if event else "",
-            channel=event.channel if isinstance(event, PromiseMade) else "",
-            made_at=commitment.made_at, decided_at=None if change.status == "open" else self._now(),
-            broken_promises=self._state.broken_promises, negative_record=broken, failed_debit_fee=broken,
-            ladder_life=workflow.info().first_execution_run_id, skipped=change.skipped,
-        ))
+        await self._record(
+            AccountActivities.record_commitment,
+            CommitmentRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                commitment_id=commitment.commitment_id,
+                kind=commitment.kind,
+                status=change.status,
+                reason=change.reason,
+                instalments=commitment.instalments,
+                paid_minor=commitment.paid_minor,
+                taken_by=(event.taken_by if isinstance(event, PromiseMade) else event.agreed_by) if event else "",
+                channel=event.channel if isinstance(event, PromiseMade) else "",
+                made_at=commitment.made_at,
+                decided_at=None if change.status == "open" else self._now(),
+                broken_promises=self._state.broken_promises,
+                negative_record=broken,
+                failed_debit_fee=broken,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=change.skipped,
+            ),
+        )
 
-    async def _record_placement(self, event: str, placement: Placement | None, reason: str = "",
-                                report: AgencyReport | None = None) -> None:
+    async def _record_placement(
+        self, event: str, placement: Placement | None, reason: str = "", report: AgencyReport | None = None
+    ) -> None:
         if placement is None:
             return
         agency = next((a for a in self._policy.agencies if a.id == placement.agency_id), None)
-        await self._record(AccountActivities.record_placement, PlacementRecorded(
-            account=self._account, placement=placement, event=event, report=report, reason=reason,
-            contact_points=self._case.book.usable(), file_columns=agency.file_columns if agency else [],
-            at=self._now(),
-        ))
+        await self._record(
+            AccountActivities.record_placement,
+            PlacementRecorded(
+                account=self._account,
+                placement=placement,
+                event=event,
+                report=report,
+                reason=reason,
+                contact_points=self._case.book.usable(),
+                file_columns=agency.file_columns if agency else [],
+                at=self._now(),
+            ),
+        )
 
     async def _end_placement(self, event: str, reason: str, report: AgencyReport | None = None) -> None:
         await self._record_placement(event, self._case.end_placement(), reason, report)
@@ -503,19 +640,29 @@ class AccountWorkflow:
             timeout = timedelta(milliseconds=math.ceil(self._clock.real_seconds(business_seconds) * 1000))
         try:
             await workflow.wait_condition(self._has_news, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _has_news(self) -> bool:
         state = self._state
-        return bool(state.pending_payments or state.pending_reversals or state.pending_ceases
-                    or state.pending_disputes or state.pending_verifications or state.pending_contacts
-                    or state.pending_commitments or state.pending_claims or state.pending_approvals
-                    or state.pending_agency)
+        return bool(
+            state.pending_payments
+            or state.pending_reversals
+            or state.pending_ceases
+            or state.pending_disputes
+            or state.pending_verifications
+            or state.pending_contacts
+            or state.pending_commitments
+            or state.pending_claims
+            or state.pending_approvals
+            or state.pending_agency
+        )
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= run.continue_as_new_after_events
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() >= run.continue_as_new_after_events
+        )
 
     def _carry_over(self) -> AccountState:
         return self._state.model_copy(update={"runs": self._state.runs + 1})
@@ -551,7 +698,5 @@ class AccountWorkflow:
             workflow.upsert_search_attributes(changed)
             self._published.update({key.name: value for key, value in values.items()})
         next_part = f"next {step.key} at {step.due_at:%Y-%m-%d %H:%M %Z}" if step else "no further steps"
-        workflow.set_current_details(
-            f"{self._state.status} · stage {stage} · dpd {dpd} · owes {format_amount(outstanding, self._account.currency)}"
-            f" · {next_part}"
-        )
+        owes = format_amount(outstanding, self._account.currency)
+        workflow.set_current_details(f"{self._state.status} · stage {stage} · dpd {dpd} · owes {owes} · {next_part}")

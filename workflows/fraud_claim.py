@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import datetime, time, timedelta
 
@@ -46,8 +45,10 @@ class FraudClaimWorkflow:
             await self._record("sent_to_creditor")
         # The creditor has no deadline of its own: remind it, then escalate, then keep waiting.
         sent_day = local_date(self._now(), run.account.time_zone)
-        for action, working_days in ((rules.decision_reminder, rules.decision_reminder_working_days),
-                                     (rules.decision_escalation, rules.decision_escalation_working_days)):
+        for action, working_days in (
+            (rules.decision_reminder, rules.decision_reminder_working_days),
+            (rules.decision_escalation, rules.decision_escalation_working_days),
+        ):
             due = self._start_of(run.policy.working_days.add_working_days(sent_day, working_days))
             if not await self._wait_until(lambda: self._decision, due):
                 await self._act(action)
@@ -73,8 +74,9 @@ class FraudClaimWorkflow:
 
     @workflow.query
     def progress(self) -> ClaimProgress:
-        return ClaimProgress(status=self._status, signed=self._signed, decision=self._decision,
-                             refused_signals=self._refused)
+        return ClaimProgress(
+            status=self._status, signed=self._signed, decision=self._decision, refused_signals=self._refused
+        )
 
     async def _decide(self, outcome: str) -> FraudClaimDecided:
         """Records the end of the claim and tells the account; a confirmed claim books the withdrawal."""
@@ -83,19 +85,22 @@ class FraudClaimWorkflow:
         decided_at = self._now()
         withdraw_by = None
         if outcome == "confirmed":
-            last_day = run.policy.working_days.add_working_days(local_date(decided_at, run.account.time_zone),
-                                                              rules.withdraw_within_working_days)
+            last_day = run.policy.working_days.add_working_days(
+                local_date(decided_at, run.account.time_zone), rules.withdraw_within_working_days
+            )
             withdraw_by = self._start_of(last_day) + timedelta(days=1)
             await self._act(rules.withdrawal)
         account_status = await self._record(outcome, withdraw_by=withdraw_by)
-        decided = FraudClaimDecided(claim_id=run.claim.claim_id, outcome=outcome, decided_at=decided_at,
-                                    withdraw_by=withdraw_by)
+        decided = FraudClaimDecided(
+            claim_id=run.claim.claim_id, outcome=outcome, decided_at=decided_at, withdraw_by=withdraw_by
+        )
         # An account that closed meanwhile (paid off) has nothing left to resume or withdraw. Histories from before
         # the status was returned carry None: those accounts were told.
         if account_status in (None, "open"):
             try:
-                await workflow.get_external_workflow_handle(run.account_workflow_id).signal("fraud_claim_decided",
-                                                                                          decided)
+                await workflow.get_external_workflow_handle(run.account_workflow_id).signal(
+                    "fraud_claim_decided", decided
+                )
             except ApplicationError as err:
                 if err.type != "ExternalWorkflowExecutionNotFound":
                     raise  # it closed in between
@@ -105,12 +110,26 @@ class FraudClaimWorkflow:
         run = self._run
         now = self._now()
         dpd = dpd_at(run.account, now)
-        planned = AgendaStep(key=f"{action.id}:claim-{run.claim.claim_id}", step_id=action.id,
-                             channel=action.channel.value, dpd=dpd, stage=stage_id(run.policy, dpd), due_at=now,
-                             cause=f"fraud claim {run.claim.claim_id}")
+        planned = AgendaStep(
+            key=f"{action.id}:claim-{run.claim.claim_id}",
+            step_id=action.id,
+            channel=action.channel.value,
+            dpd=dpd,
+            stage=stage_id(run.policy, dpd),
+            due_at=now,
+            cause=f"fraud claim {run.claim.claim_id}",
+        )
         info = workflow.info()
-        order = step_order(run.policy, run.account, planned, ladder_life=run.ladder_life, workflow_id=info.workflow_id,
-                           run_id=info.run_id, outstanding_minor=0, taken_at=now)
+        order = step_order(
+            run.policy,
+            run.account,
+            planned,
+            ladder_life=run.ladder_life,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            outstanding_minor=0,
+            taken_at=now,
+        )
         # The claim's own work (bookings, the declaration, the withdrawal) is not collection contact.
         await step_result(start_step(order, set()), order)
 
@@ -119,9 +138,15 @@ class FraudClaimWorkflow:
         self._status = status
         return await workflow.execute_activity_method(
             AccountActivities.record_fraud_claim,
-            FraudClaimRecorded(account_id=self._run.account.account_id, claim=self._run.claim, status=status,
-                               at=at or self._now(), withdraw_by=withdraw_by),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+            FraudClaimRecorded(
+                account_id=self._run.account.account_id,
+                claim=self._run.claim,
+                status=status,
+                at=at or self._now(),
+                withdraw_by=withdraw_by,
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=STEP_RETRY,
         )
 
     # --- time ----------------------------------------------------------------------------------------------
@@ -140,6 +165,6 @@ class FraudClaimWorkflow:
             timeout = timedelta(milliseconds=math.ceil(seconds * 1000))
         try:
             await workflow.wait_condition(lambda: bool(condition()), timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True

@@ -21,6 +21,8 @@ class LetterBatchWorkflow:
         # The workflow id is the batch's name: a schedule gives each run its own (id + the scheduled time).
         batch_id = workflow.info().workflow_id.replace(":", "").replace("+", "")
         return await workflow.execute_activity_method(
-            PrintMailActivities.produce_letter_batch, LetterBatchRequest(batch_id=batch_id),
-            start_to_close_timeout=BATCH_TIMEOUT, retry_policy=STEP_RETRY,
+            PrintMailActivities.produce_letter_batch,
+            LetterBatchRequest(batch_id=batch_id),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            retry_policy=STEP_RETRY,
         )

@@ -14,5 +14,16 @@ NEXT_ACTION = SearchAttributeKey.for_keyword("NextAction")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 
-ALL = [ACCOUNT_STATUS, STAGE, DPD, OUTSTANDING, CURRENCY, POLICY, POLICY_VERSION, SEGMENT, NEXT_ACTION,
-       NEXT_ACTION_AT, DUE_DATE]
+ALL = [
+    ACCOUNT_STATUS,
+    STAGE,
+    DPD,
+    OUTSTANDING,
+    CURRENCY,
+    POLICY,
+    POLICY_VERSION,
+    SEGMENT,
+    NEXT_ACTION,
+    NEXT_ACTION_AT,
+    DUE_DATE,
+]

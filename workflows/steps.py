@@ -49,6 +49,8 @@ async def step_result(running: workflow.ActivityHandle, order: StepOrder) -> Ste
         return await running
     except ActivityError as err:
         return await workflow.execute_activity_method(
-            ChannelActivities.record_failure, args=[order, str(err.cause or err)], start_to_close_timeout=STEP_TIMEOUT,
+            ChannelActivities.record_failure,
+            args=[order, str(err.cause or err)],
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )
