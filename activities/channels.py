@@ -22,7 +22,7 @@ from dunning.contact import CeaseContact
 from dunning.ladder import PlannedStep, dpd_at
 from dunning.letters import LetterFacts, attachment_facts, letter_facts
 from dunning.messages import MessageFacts, Templates
-from dunning.orders import StepOrder, StepResult
+from dunning.orders import CallDetails, StepOrder, StepResult, VisitDetails
 from dunning.outcomes import ContactOutcome
 from dunning.pacing import FollowUpPlan
 from dunning.policy import Action, Channel
@@ -91,6 +91,7 @@ IN_DOUBT = ("sending", "unknown")
 INVALID_POINT = {"sms": "invalid_number", "email": "invalid_email"}
 
 T = TypeVar("T")
+D = TypeVar("D", CallDetails, VisitDetails)
 
 CHANNEL_TABLES = {
     "email": "email_jobs",
@@ -295,8 +296,9 @@ class ChannelActivities:
             raise ApplicationError(f"stage of {order.planned.key} has no call cadence", non_retryable=True)
         if not order.contact_points:
             return await self._skip(order, "no phone number the stage may call")
+        call = _details(order, CallDetails)
         phones = [{"kind": p.kind, "owner": p.owner, "number": p.value} for p in order.contact_points]
-        for phone, disclose in zip(phones, order.may_disclose):
+        for phone, disclose in zip(phones, call.may_disclose):
             phone["may_disclose"] = disclose  # a contact who may not hear of the debt is asked only to pass word
         # The contact guard paces a day's attempts so the task alone never breaks a cap.
         attempts = order.check.attempts if order.check else stage.call_cadence.attempts_per_day
@@ -313,13 +315,13 @@ class ChannelActivities:
             min(stage.call_cadence.min_numbers, attempts),
             order.taken_at,
             stage.third_parties.value,
-            order.collector_queue,
+            call.collector_queue,
             order.step.id,
-            json.dumps(order.attempt_windows),
+            json.dumps(call.attempt_windows),
             then=lambda conn: write_follow_ups(
                 conn,
                 order.account.account_id,
-                order.follow_ups,
+                call.follow_ups,
                 order.taken_at,
                 order.check.rule_set if order.check else "",
             ),
@@ -327,7 +329,7 @@ class ChannelActivities:
         async with self._pool.acquire() as conn:
             # The queue's book size sets how often its other cases are followed up (domain §4).
             cases = await conn.fetchval(
-                "SELECT count(*) FROM accounts WHERE collector_queue = $1 AND status = 'open'", order.collector_queue
+                "SELECT count(*) FROM accounts WHERE collector_queue = $1 AND status = 'open'", call.collector_queue
             )
         return result.model_copy(update={"queue_cases": cases})
 
@@ -353,7 +355,7 @@ class ChannelActivities:
             order.account.currency,
             step.requires_approval,
             _initial_status(step, "queued"),
-            order.validation_period_ends,
+            order.message.validation_period_ends,
             facts.letter_ref,
             facts.model_dump_json(),
         )
@@ -362,7 +364,7 @@ class ChannelActivities:
     async def order_field_visit(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await self._skip(order, "no address to visit")
-        ref = visit_ref(order.action_key)
+        visit, ref = _details(order, VisitDetails), visit_ref(order.action_key)
         return await self._work_order(
             order,
             f"{order.step.visit_purpose} visit {ref} ordered",
@@ -371,10 +373,10 @@ class ChannelActivities:
             order.step.visit_purpose,
             order.contact_points[0].value,
             ref,
-            order.visit_reason,
-            order.field_queue,
-            order.visit_deadline,
-            json.dumps(order.invalid_addresses),
+            visit.reason,
+            visit.field_queue,
+            visit.deadline,
+            json.dumps(visit.invalid_addresses),
         )
 
     @activity.defn
@@ -436,10 +438,10 @@ class ChannelActivities:
             currency=account.currency,
             due_date=account.due_date,
             dpd=dpd_at(account, order.taken_at),
-            next_stage_dpd=order.next_stage_dpd,
-            late_fee_rate_per_day=order.late_fee_rate_per_day,
-            promised_minor=order.promise.amount_minor if order.promise else None,
-            promised_date=order.promise.due_date if order.promise else None,
+            next_stage_dpd=order.message.next_stage_dpd,
+            late_fee_rate_per_day=order.message.late_fee_rate_per_day,
+            promised_minor=order.message.promise.amount_minor if order.message.promise else None,
+            promised_date=order.message.promise.due_date if order.message.promise else None,
         )
 
     async def _work_order(
@@ -486,6 +488,13 @@ def _make_or_fail(make: Callable[[LetterFacts], T], facts: LetterFacts) -> T:
         return make(facts)
     except LetterError as err:
         raise ApplicationError(str(err), non_retryable=True) from None
+
+
+def _details(order: StepOrder, kind: type[D]) -> D:
+    """The order's details for its channel; an order without them is a bad order."""
+    if not isinstance(order.details, kind):
+        raise ApplicationError(f"{order.planned.key} carries no {kind.__name__}", non_retryable=True)
+    return order.details
 
 
 def _initial_status(step: Action, ready: str) -> str:

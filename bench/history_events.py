@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.stack import POLICIES, REGIONS, account_document, services
 from dunning.account import local_date
-from dunning.state import AccountView
+from dunning.view import AccountView
 from infra.billing import open_account
 from infra.temporal import ensure_search_attributes, local_binary
 from worker import build_worker

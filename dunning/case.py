@@ -26,7 +26,6 @@ from dunning.disputes import (
 from dunning.fraud import FraudClaimDecided, FraudClaimed, claim_problem
 from dunning.ledger import PaymentOutcome, ReversalOutcome, reopens
 from dunning.letters import LetterDelivery
-from dunning.money import format_amount
 from dunning.outcomes import (
     CONVERSATIONS,
     DEBTOR_EVENT_OF,
@@ -41,8 +40,9 @@ from dunning.outcomes import (
 from dunning.pacing import FollowUp, FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.policy import Agency, Channel, Policy, Strategy
-from dunning.state import AccountState, AccountView
+from dunning.state import AccountState
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification, closing_status, open_verification
+from dunning.view import AccountView, account_view
 
 Skipped = list[ladder.PlannedStep]
 
@@ -882,43 +882,4 @@ class Case:
     # --- what ops see --------------------------------------------------------------------------------------
 
     def view(self, now: datetime) -> AccountView:
-        state, ledger = self.state, self.state.ledger
-        dpd = ladder.dpd_at(self.account, now)
-        collecting = state.status == "open" and state.paused_since is None
-        step = self.next_step() if collecting else None
-        return AccountView(
-            account_id=self.account.account_id,
-            status=state.status,
-            policy=self.policy.ref,
-            stage=ladder.stage_id(self.policy, dpd),
-            dpd=dpd,
-            currency=self.account.currency,
-            outstanding_minor=ledger.outstanding_minor,
-            outstanding=format_amount(ledger.outstanding_minor, self.account.currency),
-            late_fee_minor=ledger.late_fee_minor,
-            paid_minor=ledger.paid_minor,
-            overpaid_minor=ledger.overpaid_minor,
-            next_action=step.key if step else None,
-            next_action_at=step.due_at if step else None,
-            actions_taken=state.actions_taken,
-            recent_actions=state.recent_actions,
-            rejected_signals=state.rejected_signals,
-            waiting_for_their_event=[f"resolution of dispute {r.dispute_id}" for r in state.early_resolutions]
-            + [f"documents for report {d.report_id}" for d in state.early_documents],
-            ceased_channels=state.ceased_channels,
-            collector_queue=state.collector_queue,
-            open_disputes=state.open_disputes,
-            verifications=state.verifications,
-            commitment=state.commitment,
-            broken_promises=state.broken_promises,
-            upcoming=sorted(state.agenda, key=lambda p: p.due_at),
-            follow_up_days=[day.day for day in state.follow_ups.days] if state.follow_ups else [],
-            validation_notice_sent_at=state.validation_notice_sent_at,
-            validation_period_ends=state.validation_period_ends,
-            invalid_points=self.book.invalid(),
-            lost_contact=state.lost_contact_since is not None,
-            fraud_claims=state.fraud_claims,
-            awaiting_approval=state.approvals,
-            placement=state.placement,
-            runs=state.runs,
-        )
+        return account_view(self.account, self.policy, self.state, now, self.next_step, self.book.invalid())

@@ -86,9 +86,9 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
         outstanding_minor=order.outstanding_minor,
         due_date=account.due_date,
         dpd=dpd_at(account, order.taken_at),
-        next_stage_dpd=order.next_stage_dpd,
-        late_fee_rate_per_day=order.late_fee_rate_per_day,
-        validation_period_ends=order.validation_period_ends,
+        next_stage_dpd=order.message.next_stage_dpd,
+        late_fee_rate_per_day=order.message.late_fee_rate_per_day,
+        validation_period_ends=order.message.validation_period_ends,
     )
 
 

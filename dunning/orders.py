@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning.approvals import ApprovalDecision, ApprovalRequest
+from dunning.channels import Channel
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
 from dunning.contact import CeaseContact, contact_points_for
@@ -20,7 +23,7 @@ from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, PlacementEvent
-from dunning.policy import Action, Agency, Channel, Policy, Stage
+from dunning.policy import Action, Agency, Policy, Stage
 from dunning.verification import DebtorEventReported
 from dunning.visits import VisitReport
 
@@ -30,8 +33,50 @@ def action_key(account_id: str, ladder_life: str, step_key: str) -> str:
     return f"{account_id}:{ladder_life}:{step_key}"
 
 
+class MessageDetails(Payload):
+    """What a text, an e-mail or a letter states beyond the amounts."""
+
+    kind: Literal["message"] = "message"
+    next_stage_dpd: int | None = None  # for texts that warn what happens next
+    late_fee_rate_per_day: Decimal | None = None
+    promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
+    validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
+
+
+class CallDetails(Payload):
+    """A call task: the queue it goes to, who may hear of the debt, when to ring, and the follow-up days."""
+
+    kind: Literal["call"] = "call"
+    collector_queue: str = ""
+    may_disclose: list[bool] = []  # per contact point: may the debt be discussed with who answers
+    attempt_windows: list[str] = []  # best windows, "10:00-11:30": the dialer spreads attempts over them
+    follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
+
+
+class VisitDetails(Payload):
+    """A field visit: why it is warranted, the field team, when it must be done, addresses found invalid."""
+
+    kind: Literal["visit"] = "visit"
+    reason: str = ""
+    field_queue: str = ""
+    deadline: datetime | None = None
+    invalid_addresses: list[str] = []
+
+
+class PlacementDetails(Payload):
+    """A placement: the agency the account goes to."""
+
+    kind: Literal["placement"] = "placement"
+    agency: Agency
+
+
+MESSAGE_CHANNELS = (Channel.sms, Channel.email, Channel.letter)
+ChannelDetails = Annotated[MessageDetails | CallDetails | VisitDetails | PlacementDetails, Field(discriminator="kind")]
+
+
 class StepOrder(Payload):
-    """One rung of the ladder to carry out; `action_key` makes carrying it out twice a no-op."""
+    """One rung of the ladder to carry out; `action_key` makes carrying it out twice a no-op. What only its channel
+    needs is in `details` (an internal task needs nothing more)."""
 
     action_key: str
     workflow_id: str
@@ -41,25 +86,21 @@ class StepOrder(Payload):
     step: Action
     stage: Stage | None
     contact_points: list[ContactPoint]
-    agency: Agency | None = None
-    next_stage_dpd: int | None = None  # for texts that warn what happens next
-    late_fee_rate_per_day: Decimal | None = None
     outstanding_minor: int
     paid_minor: int = 0  # a letter's statement: what was paid, and the late fees in the outstanding amount
     late_fee_minor: int = 0
-    collector_queue: str = ""
-    promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
-    may_disclose: list[bool] = []  # per contact point of a call: may the debt be discussed with who answers
-    follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
-    attempt_windows: list[str] = []  # a call's best windows, "10:00-11:30": the dialer spreads attempts over them
-    validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
-    # A field visit: why it is warranted, the field team, when it must be done, addresses found invalid.
-    visit_reason: str = ""
-    field_queue: str = ""
-    visit_deadline: datetime | None = None
-    invalid_addresses: list[str] = []
+    details: ChannelDetails | None = None
     taken_at: datetime  # business time
+
+    @property
+    def message(self) -> MessageDetails:
+        """What a text, an e-mail or a letter states (nothing, for a step of another channel)."""
+        return self.details if isinstance(self.details, MessageDetails) else MessageDetails()
+
+    @property
+    def agency(self) -> Agency | None:
+        return self.details.agency if isinstance(self.details, PlacementDetails) else None
 
 
 class StepResult(Payload):
@@ -260,8 +301,20 @@ def step_order(
     points = contact_points_for(
         account.contact_points if usable_points is None else usable_points, step.channel, stage, tried_last
     )
-    rules = policy.contact_rules
-    visits = policy.field_visits if step.channel is Channel.field_visit else None
+    details: ChannelDetails | None = None
+    if step.channel in MESSAGE_CHANNELS:
+        details = MessageDetails(
+            next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
+            late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
+            promise=promise,
+            validation_period_ends=validation_period_ends,
+        )
+    elif step.channel is Channel.call:
+        details = _call_details(policy, stage, points, collector_queue, follow_ups)
+    elif step.channel is Channel.field_visit:
+        details = _visit_details(policy, visit_reason, invalid_addresses or [], taken_at)
+    elif step.channel is Channel.agency and (agency := ladder.agency_for(policy, account.account_id)):
+        details = PlacementDetails(agency=agency)
     return StepOrder(
         action_key=action_key(account.account_id, ladder_life, planned.key),
         workflow_id=workflow_id,
@@ -271,26 +324,36 @@ def step_order(
         step=step,
         stage=stage,
         contact_points=points,
-        may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points]
-        if rules and stage and step.channel is Channel.call
-        else [],
-        follow_ups=follow_ups,
-        validation_period_ends=validation_period_ends,
-        visit_reason=visit_reason,
-        field_queue=visits.queue if visits else "",
-        visit_deadline=taken_at + timedelta(days=visits.complete_within_days) if visits else None,
-        invalid_addresses=invalid_addresses or [] if step.channel is Channel.field_visit else [],
-        attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)]
-        if rules and step.channel is Channel.call
-        else [],
-        agency=ladder.agency_for(policy, account.account_id) if step.channel is Channel.agency else None,
-        next_stage_dpd=ladder.next_stage_dpd(policy, planned.dpd),
-        late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
         outstanding_minor=outstanding_minor,
         paid_minor=paid_minor,
         late_fee_minor=late_fee_minor,
-        collector_queue=collector_queue,
-        promise=promise,
         check=check,
+        details=details,
         taken_at=taken_at,
+    )
+
+
+def _call_details(
+    policy: Policy,
+    stage: Stage | None,
+    points: list[ContactPoint],
+    collector_queue: str,
+    follow_ups: FollowUpPlan | None,
+) -> CallDetails:
+    rules = policy.contact_rules
+    return CallDetails(
+        collector_queue=collector_queue,
+        may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points] if rules and stage else [],
+        attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)] if rules else [],
+        follow_ups=follow_ups,
+    )
+
+
+def _visit_details(policy: Policy, reason: str, invalid_addresses: list[str], taken_at: datetime) -> VisitDetails:
+    visits = policy.field_visits
+    return VisitDetails(
+        reason=reason,
+        field_queue=visits.queue if visits else "",
+        deadline=taken_at + timedelta(days=visits.complete_within_days) if visits else None,
+        invalid_addresses=invalid_addresses,
     )

@@ -1,4 +1,4 @@
-"""The account workflow's input, its carried state, and the view that the `state` query returns."""
+"""The account workflow's input and its carried state (dunning/view.py: what the `state` query shows of it)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
 from dunning.letters import LetterDelivery
-from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated, PointRecord
+from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.policy import Channel, Policy
@@ -120,39 +120,3 @@ class AccountRun(Payload):
     clock: DemoClock | None = None
     # Continue-as-new at this history length even if the server has not suggested it yet.
     continue_as_new_after_events: int = Field(default=2000, ge=100)
-
-
-class AccountView(Payload):
-    account_id: str
-    status: AccountStatus
-    policy: str
-    stage: str
-    dpd: int
-    currency: str
-    outstanding_minor: int
-    outstanding: str
-    late_fee_minor: int
-    paid_minor: int
-    overpaid_minor: int
-    next_action: str | None
-    next_action_at: datetime | None
-    actions_taken: int
-    recent_actions: list[ActionRecord]
-    rejected_signals: list[str]
-    waiting_for_their_event: list[str]  # news that overtook what it is about (a resolution before its dispute)
-    ceased_channels: list[Channel]
-    collector_queue: str
-    open_disputes: list[DisputeOpened]
-    verifications: list[Verification]
-    commitment: Commitment | None
-    broken_promises: int
-    upcoming: list[AgendaStep]  # reactions and reminders still to come
-    follow_up_days: list[date] = []  # days a collector works the case before the next stage
-    validation_notice_sent_at: datetime | None = None
-    validation_period_ends: date | None = None
-    invalid_points: list[PointRecord]
-    lost_contact: bool
-    fraud_claims: list[FraudClaimed]
-    awaiting_approval: list[ApprovalRequest] = []
-    placement: Placement | None = None
-    runs: int

@@ -43,8 +43,9 @@ from dunning.money import exponent, to_minor
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
 from dunning.policy import PolicyError, load_policy
-from dunning.state import AccountRun, AccountView
+from dunning.state import AccountRun
 from dunning.verification import DebtorEventReported, DocumentsVerified
+from dunning.view import AccountView
 from dunning.visits import VisitReport
 from infra import call_queue
 from workflows import search_attributes as sa

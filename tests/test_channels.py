@@ -151,10 +151,14 @@ async def test_a_retaken_call_task_writes_the_follow_up_days_of_the_plan_that_ho
     case = Case(account, load_policy("consumer_loan"), AccountState(ledger=Ledger(principal_minor=1), opened_at=DUE_AT))
     task = next(p for p in case.plan if p.key == "call_task@6")
     plan = case.follow_up_plan(task, case.contact_check(task, task.due_at), task.due_at, order.action_key)
-    first = await ActivityEnvironment().run(channels.create_call_task, order.model_copy(update={"follow_ups": plan}))
+
+    def following_up(plan):
+        return order.model_copy(update={"details": order.details.model_copy(update={"follow_ups": plan})})
+
+    first = await ActivityEnvironment().run(channels.create_call_task, following_up(plan))
     # Taken again after giving way to news that changed the plan: the task stays filed once, the new days hold.
     fewer = plan.model_copy(update={"days": plan.days[:2]})
-    again = await ActivityEnvironment().run(channels.create_call_task, order.model_copy(update={"follow_ups": fewer}))
+    again = await ActivityEnvironment().run(channels.create_call_task, following_up(fewer))
     rows = await pool.fetch("SELECT day, status FROM follow_ups WHERE account_id = $1 ORDER BY day", account.account_id)
     assert (first.status, again.status, first.reference) == ("done", "done", again.reference)
     assert first.queue_cases >= 1 and again.queue_cases >= 1  # its queue counts it among its open accounts

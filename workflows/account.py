@@ -46,8 +46,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.placements import AgencyReport, Placement, RecallRequest
-    from dunning.state import AccountRun, AccountState, AccountView, ActionRecord
+    from dunning.state import AccountRun, AccountState, ActionRecord
     from dunning.verification import DebtorEventReported, DocumentsVerified
+    from dunning.view import AccountView
     from dunning.visits import VisitReport
     from workflows import search_attributes as sa
     from workflows.fraud_claim import FraudClaimWorkflow
