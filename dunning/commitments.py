@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from dunning.account import MAX_MINOR, AccountDocument, EventId, Payload, local_date, local_datetime
+from dunning.actions import Action
 from dunning.ladder import AgendaStep, dpd_on, stage_id
-from dunning.policy import Action, CommitmentRules, Policy
+from dunning.policy import Policy
+from dunning.policy_rules import CommitmentRules
 
 PromiseChannel = Literal["call", "sms", "email", "field_visit", "web", "branch"]
 Verdict = Literal["open", "kept", "kept_in_part", "broken"]

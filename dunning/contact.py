@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import AwareDatetime, Field
 
 from dunning.account import PHONE_KINDS, ContactPoint, EventId, Payload
-from dunning.policy import Action, Channel, Stage, ThirdParties
+from dunning.actions import Action, Stage
+from dunning.channels import Channel, ThirdParties
 
 # Channels that reach the debtor; placements and internal work do not, so a cease request does not stop them.
 CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Channel.field_visit)

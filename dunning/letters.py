@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from dunning.account import EventId, Payload, local_date
 from dunning.channels import work_order_ref
 from dunning.ladder import dpd_at
-from dunning.policy import PointFailure
+from dunning.policy_rules import PointFailure
 
 if TYPE_CHECKING:
     from dunning.orders import StepOrder
@@ -55,15 +55,17 @@ class LetterFacts(Payload):
 
 def letter_facts(order: StepOrder) -> LetterFacts:
     step = order.step
+    if step.template is None or step.letter_kind is None or step.delivery is None:
+        raise ValueError(f"step {step.id!r} is not a letter")
     return _facts(order, step.template, step.letter_kind, step.delivery, order.contact_points[0].value)
 
 
 def attachment_facts(order: StepOrder) -> LetterFacts:
     """An e-mail's attached letter: to the debtor's postal address on file, delivered with the mail."""
-    addresses = order.account.points("address")
-    return _facts(
-        order, order.step.attach_letter, order.step.attach_letter, "email", addresses[0].value if addresses else ""
-    )
+    letter, addresses = order.step.attach_letter, order.account.points("address")
+    if letter is None:
+        raise ValueError(f"step {order.step.id!r} attaches no letter")
+    return _facts(order, letter, letter, "email", addresses[0].value if addresses else "")
 
 
 def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: str) -> LetterFacts:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning.actions import Action, Stage
 from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.channels import Channel
 from dunning.commitments import Instalment, PromiseFacts
@@ -23,7 +24,8 @@ from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, PlacementEvent
-from dunning.policy import Action, Agency, Policy, Stage
+from dunning.policy import Policy
+from dunning.policy_rules import Agency
 from dunning.verification import DebtorEventReported
 from dunning.visits import VisitReport
 

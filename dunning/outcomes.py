@@ -9,8 +9,10 @@ from typing import Literal, get_args
 from pydantic import AwareDatetime, BaseModel, Field
 
 from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId, Payload, local_date, local_datetime
+from dunning.actions import Strategy
 from dunning.ladder import AgendaStep, dpd_on, stage_id
-from dunning.policy import PointFailure, Policy, Strategy
+from dunning.policy import Policy
+from dunning.policy_rules import PointFailure
 
 OutcomeCode = Literal[
     "reached",

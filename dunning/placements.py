@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from dunning.account import MAX_MINOR, EventId, Payload
 from dunning.channels import work_order_ref
-from dunning.policy import Agency
+from dunning.policy_rules import Agency
 
 
 class Placement(BaseModel):

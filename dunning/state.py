@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision, ApprovalRequest
+from dunning.channels import Channel
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
 from dunning.contact import CeaseContact
@@ -20,7 +21,7 @@ from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
-from dunning.policy import Channel, Policy
+from dunning.policy import Policy
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
 

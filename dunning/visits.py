@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from dunning.account import MAX_MINOR, EventId, Payload
 from dunning.channels import work_order_ref
 from dunning.outcomes import ContactBook
-from dunning.policy import FieldVisitRules
+from dunning.policy_rules import FieldVisitRules
 
 VisitPurpose = Literal["pressure", "tracing"]
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dunning.account import ContactPoint
+from dunning.channels import Channel, ThirdParties
 from dunning.compliance import ContactMade, RulesError, check, load_rules, may_disclose
-from dunning.policy import Channel, ThirdParties
 from tests.conftest import make_account
 
 RULE_SETS = {name: load_rules(name) for name in ("cn_consumer", "us_reg_f")}

@@ -1,0 +1,146 @@
+"""The account's money in PostgreSQL: payments, reversals, promises and plans."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from temporalio import activity
+
+from activities.step_log import log_skipped
+from dunning.orders import CommitmentRecorded, PaymentRecorded, ReversalRecorded
+from infra.logging import activity_logger
+
+
+class PaymentRecords:
+    """Records of what was paid, reversed or promised."""
+
+    _pool: asyncpg.Pool
+
+    @activity.defn
+    async def record_payment(self, recorded: PaymentRecorded) -> None:
+        outcome = recorded.outcome
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO payments (account_id, payment_id, verdict, reason, amount_minor, applied_minor,
+                    overpaid_minor, currency, paid_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (account_id, payment_id) DO UPDATE SET
+                    verdict = EXCLUDED.verdict, reason = EXCLUDED.reason, amount_minor = EXCLUDED.amount_minor,
+                    applied_minor = EXCLUDED.applied_minor, overpaid_minor = EXCLUDED.overpaid_minor,
+                    currency = EXCLUDED.currency, paid_at = EXCLUDED.paid_at, recorded_at = now()
+                -- A refused payment id may come again, corrected; an applied one never changes.
+                WHERE payments.verdict = 'rejected'
+                """,
+                recorded.account_id,
+                outcome.payment_id,
+                outcome.verdict,
+                outcome.reason,
+                outcome.amount_minor,
+                outcome.applied_minor,
+                outcome.overpaid_minor,
+                recorded.currency,
+                recorded.paid_at,
+            )
+            await conn.execute(
+                "UPDATE accounts SET outstanding_minor = $2, status = $3, updated_at = now() WHERE account_id = $1",
+                recorded.account_id,
+                outcome.outstanding_after_minor,
+                recorded.account_status,
+            )
+        activity_logger().info(
+            "payment recorded",
+            payment_id=outcome.payment_id,
+            verdict=outcome.verdict,
+            overpaid_minor=outcome.overpaid_minor,
+        )
+
+    @activity.defn
+    async def record_reversal(self, recorded: ReversalRecorded) -> None:
+        outcome = recorded.outcome
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO payment_reversals (account_id, payment_id, verdict, reason, restored_minor, reversed_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)"
+                # A refused reversal (unknown payment id) may come again once the payment has arrived.
+                " ON CONFLICT (account_id, payment_id) DO UPDATE SET verdict = EXCLUDED.verdict,"
+                " reason = EXCLUDED.reason, restored_minor = EXCLUDED.restored_minor,"
+                " reversed_at = EXCLUDED.reversed_at, recorded_at = now()"
+                " WHERE payment_reversals.verdict = 'rejected'",
+                recorded.account_id,
+                outcome.payment_id,
+                outcome.verdict,
+                outcome.reason,
+                outcome.restored_minor,
+                recorded.reversed_at,
+            )
+            await conn.execute(
+                "UPDATE accounts SET outstanding_minor = $2, status = $3,"
+                " closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE closed_at END, updated_at = now()"
+                " WHERE account_id = $1",
+                recorded.account_id,
+                outcome.outstanding_after_minor,
+                recorded.account_status,
+            )
+            await log_skipped(
+                conn,
+                recorded.account_id,
+                recorded.workflow_id,
+                recorded.ladder_life,
+                recorded.skipped,
+                "fell due while the account was closed",
+            )
+        activity_logger().info(
+            "payment reversal recorded",
+            payment_id=outcome.payment_id,
+            verdict=outcome.verdict,
+            account_status=recorded.account_status,
+        )
+
+    @activity.defn
+    async def record_commitment(self, recorded: CommitmentRecorded) -> None:
+        instalments = json.dumps(
+            [{"amount_minor": i.amount_minor, "due_date": i.due_date.isoformat()} for i in recorded.instalments]
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO commitments (account_id, commitment_id, kind, status, reason, instalments, total_minor,
+                    paid_minor, taken_by, channel, made_at, decided_at, negative_record, failed_debit_fee)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                ON CONFLICT (account_id, commitment_id) DO UPDATE SET
+                    status = EXCLUDED.status, paid_minor = EXCLUDED.paid_minor, decided_at = EXCLUDED.decided_at,
+                    negative_record = EXCLUDED.negative_record, failed_debit_fee = EXCLUDED.failed_debit_fee
+                """,
+                recorded.account_id,
+                recorded.commitment_id,
+                recorded.kind,
+                recorded.status,
+                recorded.reason,
+                instalments,
+                sum(i.amount_minor for i in recorded.instalments),
+                recorded.paid_minor,
+                recorded.taken_by,
+                recorded.channel,
+                recorded.made_at,
+                recorded.decided_at,
+                recorded.negative_record,
+                recorded.failed_debit_fee,
+            )
+            await conn.execute(
+                "UPDATE accounts SET broken_promises = $2, updated_at = now() WHERE account_id = $1",
+                recorded.account_id,
+                recorded.broken_promises,
+            )
+            await log_skipped(
+                conn,
+                recorded.account_id,
+                recorded.workflow_id,
+                recorded.ladder_life,
+                recorded.skipped,
+                f"fell due while {recorded.kind} {recorded.commitment_id} was open",
+            )
+        activity_logger().info(
+            "commitment recorded", kind=recorded.kind, commitment_id=recorded.commitment_id, status=recorded.status
+        )
