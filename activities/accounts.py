@@ -61,9 +61,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
             )
             await log_skipped(
                 conn,
-                account.account_id,
-                opened.workflow_id,
-                opened.ladder_life,
+                opened.ref,
                 opened.skipped,
                 "already past when the account opened",
             )
@@ -72,9 +70,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
     @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:
         async with self._pool.acquire() as conn:
-            await log_skipped(
-                conn, resumed.account_id, resumed.workflow_id, resumed.ladder_life, resumed.skipped, resumed.reason
-            )
+            await log_skipped(conn, resumed.ref, resumed.skipped, resumed.reason)
         activity_logger().info("collection resumed", skipped=len(resumed.skipped))
 
     @activity.defn
@@ -83,7 +79,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
             await conn.execute(
                 "UPDATE accounts SET status = $2, closed_at = $3, outstanding_minor = $4, updated_at = now()"
                 " WHERE account_id = $1",
-                closed.account_id,
+                closed.ref.account_id,
                 closed.status,
                 closed.closed_at,
                 closed.outstanding_minor,

@@ -90,7 +90,7 @@ class ContactRecords:
                 " note, occurred_at, verdict, strategy, settled_at)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 " ON CONFLICT (account_id, event_id) DO NOTHING",
-                recorded.account_id,
+                recorded.ref.account_id,
                 *row,
                 recorded.verdict,
                 recorded.strategy,
@@ -115,7 +115,7 @@ class ContactRecords:
                     "INSERT INTO contact_points (account_id, value, kind, owner, status)"
                     " VALUES ($1, $2, '', '', 'replaced')"
                     " ON CONFLICT (account_id, value) DO UPDATE SET status = 'replaced', updated_at = now()",
-                    recorded.account_id,
+                    recorded.ref.account_id,
                     recorded.removed_point,
                 )
             await conn.executemany(
@@ -130,7 +130,7 @@ class ContactRecords:
                 """,
                 [
                     (
-                        recorded.account_id,
+                        recorded.ref.account_id,
                         r.point.value,
                         r.point.kind,
                         r.point.owner,
@@ -144,9 +144,7 @@ class ContactRecords:
             )
             await log_skipped(
                 conn,
-                recorded.account_id,
-                recorded.workflow_id,
-                recorded.ladder_life,
+                recorded.ref,
                 recorded.skipped,
                 "fell due while the validation notice waited for an address",
             )
@@ -164,7 +162,7 @@ class ContactRecords:
         async with self._pool.acquire() as conn:
             await record_check(
                 conn,
-                deferred.account_id,
+                deferred.ref.account_id,
                 deferred.action_key,
                 deferred.planned,
                 deferred.check,
@@ -178,7 +176,7 @@ class ContactRecords:
     @activity.defn
     async def plan_follow_ups(self, planned: FollowUpsPlanned) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            await write_follow_ups(conn, planned.account_id, planned.plan, planned.now, planned.rule_set)
+            await write_follow_ups(conn, planned.ref.account_id, planned.plan, planned.now, planned.rule_set)
         activity_logger().info("follow-ups planned", task=planned.plan.task_key, days=len(planned.plan.days))
 
 

@@ -24,7 +24,7 @@ class PauseRecords:
                 await conn.execute(
                     "INSERT INTO disputes (account_id, dispute_id, subject, details, opened_at)"
                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, dispute_id) DO NOTHING",
-                    recorded.account_id,
+                    recorded.ref.account_id,
                     event.dispute_id,
                     event.subject,
                     event.details,
@@ -33,22 +33,20 @@ class PauseRecords:
             elif recorded.verdict == "applied":
                 await conn.execute(
                     "UPDATE disputes SET outcome = $3, resolved_at = $4 WHERE account_id = $1 AND dispute_id = $2",
-                    recorded.account_id,
+                    recorded.ref.account_id,
                     event.dispute_id,
                     event.outcome,
                     event.resolved_at,
                 )
             await conn.execute(
                 "UPDATE accounts SET collector_queue = $2, status = $3, updated_at = now() WHERE account_id = $1",
-                recorded.account_id,
+                recorded.ref.account_id,
                 recorded.collector_queue,
                 recorded.account_status,
             )
             await log_skipped(
                 conn,
-                recorded.account_id,
-                recorded.workflow_id,
-                recorded.ladder_life,
+                recorded.ref,
                 recorded.skipped,
                 "fell due while a dispute of the debt was open",
             )
@@ -68,7 +66,7 @@ class PauseRecords:
                 " decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 " ON CONFLICT (account_id, report_id) DO UPDATE SET status = EXCLUDED.status,"
                 " decided_at = EXCLUDED.decided_at",
-                recorded.account_id,
+                recorded.ref.account_id,
                 report.report_id,
                 report.event,
                 report.details,
@@ -79,14 +77,12 @@ class PauseRecords:
             )
             await conn.execute(
                 "UPDATE accounts SET status = $2, updated_at = now() WHERE account_id = $1",
-                recorded.account_id,
+                recorded.ref.account_id,
                 recorded.account_status,
             )
             await log_skipped(
                 conn,
-                recorded.account_id,
-                recorded.workflow_id,
-                recorded.ladder_life,
+                recorded.ref,
                 recorded.skipped,
                 f"fell due while a {report.event} report was verified",
             )
@@ -110,7 +106,7 @@ class PauseRecords:
             await conn.execute(
                 "INSERT INTO fraud_claims (account_id, claim_id, clues, taken_by, claimed_at, status)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, claim_id) DO NOTHING",
-                recorded.account_id,
+                recorded.ref.account_id,
                 claim.claim_id,
                 claim.clues,
                 claim.taken_by,
@@ -120,14 +116,14 @@ class PauseRecords:
             await conn.execute(
                 f"UPDATE fraud_claims SET status = $3, withdraw_by = COALESCE($4, withdraw_by)"
                 f"{f', {stamp} = $5' if stamp else ''} WHERE account_id = $1 AND claim_id = $2",
-                recorded.account_id,
+                recorded.ref.account_id,
                 claim.claim_id,
                 recorded.status,
                 recorded.withdraw_by,
                 *([recorded.at] if stamp else []),
             )
             account_status = await conn.fetchval(
-                "SELECT status FROM accounts WHERE account_id = $1", recorded.account_id
+                "SELECT status FROM accounts WHERE account_id = $1", recorded.ref.account_id
             )
         activity_logger().info("fraud claim recorded", claim_id=claim.claim_id, status=recorded.status)
         return account_status

@@ -33,7 +33,7 @@ class PaymentRecords:
                 -- A refused payment id may come again, corrected; an applied one never changes.
                 WHERE payments.verdict = 'rejected'
                 """,
-                recorded.account_id,
+                recorded.ref.account_id,
                 outcome.payment_id,
                 outcome.verdict,
                 outcome.reason,
@@ -45,7 +45,7 @@ class PaymentRecords:
             )
             await conn.execute(
                 "UPDATE accounts SET outstanding_minor = $2, status = $3, updated_at = now() WHERE account_id = $1",
-                recorded.account_id,
+                recorded.ref.account_id,
                 outcome.outstanding_after_minor,
                 recorded.account_status,
             )
@@ -68,7 +68,7 @@ class PaymentRecords:
                 " reason = EXCLUDED.reason, restored_minor = EXCLUDED.restored_minor,"
                 " reversed_at = EXCLUDED.reversed_at, recorded_at = now()"
                 " WHERE payment_reversals.verdict = 'rejected'",
-                recorded.account_id,
+                recorded.ref.account_id,
                 outcome.payment_id,
                 outcome.verdict,
                 outcome.reason,
@@ -79,15 +79,13 @@ class PaymentRecords:
                 "UPDATE accounts SET outstanding_minor = $2, status = $3,"
                 " closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE closed_at END, updated_at = now()"
                 " WHERE account_id = $1",
-                recorded.account_id,
+                recorded.ref.account_id,
                 outcome.outstanding_after_minor,
                 recorded.account_status,
             )
             await log_skipped(
                 conn,
-                recorded.account_id,
-                recorded.workflow_id,
-                recorded.ladder_life,
+                recorded.ref,
                 recorded.skipped,
                 "fell due while the account was closed",
             )
@@ -113,7 +111,7 @@ class PaymentRecords:
                     status = EXCLUDED.status, paid_minor = EXCLUDED.paid_minor, decided_at = EXCLUDED.decided_at,
                     negative_record = EXCLUDED.negative_record, failed_debit_fee = EXCLUDED.failed_debit_fee
                 """,
-                recorded.account_id,
+                recorded.ref.account_id,
                 recorded.commitment_id,
                 recorded.kind,
                 recorded.status,
@@ -130,14 +128,12 @@ class PaymentRecords:
             )
             await conn.execute(
                 "UPDATE accounts SET broken_promises = $2, updated_at = now() WHERE account_id = $1",
-                recorded.account_id,
+                recorded.ref.account_id,
                 recorded.broken_promises,
             )
             await log_skipped(
                 conn,
-                recorded.account_id,
-                recorded.workflow_id,
-                recorded.ladder_life,
+                recorded.ref,
                 recorded.skipped,
                 f"fell due while {recorded.kind} {recorded.commitment_id} was open",
             )

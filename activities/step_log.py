@@ -13,7 +13,7 @@ import asyncpg
 from activities.outbox import withdraw
 from dunning.compliance import Check
 from dunning.ladder import PlannedStep
-from dunning.orders import StepOrder, StepResult, action_key
+from dunning.orders import AccountRef, StepOrder, StepResult, action_key
 from dunning.pacing import FollowUpPlan
 from infra.logging import activity_logger
 
@@ -132,9 +132,7 @@ async def recorded_result(conn: asyncpg.Connection, key: str) -> StepResult:
 
 async def log_skipped(
     conn: asyncpg.Connection,
-    account_id: str,
-    workflow_id: str,
-    ladder_life: str,
+    ref: AccountRef,
     skipped: list[PlannedStep],
     reason: str,
 ) -> None:
@@ -147,9 +145,9 @@ async def log_skipped(
         """,
         [
             (
-                action_key(account_id, ladder_life, p.key),
-                account_id,
-                workflow_id,
+                action_key(ref.account_id, ref.ladder_life, p.key),
+                ref.account_id,
+                ref.workflow_id,
                 p.step_id,
                 p.channel,
                 p.dpd,

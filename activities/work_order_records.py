@@ -38,7 +38,7 @@ class WorkOrderRecords:
                     " requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                     request.approval_ref,
                     request.action_key,
-                    recorded.account_id,
+                    recorded.ref.account_id,
                     request.step_id,
                     request.channel,
                     recorded.approvers,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, Payload
@@ -116,6 +116,31 @@ class StepResult(Payload):
     point_outcome: ContactOutcome | None = None
 
 
+class AccountRef(Payload):
+    """Which account: the account, its workflow, and the life of its ladder (the first run id of a life, stable
+    across continue-as-new: action keys are built from it). Its workflow builds it once; every record carries it."""
+
+    account_id: str
+    workflow_id: str
+    ladder_life: str
+
+
+class AccountRecord(Payload):
+    """A record of what happened to an account, for the account's rows in PostgreSQL."""
+
+    ref: AccountRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_identity(cls, data: Any) -> Any:
+        """A record written before the identity had its own model (an activity task in flight across a deploy)
+        carries it flat, in part: it is read into `ref`."""
+        if isinstance(data, dict) and "ref" not in data and "account_id" in data:
+            data = dict(data)
+            data["ref"] = {name: data.pop(name, "") for name in AccountRef.model_fields}
+        return data
+
+
 class AccountOpened(Payload):
     account: AccountDocument
     workflow_id: str
@@ -126,54 +151,47 @@ class AccountOpened(Payload):
     collector_queue: str = ""
     skipped: list[PlannedStep]  # steps already past when the account arrived
 
+    @property
+    def ref(self) -> AccountRef:
+        return AccountRef(
+            account_id=self.account.account_id, workflow_id=self.workflow_id, ladder_life=self.ladder_life
+        )
 
-class PaymentRecorded(Payload):
-    account_id: str
-    workflow_id: str
+
+class PaymentRecorded(AccountRecord):
     outcome: PaymentOutcome
     paid_at: datetime
     currency: str
     account_status: str
 
 
-class ReversalRecorded(Payload):
-    account_id: str
-    workflow_id: str
+class ReversalRecorded(AccountRecord):
     outcome: ReversalOutcome
     reversed_at: datetime
     account_status: str
-    ladder_life: str
     skipped: list[PlannedStep]  # steps that fell due while the account was closed, when a reversal reopens it
 
 
-class DisputeRecorded(Payload):
-    account_id: str
-    workflow_id: str
+class DisputeRecorded(AccountRecord):
     event: DisputeOpened | DisputeResolved
     verdict: str  # applied, duplicate, rejected: <why>
     collector_queue: str
     account_status: str
-    ladder_life: str
     skipped: list[PlannedStep]  # steps that fell due while collection was paused, when it resumes
 
 
-class VerificationRecorded(Payload):
-    account_id: str
-    workflow_id: str
+class VerificationRecorded(AccountRecord):
     report: DebtorEventReported
     status: str  # awaiting_documents, confirmed, not_confirmed, expired
     review_by: datetime | None
     decided_at: datetime | None
     account_status: str
-    ladder_life: str
     skipped: list[PlannedStep]  # steps that fell due while contact was stopped, when collection resumes
 
 
-class CommitmentRecorded(Payload):
+class CommitmentRecorded(AccountRecord):
     """A promise or plan taken, refused, or decided (kept, kept in part, broken, replaced)."""
 
-    account_id: str
-    workflow_id: str
     commitment_id: str
     kind: str  # promise, plan
     status: str  # open, kept, kept_in_part, broken, replaced, closed, rejected
@@ -189,29 +207,24 @@ class CommitmentRecorded(Payload):
     # feed act on these.
     negative_record: bool = False
     failed_debit_fee: bool = False
-    ladder_life: str
     skipped: list[PlannedStep] = []  # ladder steps that fell due while it was open, when the ladder resumes
 
 
-class ContactRecorded(Payload):
+class ContactRecorded(AccountRecord):
     """An outcome or contact update, what it was judged, and the contact points it changed."""
 
-    account_id: str
-    workflow_id: str
     event: ContactOutcome | ContactUpdated | LetterDelivery | VisitReport
     verdict: str  # applied, duplicate, rejected: <why>, or what an update did (added, corrected, revalidated)
     strategy: str | None = None
     changed_points: list[PointRecord] = []
     removed_point: str | None = None  # the value a correction replaced
     settled_at: datetime | None = None  # business time the account took it in
-    ladder_life: str = ""
     skipped: list[PlannedStep] = []  # steps that fell due while a validation notice waited for an address
 
 
-class ApprovalRecorded(Payload):
+class ApprovalRecorded(AccountRecord):
     """A step filed to wait for approval (no decision yet), or the decision taken on it."""
 
-    account_id: str
     request: ApprovalRequest
     approvers: list[str] = []  # who may decide, when the request is filed
     decision: ApprovalDecision | None = None
@@ -231,44 +244,37 @@ class PlacementRecorded(Payload):
     at: datetime
 
 
-class FraudClaimRecorded(Payload):
-    account_id: str
+class FraudClaimRecorded(AccountRecord):
     claim: FraudClaimed
     status: str  # clues_recorded, declaration_signed, sent_to_creditor, confirmed, rejected, lapsed
     at: datetime
     withdraw_by: datetime | None = None
 
 
-class CollectionResumed(Payload):
+class CollectionResumed(AccountRecord):
     """The ladder picks up again after a pause that no record of its own covers (a fraud claim, a promise)."""
 
-    account_id: str
-    workflow_id: str
-    ladder_life: str
     skipped: list[PlannedStep]
     reason: str
 
 
-class ContactDeferred(Payload):
+class ContactDeferred(AccountRecord):
     """The guard moved a step: the evidence of why, and until when."""
 
-    account_id: str
     action_key: str
     planned: PlannedStep
     check: Check
 
 
-class FollowUpsPlanned(Payload):
+class FollowUpsPlanned(AccountRecord):
     """The account's follow-up days from `now` on, replacing those planned before."""
 
-    account_id: str
     plan: FollowUpPlan
     now: datetime
     rule_set: str = ""
 
 
-class AccountClosed(Payload):
-    account_id: str
+class AccountClosed(AccountRecord):
     status: str
     closed_at: datetime
     outstanding_minor: int
