@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.billing import InputError, parse_csv, parse_json_document, parse_payment
+from client.inputs import InputError, parse_csv, parse_json_document, parse_payment
 
 ROOT = Path(__file__).resolve().parent.parent
 # A port nothing listens on: if a command ever got past validation it would fail to connect, never open accounts.
@@ -232,9 +232,9 @@ def cli(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     bad_json.write_text(json.dumps(document(currency="RMB")), encoding="utf-8")
     bad_csv = write_csv(directory, HEADER, ANN, BOB.replace("Asia/Tokyo", "Asia/Tokio"))
     commands = {
-        "open bad document": ["open", str(bad_json)],
-        "import bad row": ["import", str(bad_csv)],
-        "pay negative": ["pay", "X", "--amount", "-5", "--payment-id", "P"],
+        "open bad document": ["accounts", "open", str(bad_json)],
+        "import bad row": ["accounts", "import", str(bad_csv)],
+        "pay negative": ["payments", "pay", "X", "--amount", "-5", "--payment-id", "P"],
     }
     env = {**os.environ, "TEMPORAL_ADDRESS": NO_TEMPORAL}
     running = {
