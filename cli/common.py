@@ -7,6 +7,8 @@ import functools
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
 
@@ -85,7 +87,16 @@ def show(data: Any, as_json: bool, lines: list[str]) -> None:
     elif isinstance(data, BaseModel):
         click.echo(data.model_dump_json(indent=2))
     else:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """What JSON lacks: dates as ISO 8601, database sums (Decimal) as the integers they are."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return str(value)
 
 
 def fields(record: dict[str, Any]) -> list[str]:

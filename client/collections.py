@@ -7,7 +7,10 @@ an account's refusal comes back as an `InputError` that says why.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -50,6 +53,18 @@ class CollectionsClient:
         except RuntimeError as err:
             raise InputError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
         return cls(temporal, settings.task_queue)
+
+    @classmethod
+    @asynccontextmanager
+    async def connected(cls, settings: Settings | None = None) -> AsyncIterator[CollectionsClient]:
+        """`connect` for a short-lived process such as a script: on leaving, the Temporal client is let go while the
+        event loop still runs, or the interpreter can abort at exit (temporalio/sdk-python#300)."""
+        collections = await cls.connect(settings)
+        try:
+            yield collections
+        finally:
+            del collections
+            gc.collect()
 
     async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as

@@ -19,8 +19,8 @@ async def by_agency(pool: asyncpg.Pool) -> list[dict]:
     rows = await pool.fetch(
         """
         SELECT p.agency_id, p.currency, count(*) AS placements, count(*) FILTER (WHERE p.status = 'placed') AS open,
-               sum(p.placed_minor) AS placed, sum(p.recovered_minor) AS recovered,
-               coalesce(sum(r.commission), 0) AS commission
+               sum(p.placed_minor) AS placed_minor, sum(p.recovered_minor) AS recovered_minor,
+               coalesce(sum(r.commission), 0) AS commission_minor
         FROM agency_placements p
         LEFT JOIN (SELECT placement_ref, sum(commission_minor) AS commission FROM agency_reports
                    GROUP BY placement_ref) r USING (placement_ref)
@@ -37,9 +37,14 @@ async def performance(pool: asyncpg.Pool) -> list[str]:
 
 def describe(rows: list[dict]) -> list[str]:
     """`by_agency` for a person: amounts in major units, and the recovery rate."""
-    return [
-        f"{r['agency_id']} {r['currency']}: {r['placements']} placements ({r['open']} open), placed "
-        f"{format_amount(r['placed'], r['currency'])}, recovered {format_amount(r['recovered'], r['currency'])} "
-        f"({r['recovered'] / r['placed']:.1%}), commission {format_amount(r['commission'], r['currency'])}"
-        for r in rows
-    ]
+    return [_line(r) for r in rows]
+
+
+def _line(r: dict) -> str:
+    placed, recovered, commission = (
+        format_amount(r[column], r["currency"]) for column in ("placed_minor", "recovered_minor", "commission_minor")
+    )
+    return (
+        f"{r['agency_id']} {r['currency']}: {r['placements']} placements ({r['open']} open), placed {placed}, "
+        f"recovered {recovered} ({r['recovered_minor'] / r['placed_minor']:.1%}), commission {commission}"
+    )
