@@ -14,7 +14,7 @@ from infra import audit
 
 @click.group()
 def accounts() -> None:
-    """Open delinquent accounts, and read their state and contact evidence."""
+    """Open accounts; read their state and contact evidence."""
 
 
 @accounts.command("open")
@@ -75,10 +75,10 @@ def _summary(view: AccountView) -> list[str]:
 async def audit_trail(account: str, as_json: bool) -> None:
     """Every contact the account attempted, and the contact guard's verdict (from PostgreSQL)."""
     async with database() as pool:
-        lines = await audit.trail(pool, account)
-    if not lines:
+        contacts = await audit.contacts(pool, account)
+    if not contacts:
         raise InputError(f"no contact evidence for account {account!r}")
-    show({"account_id": account, "contacts": lines}, as_json, lines)
+    show(contacts, as_json, audit.trail_lines(contacts))
 
 
 @click.group()

@@ -130,7 +130,7 @@ async def visit_report(
 
 @click.group()
 def letters() -> None:
-    """Letters: the print vendor's batch, a letter as printed, the mail vendor's evidence."""
+    """The print vendor's batch, a letter as printed, its evidence."""
 
 
 @letters.command()

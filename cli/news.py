@@ -20,7 +20,7 @@ OUTCOME_SOURCES = ("collector", "dialer", "field_visit")
 
 @click.group()
 def disputes() -> None:
-    """The debtor disputes the debt or complains; the dispute is resolved."""
+    """Disputes of the debt and complaints, and their resolution."""
 
 
 @disputes.command("open")
@@ -50,7 +50,7 @@ async def resolve(account: str, dispute_id: str, outcome: str) -> None:
 
 @click.group()
 def debtors() -> None:
-    """The debtor is reported deceased or bankrupt; the documents are checked."""
+    """Death and bankruptcy reports, and their documents."""
 
 
 @debtors.command()
@@ -80,7 +80,7 @@ async def verify(account: str, report_id: str, confirmed: bool) -> None:
 
 @click.group()
 def contacts() -> None:
-    """Stop contact, report how a contact ended, add or correct a contact point."""
+    """Stop contact, report how one ended, add or correct a point."""
 
 
 @contacts.command()
@@ -195,7 +195,7 @@ async def agree(account: str, plan_id: str, instalments: tuple[str, ...], cause:
 
 @click.group()
 def fraud() -> None:
-    """The debtor says they never applied: the claim, its declaration, the creditor's decision."""
+    """Never applied: the claim, the declaration, the decision."""
 
 
 @fraud.command()

@@ -13,7 +13,7 @@ from infra import approvals as approvals_table
 
 @click.group()
 def agencies() -> None:
-    """Collection agencies: their reports, recalls, and how each does."""
+    """Collection agencies: reports, recalls, how each does."""
 
 
 @agencies.command()
@@ -111,10 +111,10 @@ async def compliance_report(first_day: str, last_day: str, as_json: bool) -> Non
     if last < first:
         raise InputError(f"--to {last} is before --from {first}")
     async with database() as pool:
-        counts, found = await audit.compliance_report(pool, first, last)
+        counts, found = await audit.compliance(pool, first, last)
     lines = [
-        *(counts or [f"no contacts from {first} to {last}"]),
+        *(audit.weekly_lines(counts) or [f"no contacts from {first} to {last}"]),
         f"breaches: {len(found)}",
         *(f"  {breach}" for breach in found),
     ]
-    show({"from": first, "to": last, "contacts": counts, "breaches": found}, as_json, lines)
+    show({"from": first, "to": last, "weekly_contacts": counts, "breaches": found}, as_json, lines)
