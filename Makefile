@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m infra.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS))
+	$(PY) -m cli.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS))
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.onboarding

@@ -19,13 +19,15 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
+from client.setup import ensure_letter_batch_schedule, ensure_search_attributes
 from dunning.messages import Templates
-from infra import db, inbound_http, twilio_sms
+from inbound import server as inbound_http
+from infra import db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.logging import configure
 from infra.smtp_mail import Mailer
-from infra.temporal import connect, ensure_letter_batch_schedule, ensure_search_attributes
+from infra.temporal import connect
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
 from workflows.letter_batch import LetterBatchWorkflow

@@ -18,10 +18,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.stack import POLICIES, REGIONS, account_document, services
+from client import CollectionsClient
+from client.setup import ensure_search_attributes
 from dunning.account import local_date
 from dunning.view import AccountView
-from infra.billing import open_account
-from infra.temporal import ensure_search_attributes, local_binary
+from infra.temporal import local_binary
 from worker import build_worker
 from workflows.account import AccountWorkflow
 
@@ -44,7 +45,7 @@ async def main() -> None:
                 for variant, policy in enumerate(POLICIES):
                     due = local_date(now, REGIONS[variant][0])
                     account = account_document(f"H{variant}{uuid.uuid4().hex[:8]}", policy, due, variant)
-                    await open_account(env.client, queue, account)
+                    await CollectionsClient(env.client, queue).open(account)
                     accounts.append(account)
                 await env.sleep(timedelta(days=DAYS))
                 for account in accounts:

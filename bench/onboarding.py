@@ -27,9 +27,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.stack import POLICIES, ROOT, Services, account_document, services
+from client import CollectionsClient
+from client.setup import dev_server_flags
 from dunning.account import AccountDocument
-from infra.billing import open_account
-from infra.temporal import dev_server_flags, local_binary
+from infra.temporal import local_binary
 
 # No worker polls this queue: starting a workflow is all we measure there.
 START_QUEUE = "bench-start-only"
@@ -75,7 +76,7 @@ async def compare(client: Client, prefix: str, count: int, concurrency: int) -> 
     batch = documents(prefix, count)
     starters = {
         "no-op": lambda i: client.start_workflow(NoopWorkflow.run, id=f"noop-{prefix}{i}", task_queue=START_QUEUE),
-        "accounts": lambda i: open_account(client, START_QUEUE, batch[i]),
+        "accounts": lambda i: CollectionsClient(client, START_QUEUE).open(batch[i]),
     }
     seconds = {name: 0.0 for name in starters}
     block_ratios = []
@@ -94,7 +95,9 @@ async def end_to_end(client: Client, batch: list[AccountDocument], concurrency: 
     """(seconds to start the batch, seconds until every account has its row) with a worker process running."""
     async with services() as stack, worker_process(client, stack):
         began = perf_counter()
-        started = await timed(range(len(batch)), lambda i: open_account(client, WORKER_QUEUE, batch[i]), concurrency)
+        started = await timed(
+            range(len(batch)), lambda i: CollectionsClient(client, WORKER_QUEUE).open(batch[i]), concurrency
+        )
         seen, progress_at = 0, perf_counter()
         while seen < len(batch):
             await asyncio.sleep(0.2)
@@ -154,7 +157,7 @@ async def main(count: int, concurrency: int, with_worker: bool) -> None:
         noop, accounts, block_ratios = await compare(client, "A", count, concurrency)
         ratio = accounts / noop
         print(f"  no-op starts                 {noop:8.1f} /s")
-        print(f"  open_account                 {accounts:8.1f} /s")
+        print(f"  CollectionsClient.open       {accounts:8.1f} /s")
         print(
             f"  accounts/s / no-op starts/s  {ratio:8.2f}    target >= {TARGET}:"
             f" {'OK' if ratio >= TARGET else 'BELOW TARGET'}   (blocks {min(block_ratios):.2f}"

@@ -1,1 +1,1 @@
-"""Plumbing shared by the worker, the starter and the dev stack: settings, logging, database, Temporal client."""
+"""Plumbing shared by the layers above: settings, logging, database, the Temporal connection, outside services."""

@@ -12,39 +12,73 @@ from dunning.outcomes import CONVERSATIONS
 from dunning.policy import Channel
 
 
-async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
-    """Every contact the account attempted, oldest first: when (debtor's local time), what, the verdict and why."""
+async def contacts(pool: asyncpg.Pool, account_id: str) -> list[dict]:
+    """Every contact the account attempted, oldest first: when (also in the debtor's local time), what, the verdict
+    and why."""
     rows = await pool.fetch(
         "SELECT evaluated_at, local_time, step_id, channel, rule_set, verdict, rule, allowed_at FROM contact_checks"
         " WHERE account_id = $1",
         account_id,
     )
-    lines = [
-        (
-            r["evaluated_at"],
-            f"{r['local_time']}  {r['channel']:<11} {r['step_id']:<28} {r['verdict']:<8} {r['rule']}"
-            + (f" -> {r['allowed_at'].isoformat()}" if r["allowed_at"] else "")
-            + f"  [{r['rule_set']}]",
-        )
-        for r in rows
-    ]
     follow_ups = await pool.fetch(
         "SELECT f.starts_at, f.attempts, f.status, f.rule_set, a.time_zone FROM follow_ups f"
         " JOIN accounts a USING (account_id) WHERE f.account_id = $1",
         account_id,
     )
-    lines += [
-        (
-            r["starts_at"],
-            f"{local_stamp(r['starts_at'], r['time_zone'])}  {'call':<11} {'follow-up':<28} "
-            f"{r['status']:<8} {r['attempts']} attempts that day  [{r['rule_set']}]",
-        )
+    checked = [
+        {
+            "at": r["evaluated_at"],
+            "local_time": r["local_time"],
+            "channel": r["channel"],
+            "step": r["step_id"],
+            "verdict": r["verdict"],
+            "rule": r["rule"],
+            "allowed_at": r["allowed_at"],
+            "rule_set": r["rule_set"],
+        }
+        for r in rows
+    ]
+    worked = [
+        {
+            "at": r["starts_at"],
+            "local_time": local_stamp(r["starts_at"], r["time_zone"]),
+            "channel": "call",
+            "step": "follow-up",
+            "verdict": r["status"],
+            "rule": f"{r['attempts']} attempts that day",
+            "allowed_at": None,
+            "rule_set": r["rule_set"],
+        }
         for r in follow_ups
     ]
-    return [line for _, line in sorted(lines, key=lambda item: item[0])]
+    return sorted(checked + worked, key=lambda contact: contact["at"])
+
+
+async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:
+    return trail_lines(await contacts(pool, account_id))
+
+
+def trail_lines(contacts: list[dict]) -> list[str]:
+    """`contacts` for a person, one line each."""
+    return [
+        f"{c['local_time']}  {c['channel']:<11} {c['step']:<28} {c['verdict']:<8} {c['rule']}"
+        + (f" -> {c['allowed_at'].isoformat()}" if c["allowed_at"] else "")
+        + f"  [{c['rule_set']}]"
+        for c in contacts
+    ]
 
 
 async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[str], list[str]]:
+    """`compliance` for a person: one line per debtor, channel and week; and the breaches."""
+    weekly, found = await compliance(pool, first, last)
+    return weekly_lines(weekly), found
+
+
+def weekly_lines(weekly: list[dict]) -> list[str]:
+    return [f"{c['account_id']}  {c['channel']:<11} week of {c['week_of']}  {c['attempts']} attempts" for c in weekly]
+
+
+async def compliance(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[dict], list[str]]:
     """(contacts per debtor per channel per 7 days from `first`, breaches) for contacts allowed in [first, last]."""
     since = datetime.combine(first, time(0), tzinfo=UTC)
     until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
@@ -89,8 +123,8 @@ async def compliance_report(pool: asyncpg.Pool, first: date, last: date) -> tupl
             f"{account_id}: {breach}"
             for breach in breaches(rules, contacts[0]["time_zone"], made, conversations.get(account_id, []))
         ]
-    lines = [
-        f"{account_id}  {channel:<11} week of {first + timedelta(days=7 * week)}  {count} attempts"
+    weekly = [
+        {"account_id": account_id, "channel": channel, "week_of": first + timedelta(days=7 * week), "attempts": count}
         for (account_id, channel, week), count in sorted(counts.items())
     ]
-    return lines, found
+    return weekly, found

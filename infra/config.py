@@ -46,7 +46,7 @@ class Settings:
     # server's own address, http://host:port with the port it got.
     public_base_url: str | None = None
     # Shared secrets of the other senders the same server hears, each signing its requests with HMAC-SHA256 (see
-    # infra/partner_webhooks.py): the field agents' app (visit reports) and the print-and-mail vendor (delivery
+    # inbound/partner_webhooks.py): the field agents' app (visit reports) and the print-and-mail vendor (delivery
     # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
     field_app_secret: str | None = field(default=None, repr=False)
     mail_vendor_secret: str | None = field(default=None, repr=False)

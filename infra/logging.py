@@ -8,7 +8,7 @@ import sys
 import structlog
 from temporalio import activity
 
-OUR_LOGGERS = ("__main__", "activities", "workflows", "infra", "worker", "starter")
+OUR_LOGGERS = ("__main__", "activities", "workflows", "infra", "client", "inbound", "cli", "worker", "starter")
 
 
 def configure(log_format: str = "console", level: int = logging.INFO) -> None:

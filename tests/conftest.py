@@ -19,6 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 import worker
 from activities.channels import ChannelActivities
+from client import CollectionsClient
+from client.setup import ensure_search_attributes
 from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, local_datetime
 from dunning.messages import Templates
@@ -26,11 +28,11 @@ from dunning.orders import StepOrder
 from dunning.orders import step_order as build_step_order
 from dunning.outcomes import ContactOutcome
 from dunning.policy import Policy, load_policy
-from infra import billing, db, twilio_sms
+from infra import db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.smtp_mail import Mailer
-from infra.temporal import ensure_search_attributes, local_binary
+from infra.temporal import local_binary
 from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 from worker import build_worker
@@ -265,7 +267,7 @@ async def open_account(env, stack: ServedWorker):
     opened: list[AccountDocument] = []
 
     async def open_(account: AccountDocument) -> AccountDocument:
-        await billing.open_account(env.client, stack.task_queue, account)
+        await CollectionsClient(env.client, stack.task_queue).open(account)
         opened.append(account)
         return account
 
@@ -283,5 +285,5 @@ async def reach_the_debtor_on_dpd_44(env, account: AccountDocument) -> datetime:
     reached = ContactOutcome(
         outcome_id="O1", code="reached", source="collector", reported_by="agent7", occurred_at=contact_at
     )
-    await billing.signal_open_account(env.client, account.account_id, "contact_outcome", reached)
+    await CollectionsClient(env.client).signal(account.account_id, "contact_outcome", reached)
     return contact_at

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from client import CollectionsClient, inputs
 from dunning.approvals import ApprovalDecision, ApprovalRequest, decision_problem
-from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -55,7 +55,7 @@ async def tasks(pool, account_id: str) -> dict[str, str]:
 async def test_the_customer_lock_waits_for_the_owner_who_is_reminded_then_escalated(env, run_worker, pool):
     account = make_account(due=await server_today(env) + timedelta(days=7), policy="b2b_receivables")
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=7 + 90, hours=1))  # the lock is filed at 90 dpd
         pending = await pool.fetchrow(
             "SELECT approval_ref, status, approvers FROM approvals WHERE account_id = $1", account.account_id
@@ -69,17 +69,17 @@ async def test_the_customer_lock_waits_for_the_owner_who_is_reminded_then_escala
         assert {"approval_reminder", "approval_escalation"} <= set(await tasks(pool, account.account_id))
 
         ref = pending["approval_ref"]
-        with pytest.raises(billing.InputError, match="'intern' may not decide approvals"):
-            await billing.decide_approval(
-                env.client, account.account_id, billing.parse_approval(ref, True, "intern", "")
+        with pytest.raises(inputs.InputError, match="'intern' may not decide approvals"):
+            await CollectionsClient(env.client).decide_approval(
+                account.account_id, inputs.parse_approval(ref, True, "intern", "")
             )
-        answer = await billing.decide_approval(
-            env.client, account.account_id, billing.parse_approval(ref, True, "owner", "lock them")
+        answer = await CollectionsClient(env.client).decide_approval(
+            account.account_id, inputs.parse_approval(ref, True, "owner", "lock them")
         )
         assert answer == "approved"
-        with pytest.raises(billing.InputError, match="already decided"):
-            await billing.decide_approval(
-                env.client, account.account_id, billing.parse_approval(ref, False, "owner", "changed my mind")
+        with pytest.raises(inputs.InputError, match="already decided"):
+            await CollectionsClient(env.client).decide_approval(
+                account.account_id, inputs.parse_approval(ref, False, "owner", "changed my mind")
             )
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 

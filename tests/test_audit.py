@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dunning.compliance import ContactMade, breaches, load_rules
 from dunning.policy import Channel
 from infra import audit
-from tests.conftest import make_account, step_order
+from tests.conftest import ROOT, make_account, step_order
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -60,6 +64,39 @@ async def test_the_compliance_report_counts_attempts_per_week_and_finds_a_breach
         f"{account.account_id}: 4 call attempts in 1 days up to 2026-06-07 (at most 3)",  # the day's, once
         f"{account.account_id}: call at 2026-06-07 23:00 is outside its window",
     ]
+
+
+async def collections_json(database_url: str, *args: str):
+    """`collections ... --json`, as a script runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "starter.py",
+        *args,
+        "--json",
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    return json.loads(stdout)
+
+
+async def test_a_script_reads_the_trail_and_the_report_as_json(pool, database_url):
+    account = make_account(due=date(2026, 7, 1))
+    await plant(pool, account, "call_task@6", datetime(2026, 7, 7, 10, tzinfo=SHANGHAI), attempts=2)
+    await plant(pool, account, "call_task@18", datetime(2026, 7, 7, 23, tzinfo=SHANGHAI))
+    trail = await collections_json(database_url, "accounts", "audit", account.account_id)
+    assert [(c["step"], c["verdict"], c["rule"]) for c in trail] == [
+        ("call_task", "allowed", "allowed"),
+        ("call_task", "allowed", "allowed"),
+    ]
+    assert trail[0]["at"] == "2026-07-07T02:00:00+00:00" and trail[0]["local_time"] == "2026-07-07 10:00 Asia/Shanghai"
+    report = await collections_json(database_url, "compliance", "report", "--from", "2026-07-01", "--to", "2026-07-31")
+    mine = [c for c in report["weekly_contacts"] if c["account_id"] == account.account_id]
+    assert mine == [{"account_id": account.account_id, "channel": "call", "week_of": "2026-07-01", "attempts": 3}]
+    assert f"{account.account_id}: call at 2026-07-07 23:00 is outside its window" in report["breaches"]
 
 
 def test_a_call_inside_the_reg_f_cool_down_is_a_breach():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.billing import InputError, parse_csv, parse_json_document, parse_payment
+from client.inputs import InputError, parse_csv, parse_json_document, parse_payment
 
 ROOT = Path(__file__).resolve().parent.parent
 # A port nothing listens on: if a command ever got past validation it would fail to connect, never open accounts.
@@ -232,9 +232,12 @@ def cli(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     bad_json.write_text(json.dumps(document(currency="RMB")), encoding="utf-8")
     bad_csv = write_csv(directory, HEADER, ANN, BOB.replace("Asia/Tokyo", "Asia/Tokio"))
     commands = {
-        "open bad document": ["open", str(bad_json)],
-        "import bad row": ["import", str(bad_csv)],
-        "pay negative": ["pay", "X", "--amount", "-5", "--payment-id", "P"],
+        "open bad document": ["accounts", "open", str(bad_json)],
+        "import bad row": ["accounts", "import", str(bad_csv)],
+        "pay negative": ["payments", "pay", "X", "--amount", "-5", "--payment-id", "P"],
+        "a bad choice": ["disputes", "open", "X", "--id", "D1", "--subject", "weather", "--details", "rain"],
+        "an old command": ["pay", "X", "--amount", "5", "--payment-id", "P"],
+        "help": ["--help"],
     }
     env = {**os.environ, "TEMPORAL_ADDRESS": NO_TEMPORAL}
     running = {
@@ -274,6 +277,35 @@ def test_import_of_a_csv_with_a_bad_row_exits_2_with_one_error_line(cli):
 
 def test_pay_with_a_negative_amount_exits_2_with_one_error_line(cli):
     assert "--amount must be positive" in assert_one_error_line(cli["pay negative"])
+
+
+def test_a_choice_outside_the_models_literal_exits_2_with_one_error_line(cli):
+    assert "'weather' is not one of 'debt', 'collector', 'sales', 'approval'" in assert_one_error_line(
+        cli["a bad choice"]
+    )
+
+
+def test_an_unknown_command_exits_2_with_one_error_line(cli):
+    assert "No such command 'pay'" in assert_one_error_line(cli["an old command"])
+
+
+NOUNS = [
+    *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
+    *("calls", "visits", "letters", "agencies", "approvals", "compliance"),
+]
+
+
+def listed_commands(help_text: str) -> list[str]:
+    return [line.split()[0] for line in help_text.split("Commands:")[1].splitlines() if line.strip()]
+
+
+def test_the_console_script_and_starter_list_the_same_nouns(cli):
+    script = subprocess.run(
+        [str(Path(sys.executable).parent / "collections"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    for result in (cli["help"], script):
+        assert result.returncode == 0, result.stderr
+        assert listed_commands(result.stdout) == NOUNS
 
 
 def test_a_misspelt_column_is_refused_rather_than_dropped(tmp_path):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from client import CollectionsClient
 from dunning.compliance import ContactMade, breaches
 from dunning.outcomes import ContactOutcome
 from dunning.policy import Channel, load_policy
 from dunning.state import AccountRun
-from infra import billing
 from tests.conftest import make_account
 from workflows.account import AccountWorkflow
 
@@ -26,8 +26,7 @@ async def sleep_until(env, day: date, at: time) -> None:
 
 async def no_answer(env, account, outcome_id: str) -> None:
     """The dialer reports that the last call went unanswered (strategy 6: another call tomorrow at 19:00)."""
-    await billing.signal_open_account(
-        env.client,
+    await CollectionsClient(env.client).signal(
         account.account_id,
         "contact_outcome",
         ContactOutcome(
@@ -73,7 +72,7 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
             await no_answer(env, account, f"O{n + 1}")
         # Day 6, 19:00: the eighth call falls due inside the 7 days that began on day 0 at 09:00.
         await sleep_until(env, day(6), time(20))
-        waiting = await billing.account_state(env.client, account.account_id)
+        waiting = await CollectionsClient(env.client).state(account.account_id)
         await sleep_until(env, day(7), time(12))
 
     checks = [

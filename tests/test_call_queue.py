@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from client import CollectionsClient, inputs
 from dunning.call_scripts import CallScripts, CallScriptsError, load_call_scripts
 from dunning.channels import work_order_ref
 from dunning.policy import POLICY_DIR, load_policy
-from infra import billing, call_queue
+from infra import call_queue
 from tests.conftest import ROOT, channel_activities, make_account, server_today, step_order
 from tests.test_promises import sleep_until
 
@@ -104,18 +105,18 @@ def test_a_missing_file_or_hint_fails_clearly(tmp_path):
 
 
 def test_a_collector_s_bad_input_is_a_clear_error():
-    with pytest.raises(billing.InputError, match="--queue must name a collector queue"):
-        billing.check_call_taker(" ", "agent7", None)
-    with pytest.raises(billing.InputError, match="--collector must be 1 to 128 characters"):
-        billing.check_call_taker("phone_team_1", "", None)
-    with pytest.raises(billing.InputError, match="needs a UTC offset"):
-        billing.check_call_taker("phone_team_1", "agent7", "2026-11-22T10:30:00")
-    with pytest.raises(billing.InputError, match="'address_invalid' is not an outcome of a call"):
-        billing.parse_call_outcome("O1", "address_invalid", "+8613800000000", "agent7", "")
-    with pytest.raises(billing.InputError, match="--number: the number dialled is required"):
-        billing.parse_call_outcome("O1", "no_answer", " ", "agent7", "")
-    with pytest.raises(billing.InputError, match="--at: 'tomorrow' is not an ISO 8601 date-time"):
-        billing.parse_call_outcome("O1", "no_answer", "+8613800000000", "agent7", "", "tomorrow")
+    with pytest.raises(inputs.InputError, match="--queue must name a collector queue"):
+        inputs.check_call_taker(" ", "agent7", None)
+    with pytest.raises(inputs.InputError, match="--collector must be 1 to 128 characters"):
+        inputs.check_call_taker("phone_team_1", "", None)
+    with pytest.raises(inputs.InputError, match="needs a UTC offset"):
+        inputs.check_call_taker("phone_team_1", "agent7", "2026-11-22T10:30:00")
+    with pytest.raises(inputs.InputError, match="'address_invalid' is not an outcome of a call"):
+        inputs.parse_call_outcome("O1", "address_invalid", "+8613800000000", "agent7", "")
+    with pytest.raises(inputs.InputError, match="--number: the number dialled is required"):
+        inputs.parse_call_outcome("O1", "no_answer", " ", "agent7", "")
+    with pytest.raises(inputs.InputError, match="--at: 'tomorrow' is not an ISO 8601 date-time"):
+        inputs.parse_call_outcome("O1", "no_answer", "+8613800000000", "agent7", "", "tomorrow")
 
 
 # --- the queue, on PostgreSQL alone ---------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ async def test_a_due_call_goes_to_one_collector_inside_its_window_and_a_missed_c
     spouse = account.points("mobile", owner="contact")[0].value
     first, second = today + timedelta(days=1), today + timedelta(days=2)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         # 1 dpd 11:45: the 10:00 call task is due, but the morning window (10:00-11:30) has closed.
         await sleep_until(env, first, time(11, 45))
         team = await pool.fetchval("SELECT collector_queue FROM accounts WHERE account_id = $1", account.account_id)
@@ -245,17 +246,17 @@ async def test_a_due_call_goes_to_one_collector_inside_its_window_and_a_missed_c
 
         # A number not on the call (the spouse's: 1-5 dpd never calls contacts), or another collector's report:
         # refused, nothing recorded, the account not told.
-        with pytest.raises(billing.InputError, match=f"number is not on the phone order of call {call['call_ref']}"):
-            await billing.report_call_outcome(
-                env.client, pool, call["call_ref"], billing.parse_call_outcome("O0", "no_answer", spouse, "agent7", "")
+        with pytest.raises(inputs.InputError, match=f"number is not on the phone order of call {call['call_ref']}"):
+            await CollectionsClient(env.client).report_call_outcome(
+                pool, call["call_ref"], inputs.parse_call_outcome("O0", "no_answer", spouse, "agent7", "")
             )
-        with pytest.raises(billing.InputError, match="was taken by another collector"):
-            await billing.report_call_outcome(
-                env.client, pool, call["call_ref"], billing.parse_call_outcome("O0", "no_answer", mobile, "agent8", "")
+        with pytest.raises(inputs.InputError, match="was taken by another collector"):
+            await CollectionsClient(env.client).report_call_outcome(
+                pool, call["call_ref"], inputs.parse_call_outcome("O0", "no_answer", mobile, "agent8", "")
             )
-        with pytest.raises(billing.InputError, match="no call 'CNOSUCHCALL1' taken from a collector queue"):
-            await billing.report_call_outcome(
-                env.client, pool, "CNOSUCHCALL1", billing.parse_call_outcome("O0", "no_answer", mobile, "agent7", "")
+        with pytest.raises(inputs.InputError, match="no call 'CNOSUCHCALL1' taken from a collector queue"):
+            await CollectionsClient(env.client).report_call_outcome(
+                pool, "CNOSUCHCALL1", inputs.parse_call_outcome("O0", "no_answer", mobile, "agent7", "")
             )
         assert await attempts(pool, account.account_id) == []
         assert (
@@ -265,14 +266,17 @@ async def test_a_due_call_goes_to_one_collector_inside_its_window_and_a_missed_c
             == 0
         )
 
-        missed = billing.parse_call_outcome(
+        missed = inputs.parse_call_outcome(
             "O1", "no_answer", mobile, "agent7", "rang out", (await env.get_current_time()).isoformat()
         )
-        assert await billing.report_call_outcome(env.client, pool, call["call_ref"], missed) == account.account_id
-        await billing.report_call_outcome(env.client, pool, call["call_ref"], missed)  # a resend counts once
-        with pytest.raises(billing.InputError, match="allows 1 attempt\\(s\\) that day and 1 were reported"):
-            await billing.report_call_outcome(
-                env.client, pool, call["call_ref"], billing.parse_call_outcome("O2", "busy", home, "agent7", "")
+        assert (
+            await CollectionsClient(env.client).report_call_outcome(pool, call["call_ref"], missed)
+            == account.account_id
+        )
+        await CollectionsClient(env.client).report_call_outcome(pool, call["call_ref"], missed)  # a resend counts once
+        with pytest.raises(inputs.InputError, match="allows 1 attempt\\(s\\) that day and 1 were reported"):
+            await CollectionsClient(env.client).report_call_outcome(
+                pool, call["call_ref"], inputs.parse_call_outcome("O2", "busy", home, "agent7", "")
             )
 
         # Strategy 6: a call the next evening, the unanswered number last; taken from the queue like any call.
@@ -340,7 +344,7 @@ async def test_a_follow_up_day_is_a_call_of_its_own_taken_from_the_command_line(
     account = make_account(due=today, locale="en")
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=1), time(10, 5))
         team = await pool.fetchval("SELECT collector_queue FROM accounts WHERE account_id = $1", account.account_id)
         day = await pool.fetchrow(
@@ -356,11 +360,11 @@ async def test_a_follow_up_day_is_a_call_of_its_own_taken_from_the_command_line(
             taken = await calls_next(database_url, team, "agent9", now.isoformat())
             assert taken.returncode == 0, taken.stderr
             call = json.loads(taken.stdout)
-        reached = billing.parse_call_outcome("F1", "reached", mobile, "agent9", "", now.isoformat())
-        await billing.report_call_outcome(env.client, pool, call["call_ref"], reached)
-        with pytest.raises(billing.InputError, match="outcome id 'F1' is already used on this account"):
-            await billing.report_call_outcome(
-                env.client, pool, call["call_ref"], billing.parse_call_outcome("F1", "busy", mobile, "agent9", "")
+        reached = inputs.parse_call_outcome("F1", "reached", mobile, "agent9", "", now.isoformat())
+        await CollectionsClient(env.client).report_call_outcome(pool, call["call_ref"], reached)
+        with pytest.raises(inputs.InputError, match="outcome id 'F1' is already used on this account"):
+            await CollectionsClient(env.client).report_call_outcome(
+                pool, call["call_ref"], inputs.parse_call_outcome("F1", "busy", mobile, "agent9", "")
             )
         await env.sleep(timedelta(minutes=5))
 
@@ -384,7 +388,7 @@ async def test_a_follow_up_day_is_a_call_of_its_own_taken_from_the_command_line(
 
 
 async def calls_next(database_url: str, queue: str, collector: str, at: str):
-    """`starter.py calls next`, as a collector runs it (no Temporal needed: the queue is in PostgreSQL)."""
+    """`collections calls next --json`, as a collector's app runs it (no Temporal: the queue is in PostgreSQL)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "starter.py",
@@ -396,6 +400,7 @@ async def calls_next(database_url: str, queue: str, collector: str, at: str):
         collector,
         "--at",
         at,
+        "--json",
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url},
         stdout=asyncio.subprocess.PIPE,

@@ -6,9 +6,9 @@ from datetime import time, timedelta
 
 import pytest
 
+from client import CollectionsClient, inputs
 from dunning.account import local_datetime
 from dunning.contact import CeaseContact
-from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -27,20 +27,17 @@ async def test_sms_stop_then_stop_everything(env, run_worker, pool, twilio):
     account = make_account(due=await server_today(env))
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=2))
-        stop_sms = billing.parse_cease(["sms"], "replied STOP", "REQ-1")
-        await billing.signal_open_account(env.client, account.account_id, "cease_contact", stop_sms)
-        await billing.signal_open_account(
-            env.client, account.account_id, "cease_contact", stop_sms
-        )  # resent: counts once
+        stop_sms = inputs.parse_cease(["sms"], "replied STOP", "REQ-1")
+        await CollectionsClient(env.client).signal(account.account_id, "cease_contact", stop_sms)
+        await CollectionsClient(env.client).signal(account.account_id, "cease_contact", stop_sms)  # resent: counts once
         await env.sleep(timedelta(days=17))
         # At 19 dpd the debtor asks us to stop contacting them at all.
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "cease_contact",
-            billing.parse_cease([], "written request to cease", "REQ-2"),
+            inputs.parse_cease([], "written request to cease", "REQ-2"),
         )
         await env.sleep(timedelta(days=50))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -71,8 +68,8 @@ async def test_sms_stop_then_stop_everything(env, run_worker, pool, twilio):
 
 
 def test_a_cease_request_without_a_reason_is_refused():
-    with pytest.raises(billing.InputError, match="reason"):
-        billing.parse_cease(["sms"], "")
+    with pytest.raises(inputs.InputError, match="reason"):
+        inputs.parse_cease(["sms"], "")
 
 
 def test_a_cease_naming_no_channel_covers_every_contact_channel_but_not_internal_work():
@@ -86,12 +83,12 @@ async def test_a_stop_during_a_twilio_outage_withdraws_the_text_waiting_to_go(en
     twilio.fail_next(10_000, status=503)  # Twilio is down: the 1 dpd text keeps retrying
     try:
         async with run_worker() as queue:
-            await billing.open_account(env.client, queue, account)
+            await CollectionsClient(env.client, queue).open(account)
             # To 12:00 local on day 1: the 10:00 text has been retrying for two hours.
             noon_of_day_1 = local_datetime(account.due_date + timedelta(days=1), time(12), account.time_zone)
             await env.sleep(noon_of_day_1 - await env.get_current_time())
-            await billing.signal_open_account(
-                env.client, account.account_id, "cease_contact", billing.parse_cease(["sms"], "replied STOP", "STOP-1")
+            await CollectionsClient(env.client).signal(
+                account.account_id, "cease_contact", inputs.parse_cease(["sms"], "replied STOP", "STOP-1")
             )
             await env.sleep(timedelta(hours=1))
             twilio.recover()
@@ -114,18 +111,20 @@ async def test_a_stop_during_a_twilio_outage_withdraws_the_text_waiting_to_go(en
 async def test_a_cease_request_for_a_paid_off_account_still_holds_when_a_chargeback_reopens_it(env, run_worker, pool):
     account = make_account(due=await server_today(env), amount_minor=50_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=2))
-        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("500.00", "CARD-1", "CNY"))
+        await CollectionsClient(env.client, queue).pay(
+            account.account_id, inputs.parse_payment("500.00", "CARD-1", "CNY")
+        )
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
         await handle.result()
-        await billing.cease_contact(
-            env.client, queue, account.account_id, billing.parse_cease(["sms"], "replied STOP after paying", "C-AFTER")
+        await CollectionsClient(env.client, queue).cease(
+            account.account_id, inputs.parse_cease(["sms"], "replied STOP after paying", "C-AFTER")
         )
         still_closed = await handle.result()
         await env.sleep(timedelta(days=4))
-        await billing.reverse_payment(
-            env.client, queue, account.account_id, billing.parse_reversal("CARD-1", "chargeback")
+        await CollectionsClient(env.client, queue).reverse(
+            account.account_id, inputs.parse_reversal("CARD-1", "chargeback")
         )
         await env.sleep(timedelta(days=10))
 

@@ -13,12 +13,13 @@ from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from client.setup import ensure_search_attributes
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
 from infra import audit
 from infra.config import Settings
-from infra.temporal import ensure_search_attributes, local_binary
+from infra.temporal import local_binary
 from tests.conftest import make_account, server_today
 from tests.test_compliance_rules import ZONES
 from worker import build_worker

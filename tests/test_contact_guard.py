@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import time, timedelta
 
-from infra import billing
+from client import CollectionsClient, inputs
 from tests.conftest import make_account, server_today
 from tests.test_promises import sleep_until
 
@@ -24,18 +24,17 @@ async def test_steps_due_at_2am_go_at_8am_for_a_text_and_9am_for_a_call_local(en
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=2), time(12))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "dispute_opened",
-            billing.parse_dispute("D1", "debt", "says the amount is wrong"),
+            inputs.parse_dispute("D1", "debt", "says the amount is wrong"),
         )
         # Resolved in the night: the ladder resumes at once, and its catch-up steps fall due at 02:00.
         await sleep_until(env, today + timedelta(days=8), time(2))
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("D1", "debt_confirmed")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_resolved", inputs.parse_resolution("D1", "debt_confirmed")
         )
         await sleep_until(env, today + timedelta(days=8), time(12))
 
@@ -66,7 +65,7 @@ async def test_a_contact_person_is_not_told_of_the_debt_in_6_to_17_dpd_unless_th
     )
     async with run_worker() as queue:
         for each in (account, aware):
-            await billing.open_account(env.client, queue, each)
+            await CollectionsClient(env.client, queue).open(each)
         await sleep_until(env, today + timedelta(days=6), time(12))
 
     async def spouse_disclosure(account_id: str) -> bool:
@@ -83,16 +82,15 @@ async def test_hard_blocks_hold_a_ceased_channel_and_an_open_dispute_let_nothing
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
-        await billing.cease_contact(
-            env.client, queue, account.account_id, billing.parse_cease(["sms"], "replied STOP", "STOP-1")
+        await CollectionsClient(env.client, queue).open(account)
+        await CollectionsClient(env.client, queue).cease(
+            account.account_id, inputs.parse_cease(["sms"], "replied STOP", "STOP-1")
         )
         await sleep_until(env, today + timedelta(days=7), time(12))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "dispute_opened",
-            billing.parse_dispute("D1", "debt", "says it is not theirs"),
+            inputs.parse_dispute("D1", "debt", "says it is not theirs"),
         )
         await sleep_until(env, today + timedelta(days=25), time(12))
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from datetime import time, timedelta
 
-from infra import billing
+from client import CollectionsClient, inputs
 from tests.conftest import make_account, server_today
 from tests.test_promises import actions, sleep_until
 from workflows.account import AccountWorkflow
 
 
 def outcome(outcome_id: str, code: str, point: str | None = None, source: str = "dialer"):
-    return billing.parse_outcome(outcome_id, code, source, "dialer-1", point, "")
+    return inputs.parse_outcome(outcome_id, code, source, "dialer-1", point, "")
 
 
 async def send(env, account, *events) -> None:
     for event in events:
         signal = "contact_outcome" if hasattr(event, "code") else "contact_updated"
-        await billing.signal_open_account(env.client, account.account_id, signal, event)
+        await CollectionsClient(env.client).signal(account.account_id, signal, event)
 
 
 async def test_no_answer_texts_now_and_calls_again_tomorrow_evening_with_the_other_numbers_first(
@@ -28,7 +28,7 @@ async def test_no_answer_texts_now_and_calls_again_tomorrow_evening_with_the_oth
     account = make_account(due=today)
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=7), time(11))
         await send(env, account, outcome("O1", "no_answer", mobile))
         await sleep_until(env, today + timedelta(days=8), time(20))
@@ -50,7 +50,7 @@ async def test_points_turn_invalid_by_their_counts_and_losing_every_phone_starts
     account = make_account(due=today)
     mobile, home = account.points("mobile")[0].value, account.points("home_phone")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         await sleep_until(env, today + timedelta(days=31), time(11))
         await send(
@@ -68,7 +68,7 @@ async def test_points_turn_invalid_by_their_counts_and_losing_every_phone_starts
         await send(
             env,
             account,
-            billing.parse_contact_update("U1", "mobile", "+8613900000001", "debtor", None, mobile, "tracing"),
+            inputs.parse_contact_update("U1", "mobile", "+8613900000001", "debtor", None, mobile, "tracing"),
         )
         await sleep_until(env, today + timedelta(days=35), time(13))
         found = await handle.query(AccountWorkflow.state)
@@ -101,7 +101,7 @@ async def test_an_outcome_about_a_point_not_on_file_is_refused_and_a_resend_coun
     account = make_account(due=today)
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await send(
             env,
             account,
@@ -130,10 +130,10 @@ async def test_a_death_outcome_opens_a_verification_and_stops_contact(env, run_w
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=3), time(12))
         await send(
-            env, account, billing.parse_outcome("DEATH1", "death", "collector", "agent-7", None, "the spouse answered")
+            env, account, inputs.parse_outcome("DEATH1", "death", "collector", "agent-7", None, "the spouse answered")
         )
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -147,11 +147,11 @@ async def test_unable_to_pay_raises_a_hardship_plan_offer_and_unwilling_a_senior
     unable, unwilling = make_account(due=today), make_account(due=today)
     async with run_worker() as queue:
         for account, code in ((unable, "unable_to_pay"), (unwilling, "unwilling_to_pay")):
-            await billing.open_account(env.client, queue, account)
+            await CollectionsClient(env.client, queue).open(account)
             await send(
                 env,
                 account,
-                billing.parse_outcome(f"{code}-1", code, "collector", "agent-7", None, "lost her job in May"),
+                inputs.parse_outcome(f"{code}-1", code, "collector", "agent-7", None, "lost her job in May"),
             )
         await env.sleep(timedelta(hours=1))
 

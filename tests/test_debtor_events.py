@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from infra import billing
+from client import CollectionsClient, inputs
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -13,15 +13,15 @@ async def test_a_confirmed_death_stops_contact_and_hands_the_account_to_the_esta
     account = make_account(due=await server_today(env))
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
         await env.sleep(timedelta(days=2))
-        report = billing.parse_debtor_event("R1", "deceased", "the spouse called")
-        await billing.signal_open_account(env.client, account.account_id, "debtor_event_reported", report)
+        report = inputs.parse_debtor_event("R1", "deceased", "the spouse called")
+        await CollectionsClient(env.client).signal(account.account_id, "debtor_event_reported", report)
         await env.sleep(timedelta(days=10))
         paused = await handle.query(AccountWorkflow.state)
-        await billing.signal_open_account(
-            env.client, account.account_id, "documents_verified", billing.parse_documents("R1", True)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "documents_verified", inputs.parse_documents("R1", True)
         )
         closed = await handle.result()
 
@@ -36,19 +36,18 @@ async def test_a_confirmed_death_stops_contact_and_hands_the_account_to_the_esta
 async def test_without_documents_by_the_deadline_collection_resumes_at_its_dpd(env, run_worker, pool):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=2))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "debtor_event_reported",
-            billing.parse_debtor_event("B1", "bankrupt", "says a petition is filed"),
+            inputs.parse_debtor_event("B1", "bankrupt", "says a petition is filed"),
         )
         await env.sleep(timedelta(days=35))  # the policy waits 30 days for the court papers
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
         # The papers come late after all: they still close the account for the bankruptcy process.
-        await billing.signal_open_account(
-            env.client, account.account_id, "documents_verified", billing.parse_documents("B1", True)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "documents_verified", inputs.parse_documents("B1", True)
         )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
 
@@ -66,19 +65,18 @@ async def test_without_documents_by_the_deadline_collection_resumes_at_its_dpd(e
 async def test_documents_that_do_not_confirm_the_report_resume_collection(env, run_worker):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "debtor_event_reported",
-            billing.parse_debtor_event("R2", "deceased", "anonymous caller"),
+            inputs.parse_debtor_event("R2", "deceased", "anonymous caller"),
         )
-        await billing.signal_open_account(
-            env.client, account.account_id, "documents_verified", billing.parse_documents("R2", False)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "documents_verified", inputs.parse_documents("R2", False)
         )
-        await billing.signal_open_account(
-            env.client, account.account_id, "documents_verified", billing.parse_documents("R-unknown", True)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "documents_verified", inputs.parse_documents("R-unknown", True)
         )
         await env.sleep(timedelta(days=2))
         view = await handle.query(AccountWorkflow.state)

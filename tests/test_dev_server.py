@@ -1,4 +1,4 @@
-"""End to end on the real Temporal dev server: ops filter accounts by search attribute; the starter CLI works."""
+"""End to end on the real Temporal dev server: ops filter accounts by search attribute; the CLI works."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from client import CollectionsClient
+from client.setup import dev_server_flags
 from dunning.fraud import claim_workflow_id
-from infra import billing
-from infra.temporal import dev_server_flags, local_binary
+from infra.temporal import local_binary
 from tests.conftest import ROOT, make_account, server_today
 
 
@@ -66,7 +67,7 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
     early = make_account(due=today - timedelta(days=2), amount_minor=900_000)
     async with run_worker(client=dev_env.client) as queue:
         for account in (big_late, small_late, early):
-            await billing.open_account(dev_env.client, queue, account)
+            await CollectionsClient(dev_env.client, queue).open(account)
 
         query = 'Stage = "18-29" AND Outstanding > 5000 AND AccountStatus = "open"'
 
@@ -76,42 +77,57 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
 
         ids = await until(listed)
         assert small_late.workflow_id not in ids and early.workflow_id not in ids
-        status = await starter(dev_env, queue, "status", big_late.account_id)
+        status = await starter(dev_env, queue, "accounts", "status", big_late.account_id, "--json")
         assert status.returncode == 0, status.stderr
         view = json.loads(status.stdout)
         assert (view["stage"], view["dpd"], view["outstanding_minor"]) == ("18-29", 20, 800_000)
 
-        paid = await starter(dev_env, queue, "pay", big_late.account_id, "--amount", "1500.50", "--payment-id", "CLI-1")
+        paid = await starter(
+            dev_env, queue, "payments", "pay", big_late.account_id, "--amount", "1500.50", "--payment-id", "CLI-1"
+        )
         assert paid.returncode == 0, paid.stderr
 
         async def balance_lowered():
-            view = json.loads((await starter(dev_env, queue, "status", big_late.account_id)).stdout)
+            view = json.loads(
+                (await starter(dev_env, queue, "accounts", "status", big_late.account_id, "--json")).stdout
+            )
             return view if view["outstanding_minor"] == 800_000 - 150_050 else None
 
         await until(balance_lowered)
 
         # The debtor's answers go in through the CLI too, and show in the account's state.
         for args in (
-            ("dispute", small_late.account_id, "--id", "D1", "--subject", "debt", "--details", "paid already"),
-            ("cease", small_late.account_id, "--channel", "sms", "--reason", "replied STOP"),
-            ("report", early.account_id, "--id", "R1", "--event", "bankrupt", "--details", "petition"),
+            ("disputes", "open", small_late.account_id, "--id", "D1", "--subject", "debt", "--details", "paid already"),
+            ("contacts", "cease", small_late.account_id, "--channel", "sms", "--reason", "replied STOP"),
+            ("debtors", "report", early.account_id, "--id", "R1", "--event", "bankrupt", "--details", "petition"),
         ):
             answered = await starter(dev_env, queue, *args)
             assert answered.returncode == 0, answered.stderr
 
         async def answers_recorded():
-            small = json.loads((await starter(dev_env, queue, "status", small_late.account_id)).stdout)
-            other = json.loads((await starter(dev_env, queue, "status", early.account_id)).stdout)
+            small = json.loads(
+                (await starter(dev_env, queue, "accounts", "status", small_late.account_id, "--json")).stdout
+            )
+            other = json.loads((await starter(dev_env, queue, "accounts", "status", early.account_id, "--json")).stdout)
             return small["open_disputes"] and small["ceased_channels"] == ["sms"] and other["verifications"]
 
         await until(answers_recorded)
 
         for args, expected in (
-            (("pay", "NO-SUCH-ACCOUNT", "--amount", "1", "--payment-id", "X"), "unknown account 'NO-SUCH-ACCOUNT'"),
-            (("pay", big_late.account_id, "--amount", "-5", "--payment-id", "X"), "--amount must be positive"),
-            (("pay", big_late.account_id, "--amount", "1.234", "--payment-id", "X"), "more decimals than CNY"),
-            (("status", "NO-SUCH-ACCOUNT"), "unknown account"),
-            (("dispute", big_late.account_id, "--id", "D2", "--subject", "debt", "--details", ""), "details"),
+            (
+                ("payments", "pay", "NO-SUCH-ACCOUNT", "--amount", "1", "--payment-id", "X"),
+                "unknown account 'NO-SUCH-ACCOUNT'",
+            ),
+            (
+                ("payments", "pay", big_late.account_id, "--amount", "-5", "--payment-id", "X"),
+                "--amount must be positive",
+            ),
+            (
+                ("payments", "pay", big_late.account_id, "--amount", "1.234", "--payment-id", "X"),
+                "more decimals than CNY",
+            ),
+            (("accounts", "status", "NO-SUCH-ACCOUNT"), "unknown account"),
+            (("disputes", "open", big_late.account_id, "--id", "D2", "--subject", "debt", "--details", ""), "details"),
         ):
             refused = await starter(dev_env, queue, *args)
             assert refused.returncode == 2
@@ -127,12 +143,13 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
     planned = make_account(due=today - timedelta(days=5), amount_minor=100_000)
     async with run_worker(client=dev_env.client) as queue:
         for account in (claimed, planned):
-            await billing.open_account(dev_env.client, queue, account)
+            await CollectionsClient(dev_env.client, queue).open(account)
 
         opened = await starter(
             dev_env,
             queue,
-            "fraud-claim",
+            "fraud",
+            "claim",
             claimed.account_id,
             "--id",
             "F1",
@@ -144,11 +161,13 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
         assert opened.returncode == 0, opened.stderr
         await until(lambda: pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id))
         # The debtor pays anyway; the account closes, and the creditor's decision still ends the claim.
-        paid = await starter(dev_env, queue, "pay", claimed.account_id, "--amount", "1000", "--payment-id", "P1")
+        paid = await starter(
+            dev_env, queue, "payments", "pay", claimed.account_id, "--amount", "1000", "--payment-id", "P1"
+        )
         assert paid.returncode == 0, paid.stderr
         await dev_env.client.get_workflow_handle(claimed.workflow_id).result()
         decided = await starter(
-            dev_env, queue, "fraud-decision", claimed.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-1"
+            dev_env, queue, "fraud", "decide", claimed.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-1"
         )
         assert decided.returncode == 0, decided.stderr
         claim = await dev_env.client.get_workflow_handle(claim_workflow_id(claimed.account_id, "F1")).result()
@@ -158,7 +177,8 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
         refused = await starter(
             dev_env,
             queue,
-            "plan",
+            "plans",
+            "agree",
             planned.account_id,
             "--id",
             "PL1",
@@ -176,7 +196,8 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
         agreed = await starter(
             dev_env,
             queue,
-            "plan",
+            "plans",
+            "agree",
             planned.account_id,
             "--id",
             "PL1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from infra import billing
+from client import CollectionsClient, inputs
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -17,21 +17,21 @@ async def results(pool, account_id: str) -> dict[str, str]:
 async def test_a_disputed_debt_pauses_collection_until_resolved_then_resumes_at_its_dpd(env, run_worker, pool):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         await env.sleep(timedelta(days=2))
-        dispute = billing.parse_dispute("D1", "debt", "says the amount was already paid")
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened", dispute)
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened", dispute)  # twice
+        dispute = inputs.parse_dispute("D1", "debt", "says the amount was already paid")
+        await CollectionsClient(env.client).signal(account.account_id, "dispute_opened", dispute)
+        await CollectionsClient(env.client).signal(account.account_id, "dispute_opened", dispute)  # twice
         await env.sleep(timedelta(days=20))
         paused = await handle.query(AccountWorkflow.state)
         taken_while_paused = await results(pool, account.account_id)
 
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("D1", "debt_confirmed")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_resolved", inputs.parse_resolution("D1", "debt_confirmed")
         )
         # Billing resends the old dispute: it was decided, so collection does not pause again.
-        await billing.signal_open_account(env.client, account.account_id, "dispute_opened", dispute)
+        await CollectionsClient(env.client).signal(account.account_id, "dispute_opened", dispute)
         await env.sleep(timedelta(days=10))
         resumed = await handle.query(AccountWorkflow.state)
 
@@ -51,12 +51,12 @@ async def test_a_disputed_debt_pauses_collection_until_resolved_then_resumes_at_
 async def test_a_cancelled_debt_closes_the_account(env, run_worker, pool):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_opened", billing.parse_dispute("D9", "debt", "identity mix-up")
+        await CollectionsClient(env.client, queue).open(account)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_opened", inputs.parse_dispute("D9", "debt", "identity mix-up")
         )
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("D9", "debt_cancelled")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_resolved", inputs.parse_resolution("D9", "debt_cancelled")
         )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
     assert closed.state.status == "cancelled"
@@ -66,25 +66,24 @@ async def test_a_cancelled_debt_closes_the_account(env, run_worker, pool):
 async def test_a_complaint_against_the_collector_moves_the_account_and_collection_goes_on(env, run_worker, pool):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         await env.sleep(timedelta(days=2))
         before = (await handle.query(AccountWorkflow.state)).collector_queue
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "dispute_opened",
-            billing.parse_dispute("C1", "collector", "rude on the phone"),
+            inputs.parse_dispute("C1", "collector", "rude on the phone"),
         )
         # A complaint closed with a debt outcome is refused; a resolution that overtakes its complaint waits for it.
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("C1", "debt_cancelled")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_resolved", inputs.parse_resolution("C1", "debt_cancelled")
         )
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_resolved", billing.parse_resolution("S1", "complaint_closed")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_resolved", inputs.parse_resolution("S1", "complaint_closed")
         )
-        await billing.signal_open_account(
-            env.client, account.account_id, "dispute_opened", billing.parse_dispute("S1", "sales", "mis-sold insurance")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "dispute_opened", inputs.parse_dispute("S1", "sales", "mis-sold insurance")
         )
         await env.sleep(timedelta(days=5))
         view = await handle.query(AccountWorkflow.state)

@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from client import CollectionsClient
 from dunning import ladder
 from dunning.account import PaymentReceived
 from dunning.policy import load_policy
 from dunning.state import AccountRun
-from infra import billing, twilio_sms
+from infra import twilio_sms
 from infra.delivery import NotSent, OutcomeUnknown
 from tests.conftest import channel_activities, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
@@ -52,7 +53,7 @@ async def test_worker_restarted_mid_ladder_sends_no_sms_twice(env, run_worker, p
     mobile = account.points("mobile")[0].value
     # No sticky cache: the time-skipping server would otherwise hold the next task for the departed worker.
     async with run_worker(max_cached_workflows=0) as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=2))
     assert [m["to"] for m in twilio.messages].count(mobile) == 1  # sms_reminder@1
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from client import CollectionsClient, inputs
 from dunning.account import ContactPoint
 from dunning.outcomes import ContactBook, PointRecord
 from dunning.policy import load_policy
 from dunning.visits import VisitReport, decide
-from infra import billing, field_visits
+from infra import field_visits
 from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today
 from workflows.account import AccountWorkflow
 
@@ -54,8 +55,8 @@ def test_a_promise_at_the_door_needs_its_amount_and_day():
         VisitReport(finding="promised", **common)
     with pytest.raises(ValueError, match="belong to a visit whose finding is 'promised'"):
         VisitReport(finding="found", promised_minor=100, **common)
-    with pytest.raises(billing.InputError, match="photos"):
-        billing.parse_visit_report("R1", "V1", "found", "1 Road", "a7", "", ["x"] * 21, None, None, "CNY", None)
+    with pytest.raises(inputs.InputError, match="photos"):
+        inputs.parse_visit_report("R1", "V1", "found", "1 Road", "a7", "", ["x"] * 21, None, None, "CNY", None)
 
 
 async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report_drives_the_account(
@@ -64,7 +65,7 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
     account = make_account(due=await server_today(env))
     address = account.points("address")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         # The debtor answers at 16:00 on 44 dpd and pays nothing: the 45 dpd visit waits until 16:00 next day.
         contact_at = await reach_the_debtor_on_dpd_44(env, account)
         await env.sleep(timedelta(days=1, hours=1))
@@ -87,7 +88,7 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
 
         visited = await env.get_current_time()
         promise_day = (visited + timedelta(days=3)).astimezone(contact_at.tzinfo).date()
-        report = billing.parse_visit_report(
+        report = inputs.parse_visit_report(
             "R1",
             order["visit_ref"],
             "promised",
@@ -100,7 +101,7 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
             account.currency,
             visited.isoformat(),
         )
-        await billing.signal_open_account(env.client, account.account_id, "visit_reported", report)
+        await CollectionsClient(env.client).signal(account.account_id, "visit_reported", report)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 

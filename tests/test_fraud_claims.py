@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
+from client import CollectionsClient, inputs
 from dunning.fraud import claim_workflow_id
-from infra import billing
 from tests.conftest import make_account, server_today
 from tests.test_promises import CALENDAR, actions, sleep_until
 from tests.test_promises import SHANGHAI as CALENDAR_ZONE
@@ -20,22 +20,21 @@ async def test_a_confirmed_claim_withdraws_the_account_within_the_working_days_a
     account = make_account(due=today)
     mobile = account.points("mobile")[0].value
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=2), time(12))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "fraud_claimed",
-            billing.parse_fraud_claim("F1", "a cousin had her ID card", "agent-7"),
+            inputs.parse_fraud_claim("F1", "a cousin had her ID card", "agent-7"),
         )
         await sleep_until(env, today + timedelta(days=4), time(12))
         on_hold = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
-        await billing.signal_fraud_claim(
-            env.client, account.account_id, "F1", "declaration_signed", billing.parse_declaration("creditor_branch")
+        await CollectionsClient(env.client).signal_claim(
+            account.account_id, "F1", "declaration_signed", inputs.parse_declaration("creditor_branch")
         )
         await sleep_until(env, CALENDAR.add_working_days(today + timedelta(days=4), 6), time(12))
-        await billing.signal_fraud_claim(
-            env.client, account.account_id, "F1", "creditor_decided", billing.parse_creditor_decision(True, "BANK-123")
+        await CollectionsClient(env.client).signal_claim(
+            account.account_id, "F1", "creditor_decided", inputs.parse_creditor_decision(True, "BANK-123")
         )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
         decided = await env.client.get_workflow_handle_for(
@@ -68,27 +67,25 @@ async def test_a_rejected_claim_resumes_the_ladder_where_the_dpd_now_is(env, run
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=2), time(12))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "fraud_claimed",
-            billing.parse_fraud_claim("F2", "says she never applied", "agent-7"),
+            inputs.parse_fraud_claim("F2", "says she never applied", "agent-7"),
         )
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "fraud_claimed",
-            billing.parse_fraud_claim("F2", "says she never applied", "agent-7"),
+            inputs.parse_fraud_claim("F2", "says she never applied", "agent-7"),
         )
         await env.sleep(timedelta(hours=2))  # the signing is booked, and she comes in
-        await billing.signal_fraud_claim(
-            env.client, account.account_id, "F2", "declaration_signed", billing.parse_declaration("agency")
+        await CollectionsClient(env.client).signal_claim(
+            account.account_id, "F2", "declaration_signed", inputs.parse_declaration("agency")
         )
         await sleep_until(env, today + timedelta(days=20), time(11))
-        await billing.signal_fraud_claim(
-            env.client, account.account_id, "F2", "creditor_decided", billing.parse_creditor_decision(False, "BANK-456")
+        await CollectionsClient(env.client).signal_claim(
+            account.account_id, "F2", "creditor_decided", inputs.parse_creditor_decision(False, "BANK-456")
         )
         await sleep_until(env, today + timedelta(days=20), time(12))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -108,9 +105,9 @@ async def test_a_claim_the_debtor_never_signs_lapses_and_collection_resumes(env,
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
-        await billing.signal_open_account(
-            env.client, account.account_id, "fraud_claimed", billing.parse_fraud_claim("F3", "no clues", "agent-7")
+        await CollectionsClient(env.client, queue).open(account)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "fraud_claimed", inputs.parse_fraud_claim("F3", "no clues", "agent-7")
         )
         await sleep_until(env, today + timedelta(days=15), time(12))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -122,15 +119,15 @@ async def test_a_claim_the_debtor_never_signs_lapses_and_collection_resumes(env,
 async def test_the_claim_shows_its_progress_and_refuses_a_decision_it_cannot_read(env, run_worker):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
-        await billing.signal_open_account(
-            env.client, account.account_id, "fraud_claimed", billing.parse_fraud_claim("F5", "never applied", "agent-7")
+        await CollectionsClient(env.client, queue).open(account)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "fraud_claimed", inputs.parse_fraud_claim("F5", "never applied", "agent-7")
         )
         await env.sleep(timedelta(hours=2))
         claim = env.client.get_workflow_handle_for(FraudClaimWorkflow.run, claim_workflow_id(account.account_id, "F5"))
         await claim.signal("creditor_decided", {"confirmed": "perhaps"})
-        await billing.signal_fraud_claim(
-            env.client, account.account_id, "F5", "declaration_signed", billing.parse_declaration("agency")
+        await CollectionsClient(env.client).signal_claim(
+            account.account_id, "F5", "declaration_signed", inputs.parse_declaration("agency")
         )
         await env.sleep(timedelta(hours=1))
         progress = await claim.query(FraudClaimWorkflow.progress)

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowHandle
 
+from client import CollectionsClient
+from client import collections as collections_module
 from dunning import ladder
 from dunning.account import local_date
 from dunning.policy import load_policy
-from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -31,7 +32,7 @@ async def taken_actions(pool, account_id: str) -> list[tuple[str, int, int, str]
 async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twilio):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle: WorkflowHandle = env.client.get_workflow_handle(account.workflow_id)
         await env.sleep(timedelta(days=181))
         view = await handle.query(AccountWorkflow.state)
@@ -93,7 +94,7 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
         due=await server_today(env, "America/Chicago") + timedelta(days=10),
     )
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=10 + 130))  # to 130 dpd: the lawyer's letter (120) waits for its approver
 
     policy = load_policy("b2b_receivables")
@@ -154,7 +155,7 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
 async def test_account_onboarded_late_takes_only_the_latest_missed_step_per_channel(env, run_worker, pool):
     account = make_account(due=await server_today(env) - timedelta(days=40))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(hours=1))
 
     taken = [(step, dpd) for step, dpd, _, _ in await taken_actions(pool, account.account_id)]
@@ -179,10 +180,10 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
     ]
     edited = shipped.model_copy(update={"version": shipped.version + 1, "steps": edited_steps})
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, before)
-        monkeypatch.setattr(billing, "load_policy", lambda name: edited)
-        await billing.open_account(env.client, queue, after)
-        await billing.open_account(env.client, queue, before)  # billing resends it: the pin holds
+        await CollectionsClient(env.client, queue).open(before)
+        monkeypatch.setattr(collections_module, "load_policy", lambda name: edited)
+        await CollectionsClient(env.client, queue).open(after)
+        await CollectionsClient(env.client, queue).open(before)  # billing resends it: the pin holds
         await env.sleep(timedelta(days=11))
         views = [
             await env.client.get_workflow_handle(a.workflow_id).query(AccountWorkflow.state) for a in (before, after)

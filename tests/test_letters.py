@@ -15,9 +15,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.print_mail import MANIFEST, LetterBatchRequest, PrintMailActivities
+from client import CollectionsClient, inputs
 from dunning.letters import LetterDelivery, LetterFacts, letter_ref
 from dunning.policy import Channel, load_policy
-from infra import billing
 from infra.config import LETTERHEADS
 from infra.letters import LetterError, LetterRenderer, load_letterheads
 from tests.conftest import TEST_LETTERHEADS, channel_activities, make_account, server_today, step_order
@@ -206,7 +206,7 @@ async def test_a_letter_returned_as_moved_stops_the_letters_to_that_address(env,
     address = account.points("address")[0].value
     pool, queue = own_pool, f"letters-{account.account_id}"
     async with build_worker(env.client, replace(settings, task_queue=queue), pool, sms_client):
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=11))  # the first letter went at 10 dpd
         batch = await env.client.execute_workflow(
             LetterBatchWorkflow.run, id=f"letter-batch-{account.account_id}", task_queue=queue
@@ -217,10 +217,8 @@ async def test_a_letter_returned_as_moved_stops_the_letters_to_that_address(env,
         assert first["status"] == "batched"
         assert (settings.letter_drop_dir / batch.batch_id / f"{first['letter_ref']}.pdf").is_file()
         for event_id, status, reason in (("E1", "sent", None), ("E2", "returned", "moved")):
-            delivery = billing.parse_letter_delivery(
-                event_id, first["letter_ref"], status, reason, "RR1", address, None
-            )
-            await billing.signal_open_account(env.client, account.account_id, "letter_delivery", delivery)
+            delivery = inputs.parse_letter_delivery(event_id, first["letter_ref"], status, reason, "RR1", address, None)
+            await CollectionsClient(env.client).signal(account.account_id, "letter_delivery", delivery)
         await env.sleep(timedelta(days=10))  # the second letter falls due at 20 dpd
         handle = env.client.get_workflow_handle(account.workflow_id)
         view = await handle.query(AccountWorkflow.state)

@@ -10,6 +10,7 @@ from datetime import date, time, timedelta
 import pytest
 from pydantic import ValidationError
 
+from client import CollectionsClient, inputs
 from dunning.case import Case
 from dunning.compliance import ContactRules, load_rules
 from dunning.contact import CeaseContact
@@ -18,7 +19,6 @@ from dunning.outcomes import ContactOutcome
 from dunning.pacing import FollowUpRules, cadence
 from dunning.policy import Channel, Policy, load_policy
 from dunning.state import AccountState
-from infra import billing
 from tests.conftest import make_account, server_today
 from tests.test_case import DUE, SHANGHAI, at, promise
 from tests.test_promises import sleep_until
@@ -239,7 +239,7 @@ async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise
     today = await server_today(env)
     account = make_account(due=today)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         await sleep_until(env, today + timedelta(days=6), time(12))
         planned = (await handle.query(AccountWorkflow.state)).follow_up_days
@@ -251,21 +251,19 @@ async def test_collectors_see_each_follow_up_day_in_their_worklist_and_a_promise
         # The mobile goes dead twice: it leaves the day's phone list at once.
         mobile = account.points("mobile")[0].value
         for outcome_id in ("L1", "L2"):
-            await billing.signal_open_account(
-                env.client,
+            await CollectionsClient(env.client).signal(
                 account.account_id,
                 "contact_outcome",
-                billing.parse_outcome(outcome_id, "line_dead", "dialer", "dialer-1", mobile, ""),
+                inputs.parse_outcome(outcome_id, "line_dead", "dialer", "dialer-1", mobile, ""),
             )
         await env.sleep(timedelta(minutes=5))
         dialled = await pool.fetchval(
             "SELECT phone_order FROM collector_worklist WHERE account_id = $1 AND day = $2", account.account_id, first
         )
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "promise_made",
-            billing.parse_promise(
+            inputs.parse_promise(
                 "P1", "2500.00", "CNY", (first + timedelta(days=3)).isoformat(), None, "call", "agent-7"
             ),
         )

@@ -17,8 +17,8 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import AccountDocument
-from infra import inbound_http
-from infra.partner_webhooks import signature_problem
+from inbound import server as inbound_http
+from inbound.partner_webhooks import signature_problem
 from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today, serving_worker
 from workflows.account import AccountWorkflow
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from client import CollectionsClient, inputs
 from dunning.placements import AgencyReport
 from dunning.policy import load_policy
-from infra import agency_report, billing
+from infra import agency_report
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -40,7 +41,7 @@ async def test_a_placed_account_gets_its_agency_file_payments_back_and_a_recall_
 ):
     account = make_account(due=await server_today(env), amount_minor=100_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=91))
         placed = await placement_of(pool, account.account_id)
         agency = next(a for a in POLICY.agencies if a.id == placed["agency_id"])
@@ -53,20 +54,19 @@ async def test_a_placed_account_gets_its_agency_file_payments_back_and_a_recall_
 
         ref = placed["placement_ref"]
         for report in (
-            billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),
-            billing.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),  # resent
-            billing.parse_agency_report("R2", ref, "update", None, "CNY", "debtor located", None),
+            inputs.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),
+            inputs.parse_agency_report("R1", ref, "payment", "300", "CNY", "", None),  # resent
+            inputs.parse_agency_report("R2", ref, "update", None, "CNY", "debtor located", None),
         ):
-            await billing.signal_open_account(env.client, account.account_id, "agency_reported", report)
+            await CollectionsClient(env.client).signal(account.account_id, "agency_reported", report)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
         assert view.placement.recovered_minor == 30_000 and view.outstanding_minor == 70_000
 
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             account.account_id,
             "recall_placement",
-            billing.parse_recall("RC1", "the debtor complained of the agency", "ops7"),
+            inputs.parse_recall("RC1", "the debtor complained of the agency", "ops7"),
         )
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -100,14 +100,13 @@ async def test_a_placement_is_recalled_at_its_date_and_settled_when_the_agency_c
     kept, paid = make_account(due=today, amount_minor=50_000), make_account(due=today, amount_minor=50_000)
     async with run_worker() as queue:
         for account in (kept, paid):
-            await billing.open_account(env.client, queue, account)
+            await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=91))
         ref = (await placement_of(pool, paid.account_id))["placement_ref"]
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             paid.account_id,
             "agency_reported",
-            billing.parse_agency_report("R1", ref, "payment", "500", "CNY", "", None),
+            inputs.parse_agency_report("R1", ref, "payment", "500", "CNY", "", None),
         )
         await env.sleep(timedelta(days=181))  # past the recall date of 180 days
 

@@ -8,14 +8,14 @@ from datetime import time, timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from infra import billing
+from client import CollectionsClient, inputs
 from tests.conftest import make_account, server_today
 from tests.test_promises import CALENDAR, actions, sleep_until
 from workflows.account import AccountWorkflow
 
 
 def plan(plan_id: str, *instalments: tuple[object, str]):
-    return billing.parse_plan(plan_id, [f"{day}={amount}" for day, amount in instalments], "CNY", "job_loss", "agent-7")
+    return inputs.parse_plan(plan_id, [f"{day}={amount}" for day, amount in instalments], "CNY", "job_loss", "agent-7")
 
 
 async def test_a_plan_is_followed_instalment_by_instalment_and_a_missed_one_breaks_it(env, run_worker, pool):
@@ -23,13 +23,13 @@ async def test_a_plan_is_followed_instalment_by_instalment_and_a_missed_one_brea
     account = make_account(due=today, amount_minor=300_000)
     first, second = today + timedelta(days=10), today + timedelta(days=40)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=2), time(12))
-        agreed = await billing.agree_plan(
-            env.client, account.account_id, plan("PLAN1", (first, "1000.00"), (second, "2000.00"))
+        agreed = await CollectionsClient(env.client).agree_plan(
+            account.account_id, plan("PLAN1", (first, "1000.00"), (second, "2000.00"))
         )
         await sleep_until(env, first, time(9))
-        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("1000.00", "I1", "CNY"))
+        await CollectionsClient(env.client, queue).pay(account.account_id, inputs.parse_payment("1000.00", "I1", "CNY"))
         await sleep_until(env, second - timedelta(days=3), time(12))
         on_track = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
         await sleep_until(env, CALENDAR.add_working_days(second, 2) + timedelta(days=1), time(12))
@@ -60,7 +60,7 @@ async def test_the_validator_refuses_a_plan_that_does_not_clear_the_balance_in_o
     today = await server_today(env)
     account = make_account(due=today, amount_minor=300_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id)
         refusals = []
         for bad in (
@@ -72,8 +72,8 @@ async def test_the_validator_refuses_a_plan_that_does_not_clear_the_balance_in_o
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(AccountWorkflow.agree_plan, bad)
             refusals.append(refused.value.cause.message)
-        with pytest.raises(billing.InputError, match="plan SHORT refused: instalments add up to 100000"):
-            await billing.agree_plan(env.client, account.account_id, plan("SHORT", (today, "1000.00")))
+        with pytest.raises(inputs.InputError, match="plan SHORT refused: instalments add up to 100000"):
+            await CollectionsClient(env.client).agree_plan(account.account_id, plan("SHORT", (today, "1000.00")))
         view = await handle.query(AccountWorkflow.state)
 
     assert refusals == [

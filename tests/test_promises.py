@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from client import CollectionsClient, inputs
 from dunning.policy import load_policy
-from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -36,7 +36,7 @@ async def actions(pool, account_id: str) -> dict[str, tuple[str, str]]:
 
 
 def promise(promise_id: str, amount: str, day, hour: str | None = None):
-    return billing.parse_promise(promise_id, amount, "CNY", day.isoformat(), hour, "call", "agent-7")
+    return inputs.parse_promise(promise_id, amount, "CNY", day.isoformat(), hour, "call", "agent-7")
 
 
 async def test_a_kept_promise_holds_the_ladder_reminds_a_working_day_before_and_confirms_on_the_day(
@@ -46,13 +46,15 @@ async def test_a_kept_promise_holds_the_ladder_reminds_a_working_day_before_and_
     account = make_account(due=today)
     promised = today + timedelta(days=5)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=1), time(11))
-        await billing.signal_open_account(
-            env.client, account.account_id, "promise_made", promise("PTP1", "2500.00", promised)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "promise_made", promise("PTP1", "2500.00", promised)
         )
         await sleep_until(env, promised, time(11))  # the morning confirmation has gone, noon's has not
-        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("2500.00", "PAY1", "CNY"))
+        await CollectionsClient(env.client, queue).pay(
+            account.account_id, inputs.parse_payment("2500.00", "PAY1", "CNY")
+        )
         closed = await env.client.get_workflow_handle_for(AccountWorkflow.run, account.workflow_id).result()
 
     taken = await actions(pool, account.account_id)
@@ -74,10 +76,10 @@ async def test_a_broken_promise_counts_and_resumes_the_ladder_with_the_broken_pr
     promised = today + timedelta(days=4)
     broken_day = CALENDAR.add_working_days(promised, 2) + timedelta(days=1)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=2), time(9))
-        await billing.signal_open_account(
-            env.client, account.account_id, "promise_made", promise("PTP2", "1000.00", promised, "15:00")
+        await CollectionsClient(env.client).signal(
+            account.account_id, "promise_made", promise("PTP2", "1000.00", promised, "15:00")
         )
         await sleep_until(env, broken_day, time(12))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
@@ -109,13 +111,15 @@ async def test_a_promise_paid_in_part_is_kept_in_part_not_broken(env, run_worker
     account = make_account(due=today)
     promised = today + timedelta(days=3)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await sleep_until(env, today + timedelta(days=1), time(12))
-        await billing.signal_open_account(
-            env.client, account.account_id, "promise_made", promise("PTP3", "1000.00", promised)
+        await CollectionsClient(env.client).signal(
+            account.account_id, "promise_made", promise("PTP3", "1000.00", promised)
         )
         await sleep_until(env, promised, time(20))
-        await billing.pay(env.client, queue, account.account_id, billing.parse_payment("400.00", "PAY3", "CNY"))
+        await CollectionsClient(env.client, queue).pay(
+            account.account_id, inputs.parse_payment("400.00", "PAY3", "CNY")
+        )
         await sleep_until(env, CALENDAR.add_working_days(promised, 2) + timedelta(days=1), time(12))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
@@ -131,14 +135,14 @@ async def test_promises_that_break_the_rules_are_refused_with_the_reason_and_rec
     today = await server_today(env)
     account = make_account(due=today, amount_minor=100_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         for bad in (
             promise("FAR", "100.00", today + timedelta(days=9)),
             promise("PAST", "100.00", today - timedelta(days=1)),
             promise("MORE", "1000.01", today + timedelta(days=2)),
             promise("ZERO", "0", today + timedelta(days=2)),
         ):
-            await billing.signal_open_account(env.client, account.account_id, "promise_made", bad)
+            await CollectionsClient(env.client).signal(account.account_id, "promise_made", bad)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 

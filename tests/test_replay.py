@@ -16,10 +16,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from client import CollectionsClient, inputs
 from dunning.account import PaymentReceived, PaymentReversed
 from dunning.fraud import claim_workflow_id
 from dunning.outcomes import ContactOutcome
-from infra import billing
 from tests.conftest import make_account, server_today
 from tests.test_promises import promise
 from workflows.account import AccountWorkflow
@@ -70,49 +70,43 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
     )
     async with run_worker() as queue:
         for account in accounts:
-            await billing.open_account(env.client, queue, account)
+            await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=7))
         now = await env.get_current_time()
         for payment_id, amount in (("R1", 40_000), ("R1", 40_000), ("R2", 50_000)):
-            await billing.pay(
-                env.client,
-                queue,
+            await CollectionsClient(env.client, queue).pay(
                 paid_account.account_id,
                 PaymentReceived(payment_id=payment_id, amount_minor=amount, paid_at=now),
             )
         await env.client.get_workflow_handle(paid_account.workflow_id).result()
-        await billing.pay(
-            env.client,
-            queue,
+        await CollectionsClient(env.client, queue).pay(
             fees_account.account_id,
             PaymentReceived(payment_id="F1", amount_minor=20_000, paid_at=now),
         )
-        await billing.reverse_payment(
-            env.client,
-            queue,
+        await CollectionsClient(env.client, queue).reverse(
             fees_account.account_id,
             PaymentReversed(payment_id="F1", reason="bounced", reversed_at=now),
         )
         for signal, payload in (
-            ("cease_contact", billing.parse_cease(["sms"], "replied STOP", "C1")),
-            ("dispute_opened", billing.parse_dispute("D1", "debt", "says it was paid")),
-            ("dispute_resolved", billing.parse_resolution("D1", "debt_confirmed")),
-            ("dispute_opened", billing.parse_dispute("K1", "collector", "rude")),
-            ("debtor_event_reported", billing.parse_debtor_event("B1", "bankrupt", "petition filed")),
+            ("cease_contact", inputs.parse_cease(["sms"], "replied STOP", "C1")),
+            ("dispute_opened", inputs.parse_dispute("D1", "debt", "says it was paid")),
+            ("dispute_resolved", inputs.parse_resolution("D1", "debt_confirmed")),
+            ("dispute_opened", inputs.parse_dispute("K1", "collector", "rude")),
+            ("debtor_event_reported", inputs.parse_debtor_event("B1", "bankrupt", "petition filed")),
         ):
-            await billing.signal_open_account(env.client, answers_account.account_id, signal, payload)
+            await CollectionsClient(env.client).signal(answers_account.account_id, signal, payload)
         mobile = talk_account.points("mobile")[0].value
         for signal, payload in (
             ("promise_made", promise("PTP1", "500.00", today + timedelta(days=9))),
-            ("contact_outcome", billing.parse_outcome("O1", "no_answer", "dialer", "d1", mobile, "")),
-            ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "d1", mobile, "")),
-            ("contact_outcome", billing.parse_outcome("O3", "line_dead", "dialer", "d1", mobile, "")),
+            ("contact_outcome", inputs.parse_outcome("O1", "no_answer", "dialer", "d1", mobile, "")),
+            ("contact_outcome", inputs.parse_outcome("O2", "line_dead", "dialer", "d1", mobile, "")),
+            ("contact_outcome", inputs.parse_outcome("O3", "line_dead", "dialer", "d1", mobile, "")),
             (
                 "contact_updated",
-                billing.parse_contact_update("U1", "mobile", "+8613700000002", "debtor", None, mobile, "tracing"),
+                inputs.parse_contact_update("U1", "mobile", "+8613700000002", "debtor", None, mobile, "tracing"),
             ),
         ):
-            await billing.signal_open_account(env.client, talk_account.account_id, signal, payload)
+            await CollectionsClient(env.client).signal(talk_account.account_id, signal, payload)
         # Under Reg F: a conversation (the cool-down, a valid case's follow-ups), then a promise taken by phone.
         spoken = await env.get_current_time()
         for signal, payload in (
@@ -125,10 +119,9 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             # The promise's calls wait out the cool-down.
             ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),
         ):
-            await billing.signal_open_account(env.client, us_account.account_id, signal, payload)
+            await CollectionsClient(env.client).signal(us_account.account_id, signal, payload)
         channels_mobile = channels_account.points("mobile")[0].value
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             channels_account.account_id,
             "contact_outcome",
             ContactOutcome(
@@ -148,7 +141,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         for signal, payload in (
             (
                 "letter_delivery",
-                billing.parse_letter_delivery(
+                inputs.parse_letter_delivery(
                     "E1", letter["letter_ref"], "signed", None, "RR1", letter["address"], None
                 ),
             ),
@@ -163,11 +156,10 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
                 ),
             ),
         ):
-            await billing.signal_open_account(env.client, channels_account.account_id, signal, payload)
-        await billing.agree_plan(
-            env.client,
+            await CollectionsClient(env.client).signal(channels_account.account_id, signal, payload)
+        await CollectionsClient(env.client).agree_plan(
             talk_account.account_id,
-            billing.parse_plan(
+            inputs.parse_plan(
                 "PLAN1",
                 [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"],
                 "CNY",
@@ -176,20 +168,18 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             ),
         )
         await env.sleep(timedelta(days=40))
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             talk_account.account_id,
             "fraud_claimed",
-            billing.parse_fraud_claim("F1", "never applied", "agent-7"),
+            inputs.parse_fraud_claim("F1", "never applied", "agent-7"),
         )
         visit = await pool.fetchrow(
             "SELECT visit_ref, address FROM field_visit_orders WHERE account_id = $1", channels_account.account_id
         )
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             channels_account.account_id,
             "visit_reported",
-            billing.parse_visit_report(
+            inputs.parse_visit_report(
                 "V1", visit["visit_ref"], "not_found", visit["address"], "field-3", "", [], None, None, "CNY", None
             ),
         )
@@ -198,16 +188,16 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             "SELECT placement_ref FROM agency_placements WHERE account_id = $1", channels_account.account_id
         )
         for signal, payload in (
-            ("agency_reported", billing.parse_agency_report("A1", placed, "payment", "100", "CNY", "", None)),
-            ("recall_placement", billing.parse_recall("RC1", "complaint about the agency", "ops-1")),
+            ("agency_reported", inputs.parse_agency_report("A1", placed, "payment", "100", "CNY", "", None)),
+            ("recall_placement", inputs.parse_recall("RC1", "complaint about the agency", "ops-1")),
         ):
-            await billing.signal_open_account(env.client, channels_account.account_id, signal, payload)
+            await CollectionsClient(env.client).signal(channels_account.account_id, signal, payload)
         await env.sleep(timedelta(days=140))  # the write-off review waits for an approver
         approval = await pool.fetchval(
             "SELECT approval_ref FROM approvals WHERE account_id = $1", channels_account.account_id
         )
-        await billing.decide_approval(
-            env.client, channels_account.account_id, billing.parse_approval(approval, True, "risk_manager", "")
+        await CollectionsClient(env.client).decide_approval(
+            channels_account.account_id, inputs.parse_approval(approval, True, "risk_manager", "")
         )
 
     names = (

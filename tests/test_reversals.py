@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from client import CollectionsClient
 from dunning.account import PaymentReceived, PaymentReversed
-from infra import billing
 from tests.conftest import make_account, server_today
 from workflows.account import AccountWorkflow
 
@@ -13,17 +13,17 @@ from workflows.account import AccountWorkflow
 async def test_a_bounced_partial_payment_restores_the_balance_once(env, run_worker, pool):
     account = make_account(due=await server_today(env), amount_minor=100_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         now = await env.get_current_time()
-        await billing.pay(
-            env.client, queue, account.account_id, PaymentReceived(payment_id="D1", amount_minor=30_000, paid_at=now)
+        await CollectionsClient(env.client, queue).pay(
+            account.account_id, PaymentReceived(payment_id="D1", amount_minor=30_000, paid_at=now)
         )
         bounced = PaymentReversed(payment_id="D1", reason="debit bounced", reversed_at=now)
-        await billing.reverse_payment(env.client, queue, account.account_id, bounced)
-        await billing.reverse_payment(env.client, queue, account.account_id, bounced)
-        await billing.reverse_payment(
-            env.client, queue, account.account_id, PaymentReversed(payment_id="NOPE", reason="typo", reversed_at=now)
+        await CollectionsClient(env.client, queue).reverse(account.account_id, bounced)
+        await CollectionsClient(env.client, queue).reverse(account.account_id, bounced)
+        await CollectionsClient(env.client, queue).reverse(
+            account.account_id, PaymentReversed(payment_id="NOPE", reason="typo", reversed_at=now)
         )
         await env.sleep(timedelta(hours=1))
         view = await handle.query(AccountWorkflow.state)
@@ -43,12 +43,10 @@ async def test_a_bounced_partial_payment_restores_the_balance_once(env, run_work
 async def test_a_chargeback_reopens_a_cured_account_where_its_dpd_now_is(env, run_worker, pool):
     account = make_account(due=await server_today(env), amount_minor=50_000)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=2))
         paid_at = await env.get_current_time()
-        await billing.pay(
-            env.client,
-            queue,
+        await CollectionsClient(env.client, queue).pay(
             account.account_id,
             PaymentReceived(payment_id="CARD-1", amount_minor=50_000, paid_at=paid_at),
         )
@@ -56,9 +54,7 @@ async def test_a_chargeback_reopens_a_cured_account_where_its_dpd_now_is(env, ru
         assert cured.state.status == "cured"
 
         await env.sleep(timedelta(days=20))  # 22 dpd when the card issuer takes the money back
-        await billing.reverse_payment(
-            env.client,
-            queue,
+        await CollectionsClient(env.client, queue).reverse(
             account.account_id,
             PaymentReversed(
                 payment_id="CARD-1", reason="chargeback: fraud dispute", reversed_at=await env.get_current_time()

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+from cli.devstack import dated_portfolio
+from client import inputs
 from dunning import ladder
 from dunning.policy import load_policy
-from infra import billing
-from infra.devstack import dated_portfolio
 
 
 def test_the_sample_portfolio_is_about_fifty_varied_valid_accounts(tmp_path):
     today = date(2026, 11, 22)
-    documents = billing.parse_csv(dated_portfolio(today, target_dir=tmp_path))
+    documents = inputs.parse_csv(dated_portfolio(today, target_dir=tmp_path))
     assert 45 <= len(documents) <= 60
     assert set(Counter(d.policy for d in documents)) == {
         "consumer_loan",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
+from client import CollectionsClient, inputs
 from dunning.disputes import first_collector_queue
 from dunning.policy import load_policy
 from dunning.state import AccountRun
-from infra import billing
 from tests.conftest import make_account, server_today
 from tests.test_promises import promise, sleep_until
 from workflows.account import AccountWorkflow
@@ -17,18 +17,18 @@ from workflows.account import AccountWorkflow
 def news(account, today):
     mobile = account.points("mobile")[0].value
     return [
-        ("dispute_opened", billing.parse_dispute("D1", "collector", "rude on the phone")),
-        ("dispute_resolved", billing.parse_resolution("D1", "complaint_closed")),
-        ("debtor_event_reported", billing.parse_debtor_event("R1", "deceased", "an anonymous caller")),
-        ("documents_verified", billing.parse_documents("R1", False)),
-        ("contact_outcome", billing.parse_outcome("O1", "line_dead", "dialer", "dialer-1", mobile, "")),
-        ("contact_outcome", billing.parse_outcome("O2", "line_dead", "dialer", "dialer-1", mobile, "")),
+        ("dispute_opened", inputs.parse_dispute("D1", "collector", "rude on the phone")),
+        ("dispute_resolved", inputs.parse_resolution("D1", "complaint_closed")),
+        ("debtor_event_reported", inputs.parse_debtor_event("R1", "deceased", "an anonymous caller")),
+        ("documents_verified", inputs.parse_documents("R1", False)),
+        ("contact_outcome", inputs.parse_outcome("O1", "line_dead", "dialer", "dialer-1", mobile, "")),
+        ("contact_outcome", inputs.parse_outcome("O2", "line_dead", "dialer", "dialer-1", mobile, "")),
         (
             "contact_updated",
-            billing.parse_contact_update("U1", "work_phone", "+862155550000", "debtor", None, None, "debtor"),
+            inputs.parse_contact_update("U1", "work_phone", "+862155550000", "debtor", None, None, "debtor"),
         ),
-        ("cease_contact", billing.parse_cease(["email"], "asked by letter", "C1")),
-        ("payment_received", billing.parse_payment("500.00", "P1", "CNY")),
+        ("cease_contact", inputs.parse_cease(["email"], "asked by letter", "C1")),
+        ("payment_received", inputs.parse_payment("500.00", "P1", "CNY")),
         ("promise_made", promise("PTP1", "1000.00", today + timedelta(days=5))),
     ]
 
@@ -51,7 +51,7 @@ async def outcome_of(env, pool, queue, account, arrange) -> dict:
     for name, payload in signals:
         await handle.signal(name, payload)
     await sleep_until(env, today + timedelta(days=5), time(15))
-    await billing.pay(env.client, queue, account.account_id, billing.parse_payment("2000.00", "P2", "CNY"))
+    await CollectionsClient(env.client, queue).pay(account.account_id, inputs.parse_payment("2000.00", "P2", "CNY"))
     closed = await handle.result()
     view = closed.state
     commitments = await pool.fetch(
@@ -101,7 +101,7 @@ async def test_news_sent_twice_and_backwards_during_continue_as_new_ends_in_the_
 async def test_a_signal_whose_payload_does_not_fit_is_recorded_as_refused_not_dropped(env, run_worker):
     account = make_account(due=await server_today(env))
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         handle = env.client.get_workflow_handle(account.workflow_id)
         await handle.signal("promise_made", {"promise_id": "P1", "amount_minor": "lots"})
         await handle.signal("payment_received", ["not", "an", "object"])

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 
 from dunning.account import AccountDocument
-from infra import inbound_http
+from inbound import server as inbound_http
 from infra.twilio_sms import INBOUND_SMS_PATH, STATUS_CALLBACK_PATH
 from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, make_account, server_today, serving_worker
 from workflows.account import AccountWorkflow

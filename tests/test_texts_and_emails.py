@@ -12,7 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from infra import billing
+from client import CollectionsClient
 from infra.delivery import NotSent
 from tests.conftest import channel_activities, make_account, server_today, step_order
 from workflows.account import AccountWorkflow
@@ -83,7 +83,7 @@ async def test_a_mailbox_that_does_not_exist_is_dropped_from_the_account(env, ru
     email = account.points("email")[0].value
     smtp.reject_recipient(email)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=8 + 7))  # the pre-due reminder (-7 dpd), then the chases of week 1
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
@@ -105,7 +105,7 @@ async def test_twilio_refusing_an_opted_out_number_stops_texts_to_it(env, run_wo
     mobile = account.points("mobile")[0].value
     twilio.opt_out(mobile)  # the handset texted STOP to our number before we knew of it
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=4))  # texts at 1 and 3 dpd
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
@@ -126,7 +126,7 @@ async def test_a_number_twilio_says_is_no_mobile_is_dropped_and_calls_go_elsewhe
     mobile = account.points("mobile")[0].value
     twilio.mark_not_mobile(mobile)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, account)
+        await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=3))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from client import CollectionsClient, inputs
 from dunning.account import ContactPoint
 from dunning.case import Case
 from dunning.compliance import load_rules
@@ -16,7 +17,6 @@ from dunning.ledger import Ledger
 from dunning.outcomes import ContactUpdated
 from dunning.policy import Policy, load_policy
 from dunning.state import AccountState
-from infra import billing
 from tests.conftest import make_account
 from workflows.account import AccountWorkflow
 
@@ -107,17 +107,16 @@ async def test_the_notice_is_the_first_thing_sent_and_ops_see_the_validation_per
     with_address = us_account(today - timedelta(days=3), account_id=f"VN{today:%m%d}A")
     without = us_account(today - timedelta(days=3), account_id=f"VN{today:%m%d}B", with_address=False)
     async with run_worker() as queue:
-        await billing.open_account(env.client, queue, with_address)
-        await billing.open_account(env.client, queue, without)
+        await CollectionsClient(env.client, queue).open(with_address)
+        await CollectionsClient(env.client, queue).open(without)
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(with_address.workflow_id).query(AccountWorkflow.state)
         held = await trail(without)
         on_hold = await env.client.get_workflow_handle(without.workflow_id).query(AccountWorkflow.state)
-        await billing.signal_open_account(
-            env.client,
+        await CollectionsClient(env.client).signal(
             without.account_id,
             "contact_updated",
-            billing.parse_contact_update("A1", "address", ADDRESS.value, "debtor", None, None, "debtor"),
+            inputs.parse_contact_update("A1", "address", ADDRESS.value, "debtor", None, None, "debtor"),
         )
         await env.sleep(timedelta(hours=1))
         after = (await trail(without))[1:]

@@ -1,11 +1,9 @@
-"""What billing and ops do to accounts from outside Temporal: open them, report payments, read their state.
-
-Every input is checked here first, so a bad request fails with one clear line and nothing reaches Temporal.
+"""Typed-in text made into the orchestrator's payloads: every input is checked here first, so a bad request fails
+with one clear line that names the field, and nothing reaches Temporal.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import uuid
@@ -14,42 +12,29 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
-import asyncpg
 from pydantic import BaseModel, ValidationError
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from dunning.account import (
     PAYMENT_ID_MAX,
     AccountDocument,
     ContactPoint,
-    DemoClock,
     PaymentReceived,
     PaymentReversed,
     problems,
-    workflow_id,
 )
 from dunning.approvals import ApprovalDecision
-from dunning.commitments import Commitment, PlanProposed, PromiseMade
+from dunning.commitments import PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
-from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed, claim_workflow_id
+from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed
 from dunning.letters import LetterDelivery
 from dunning.money import exponent, to_minor
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
 from dunning.policy import PolicyError, load_policy
-from dunning.state import AccountRun
 from dunning.verification import DebtorEventReported, DocumentsVerified
-from dunning.view import AccountView
 from dunning.visits import VisitReport
 from infra import call_queue
-from workflows import search_attributes as sa
-from workflows.account import AccountWorkflow
 
 CSV_CONTACT_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
 CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date", "policy")
@@ -165,118 +150,6 @@ def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | No
     return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
 
 
-async def open_account(
-    client: Client, task_queue: str, document: AccountDocument, clock: DemoClock | None = None
-) -> None:
-    """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as is.
-    An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
-    run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
-    try:
-        await client.start_workflow(
-            AccountWorkflow.run,
-            run,
-            id=document.workflow_id,
-            task_queue=task_queue,
-            start_signal="account_document_received",
-            start_signal_args=[document],
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        status = await execution_status(client, document.account_id)
-        raise InputError(
-            f"account {document.account_id!r} is closed ({status.name.lower()}); "
-            "a closed account is not reopened by sending it again"
-        ) from None
-
-
-async def open_accounts(
-    client: Client,
-    task_queue: str,
-    documents: list[AccountDocument],
-    clock: DemoClock | None = None,
-    concurrency: int = 64,
-) -> None:
-    """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(document: AccountDocument) -> None:
-        async with slots:
-            await open_account(client, task_queue, document, clock)
-
-    await asyncio.gather(*(one(document) for document in documents))
-
-
-async def _execution(client: Client, account_id: str):
-    """The latest run's raw description: raw, so decoding no search attribute can fail it (the time-skipping test
-    server stores unset datetime attributes as null)."""
-    try:
-        response = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(
-                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id(account_id))
-            )
-        )
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise InputError(f"unknown account {account_id!r}") from None
-        raise
-    return response.workflow_execution_info
-
-
-async def execution_status(client: Client, account_id: str) -> WorkflowExecutionStatus:
-    return WorkflowExecutionStatus((await _execution(client, account_id)).status)
-
-
-async def account_currency(client: Client, account_id: str) -> str:
-    """From the Currency search attribute, so reporting a payment needs no worker to answer a query."""
-    published = (await _execution(client, account_id)).search_attributes.indexed_fields.get(sa.CURRENCY.name)
-    if published is None:  # the account's first workflow task has not run yet
-        return (await account_state(client, account_id)).currency
-    return json.loads(published.data)
-
-
-async def account_state(client: Client, account_id: str) -> AccountView:
-    await execution_status(client, account_id)
-    return await client.get_workflow_handle(workflow_id(account_id)).query(AccountWorkflow.state)
-
-
-async def pay(client: Client, task_queue: str, account_id: str, payment: PaymentReceived) -> None:
-    """A payment for an account that has closed is recorded as an overpayment: money is never dropped."""
-    await _deliver_to_any_run(client, task_queue, account_id, "payment_received", payment)
-
-
-async def reverse_payment(client: Client, task_queue: str, account_id: str, reversal: PaymentReversed) -> None:
-    """A reversal that leaves money owing on a closed account reopens it."""
-    await _deliver_to_any_run(client, task_queue, account_id, "payment_reversed", reversal)
-
-
-async def cease_contact(client: Client, task_queue: str, account_id: str, request: CeaseContact) -> None:
-    """A closed account records it too: should a reversal reopen the account, the debtor is still not contacted."""
-    await _deliver_to_any_run(client, task_queue, account_id, "cease_contact", request)
-
-
-async def _deliver_to_any_run(client: Client, task_queue: str, account_id: str, signal: str, payload) -> None:
-    """Signals the running account; for one that has closed, starts a new run of the same workflow id from the
-    closed run's result with the signal, which records it (and reopens the account if money is owed again)."""
-    status = await execution_status(client, account_id)
-    handle = client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
-    if status == WorkflowExecutionStatus.RUNNING:
-        try:
-            await handle.signal(signal, payload)
-            return
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed in between
-                raise
-    closed = await handle.result()
-    await client.start_workflow(
-        AccountWorkflow.run,
-        closed,
-        id=workflow_id(account_id),
-        task_queue=task_queue,
-        start_signal=signal,
-        start_signal_args=[payload],
-    )
-
-
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
     return _payload(
         PaymentReversed,
@@ -334,13 +207,6 @@ def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventR
 
 def parse_documents(report_id: str, confirmed: bool) -> DocumentsVerified:
     return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed, verified_at=_now())
-
-
-async def signal_open_account(client: Client, account_id: str, signal: str, payload) -> None:
-    """For what only an open account can act on (disputes, cease requests)."""
-    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
-        raise InputError(f"account {account_id!r} is closed")
-    await client.get_workflow_handle(workflow_id(account_id)).signal(signal, payload)
 
 
 def _minor(amount: str, currency: str, flag: str) -> int:
@@ -512,25 +378,6 @@ def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
     return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference, decided_at=_now())
 
 
-async def agree_plan(client: Client, account_id: str, plan: PlanProposed) -> Commitment:
-    """The account checks the plan and answers at once, with the reason if it refuses it."""
-    return await _update_open_account(
-        client, account_id, AccountWorkflow.agree_plan, plan, f"plan {plan.plan_id} refused"
-    )
-
-
-async def _update_open_account(client: Client, account_id: str, update, payload, refused: str):
-    """An update to an open account: its answer, or an InputError with the account's reason for refusing."""
-    if await execution_status(client, account_id) != WorkflowExecutionStatus.RUNNING:
-        raise InputError(f"account {account_id!r} is closed")
-    try:
-        return await client.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id)).execute_update(
-            update, payload
-        )
-    except WorkflowUpdateFailedError as err:
-        raise InputError(f"{refused}: {getattr(err.cause, 'message', err.cause)}") from None
-
-
 def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
     return _payload(
         ApprovalDecision,
@@ -541,24 +388,6 @@ def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) 
         note=note,
         decided_at=_now(),
     )
-
-
-async def decide_approval(client: Client, account_id: str, decision: ApprovalDecision) -> str:
-    """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
-    return await _update_open_account(
-        client, account_id, AccountWorkflow.decide_approval, decision, f"approval {decision.approval_ref} not taken"
-    )
-
-
-async def signal_fraud_claim(client: Client, account_id: str, claim_id: str, signal: str, payload) -> None:
-    """Declarations and the creditor's decision go to the claim's own workflow."""
-    handle = client.get_workflow_handle(claim_workflow_id(account_id, claim_id))
-    try:
-        await handle.signal(signal, payload)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise InputError(f"no open fraud claim {claim_id!r} on account {account_id!r}") from None
-        raise
 
 
 def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
@@ -572,14 +401,6 @@ def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
     if when.tzinfo is None:
         raise InputError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
     return when
-
-
-async def take_call(pool: asyncpg.Pool, queue: str, collector: str, now: datetime) -> dict | None:
-    """The next call of the queue that may be made now, assigned to the collector (None: none may be made now)."""
-    try:
-        return await call_queue.take_next(pool, queue, collector, now)
-    except call_queue.CallScriptsError as err:  # ops must add the hints: nothing was assigned
-        raise InputError(str(err)) from None
 
 
 def parse_call_outcome(
@@ -601,23 +422,3 @@ def parse_call_outcome(
         note=note,
         occurred_at=_instant(occurred_at, "--at"),
     )
-
-
-async def report_call_outcome(client: Client, pool: asyncpg.Pool, call_ref: str, outcome: ContactOutcome) -> str:
-    """Checks the outcome against the call it is about (taken by this collector, a number of its phone order),
-    records the attempt, then tells the account (`contact_outcome`); returns the account id. Recorded first, so a
-    resend after a failed signal tells the account again, which counts the outcome id once. A refused report
-    records nothing."""
-    call = await call_queue.call_on_file(pool, call_ref)
-    if call is None:
-        raise InputError(f"no call {call_ref!r} taken from a collector queue (`calls next` gives the reference)")
-    problem = call_queue.attempt_problem(call, outcome)
-    if problem:
-        raise InputError(problem)
-    if await execution_status(client, call.account_id) != WorkflowExecutionStatus.RUNNING:
-        raise InputError(f"account {call.account_id!r} is closed")
-    problem = await call_queue.record_attempt(pool, call, outcome)
-    if problem:
-        raise InputError(problem)
-    await signal_open_account(client, call.account_id, "contact_outcome", outcome)
-    return call.account_id

@@ -12,11 +12,11 @@ or stamped more than 5 minutes from our clock (a captured request replayed later
 further; a sender whose secret is not configured gets 503 on every request. Inside those 5 minutes a replay is
 harmless: a report and an event are taken once per id, and a resend is answered 200 as the first one was.
 
-A request is taken as `starter.py visit-report` and `letter-evidence` take theirs: the work order it quotes is looked
-up (404 when there is none), the payload is built by the same billing functions (400 naming the field that is wrong)
-and the account's workflow is signalled, if it is still running (409 if it has closed). When Temporal cannot be
-reached the answer is 503, and the sender retries. Answers and logs name fields, never their values: notes,
-addresses and names are personal data.
+A request is taken as `collections visits report` and `letters evidence` take theirs: the work order it quotes is
+looked up (404 when there is none), the payload is built by the same functions (`client.inputs`; 400 naming the
+field that is wrong) and the account's workflow is signalled, if it is still running (409 if it has closed). When
+Temporal cannot be reached the answer is 503, and the sender retries. Answers and logs name fields, never their
+values: notes, addresses and names are personal data.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from client import CollectionsClient, inputs
 from dunning.money import to_minor
-from infra import billing, field_visits
+from infra import field_visits
 from infra.letters import letter_on_file
 
 log = structlog.get_logger()
@@ -159,7 +160,7 @@ class PartnerWebhooks:
             _check_day(body, "promised_date")
             _check_amount(body, "promised_amount", currency)
             report = _built(
-                lambda: billing.parse_visit_report(
+                lambda: inputs.parse_visit_report(
                     body["report_id"],
                     visit_ref,
                     body["finding"],
@@ -196,7 +197,7 @@ class PartnerWebhooks:
             account_id = job["account_id"]
             _check_instant(body, "occurred_at")
             delivery = _built(
-                lambda: billing.parse_letter_delivery(
+                lambda: inputs.parse_letter_delivery(
                     body["event_id"],
                     body["letter_ref"],
                     body["status"],
@@ -233,8 +234,8 @@ class PartnerWebhooks:
         if recorded is not None:
             raise Refusal(409, f"{id_field} {event_id!r} is already used on this account by another event")
         try:
-            await billing.signal_open_account(self._temporal, account_id, signal, payload)
-        except billing.InputError:  # closed, or its workflow no longer on file
+            await CollectionsClient(self._temporal).signal(account_id, signal, payload)
+        except inputs.InputError:  # closed, or its workflow no longer on file
             raise Refusal(409, "the account has closed: it takes no more reports") from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # closed between the check and the signal
@@ -250,18 +251,18 @@ class PartnerWebhooks:
 
 
 def _built(build: Callable[[], BaseModel], renamed: dict[str, str] | None = None) -> BaseModel:
-    """The payload the billing function builds; its refusal (which names fields, never values) is a 400, in the
+    """The payload `client.inputs` builds; its refusal (which names fields, never values) is a 400, in the
     names of this API's fields."""
     try:
         return build()
-    except billing.InputError as err:
+    except inputs.InputError as err:
         reason = str(err)
         for model_name, api_name in (renamed or {}).items():
             reason = reason.replace(model_name, api_name)
         raise Refusal(400, reason) from None
 
 
-# Checked here, before the billing functions see them: theirs name command-line flags and echo the value.
+# Checked here, before `client.inputs` sees them: theirs name command-line flags and echo the value.
 
 
 def _check_instant(body: dict, name: str) -> None:

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from client import CollectionsClient, inputs
+from client.setup import dev_server_flags, ensure_letter_batch_schedule
 from dunning.account import AccountDocument, DemoClock
 from dunning.money import to_major
-from infra import billing, db
+from infra import db
 from infra.config import Settings
 from infra.logging import configure
-from infra.temporal import connect, dev_server_flags, ensure_letter_batch_schedule, local_binary
+from infra.temporal import connect, local_binary
 from infra.twilio_sms import INBOUND_SMS_PATH
 from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
@@ -38,7 +40,7 @@ STANDIN_FROM = "+15005550006"
 
 
 def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RUN_DIR) -> Path:
-    """Writes the sample portfolio in `starter.py import` format, due dates set from its days_past_due column."""
+    """Writes the sample portfolio for `collections accounts import`, due dates set from its days_past_due column."""
     target = target_dir / f"portfolio-{today.isoformat()}.csv"
     with source.open(newline="", encoding="utf-8") as src, target.open("w", newline="", encoding="utf-8") as out:
         reader = csv.DictReader(src)
@@ -131,9 +133,10 @@ async def main(day_seconds: float | None) -> None:
             now = datetime.now(UTC)
             clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())
-            documents = billing.parse_csv(portfolio)
-            await billing.open_accounts(client, settings.task_queue, documents, clock)
-            answered = await debtors_answer(client, documents, now.date())
+            documents = inputs.parse_csv(portfolio)
+            collections = CollectionsClient(client, settings.task_queue)
+            await collections.open_many(documents, clock)
+            answered = await debtors_answer(collections, documents, now.date())
             _print_banner(started, len(documents), portfolio, day_seconds, answered, database_url)
             await stop.wait()
     finally:
@@ -151,7 +154,7 @@ async def main(day_seconds: float | None) -> None:
     print("stopped everything make run started")
 
 
-async def debtors_answer(client: Client, documents: list[AccountDocument], today: date) -> list[str]:
+async def debtors_answer(collections: CollectionsClient, documents: list[AccountDocument], today: date) -> list[str]:
     """Some sample debtors answer back at once, so the demo shows a promise, an unanswered call and a fraud
     claim at work; returns what each did, for the banner."""
     early = [d for d in documents if d.policy == "consumer_loan" and 1 <= (today - d.due_date).days <= 17]
@@ -159,7 +162,7 @@ async def debtors_answer(client: Client, documents: list[AccountDocument], today
         [
             (
                 "promise_made",
-                billing.parse_promise(
+                inputs.parse_promise(
                     "DEMO-PTP",
                     str(to_major(d.amount_due_minor, d.currency)),
                     d.currency,
@@ -175,7 +178,7 @@ async def debtors_answer(client: Client, documents: list[AccountDocument], today
         + [
             (
                 "contact_outcome",
-                billing.parse_outcome("DEMO-NA", "no_answer", "dialer", "demo-dialer", d.points("mobile")[0].value, ""),
+                inputs.parse_outcome("DEMO-NA", "no_answer", "dialer", "demo-dialer", d.points("mobile")[0].value, ""),
                 "did not answer the dialer",
             )
             for d in early[1:2]
@@ -183,14 +186,14 @@ async def debtors_answer(client: Client, documents: list[AccountDocument], today
         + [
             (
                 "fraud_claimed",
-                billing.parse_fraud_claim("DEMO-F", "says they never applied", "demo-collector"),
+                inputs.parse_fraud_claim("DEMO-F", "says they never applied", "demo-collector"),
                 "claims they never applied: contact stopped",
             )
             for d in early[2:3]
         ]
     )
     for document, (signal, payload, _) in zip(early, answers):
-        await billing.signal_open_account(client, document.account_id, signal, payload)
+        await collections.signal(document.account_id, signal, payload)
     return [f"{document.account_id} {what}" for document, (_, _, what) in zip(early, answers)]
 
 
@@ -215,11 +218,11 @@ def _print_banner(
         "",
         f"Look: http://localhost:{UI_PORT}/namespaces/default/workflows",
         '  filter e.g.  Stage = "18-29" AND Outstanding > 5000     or     Policy = "b2b_receivables"',
-        "Try:  .venv/bin/python starter.py status DEMO1005",
-        "      .venv/bin/python starter.py pay DEMO1005 --amount 100 --payment-id P1",
-        "      .venv/bin/python starter.py outcome DEMO1005 --id O1 --code unable_to_pay --source collector"
+        "Try:  .venv/bin/collections accounts status DEMO1005",
+        "      .venv/bin/collections payments pay DEMO1005 --amount 100 --payment-id P1",
+        "      .venv/bin/collections contacts outcome DEMO1005 --id O1 --code unable_to_pay --source collector"
         " --reported-by me",
-        f"      DATABASE_URL='{database_url}' .venv/bin/python starter.py audit DEMO1003",
+        f"      DATABASE_URL='{database_url}' .venv/bin/collections accounts audit DEMO1003",
         "Ctrl-C stops everything.",
         "",
     ]

@@ -1,5 +1,5 @@
 """The worker's inbound HTTP server: Twilio's webhooks here, and the partners' (the field app's visit reports, the
-mail vendor's delivery evidence: infra/partner_webhooks.py) beside them. Each sender's routes are guarded by its own
+mail vendor's delivery evidence: inbound/partner_webhooks.py) beside them. Each sender's routes are guarded by its own
 authentication, a decorator applied to those routes only.
 
 Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
@@ -34,8 +34,8 @@ from dunning.channels import Channel
 from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
+from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from infra.config import Settings
-from infra.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from infra.twilio_sms import (
     FINAL_STATUSES,
     INBOUND_SMS_PATH,

@@ -1,0 +1,1 @@
+"""The command line (`collections ...`, or `python starter.py ...`), and `make run`'s stack on this machine."""

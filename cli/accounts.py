@@ -1,0 +1,114 @@
+"""`accounts` and `payments`: what billing sends, and what an account looks like now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import connect, database, json_option, read_text, run_async, show
+from client import InputError, inputs
+from dunning.view import AccountView
+from infra import audit
+
+
+@click.group()
+def accounts() -> None:
+    """Open accounts; read their state and contact evidence."""
+
+
+@accounts.command("open")
+@click.argument("file")
+@run_async
+async def open_account(file: str) -> None:
+    """Open one account from a JSON document (FILE, or - for stdin)."""
+    document = inputs.parse_json_document(read_text(file))
+    await (await connect()).open(document)
+    click.echo(f"opened {document.workflow_id}")
+
+
+@accounts.command("import")
+@click.argument("file", type=Path)
+@run_async
+async def import_accounts(file: Path) -> None:
+    """Open every account of a CSV file (all rows valid, or none)."""
+    if not file.is_file():
+        raise InputError(f"{file}: no such file")
+    documents = inputs.parse_csv(file)
+    await (await connect()).open_many(documents)
+    click.echo(f"opened {len(documents)} accounts")
+
+
+@accounts.command()
+@click.argument("account")
+@json_option
+@run_async
+async def status(account: str, as_json: bool) -> None:
+    """The account's state: balance, stage, next step, what it waits for."""
+    view = await (await connect()).state(account)
+    show(view, as_json, _summary(view))
+
+
+def _summary(view: AccountView) -> list[str]:
+    waiting = [
+        *(f"dispute {d.dispute_id} ({d.subject})" for d in view.open_disputes),
+        *(f"approval {a.approval_ref}" for a in view.awaiting_approval),
+        *(f"fraud claim {c.claim_id}" for c in view.fraud_claims),
+    ]
+    return [
+        f"account {view.account_id}: {view.status} ({view.policy}), stage {view.stage}, {view.dpd} days past due",
+        f"outstanding {view.outstanding}",
+        f"next: {view.next_action or 'nothing'}"
+        + (f" at {view.next_action_at:%Y-%m-%d %H:%M %Z}" if view.next_action_at else ""),
+        f"actions taken: {view.actions_taken}; collector queue: {view.collector_queue or '-'}",
+        *([f"ceased channels: {', '.join(str(c) for c in view.ceased_channels)}"] if view.ceased_channels else []),
+        *([f"waiting for: {', '.join(waiting)}"] if waiting else []),
+        *(f"refused: {reason}" for reason in view.rejected_signals),
+        "(--json for everything)",
+    ]
+
+
+@accounts.command("audit")
+@click.argument("account")
+@json_option
+@run_async
+async def audit_trail(account: str, as_json: bool) -> None:
+    """Every contact the account attempted, and the contact guard's verdict (from PostgreSQL)."""
+    async with database() as pool:
+        contacts = await audit.contacts(pool, account)
+    if not contacts:
+        raise InputError(f"no contact evidence for account {account!r}")
+    show(contacts, as_json, audit.trail_lines(contacts))
+
+
+@click.group()
+def payments() -> None:
+    """Payments received, and payments taken back."""
+
+
+@payments.command()
+@click.argument("account")
+@click.option("--amount", required=True, help="in major units, e.g. 12.34")
+@click.option("--payment-id", required=True)
+@click.option("--paid-at", help="ISO 8601 with offset; default now")
+@run_async
+async def pay(account: str, amount: str, payment_id: str, paid_at: str | None) -> None:
+    """Report a payment received (on a closed account it is recorded as an overpayment)."""
+    inputs.check_payment_args(amount, payment_id, paid_at)
+    collections = await connect()
+    payment = inputs.parse_payment(amount, payment_id, await collections.currency(account), paid_at)
+    await collections.pay(account, payment)
+    click.echo(f"payment {payment.payment_id} sent to account {account}")
+
+
+@payments.command()
+@click.argument("account")
+@click.option("--payment-id", required=True)
+@click.option("--reason", required=True)
+@click.option("--reversed-at", help="ISO 8601 with offset; default now")
+@run_async
+async def reverse(account: str, payment_id: str, reason: str, reversed_at: str | None) -> None:
+    """A payment was taken back (bounced debit, chargeback)."""
+    reversal = inputs.parse_reversal(payment_id, reason, reversed_at)
+    await (await connect()).reverse(account, reversal)
+    click.echo(f"reversal of payment {reversal.payment_id} sent to account {account}")

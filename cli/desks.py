@@ -1,0 +1,185 @@
+"""`calls`, `visits` and `letters`: the collectors', field agents' and print vendor's work, and what came of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from cli.common import choice, connect, database, fields, json_option, run_async, settings, show
+from client import InputError, inputs
+from dunning.letters import DeliveryStatus, ReturnReason
+from dunning.visits import VisitFinding
+from infra import call_queue, field_visits
+from infra.letters import LetterRenderer, letter_document, letter_on_file
+from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
+
+AT_HELP = "when it happened, e.g. 2026-11-22T10:00:00+08:00 (default now)"
+
+
+@click.group()
+def calls() -> None:
+    """The collectors' call queue."""
+
+
+@calls.command("next")
+@click.option("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
+@click.option("--collector", required=True)
+@click.option("--at", help="take it as of this moment, e.g. 2026-11-22T10:30:00+08:00 (default now)")
+@json_option
+@run_async
+async def next_call(queue: str, collector: str, at: str | None, as_json: bool) -> None:
+    """A collector takes the next call of their queue that may be made now."""
+    now = inputs.check_call_taker(queue, collector, at)
+    async with database() as pool:
+        try:
+            call = await call_queue.take_next(pool, queue, collector, now)
+        except call_queue.CallScriptsError as err:  # ops must add the hints: nothing was assigned
+            raise InputError(str(err)) from None
+    if call is None:
+        raise InputError(f"no call of queue {queue!r} may be made now")
+    show(call, as_json, fields(call))
+
+
+@calls.command("outcome")
+@click.argument("call_ref")
+@click.option("--id", "outcome_id", required=True, help="one id per attempt")
+@click.option("--code", required=True, type=click.Choice(call_queue.CALL_OUTCOMES))
+@click.option("--number", required=True, help="the number dialled, as the call's phone order lists it")
+@click.option("--collector", required=True, help="who took the call")
+@click.option("--note", default="")
+@click.option("--at", help=AT_HELP)
+@run_async
+async def call_outcome(
+    call_ref: str, outcome_id: str, code: str, number: str, collector: str, note: str, at: str | None
+) -> None:
+    """How one attempt on a call from the queue ended (a promise taken on the call: `promises make ... --channel
+    call`)."""
+    outcome = inputs.parse_call_outcome(outcome_id, code, number, collector, note, at)
+    collections = await connect()
+    async with database() as pool:
+        account_id = await collections.report_call_outcome(pool, call_ref, outcome)
+    click.echo(f"outcome {outcome.outcome_id} ({outcome.code}) of call {call_ref} sent to account {account_id}")
+
+
+@click.group()
+def visits() -> None:
+    """The field team's visit orders."""
+
+
+@visits.command("next")
+@click.option("--queue", required=True)
+@click.option("--agent", required=True)
+@json_option
+@run_async
+async def next_visit(queue: str, agent: str, as_json: bool) -> None:
+    """A field agent takes the next visit order of their queue."""
+    async with database() as pool:
+        order = await field_visits.take_next(pool, queue, agent)
+    if order is None:
+        raise InputError(f"no open visit order in queue {queue!r}")
+    show(order, as_json, fields(order))
+
+
+@visits.command("report")
+@click.argument("visit_ref")
+@click.option("--id", "report_id", required=True)
+@click.option("--finding", required=True, type=choice(VisitFinding))
+@click.option("--agent", required=True)
+@click.option("--notes", default="")
+@click.option("--photo", "photos", multiple=True, help="a photo's reference in the photo store; repeat for several")
+@click.option("--promised-amount")
+@click.option("--promised-date")
+@click.option("--at", help="when the visit was, e.g. 2026-11-22T15:00:00+08:00 (default now)")
+@run_async
+async def visit_report(
+    visit_ref: str,
+    report_id: str,
+    finding: str,
+    agent: str,
+    notes: str,
+    photos: tuple[str, ...],
+    promised_amount: str | None,
+    promised_date: str | None,
+    at: str | None,
+) -> None:
+    """A field agent reports on a visit."""
+    async with database() as pool:
+        order = await field_visits.visit_on_file(pool, visit_ref)
+    if order is None:
+        raise InputError(f"no visit order {visit_ref!r}")
+    collections = await connect()
+    currency = await collections.currency(order["account_id"])
+    report = inputs.parse_visit_report(
+        report_id,
+        visit_ref,
+        finding,
+        order["address"],
+        agent,
+        notes,
+        list(photos),
+        promised_amount,
+        promised_date,
+        currency,
+        at,
+    )
+    await collections.signal(order["account_id"], "visit_reported", report)
+    click.echo(f"visit {report.visit_ref}: {report.finding} sent to account {order['account_id']}")
+
+
+@click.group()
+def letters() -> None:
+    """The print vendor's batch, a letter as printed, its evidence."""
+
+
+@letters.command()
+@run_async
+async def batch() -> None:
+    """Produce the print vendor's letter batch now (it also runs daily)."""
+    collections = await connect()
+    produced = await collections.temporal.execute_workflow(
+        LetterBatchWorkflow.run,
+        id=f"{LETTER_BATCH_WORKFLOW_ID}-now-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        task_queue=collections.task_queue,
+    )
+    folder = f" in {produced.folder}" if produced.folder else ""
+    click.echo(f"batch {produced.batch_id}: {produced.letters} letters{folder}")
+
+
+@letters.command("show")
+@click.argument("letter_ref")
+@click.option("--out", required=True, type=Path, help="the PDF file to write")
+@run_async
+async def show_letter(letter_ref: str, out: Path) -> None:
+    """Write a letter's PDF, as printed, to a file to open and read."""
+    async with database() as pool:
+        document = await letter_document(pool, LetterRenderer.load(settings().letterheads_file), letter_ref)
+    if document is None:
+        raise InputError(f"no letter {letter_ref!r}")
+    try:
+        out.write_bytes(document.pdf)
+    except OSError as err:
+        raise InputError(f"{out}: {err.strerror}") from None
+    click.echo(f"{out}: {document.pages} pages, sha256 {document.sha256}")
+
+
+@letters.command()
+@click.argument("letter_ref")
+@click.option("--id", "event_id", required=True)
+@click.option("--status", required=True, type=choice(DeliveryStatus))
+@click.option("--reason", type=choice(ReturnReason), help="why it came back (returned only)")
+@click.option("--evidence", default="", help="tracking number, signature scan reference ...")
+@click.option("--at", help=AT_HELP)
+@run_async
+async def evidence(
+    letter_ref: str, event_id: str, status: str, reason: str | None, evidence: str, at: str | None
+) -> None:
+    """The mail vendor's evidence: sent, signed or returned."""
+    async with database() as pool:
+        job = await letter_on_file(pool, letter_ref)
+    if job is None:
+        raise InputError(f"no letter {letter_ref!r}")
+    delivery = inputs.parse_letter_delivery(event_id, letter_ref, status, reason, evidence, job["address"], at)
+    await (await connect()).signal(job["account_id"], "letter_delivery", delivery)
+    click.echo(f"letter {delivery.letter_ref} {delivery.status} sent to account {job['account_id']}")

@@ -1,0 +1,220 @@
+"""The orchestrator's client: how billing, ops and this project's CLI act on accounts from outside Temporal.
+
+Payloads are checked before they get here (`client.inputs` turns typed-in text into them, or build them yourself);
+an account's refusal comes back as an `InputError` that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from client.inputs import InputError
+from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
+from dunning.approvals import ApprovalDecision
+from dunning.commitments import Commitment, PlanProposed
+from dunning.contact import CeaseContact
+from dunning.fraud import claim_workflow_id
+from dunning.outcomes import ContactOutcome
+from dunning.policy import load_policy
+from dunning.state import AccountRun
+from dunning.view import AccountView
+from infra import call_queue
+from infra.config import Settings
+from infra.temporal import connect
+from workflows import search_attributes as sa
+from workflows.account import AccountWorkflow
+
+
+class CollectionsClient:
+    """One delinquent account is one workflow; this opens them, tells them what happened, and reads their state."""
+
+    def __init__(self, temporal: Client, task_queue: str = "collections") -> None:
+        self.temporal = temporal
+        self.task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> CollectionsClient:
+        """From the environment's settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE) unless given."""
+        settings = settings or Settings.from_env()
+        try:
+            temporal = await connect(settings)
+        except RuntimeError as err:
+            raise InputError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
+        return cls(temporal, settings.task_queue)
+
+    @classmethod
+    @asynccontextmanager
+    async def connected(cls, settings: Settings | None = None) -> AsyncIterator[CollectionsClient]:
+        """`connect` for a short-lived process such as a script: on leaving, the Temporal client is let go while the
+        event loop still runs, or the interpreter can abort at exit (temporalio/sdk-python#300)."""
+        collections = await cls.connect(settings)
+        try:
+            yield collections
+        finally:
+            del collections
+            gc.collect()
+
+    async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
+        """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
+        is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
+        run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
+        try:
+            await self.temporal.start_workflow(
+                AccountWorkflow.run,
+                run,
+                id=document.workflow_id,
+                task_queue=self.task_queue,
+                start_signal="account_document_received",
+                start_signal_args=[document],
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            status = await self.status(document.account_id)
+            raise InputError(
+                f"account {document.account_id!r} is closed ({status.name.lower()}); "
+                "a closed account is not reopened by sending it again"
+            ) from None
+
+    async def open_many(
+        self, documents: list[AccountDocument], clock: DemoClock | None = None, concurrency: int = 64
+    ) -> None:
+        """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(document: AccountDocument) -> None:
+            async with slots:
+                await self.open(document, clock)
+
+        await asyncio.gather(*(one(document) for document in documents))
+
+    async def pay(self, account_id: str, payment: PaymentReceived) -> None:
+        """A payment for an account that has closed is recorded as an overpayment: money is never dropped."""
+        await self._deliver_to_any_run(account_id, "payment_received", payment)
+
+    async def reverse(self, account_id: str, reversal: PaymentReversed) -> None:
+        """A reversal that leaves money owing on a closed account reopens it."""
+        await self._deliver_to_any_run(account_id, "payment_reversed", reversal)
+
+    async def cease(self, account_id: str, request: CeaseContact) -> None:
+        """A closed account records it too: should a reversal reopen the account, the debtor is still not contacted."""
+        await self._deliver_to_any_run(account_id, "cease_contact", request)
+
+    async def signal(self, account_id: str, signal: str, payload: Any) -> None:
+        """News only an open account can act on (disputes, promises, outcomes...), by the signal's name."""
+        await self._require_open(account_id)
+        await self.temporal.get_workflow_handle(workflow_id(account_id)).signal(signal, payload)
+
+    async def signal_claim(self, account_id: str, claim_id: str, signal: str, payload: Any) -> None:
+        """Declarations and the creditor's decision go to the fraud claim's own workflow."""
+        handle = self.temporal.get_workflow_handle(claim_workflow_id(account_id, claim_id))
+        try:
+            await handle.signal(signal, payload)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise InputError(f"no open fraud claim {claim_id!r} on account {account_id!r}") from None
+            raise
+
+    async def update(self, account_id: str, update: Any, payload: Any, refused: str) -> Any:
+        """An update to an open account: its answer, or an InputError that starts with `refused` and gives the
+        account's reason."""
+        await self._require_open(account_id)
+        handle = self.temporal.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
+        try:
+            return await handle.execute_update(update, payload)
+        except WorkflowUpdateFailedError as err:
+            raise InputError(f"{refused}: {getattr(err.cause, 'message', err.cause)}") from None
+
+    async def agree_plan(self, account_id: str, plan: PlanProposed) -> Commitment:
+        """The account checks the plan and answers at once, with the reason if it refuses it."""
+        return await self.update(account_id, AccountWorkflow.agree_plan, plan, f"plan {plan.plan_id} refused")
+
+    async def decide_approval(self, account_id: str, decision: ApprovalDecision) -> str:
+        """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
+        refused = f"approval {decision.approval_ref} not taken"
+        return await self.update(account_id, AccountWorkflow.decide_approval, decision, refused)
+
+    async def state(self, account_id: str) -> AccountView:
+        await self.status(account_id)
+        return await self.temporal.get_workflow_handle(workflow_id(account_id)).query(AccountWorkflow.state)
+
+    async def status(self, account_id: str) -> WorkflowExecutionStatus:
+        return WorkflowExecutionStatus((await self._execution(account_id)).status)
+
+    async def currency(self, account_id: str) -> str:
+        """From the Currency search attribute, so reporting a payment needs no worker to answer a query."""
+        published = (await self._execution(account_id)).search_attributes.indexed_fields.get(sa.CURRENCY.name)
+        if published is None:  # the account's first workflow task has not run yet
+            return (await self.state(account_id)).currency
+        return json.loads(published.data)
+
+    async def report_call_outcome(self, pool: asyncpg.Pool, call_ref: str, outcome: ContactOutcome) -> str:
+        """Checks the outcome against the call it is about (taken by this collector, a number of its phone order),
+        records the attempt, then tells the account (`contact_outcome`); returns the account id. Recorded first, so
+        a resend after a failed signal tells the account again, which counts the outcome id once. A refused report
+        records nothing."""
+        call = await call_queue.call_on_file(pool, call_ref)
+        if call is None:
+            raise InputError(f"no call {call_ref!r} taken from a collector queue (`calls next` gives the reference)")
+        problem = call_queue.attempt_problem(call, outcome)
+        if problem:
+            raise InputError(problem)
+        await self._require_open(call.account_id)
+        problem = await call_queue.record_attempt(pool, call, outcome)
+        if problem:
+            raise InputError(problem)
+        await self.signal(call.account_id, "contact_outcome", outcome)
+        return call.account_id
+
+    async def _require_open(self, account_id: str) -> None:
+        if await self.status(account_id) != WorkflowExecutionStatus.RUNNING:
+            raise InputError(f"account {account_id!r} is closed")
+
+    async def _deliver_to_any_run(self, account_id: str, signal: str, payload: Any) -> None:
+        """Signals the running account; for one that has closed, starts a new run of the same workflow id from the
+        closed run's result with the signal, which records it (and reopens the account if money is owed again)."""
+        status = await self.status(account_id)
+        handle = self.temporal.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
+        if status == WorkflowExecutionStatus.RUNNING:
+            try:
+                await handle.signal(signal, payload)
+                return
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed in between
+                    raise
+        closed = await handle.result()
+        await self.temporal.start_workflow(
+            AccountWorkflow.run,
+            closed,
+            id=workflow_id(account_id),
+            task_queue=self.task_queue,
+            start_signal=signal,
+            start_signal_args=[payload],
+        )
+
+    async def _execution(self, account_id: str):
+        """The latest run's raw description: raw, so decoding no search attribute can fail it (the time-skipping
+        test server stores unset datetime attributes as null)."""
+        try:
+            response = await self.temporal.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=self.temporal.namespace, execution=WorkflowExecution(workflow_id=workflow_id(account_id))
+                )
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise InputError(f"unknown account {account_id!r}") from None
+            raise
+        return response.workflow_execution_info

@@ -1,0 +1,79 @@
+"""What the workflows need of a Temporal namespace: their search attributes, and the letter batch's schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.service import RPCError, RPCStatusCode
+
+from infra.config import Settings
+from workflows import search_attributes
+from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags that register our attributes when the dev server starts."""
+    return [flag for key in search_attributes.ALL for flag in ("--search-attribute", f"{key.name}={_type_name(key)}")]
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Registers any of our search attributes the namespace lacks (idempotent)."""
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        existing = set(listed.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list, only add
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{_type_name(key).upper()}")
+        for key in search_attributes.ALL
+        if key.name not in existing
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+async def ensure_letter_batch_schedule(client: Client, settings: Settings, every: timedelta | None = None) -> None:
+    """The print vendor's batch runs daily at `letter_batch_at` in `letter_batch_zone` (or `every` so often, for the
+    demo's fast days); a changed setting updates the schedule, and ops can trigger or pause it in the Web UI."""
+    hour, minute = settings.letter_batch_time()
+    daily = ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)], second=[ScheduleRange(0)])
+    spec = (
+        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])
+        if every
+        else ScheduleSpec(calendars=[daily], time_zone_name=settings.letter_batch_zone)
+    )
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID, task_queue=settings.task_queue
+        ),
+        spec=spec,
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(LETTER_BATCH_WORKFLOW_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(LETTER_BATCH_WORKFLOW_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
+
+
+def _type_name(key) -> str:
+    return SearchAttributeIndexedValueType(key.indexed_value_type).name.title()
