@@ -13,8 +13,9 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError
 
 from dunning.account import problems
+from dunning.channels import Channel
 from dunning.datafile import Strict
-from dunning.policy import Channel, Policy
+from dunning.policy import Policy
 
 SCRIPTS_FILE = Path(__file__).resolve().parent.parent / "templates" / "call_scripts.yaml"
 LOCALES = ("en", "zh")

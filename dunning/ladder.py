@@ -6,9 +6,10 @@ import zlib
 from datetime import date, datetime, timedelta
 
 from dunning.account import AccountDocument, Payload, local_date, local_datetime
+from dunning.channels import Channel
 from dunning.compliance import ContactRules, place
 from dunning.contact import CONTACT_CHANNELS
-from dunning.policy import Action, Agency, Channel, Policy
+from dunning.policy import Action, Agency, Policy
 
 NOT_DUE = "not_due"
 
