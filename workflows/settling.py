@@ -1,5 +1,9 @@
 """How the account workflow settles its inbox: one table of the kinds of news, in the order they are settled, each
-with the method that hands it to the case and records what the case decided."""
+with the method that hands it to the case and records what the case decided.
+
+A new kind of news is its model (tagged by its `news` field, and in the union of dunning/inbox.py), its handler line
+in the workflow, its row here, and its rule beside its model.
+"""
 
 from __future__ import annotations
 
