@@ -38,7 +38,7 @@ class ApprovalRequest(BaseModel):
 class ApprovalDecision(Payload):
     """An approver's answer: approved, or rejected with the reason in `note`."""
 
-    news: Literal["approval_decision"] = "approval_decision"  # its kind, for the inbox (senders leave it out)
+    news: Literal["approval_decision"] = Field(default="approval_decision", exclude=True)  # its inbox tag
     approval_ref: str = Field(min_length=1, max_length=32)
     approved: bool
     approver: EventId

@@ -29,7 +29,7 @@ Verdict = Literal["open", "kept", "kept_in_part", "broken"]
 class PromiseMade(Payload):
     """The debtor promised to pay `amount_minor` on `promised_date` (by `promised_hour`, if they named one)."""
 
-    news: Literal["promise_made"] = "promise_made"  # its kind, for the inbox (senders leave it out)
+    news: Literal["promise_made"] = Field(default="promise_made", exclude=True)  # its inbox tag
     promise_id: EventId
     amount_minor: int = Field(le=MAX_MINOR)
     promised_date: date
@@ -50,7 +50,7 @@ HardshipCause = Literal["job_loss", "income_drop", "business_failure", "illness"
 class PlanProposed(Payload):
     """A repayment plan (or, with one later instalment, an extension) agreed with a debtor who cannot pay now."""
 
-    news: Literal["plan_proposed"] = "plan_proposed"  # its kind, for the inbox (senders leave it out)
+    news: Literal["plan_proposed"] = Field(default="plan_proposed", exclude=True)  # its inbox tag
     plan_id: EventId
     instalments: list[Instalment] = Field(min_length=1)
     cause: HardshipCause

@@ -21,7 +21,7 @@ CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Ch
 class CeaseContact(Payload):
     """The debtor asked us to stop contacting them, on some channels or (none named) on all (15 USC 1692c(c))."""
 
-    news: Literal["cease_contact"] = "cease_contact"  # its kind, for the inbox (senders leave it out)
+    news: Literal["cease_contact"] = Field(default="cease_contact", exclude=True)  # its inbox tag
     request_id: EventId
     channels: list[Channel] = []
     reason: str = Field(min_length=1, max_length=500)

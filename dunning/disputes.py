@@ -21,7 +21,7 @@ DisputeOutcome = Literal["debt_confirmed", "debt_cancelled", "complaint_closed"]
 
 
 class DisputeOpened(Payload):
-    news: Literal["dispute_opened"] = "dispute_opened"  # its kind, for the inbox (senders leave it out)
+    news: Literal["dispute_opened"] = Field(default="dispute_opened", exclude=True)  # its inbox tag
     dispute_id: EventId
     subject: DisputeSubject
     details: str = Field(min_length=1, max_length=2000)
@@ -29,7 +29,7 @@ class DisputeOpened(Payload):
 
 
 class DisputeResolved(Payload):
-    news: Literal["dispute_resolved"] = "dispute_resolved"  # its kind, for the inbox (senders leave it out)
+    news: Literal["dispute_resolved"] = Field(default="dispute_resolved", exclude=True)  # its inbox tag
     dispute_id: EventId
     outcome: DisputeOutcome
     resolved_at: AwareDatetime

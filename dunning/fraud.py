@@ -21,7 +21,7 @@ ClaimOutcome = Literal["confirmed", "rejected", "lapsed"]
 class FraudClaimed(Payload):
     """The debtor says they never applied: the clues they gave about who may have (step 1)."""
 
-    news: Literal["fraud_claimed"] = "fraud_claimed"  # its kind, for the inbox (senders leave it out)
+    news: Literal["fraud_claimed"] = Field(default="fraud_claimed", exclude=True)  # its inbox tag
     claim_id: EventId
     clues: str = Field(min_length=1, max_length=2000)
     taken_by: str = Field(min_length=1, max_length=128)
@@ -46,7 +46,7 @@ class CreditorDecided(Payload):
 class FraudClaimDecided(Payload):
     """What the claim's workflow tells the account when it ends."""
 
-    news: Literal["fraud_claim_decided"] = "fraud_claim_decided"  # its kind, for the inbox (senders leave it out)
+    news: Literal["fraud_claim_decided"] = Field(default="fraud_claim_decided", exclude=True)  # its inbox tag
     claim_id: str
     outcome: ClaimOutcome
     decided_at: datetime

@@ -100,7 +100,7 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
 class LetterDelivery(Payload):
     """The mail vendor's evidence for one letter: posted, signed for, or returned (and why)."""
 
-    news: Literal["letter_delivery"] = "letter_delivery"  # its kind, for the inbox (senders leave it out)
+    news: Literal["letter_delivery"] = Field(default="letter_delivery", exclude=True)  # its inbox tag
     event_id: EventId
     letter_ref: str = Field(min_length=1, max_length=32)
     status: DeliveryStatus

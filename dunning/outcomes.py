@@ -65,7 +65,7 @@ CONVERSATIONS = ("reached", "promised", "unable_to_pay", "unwilling_to_pay")
 class ContactOutcome(Payload):
     """How one contact attempt ended, from a collector, the dialer or a field visit."""
 
-    news: Literal["contact_outcome"] = "contact_outcome"  # its kind, for the inbox (senders leave it out)
+    news: Literal["contact_outcome"] = Field(default="contact_outcome", exclude=True)  # its inbox tag
     outcome_id: EventId
     code: OutcomeCode
     source: Literal["collector", "dialer", "field_visit", "sms", "email", "letter"]
@@ -78,7 +78,7 @@ class ContactOutcome(Payload):
 class ContactUpdated(Payload):
     """A new contact point found (by the debtor, tracing or a visit), or a correction of one on file."""
 
-    news: Literal["contact_updated"] = "contact_updated"  # its kind, for the inbox (senders leave it out)
+    news: Literal["contact_updated"] = Field(default="contact_updated", exclude=True)  # its inbox tag
     update_id: EventId
     point: ContactPoint
     replaces: str | None = None  # the value it corrects; that point is dropped

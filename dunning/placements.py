@@ -46,7 +46,7 @@ def place(agency: Agency, action_key: str, outstanding_minor: int, now: datetime
 class AgencyReport(Payload):
     """The agency's word on a placement: money it collected, news of the debtor, or the account handed back."""
 
-    news: Literal["agency_report"] = "agency_report"  # its kind, for the inbox (senders leave it out)
+    news: Literal["agency_report"] = Field(default="agency_report", exclude=True)  # its inbox tag
     report_id: EventId
     placement_ref: str = Field(min_length=1, max_length=32)
     kind: Literal["payment", "update", "returned"]
@@ -64,7 +64,7 @@ class AgencyReport(Payload):
 class RecallRequest(Payload):
     """Ops take the account back from its agency before the recall date."""
 
-    news: Literal["recall_request"] = "recall_request"  # its kind, for the inbox (senders leave it out)
+    news: Literal["recall_request"] = Field(default="recall_request", exclude=True)  # its inbox tag
     request_id: EventId
     reason: str = Field(min_length=1, max_length=500)
     requested_by: str = Field(min_length=1, max_length=128)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, Field, SerializationInfo, TypeAdapter, field_serializer, model_validator
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision, ApprovalRequest
@@ -120,6 +120,11 @@ class AccountState(BaseModel):
         old = [news for key, kind in OLD_LISTS.items() for news in kind.validate_python(data.pop(key, []))]
         data["inbox"] = [*data.get("inbox", []), *old]
         return data
+
+    @field_serializer("inbox")
+    def _tagged(self, inbox: list[News], info: SerializationInfo) -> list[dict[str, Any]]:
+        """Keeps each news' tag, which its model leaves out everywhere else (its wire shape stays as it was)."""
+        return [{**news.model_dump(mode=info.mode), "news": news.news} for news in inbox]
 
     def record_action(self, record: ActionRecord) -> None:
         self.done_steps.append(record.key)

@@ -20,7 +20,7 @@ DebtorEvent = Literal["deceased", "bankrupt"]
 
 
 class DebtorEventReported(Payload):
-    news: Literal["debtor_event_reported"] = "debtor_event_reported"  # its kind, for the inbox (senders leave it out)
+    news: Literal["debtor_event_reported"] = Field(default="debtor_event_reported", exclude=True)  # its inbox tag
     report_id: EventId
     event: DebtorEvent
     details: str = Field(min_length=1, max_length=2000)
@@ -28,7 +28,7 @@ class DebtorEventReported(Payload):
 
 
 class DocumentsVerified(Payload):
-    news: Literal["documents_verified"] = "documents_verified"  # its kind, for the inbox (senders leave it out)
+    news: Literal["documents_verified"] = Field(default="documents_verified", exclude=True)  # its inbox tag
     report_id: EventId
     confirmed: bool  # the death certificate, court ruling or bankruptcy papers prove it
     verified_at: AwareDatetime

@@ -74,7 +74,7 @@ OUTCOME_OF: dict[str, OutcomeCode] = {
 class VisitReport(Payload):
     """A field agent's report of one visit; a promise made at the door carries its amount and day."""
 
-    news: Literal["visit_report"] = "visit_report"  # its kind, for the inbox (senders leave it out)
+    news: Literal["visit_report"] = Field(default="visit_report", exclude=True)  # its inbox tag
     report_id: EventId
     visit_ref: str = Field(min_length=1, max_length=32)
     finding: VisitFinding
