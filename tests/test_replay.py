@@ -272,12 +272,11 @@ async def test_a_run_carried_over_with_the_old_lists_settles_them_in_order_and_r
         assert view.open_disputes == [] and view.rejected_signals == []
         assert view.commitment is not None and view.commitment.paid_minor == 50_000
         assert view.paid_minor == 50_000
-        # News after the change goes through the inbox as any other.
-        await billing.pay(
-            env.client, queue, account.account_id, PaymentReceived(payment_id="R2", amount_minor=10_000, paid_at=now)
-        )
+        # News after the change goes through the inbox as any other: the rest of the money cures the account.
         await env.sleep(timedelta(days=2))
-        assert (await handle.query(AccountWorkflow.state)).paid_minor == 60_000
+        rest = PaymentReceived(payment_id="R2", amount_minor=200_000, paid_at=await env.get_current_time())
+        await billing.pay(env.client, queue, account.account_id, rest)
+        assert (await handle.result()).state.status == "cured"
         history = await handle.fetch_history()
     await REPLAYER.replay_workflow(history)
     if os.environ.get("RECORD_HISTORIES"):
