@@ -95,6 +95,7 @@ EventId = Annotated[str, Field(min_length=1, max_length=PAYMENT_ID_MAX)]
 
 
 class PaymentReceived(Payload):
+    news: Literal["payment_received"] = Field(default="payment_received", exclude=True)  # its inbox tag
     payment_id: EventId
     amount_minor: int = Field(le=MAX_MINOR)
     currency: str | None = None
@@ -104,6 +105,7 @@ class PaymentReceived(Payload):
 class PaymentReversed(Payload):
     """Billing took a payment back: a bounced debit, a chargeback."""
 
+    news: Literal["payment_reversed"] = Field(default="payment_reversed", exclude=True)  # its inbox tag
     payment_id: EventId
     reason: str = Field(min_length=1, max_length=500)
     reversed_at: AwareDatetime

@@ -7,16 +7,22 @@ and confirmations on its day, and counts as missed when the grace after it ends 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from dunning.account import MAX_MINOR, AccountDocument, EventId, Payload, local_date, local_datetime
-from dunning.actions import Action
-from dunning.ladder import AgendaStep, dpd_on, stage_id
+from dunning.actions import Action, Strategy
+from dunning.change import Change
+from dunning.ladder import AgendaStep, PlannedStep, dpd_on, stage_id
+from dunning.outcomes import reactions
 from dunning.policy import Policy
 from dunning.policy_rules import CommitmentRules
+
+if TYPE_CHECKING:
+    from dunning.collection import Collection
 
 PromiseChannel = Literal["call", "sms", "email", "field_visit", "web", "branch"]
 Verdict = Literal["open", "kept", "kept_in_part", "broken"]
@@ -25,6 +31,7 @@ Verdict = Literal["open", "kept", "kept_in_part", "broken"]
 class PromiseMade(Payload):
     """The debtor promised to pay `amount_minor` on `promised_date` (by `promised_hour`, if they named one)."""
 
+    news: Literal["promise_made"] = Field(default="promise_made", exclude=True)  # its inbox tag
     promise_id: EventId
     amount_minor: int = Field(le=MAX_MINOR)
     promised_date: date
@@ -45,6 +52,7 @@ HardshipCause = Literal["job_loss", "income_drop", "business_failure", "illness"
 class PlanProposed(Payload):
     """A repayment plan (or, with one later instalment, an extension) agreed with a debtor who cannot pay now."""
 
+    news: Literal["plan_proposed"] = Field(default="plan_proposed", exclude=True)  # its inbox tag
     plan_id: EventId
     instalments: list[Instalment] = Field(min_length=1)
     cause: HardshipCause
@@ -232,3 +240,115 @@ def promise_facts(commitment: Commitment, number: int) -> PromiseFacts:
         amount_minor=min(instalment.amount_minor, max(due_through - commitment.paid_minor, 0)),
         due_date=instalment.due_date,
     )
+
+
+@dataclass
+class CommitmentOutcome:
+    """Where a promise or plan stands now, for its record."""
+
+    commitment: Commitment
+    status: Literal["open", "rejected", "kept", "kept_in_part", "broken", "replaced", "closed"]
+    event: PromiseMade | PlanProposed | None = None
+    reason: str = ""
+    skipped: list[PlannedStep] = field(default_factory=list)
+
+
+def take_commitment(
+    case: Collection, event: PromiseMade | PlanProposed, now: datetime
+) -> Change[list[CommitmentOutcome]]:
+    """A valid promise or plan holds the ladder back until it is kept or broken; a new promise replaces an open
+    promise, a plan replaces either. Its detail is what to record, in order."""
+    state = case.state
+    if isinstance(event, PlanProposed):
+        problem, commitment = plan_refusal(case, event, now), plan_commitment(event, now)
+    else:
+        problem, commitment = promise_refusal(case, event, now), promise_commitment(event, now)
+    if problem == "duplicate":
+        return Change("duplicate")
+    if isinstance(event, PromiseMade) and event.channel == "call":
+        case.spoke_with_debtor(event.made_at, now)  # a promise asked for on the phone, kept or refused
+    if problem:
+        state.record_rejection(f"{commitment.kind} {commitment.commitment_id}: {problem}")
+        state.commitment_ids.append(commitment.commitment_id)
+        return Change("refused", problem, detail=[CommitmentOutcome(commitment, "rejected", event, reason=problem)])
+    outcomes = [end_commitment(case, "replaced", now)] if state.commitment is not None else []
+    state.commitment = commitment
+    state.agenda = [p for p in state.agenda if p.instalment is None]
+    state.agenda += timeline(case.policy, case.account, commitment)
+    return Change("applied", detail=outcomes + [CommitmentOutcome(commitment, "open", event)])
+
+
+def promise_refusal(case: Collection, promise: PromiseMade, now: datetime) -> str:
+    state = case.state
+    if promise.promise_id in state.commitment_ids or (
+        state.commitment and state.commitment.commitment_id == promise.promise_id
+    ):
+        return "duplicate"
+    if problem := _not_collecting(case):
+        return problem
+    if state.commitment is not None and state.commitment.kind == "plan":
+        return f"plan {state.commitment.commitment_id} is running; its instalments are the promise"
+    return promise_problem(case.policy, case.account, promise, state.ledger.outstanding_minor, now)
+
+
+def plan_refusal(case: Collection, plan: PlanProposed, now: datetime) -> str:
+    state = case.state
+    if plan.plan_id in state.commitment_ids or (state.commitment and state.commitment.commitment_id == plan.plan_id):
+        return f"plan {plan.plan_id} was already taken or refused"
+    if problem := _not_collecting(case):
+        return problem
+    return plan_problem(case.policy, case.account, plan, state.ledger.outstanding_minor, now)
+
+
+def _not_collecting(case: Collection) -> str:
+    """Why no promise or plan can be taken now ('' if one can)."""
+    if case.state.status != "open":
+        return f"the account is {case.state.status}"
+    if case.state.paused_since is not None:
+        return "collection is on hold (a dispute, a death or bankruptcy report, or a fraud claim)"
+    return ""
+
+
+def review_commitment(case: Collection, now: datetime) -> CommitmentOutcome | None:
+    """Ends the open promise or plan once it is kept, or its grace ran out."""
+    commitment = case.state.commitment
+    if commitment is None:
+        return None
+    verdict = review(case.policy, case.account, commitment, now)
+    return None if verdict == "open" else end_commitment(case, verdict, now)
+
+
+def close_commitment(case: Collection, now: datetime) -> CommitmentOutcome | None:
+    """The account closed with a promise or plan open: kept if the money covered it."""
+    commitment = case.state.commitment
+    if commitment is None:
+        return None
+    kept = review(case.policy, case.account, commitment, now) == "kept"
+    return end_commitment(case, "kept" if kept else "closed", now)
+
+
+def end_commitment(
+    case: Collection, verdict: Literal["kept", "kept_in_part", "broken", "replaced", "closed"], now: datetime
+) -> CommitmentOutcome:
+    """Closes the open commitment as `verdict`. Broken (or kept only in part), it counts against the debtor
+    and the broken-promise treatment (strategy 2) starts; either way the ladder resumes at today's dpd."""
+    state, commitment = case.state, case.state.commitment
+    assert commitment is not None
+    state.commitment = None
+    state.commitment_ids.append(commitment.commitment_id)
+    state.agenda = [p for p in state.agenda if p.instalment is None]
+    treatment = (
+        reactions(
+            case.policy, case.account, Strategy.broken_promise, now, f"{commitment.kind} {commitment.commitment_id}"
+        )
+        if verdict in ("broken", "kept_in_part")
+        else []
+    )
+    # The treatment's text or call stands in for the ladder's catch-up on its channel: one contact, not two.
+    covered = frozenset(p.channel for p in treatment if p.due_at <= now and case.treatment_replaces_catch_up)
+    skipped = case.skip_missed_steps(now, covered) if state.status == "open" and verdict != "replaced" else []
+    if verdict == "broken":
+        state.broken_promises += 1
+    if state.status == "open":
+        state.agenda += treatment
+    return CommitmentOutcome(commitment, verdict, skipped=skipped)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 from pydantic import AwareDatetime, Field
 
 from dunning.account import PHONE_KINDS, ContactPoint, EventId, Payload
 from dunning.actions import Action, Stage
+from dunning.change import Change
 from dunning.channels import Channel, ThirdParties
+
+if TYPE_CHECKING:
+    from dunning.collection import Collection
 
 # Channels that reach the debtor; placements and internal work do not, so a cease request does not stop them.
 CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Channel.field_visit)
@@ -15,6 +21,7 @@ CONTACT_CHANNELS = (Channel.sms, Channel.email, Channel.call, Channel.letter, Ch
 class CeaseContact(Payload):
     """The debtor asked us to stop contacting them, on some channels or (none named) on all (15 USC 1692c(c))."""
 
+    news: Literal["cease_contact"] = Field(default="cease_contact", exclude=True)  # its inbox tag
     request_id: EventId
     channels: list[Channel] = []
     reason: str = Field(min_length=1, max_length=500)
@@ -65,3 +72,14 @@ def contact_points_for(
         ordered = phone_order(points, stage)
         return [p for p in ordered if p.value != tried_last] + [p for p in ordered if p.value == tried_last]
     return []
+
+
+def apply_cease(case: Collection, request: CeaseContact) -> Change[None]:
+    """Refused (and recorded) if the request names no channel that reaches the debtor."""
+    if not request.ceased():
+        problem = "names no channel that reaches the debtor"
+        case.state.record_rejection(f"cease request {request.request_id} {problem}")
+        return Change("refused", problem)
+    ceased = set(case.state.ceased_channels) | request.ceased()
+    case.state.ceased_channels = sorted(ceased, key=lambda channel: channel.value)
+    return Change("applied")

@@ -28,6 +28,7 @@ def load_named(model: type[M], directory: Path, name: str, what: str, error: typ
         loaded = model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as err:
         raise error(f"{path}: {err}") from None
-    if loaded.name != name:
-        raise error(f"{path}: field 'name' is {loaded.name!r} but the file is named {name!r}")
+    named = getattr(loaded, "name", None)  # every data file's model has a `name` field
+    if named != name:
+        raise error(f"{path}: field 'name' is {named!r} but the file is named {name!r}")
     return loaded

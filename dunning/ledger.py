@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from dunning.account import Payload, PaymentReceived, PaymentReversed
+from dunning.change import Change, Verdict
+from dunning.ladder import dpd_at
 from dunning.money import daily_fee
 from dunning.policy import Policy
+
+if TYPE_CHECKING:
+    from dunning.collection import Collection
 
 
 class PaymentOutcome(Payload):
@@ -148,3 +154,44 @@ def payment_problem(payment: PaymentReceived, currency: str) -> str:
     if payment.currency is not None and payment.currency != currency:
         return f"payment is in {payment.currency} but the account is in {currency}"
     return ""
+
+
+VERDICTS: dict[str, Verdict] = {
+    "applied": "applied",
+    "reversed": "applied",
+    "duplicate": "duplicate",
+    "rejected": "refused",
+}
+
+
+def accrue_late_fee(case: Collection, now: datetime) -> None:
+    case.state.ledger.accrue_late_fee(case.policy, dpd_at(case.account, now))
+
+
+def apply_payment(case: Collection, payment: PaymentReceived, now: datetime) -> Change[PaymentOutcome]:
+    state, ledger = case.state, case.state.ledger
+    if state.status == "open":
+        # Fees stop on the day the money was paid, even if billing reports it later.
+        ledger.accrue_late_fee(case.policy, dpd_at(case.account, min(payment.paid_at, now)))
+    outcome = ledger.apply(payment, case.account.currency)
+    if outcome.verdict == "rejected":
+        state.record_rejection(f"payment {payment.payment_id}: {outcome.reason}")
+    if outcome.verdict == "applied":
+        state.last_paid_at = max(payment.paid_at, state.last_paid_at or payment.paid_at)
+    if outcome.verdict == "applied" and state.commitment is not None:
+        state.commitment.paid_minor += outcome.amount_minor
+    if outcome.verdict == "applied" and state.status == "open" and ledger.outstanding_minor == 0:
+        case.close_as("cured", now)
+    return Change(VERDICTS[outcome.verdict], outcome.reason, detail=outcome)
+
+
+def apply_reversal(case: Collection, reversal: PaymentReversed, now: datetime) -> Change[ReversalOutcome]:
+    state = case.state
+    outcome = state.ledger.reverse(reversal)
+    if outcome.verdict == "rejected":
+        state.record_rejection(f"reversal of payment {reversal.payment_id}: {outcome.reason}")
+    if outcome.verdict == "reversed" and state.commitment is not None:
+        state.commitment.paid_minor = max(state.commitment.paid_minor - outcome.restored_minor, 0)
+    skipped = case.reopen(now) if reopens(state.status, outcome, state.ledger) else []
+    refusal = outcome.reason if outcome.verdict == "rejected" else ""
+    return Change(VERDICTS[outcome.verdict], refusal, detail=outcome, skipped=skipped)

@@ -3,18 +3,21 @@ returns. Rendering those facts into a document is infra/letters.py's job."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from dunning.account import EventId, Payload, local_date
+from dunning.change import Change
 from dunning.channels import work_order_ref
 from dunning.ladder import dpd_at
+from dunning.outcomes import ContactEffect, ContactOutcome, apply_outcome
 from dunning.policy_rules import PointFailure
 
 if TYPE_CHECKING:
+    from dunning.collection import Collection
     from dunning.orders import StepOrder
 
 DeliveryStatus = Literal["sent", "signed", "returned"]
@@ -97,6 +100,7 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
 class LetterDelivery(Payload):
     """The mail vendor's evidence for one letter: posted, signed for, or returned (and why)."""
 
+    news: Literal["letter_delivery"] = Field(default="letter_delivery", exclude=True)  # its inbox tag
     event_id: EventId
     letter_ref: str = Field(min_length=1, max_length=32)
     status: DeliveryStatus
@@ -113,3 +117,27 @@ class LetterDelivery(Payload):
 
     def address_failure(self) -> PointFailure | None:
         return "address_invalid" if self.reason in ADDRESS_FAILS else None
+
+
+def apply_letter_delivery(case: Collection, delivery: LetterDelivery, now: datetime) -> Change[ContactEffect]:
+    """The mail vendor's evidence; a letter returned because the address is wrong wears the address out as a
+    failed visit would, so later letters and visits go elsewhere or not at all."""
+    failure = delivery.address_failure()
+    if failure is not None:
+        return apply_outcome(
+            case,
+            ContactOutcome(
+                outcome_id=delivery.event_id,
+                code=failure,
+                source="letter",
+                contact_point=delivery.address,
+                reported_by="mail vendor",
+                note=delivery.evidence,
+                occurred_at=delivery.occurred_at,
+            ),
+            now,
+        )
+    if delivery.event_id in case.state.outcome_ids:
+        return Change("duplicate")
+    case.state.outcome_ids.append(delivery.event_id)
+    return Change("applied")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,7 +51,7 @@ class MessageFacts:
 
 
 class Templates:
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
 
     @classmethod
@@ -60,14 +61,14 @@ class Templates:
     def names(self, channel: str) -> set[str]:
         return set(self._data.get(channel, {}))
 
-    def _entry(self, channel: str, name: str, locale: str):
+    def _entry(self, channel: str, name: str, locale: str) -> Any:
         try:
             return self._data[channel][name][locale]
         except KeyError:
             raise KeyError(f"no {channel} template {name!r} in locale {locale!r} in {TEMPLATE_FILE.name}") from None
 
     def sms(self, name: str, locale: str, facts: MessageFacts) -> str:
-        return self._entry("sms", name, locale).format_map(facts.fields())
+        return str(self._entry("sms", name, locale).format_map(facts.fields()))
 
     def email(self, name: str, locale: str, facts: MessageFacts) -> Email:
         entry = self._entry("email", name, locale)

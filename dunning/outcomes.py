@@ -3,16 +3,23 @@ turn invalid after the failures of §3."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId, Payload, local_date, local_datetime
 from dunning.actions import Strategy
+from dunning.approvals import APPROVAL
+from dunning.change import Change
 from dunning.ladder import AgendaStep, dpd_on, stage_id
 from dunning.policy import Policy
 from dunning.policy_rules import PointFailure
+from dunning.verification import DebtorEvent, DebtorEventReported
+
+if TYPE_CHECKING:
+    from dunning.collection import Collection
 
 OutcomeCode = Literal[
     "reached",
@@ -51,7 +58,8 @@ STRATEGY_OF: dict[str, Strategy | None] = {
     "says_paid": Strategy.claims_paid,
     "callback_requested": Strategy.callback,
 }
-DEBTOR_EVENT_OF = {"bankruptcy": "bankrupt", "death": "deceased"}
+DEBTOR_EVENT_OF: dict[str, DebtorEvent] = {"bankruptcy": "bankrupt", "death": "deceased"}
+LOST = "lost"  # the cause of the reactions to lost contact
 # Outcomes of a call in which the debtor was spoken to (Reg F's "telephone conversation").
 CONVERSATIONS = ("reached", "promised", "unable_to_pay", "unwilling_to_pay")
 
@@ -59,6 +67,7 @@ CONVERSATIONS = ("reached", "promised", "unable_to_pay", "unwilling_to_pay")
 class ContactOutcome(Payload):
     """How one contact attempt ended, from a collector, the dialer or a field visit."""
 
+    news: Literal["contact_outcome"] = Field(default="contact_outcome", exclude=True)  # its inbox tag
     outcome_id: EventId
     code: OutcomeCode
     source: Literal["collector", "dialer", "field_visit", "sms", "email", "letter"]
@@ -71,6 +80,7 @@ class ContactOutcome(Payload):
 class ContactUpdated(Payload):
     """A new contact point found (by the debtor, tracing or a visit), or a correction of one on file."""
 
+    news: Literal["contact_updated"] = Field(default="contact_updated", exclude=True)  # its inbox tag
     update_id: EventId
     point: ContactPoint
     replaces: str | None = None  # the value it corrects; that point is dropped
@@ -114,7 +124,7 @@ class ContactBook(BaseModel):
         limit = (
             1
             if code in INVALID_AT_ONCE
-            else policy.contact_points.invalid_after.get(code)
+            else policy.contact_points.invalid_after.get(cast(PointFailure, code))
             if policy.contact_points
             else None
         )
@@ -127,19 +137,25 @@ class ContactBook(BaseModel):
             return True
         return False
 
-    def update(self, update: ContactUpdated) -> str:
-        """Adds or corrects a point; a point given again is valid again, with its counts cleared. Returns what
-        changed, or a rejection that starts with 'rejected:'."""
+    def get(self, value: str) -> PointRecord:
+        """The record of a point known to be on file."""
+        record = self.find(value)
+        assert record is not None, "the point is on file"
+        return record
+
+    def update(self, update: ContactUpdated) -> Change[None]:
+        """Adds or corrects a point; a point given again is valid again, with its counts cleared. Applied, its
+        reason says what it did (added, corrected, revalidated)."""
         if update.replaces is not None:
             old = self.find(update.replaces)
             if old is None:
-                return "rejected: the point it corrects is not on file"
+                return Change("refused", "the point it corrects is not on file")
             self.records.remove(old)
         existing = self.find(update.point.value)
         if existing is not None:
             self.records.remove(existing)
         self.records.append(PointRecord(point=update.point))
-        return "corrected" if update.replaces is not None else "revalidated" if existing else "added"
+        return Change("applied", "corrected" if update.replaces is not None else "revalidated" if existing else "added")
 
 
 def outcome_problem(book: ContactBook, outcome: ContactOutcome) -> str:
@@ -179,3 +195,73 @@ def reactions(
             )
         )
     return planned
+
+
+@dataclass
+class ContactEffect:
+    """What an outcome or update did: the strategy whose reactions come next, and the points it changed."""
+
+    strategy: Strategy | None = None
+    changed_points: list[PointRecord] = field(default_factory=list)
+    removed_point: str | None = None
+
+
+def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> Change[ContactEffect]:
+    """The outcome tree picks the strategy whose reactions come next; failures wear out the contact point. A
+    death or bankruptcy comes with its report as news."""
+    state, book = case.state, case.book
+    event_id = outcome.outcome_id
+    if event_id in state.outcome_ids:
+        return Change("duplicate")
+    if problem := outcome_problem(book, outcome):
+        state.record_rejection(f"outcome {event_id}: {problem}")
+        return Change("refused", problem)
+    effect = ContactEffect(STRATEGY_OF[outcome.code])
+    change = Change("applied", detail=effect)
+    state.outcome_ids.append(event_id)
+    if outcome.code in CONVERSATIONS and outcome.source != "field_visit":
+        case.spoke_with_debtor(outcome.occurred_at, now)
+    if outcome.contact_point and book.record_failure(case.policy, outcome.contact_point, outcome.code, now):
+        effect.changed_points.append(book.get(outcome.contact_point))
+    if outcome.code in DEBTOR_EVENT_OF:
+        report = DebtorEventReported(
+            report_id=event_id,
+            event=DEBTOR_EVENT_OF[outcome.code],
+            reported_at=outcome.occurred_at,
+            details=outcome.note or f"{outcome.code} reported by the {outcome.source}",
+        )
+        change.news.append(report)
+    elif effect.strategy is not None and state.commitment is None:
+        # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
+        # promise being kept needs none.
+        state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
+        tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
+        state.agenda += reactions(case.policy, case.account, effect.strategy, now, f"outcome {event_id}", tried)
+    if book.debtor_phones_lost() and state.lost_contact_since is None:
+        state.lost_contact_since = now
+        effect.strategy = Strategy.lost_contact
+        state.agenda += reactions(case.policy, case.account, effect.strategy, now, f"{LOST} {event_id}")
+    return change
+
+
+def apply_contact_update(case: Collection, update: ContactUpdated, now: datetime) -> Change[ContactEffect]:
+    """A point found or corrected; a validation notice that found no address may go now."""
+    state, book = case.state, case.book
+    if update.update_id in state.outcome_ids:
+        return Change("duplicate")
+    done = book.update(update)
+    if done.verdict == "refused":
+        state.record_rejection(f"contact update {update.update_id}: {done.reason}")
+        return Change("refused", done.reason)
+    state.outcome_ids.append(update.update_id)
+    if not book.debtor_phones_lost():
+        state.lost_contact_since = None
+    skipped = []
+    if case.validation_notice_stuck():
+        case.owe_validation_notice(now)
+        skipped = case.resume_if_nothing_pauses(now)
+    effect = ContactEffect(
+        changed_points=[book.get(update.point.value)],
+        removed_point=update.replaces,
+    )
+    return Change("applied", done.reason, detail=effect, skipped=skipped)

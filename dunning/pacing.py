@@ -34,7 +34,8 @@ class FollowUpRules(Strict):
         bounds = [book.up_to_cases for book in self.others_every_days]
         if bounds[-1] is not None or None in bounds[:-1]:
             raise ValueError("others_every_days: only the last book size is unbounded (no up_to_cases)")
-        if bounds[:-1] != sorted(bounds[:-1]):
+        bounded = [bound for bound in bounds if bound is not None]
+        if bounded != sorted(bounded):
             raise ValueError("others_every_days: list the book sizes from the smallest up")
         return self
 
@@ -81,7 +82,8 @@ def cadence(
 ) -> list[date]:
     """The follow-up days after `anchor` and before `until`: daily while the case is valid (before `valid_until`),
     otherwise at the gap the book size calls for, pulled forward to any payday inside the gap."""
-    days, day = [], anchor
+    days: list[date] = []
+    day = anchor
     while True:
         every = rules.valid_every_days if valid_until and day < valid_until else rules.others_every(queue_cases)
         gap = [day + timedelta(days=offset) for offset in range(1, every + 1)]

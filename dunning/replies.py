@@ -46,7 +46,8 @@ class ReplyVocabulary(Strict):
     callback_requested: Keywords
 
     def phrases(self, intent: Intent) -> list[str]:
-        return getattr(self, intent).phrases()
+        keywords: Keywords = getattr(self, intent)
+        return keywords.phrases()
 
     @model_validator(mode="after")
     def _one_meaning_per_phrase(self) -> ReplyVocabulary:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializationInfo, TypeAdapter, field_serializer, model_validator
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision, ApprovalRequest
@@ -15,6 +15,7 @@ from dunning.compliance import ContactMade
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
+from dunning.inbox import News
 from dunning.ladder import AgendaStep
 from dunning.ledger import Ledger
 from dunning.letters import LetterDelivery
@@ -25,6 +26,19 @@ from dunning.policy import Policy
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
 
+# The lists that states carried before the inbox (continue-as-new input, recorded histories): one per kind.
+OLD_LISTS: dict[str, TypeAdapter[list[Any]]] = {
+    "pending_payments": TypeAdapter(list[PaymentReceived]),
+    "pending_ceases": TypeAdapter(list[CeaseContact]),
+    "pending_reversals": TypeAdapter(list[PaymentReversed]),
+    "pending_disputes": TypeAdapter(list[DisputeOpened | DisputeResolved]),
+    "pending_verifications": TypeAdapter(list[DebtorEventReported | DocumentsVerified]),
+    "pending_contacts": TypeAdapter(list[ContactOutcome | ContactUpdated | LetterDelivery | VisitReport]),
+    "pending_commitments": TypeAdapter(list[PromiseMade | PlanProposed]),
+    "pending_claims": TypeAdapter(list[FraudClaimed | FraudClaimDecided]),
+    "pending_approvals": TypeAdapter(list[ApprovalDecision]),
+    "pending_agency": TypeAdapter(list[AgencyReport | RecallRequest]),
+}
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
 AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy", "withdrawn"]
@@ -75,14 +89,11 @@ class AccountState(BaseModel):
     # For the contact guard: recent contacts (as its caps count them), the last conversation, steps it moved.
     contacts_made: list[ContactMade] = Field(default_factory=list)
     last_conversation_at: datetime | None = None
-    # Steps waiting for an approver, the decisions taken, and decisions received but not yet applied.
+    # Steps waiting for an approver, and the decisions taken.
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     decided_approvals: list[str] = Field(default_factory=list)
-    pending_approvals: list[ApprovalDecision] = Field(default_factory=list)
-    # The placement with an outside agency, while it lasts; the agency's reports and recall requests not yet
-    # applied, and those applied.
+    # The placement with an outside agency, while it lasts, and the agency's reports and recall requests applied.
     placement: Placement | None = None
-    pending_agency: list[AgencyReport | RecallRequest] = Field(default_factory=list)
     agency_event_ids: list[str] = Field(default_factory=list)
     last_paid_at: datetime | None = None  # the latest payment applied (a pressure visit needs none since the contact)
     deferred: dict[str, datetime] = Field(default_factory=dict)  # step key -> when the guard lets it go
@@ -94,16 +105,26 @@ class AccountState(BaseModel):
     # of the validation period it opened.
     validation_notice_sent_at: datetime | None = None
     validation_period_ends: date | None = None
-    # Signals received but not yet acted on; carried over continue-as-new so none is lost.
-    pending_payments: list[PaymentReceived] = Field(default_factory=list)
-    pending_ceases: list[CeaseContact] = Field(default_factory=list)
-    pending_reversals: list[PaymentReversed] = Field(default_factory=list)
-    pending_disputes: list[DisputeOpened | DisputeResolved] = Field(default_factory=list)
-    pending_verifications: list[DebtorEventReported | DocumentsVerified] = Field(default_factory=list)
-    pending_contacts: list[ContactOutcome | ContactUpdated | LetterDelivery | VisitReport] = Field(default_factory=list)
-    pending_commitments: list[PromiseMade | PlanProposed] = Field(default_factory=list)
-    pending_claims: list[FraudClaimed | FraudClaimDecided] = Field(default_factory=list)
+    # News received but not yet settled, in arrival order; carried over continue-as-new so none is lost.
+    inbox: list[News] = Field(default_factory=list)
     runs: int = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_lists_into_inbox(cls, data: Any) -> Any:
+        """States carried from before the inbox hold a list per kind of news, read as they were then. Each list is
+        one row of the settling order, so one after another they keep every row's arrival order."""
+        if not isinstance(data, dict) or not any(key in OLD_LISTS for key in data):
+            return data
+        data = dict(data)
+        old = [news for key, kind in OLD_LISTS.items() for news in kind.validate_python(data.pop(key, []))]
+        data["inbox"] = [*data.get("inbox", []), *old]
+        return data
+
+    @field_serializer("inbox")
+    def _tagged(self, inbox: list[News], info: SerializationInfo) -> list[dict[str, Any]]:
+        """Keeps each news' tag, which its model leaves out everywhere else (its wire shape stays as it was)."""
+        return [{**news.model_dump(mode=info.mode), "news": news.news} for news in inbox]
 
     def record_action(self, record: ActionRecord) -> None:
         self.done_steps.append(record.key)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from dunning import ladder
 from dunning.account import MAX_MINOR, EventId, Payload
-from dunning.channels import work_order_ref
-from dunning.outcomes import ContactBook
+from dunning.change import Change
+from dunning.channels import Channel, work_order_ref
+from dunning.commitments import PromiseMade
+from dunning.outcomes import ContactBook, ContactEffect, ContactOutcome, OutcomeCode, apply_outcome
 from dunning.policy_rules import FieldVisitRules
+
+if TYPE_CHECKING:
+    from dunning.collection import Collection
 
 VisitPurpose = Literal["pressure", "tracing"]
 
@@ -56,7 +62,7 @@ def decide(
 
 VisitFinding = Literal["found", "not_found", "address_invalid", "promised", "paid"]
 # What a visit's finding means in the outcome tree (domain §6).
-OUTCOME_OF: dict[str, str] = {
+OUTCOME_OF: dict[str, OutcomeCode] = {
     "found": "reached",
     "not_found": "not_found",
     "address_invalid": "address_invalid",
@@ -68,6 +74,7 @@ OUTCOME_OF: dict[str, str] = {
 class VisitReport(Payload):
     """A field agent's report of one visit; a promise made at the door carries its amount and day."""
 
+    news: Literal["visit_report"] = Field(default="visit_report", exclude=True)  # its inbox tag
     report_id: EventId
     visit_ref: str = Field(min_length=1, max_length=32)
     finding: VisitFinding
@@ -89,3 +96,42 @@ class VisitReport(Payload):
         if any(not ref.strip() or len(ref) > 300 for ref in self.photos):
             raise ValueError("each photo reference must be 1 to 300 characters")
         return self
+
+
+def visit_decision(case: Collection, planned: ladder.PlannedStep, now: datetime) -> VisitDecision | None:
+    """Whether a field visit may be ordered now (None: not a visit, or a policy that orders every visit)."""
+    rules = case.policy.field_visits
+    if rules is None or planned.channel != Channel.field_visit.value:
+        return None
+    purpose = ladder.step_definition(case.policy, planned).visit_purpose
+    assert purpose is not None, "a visit step names its purpose (checked when the policy loads)"
+    return decide(rules, purpose, case.book, case.state.last_conversation_at, case.state.last_paid_at, now)
+
+
+def apply_visit_report(case: Collection, report: VisitReport, now: datetime) -> Change[ContactEffect]:
+    """A visit's finding is an outcome of the tree; a promise made at the door comes with it as news."""
+    change = apply_outcome(
+        case,
+        ContactOutcome(
+            outcome_id=report.report_id,
+            code=OUTCOME_OF[report.finding],
+            source="field_visit",
+            contact_point=report.address,
+            reported_by=report.agent,
+            note=report.notes,
+            occurred_at=report.visited_at,
+        ),
+        now,
+    )
+    if change.verdict == "applied" and report.finding == "promised":
+        assert report.promised_minor is not None and report.promised_date is not None, "checked on arrival"
+        promise = PromiseMade(
+            promise_id=report.report_id,
+            amount_minor=report.promised_minor,
+            promised_date=report.promised_date,
+            channel="field_visit",
+            taken_by=report.agent,
+            made_at=report.visited_at,
+        )
+        change.news.append(promise)
+    return change

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
+from dunning.channels import Channel
 from dunning.compliance import ContactMade, RulesError, breaches, load_rules, local_stamp
 from dunning.outcomes import CONVERSATIONS
-from dunning.policy import Channel
 
 
 async def contacts(pool: asyncpg.Pool, account_id: str) -> list[dict]:

@@ -9,8 +9,8 @@ import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dunning.channels import Channel
 from dunning.compliance import ContactMade, breaches, load_rules
-from dunning.policy import Channel
 from infra import audit
 from tests.conftest import ROOT, make_account, step_order
 

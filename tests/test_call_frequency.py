@@ -8,9 +8,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from client import CollectionsClient
+from dunning.channels import Channel
 from dunning.compliance import ContactMade, breaches
 from dunning.outcomes import ContactOutcome
-from dunning.policy import Channel, load_policy
+from dunning.policy import load_policy
 from dunning.state import AccountRun
 from tests.conftest import make_account
 from workflows.account import AccountWorkflow

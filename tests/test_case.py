@@ -8,14 +8,17 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dunning.account import ContactPoint, PaymentReceived, PaymentReversed
+from dunning.actions import Strategy
 from dunning.case import Case
+from dunning.change import Change
+from dunning.channels import Channel
 from dunning.commitments import Instalment, PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved, first_collector_queue
 from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome, ContactUpdated
-from dunning.policy import Channel, Strategy, load_policy
+from dunning.policy import load_policy
 from dunning.state import AccountState
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from tests.conftest import make_account
@@ -48,6 +51,11 @@ def phone(case: Case, kind: str) -> str:
 
 def spouse_phone(case: Case) -> str:
     return next(p.value for p in case.account.contact_points if p.owner == "contact")
+
+
+def answer(change: Change) -> tuple[str, list]:
+    """A dispute's verdict as its record writes it, and the steps it skipped."""
+    return change.text, change.skipped
 
 
 def keys(steps) -> list[str]:
@@ -144,7 +152,7 @@ def decision(outcome: str, claim_id: str = "F1", when: datetime | None = None) -
 
 def test_a_dispute_of_the_debt_pauses_collection():
     case = case_due()
-    assert case.apply_dispute(dispute(), at(3, 2)) == ("applied", [])
+    assert answer(case.apply_dispute(dispute(), at(3, 2))) == ("applied", [])
     assert case.state.paused_since == at(3, 2)
     assert case.pauses_collection()
     assert [d.dispute_id for d in case.state.open_disputes] == ["D1"]
@@ -154,7 +162,7 @@ def test_a_complaint_about_the_collector_moves_the_account_to_the_other_queue_wi
     case = case_due()
     first = first_collector_queue(POLICY, "CASE-1")
     assert case.state.collector_queue == first
-    assert case.apply_dispute(dispute("K1", subject="collector"), at(3, 4)) == ("applied", [])
+    assert answer(case.apply_dispute(dispute("K1", subject="collector"), at(3, 4))) == ("applied", [])
     other = next(q for q in POLICY.collector_queues if q != first)
     assert case.state.collector_queue == other
     assert case.state.paused_since is None
@@ -164,22 +172,21 @@ def test_a_complaint_about_the_collector_moves_the_account_to_the_other_queue_wi
 def test_a_resolution_before_its_dispute_is_held_then_settled_right_after_the_dispute():
     case = case_due()
     early = resolution(when=at(3, 3))
-    assert case.apply_dispute(early, at(3, 3)) == ("held: its dispute has not arrived yet", [])
+    assert answer(case.apply_dispute(early, at(3, 3))) == ("held: its dispute has not arrived yet", [])
     assert case.state.early_resolutions == [early]
     assert case.state.open_disputes == []
     # Held again when resent before its dispute: still waiting once.
-    assert case.apply_dispute(early, at(3, 3, 13))[0] == "held: its dispute has not arrived yet"
+    assert answer(case.apply_dispute(early, at(3, 3, 13)))[0] == "held: its dispute has not arrived yet"
     assert case.state.early_resolutions == [early]
 
-    # The workflow works through pending_disputes from the front; a complaint came in after the dispute.
-    opened, complaint = dispute(when=at(3, 4)), dispute("K1", subject="sales", when=at(3, 4))
-    case.state.pending_disputes = [opened, complaint]
-    assert case.apply_dispute(opened, at(3, 4)) == ("applied", [])
-    assert case.state.pending_disputes == [opened, early, complaint]
+    # The dispute brings the resolution as news, which the workflow settles right after it.
+    opened = dispute(when=at(3, 4))
+    change = case.apply_dispute(opened, at(3, 4))
+    assert answer(change) == ("applied", [])
+    assert change.news == [early]
     assert case.state.early_resolutions == []
-    case.state.pending_disputes.pop(0)
 
-    verdict, _ = case.apply_dispute(case.state.pending_disputes.pop(0), at(3, 4))
+    verdict, _ = answer(case.apply_dispute(change.news[0], at(3, 4)))
     assert verdict == "applied"
     assert case.state.decided_disputes == ["D1"]
     assert case.state.paused_since is None
@@ -188,11 +195,11 @@ def test_a_resolution_before_its_dispute_is_held_then_settled_right_after_the_di
 def test_a_resent_dispute_or_resolution_is_a_duplicate():
     case = case_due()
     case.apply_dispute(dispute(), at(3, 2))
-    assert case.apply_dispute(dispute(), at(3, 3)) == ("duplicate", [])
+    assert answer(case.apply_dispute(dispute(), at(3, 3))) == ("duplicate", [])
     assert len(case.state.open_disputes) == 1
     case.apply_dispute(resolution(), at(3, 4))
-    assert case.apply_dispute(resolution(), at(3, 5)) == ("duplicate", [])
-    assert case.apply_dispute(dispute(), at(3, 5)) == ("duplicate", [])
+    assert answer(case.apply_dispute(resolution(), at(3, 5))) == ("duplicate", [])
+    assert answer(case.apply_dispute(dispute(), at(3, 5))) == ("duplicate", [])
     assert case.state.open_disputes == []
     assert case.state.rejected_signals == []
 
@@ -200,7 +207,7 @@ def test_a_resent_dispute_or_resolution_is_a_duplicate():
 def test_an_outcome_that_does_not_fit_the_dispute_is_rejected_and_the_dispute_stays_open():
     case = case_due()
     case.apply_dispute(dispute(), at(3, 2))
-    verdict, skipped = case.apply_dispute(resolution(outcome="complaint_closed"), at(3, 4))
+    verdict, skipped = answer(case.apply_dispute(resolution(outcome="complaint_closed"), at(3, 4)))
     assert verdict == "rejected: outcome complaint_closed does not fit a dispute about the debt"
     assert skipped == []
     assert case.state.rejected_signals == ["dispute D1: outcome complaint_closed does not fit a dispute about the debt"]
@@ -211,7 +218,7 @@ def test_an_outcome_that_does_not_fit_the_dispute_is_rejected_and_the_dispute_st
 def test_a_complaint_cannot_be_settled_by_confirming_the_debt():
     case = case_due()
     case.apply_dispute(dispute("K1", subject="approval"), at(3, 2))
-    verdict, _ = case.apply_dispute(resolution("K1", outcome="debt_confirmed"), at(3, 4))
+    verdict, _ = answer(case.apply_dispute(resolution("K1", outcome="debt_confirmed"), at(3, 4)))
     assert verdict == "rejected: outcome debt_confirmed does not fit a dispute about the approval"
     assert case.state.rejected_signals == [
         "dispute K1: outcome debt_confirmed does not fit a dispute about the approval"
@@ -221,7 +228,7 @@ def test_a_complaint_cannot_be_settled_by_confirming_the_debt():
 def test_a_debt_confirmed_days_later_resumes_the_ladder_skipping_all_but_the_latest_step_of_each_channel():
     case = case_due()
     case.apply_dispute(dispute(), at(3, 2))  # dpd 0: before any step
-    verdict, skipped = case.apply_dispute(resolution(), at(3, 10))  # dpd 8, stage 6-17
+    verdict, skipped = answer(case.apply_dispute(resolution(), at(3, 10)))  # dpd 8, stage 6-17
     assert verdict == "applied"
     assert keys(skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3"]
     assert case.state.paused_since is None
@@ -236,7 +243,7 @@ def test_a_debt_confirmed_while_another_debt_dispute_is_open_keeps_collection_pa
     case = case_due()
     case.apply_dispute(dispute("D1"), at(3, 2))
     case.apply_dispute(dispute("D2"), at(3, 3))
-    assert case.apply_dispute(resolution("D1"), at(3, 10)) == ("applied", [])
+    assert answer(case.apply_dispute(resolution("D1"), at(3, 10))) == ("applied", [])
     assert case.state.paused_since == at(3, 2)
     assert case.state.done_steps == []
 
@@ -244,7 +251,7 @@ def test_a_debt_confirmed_while_another_debt_dispute_is_open_keeps_collection_pa
 def test_a_cancelled_debt_closes_the_case_as_cancelled():
     case = case_due()
     case.apply_dispute(dispute(), at(3, 2))
-    verdict, skipped = case.apply_dispute(resolution(outcome="debt_cancelled"), at(3, 10))
+    verdict, skipped = answer(case.apply_dispute(resolution(outcome="debt_cancelled"), at(3, 10)))
     assert (verdict, skipped) == ("applied", [])
     assert case.state.status == "cancelled"
     assert case.state.closed_at == at(3, 10)
@@ -256,7 +263,7 @@ def test_a_cancelled_debt_closes_the_case_as_cancelled():
 
 def test_a_death_report_pauses_collection_and_awaits_documents_for_30_days():
     case = case_due()
-    change = case.apply_verification(report(), at(3, 4))
+    change = case.apply_verification(report(), at(3, 4)).detail
     assert change is not None
     assert change.status == "awaiting_documents"
     assert change.verification.report.report_id == "R1"
@@ -264,27 +271,25 @@ def test_a_death_report_pauses_collection_and_awaits_documents_for_30_days():
     assert case.state.paused_since == at(3, 4)
     assert case.documents_due() == at(4, 3)
     # The same report again changes nothing.
-    assert case.apply_verification(report(), at(3, 5)) is None
+    assert case.apply_verification(report(), at(3, 5)).verdict == "duplicate"
     assert len(case.state.verifications) == 1
 
 
 def test_documents_before_their_report_are_held_then_settled_right_after_the_report():
     case = case_due()
     early = documents(when=at(3, 3))
-    assert case.apply_verification(early, at(3, 3)) is None
+    assert case.apply_verification(early, at(3, 3)).verdict == "waiting"
     assert case.state.early_documents == [early]
     assert case.state.paused_since is None
     assert case.view(at(3, 3)).waiting_for_their_event == ["documents for report R1"]
 
     reported = report(when=at(3, 4))
-    case.state.pending_verifications = [reported]
     change = case.apply_verification(reported, at(3, 4))
-    assert change is not None and change.status == "awaiting_documents"
-    assert case.state.pending_verifications == [reported, early]
+    assert change.detail is not None and change.detail.status == "awaiting_documents"
+    assert change.news == [early]  # settled by the workflow right after the report
     assert case.state.early_documents == []
 
-    case.state.pending_verifications.pop(0)
-    settled = case.apply_verification(case.state.pending_verifications.pop(0), at(3, 4))
+    settled = case.apply_verification(change.news[0], at(3, 4)).detail
     assert settled is not None and settled.status == "confirmed"
     assert case.state.status == "estate"
 
@@ -292,7 +297,7 @@ def test_documents_before_their_report_are_held_then_settled_right_after_the_rep
 def test_confirmed_death_documents_close_the_case_for_the_estate():
     case = case_due()
     case.apply_verification(report(), at(3, 2))
-    change = case.apply_verification(documents(when=at(3, 9)), at(3, 9, 15))
+    change = case.apply_verification(documents(when=at(3, 9)), at(3, 9, 15)).detail
     assert change is not None
     assert change.status == "confirmed"
     assert change.decided_at == at(3, 9)
@@ -302,13 +307,13 @@ def test_confirmed_death_documents_close_the_case_for_the_estate():
     assert case.state.verifications == []
     assert case.state.decided_reports == ["R1"]
     # A resend of the documents changes nothing.
-    assert case.apply_verification(documents(), at(3, 10)) is None
+    assert case.apply_verification(documents(), at(3, 10)).verdict == "duplicate"
 
 
 def test_confirmed_bankruptcy_papers_close_the_case_for_the_bankruptcy():
     case = case_due()
     case.apply_verification(report(event="bankrupt"), at(3, 2))
-    change = case.apply_verification(documents(), at(3, 9))
+    change = case.apply_verification(documents(), at(3, 9)).detail
     assert change is not None and change.status == "confirmed"
     assert case.state.status == "bankruptcy"
 
@@ -317,8 +322,8 @@ def test_documents_that_do_not_confirm_the_report_resume_collection():
     case = case_due()
     case.apply_verification(report(), at(3, 2))
     change = case.apply_verification(documents(confirmed=False), at(3, 10))
-    assert change is not None
-    assert change.status == "not_confirmed"
+    assert change.detail is not None
+    assert change.detail.status == "not_confirmed"
     assert keys(change.skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3"]
     assert case.state.status == "open"
     assert case.state.paused_since is None
@@ -331,8 +336,8 @@ def test_without_documents_within_30_days_the_report_expires_and_collection_resu
     assert case.state.paused_since == at(3, 2)
 
     changes = case.expire_verifications(at(4, 1))
-    assert [c.status for c in changes] == ["expired"]
-    assert changes[0].decided_at == at(4, 1)
+    assert [c.detail.status for c in changes if c.detail] == ["expired"]
+    assert changes[0].detail and changes[0].detail.decided_at == at(4, 1)
     # At 30 dpd (stage 30-59) the latest missed SMS, call and letter are still taken; the rest are skipped.
     assert keys(changes[0].skipped) == [
         "sms_reminder@1",
@@ -357,7 +362,7 @@ def test_documents_that_come_after_expiry_still_close_the_case():
     case = case_due()
     case.apply_verification(report(), at(3, 2))
     case.expire_verifications(at(4, 1))
-    change = case.apply_verification(documents(when=at(4, 8)), at(4, 8))
+    change = case.apply_verification(documents(when=at(4, 8)), at(4, 8)).detail
     assert change is not None and change.status == "confirmed"
     assert case.state.status == "estate"
     assert case.state.expired_verifications == []
@@ -368,15 +373,15 @@ def test_documents_that_come_after_expiry_still_close_the_case():
 
 def test_a_cease_request_for_email_only_stops_email_only():
     case = case_due()
-    assert case.apply_cease(cease("email")) is True
+    assert case.apply_cease(cease("email")).verdict == "applied"
     assert case.state.ceased_channels == [Channel.email]
-    assert case.apply_cease(cease("sms", request_id="C2")) is True
+    assert case.apply_cease(cease("sms", request_id="C2")).verdict == "applied"
     assert case.state.ceased_channels == [Channel.email, Channel.sms]
 
 
 def test_a_cease_request_naming_no_channel_stops_every_contact_channel():
     case = case_due()
-    assert case.apply_cease(cease()) is True
+    assert case.apply_cease(cease()).verdict == "applied"
     assert set(case.state.ceased_channels) == {
         Channel.sms,
         Channel.email,
@@ -388,7 +393,7 @@ def test_a_cease_request_naming_no_channel_stops_every_contact_channel():
 
 def test_a_cease_request_naming_only_a_channel_that_does_not_reach_the_debtor_is_refused():
     case = case_due()
-    assert case.apply_cease(cease("agency")) is False
+    assert case.apply_cease(cease("agency")).verdict == "refused"
     assert case.state.ceased_channels == []
     assert case.state.rejected_signals == ["cease request C1 names no channel that reaches the debtor"]
 
@@ -400,7 +405,7 @@ def test_a_valid_promise_opens_schedules_its_reminders_and_holds_the_ladder():
     case = case_due()
     ladder_next = case.next_step()
     assert ladder_next is not None and ladder_next.key == "sms_reminder@1"
-    changes = case.take_commitment(promise(day=date(2026, 3, 9)), at(3, 4, 11))
+    changes = case.take_commitment(promise(day=date(2026, 3, 9)), at(3, 4, 11)).detail or []
     assert [c.status for c in changes] == ["open"]
     assert case.state.commitment is not None and case.state.commitment.commitment_id == "P1"
     # Reminder one working day before (Friday), confirmations on the Monday at 10, 12 and 19.
@@ -420,7 +425,7 @@ def test_a_valid_promise_opens_schedules_its_reminders_and_holds_the_ladder():
 def test_a_second_promise_replaces_the_first():
     case = case_due()
     case.take_commitment(promise("P1", day=date(2026, 3, 9)), at(3, 4, 11))
-    changes = case.take_commitment(promise("P2", day=date(2026, 3, 10)), at(3, 5, 11))
+    changes = case.take_commitment(promise("P2", day=date(2026, 3, 10)), at(3, 5, 11)).detail or []
     assert [(c.status, c.commitment.commitment_id) for c in changes] == [("replaced", "P1"), ("open", "P2")]
     assert changes[0].skipped == []
     assert case.state.commitment is not None and case.state.commitment.commitment_id == "P2"
@@ -431,8 +436,8 @@ def test_a_second_promise_replaces_the_first():
 
 def test_a_promise_while_a_plan_runs_is_rejected():
     case = case_due()
-    assert [c.status for c in case.take_commitment(repayment_plan(), at(3, 4, 11))] == ["open"]
-    changes = case.take_commitment(promise("P1"), at(3, 5, 11))
+    assert [c.status for c in case.take_commitment(repayment_plan(), at(3, 4, 11)).detail or []] == ["open"]
+    changes = case.take_commitment(promise("P1"), at(3, 5, 11)).detail or []
     assert [c.status for c in changes] == ["rejected"]
     assert changes[0].reason == "plan PLAN1 is running; its instalments are the promise"
     assert case.state.rejected_signals == ["promise P1: plan PLAN1 is running; its instalments are the promise"]
@@ -442,7 +447,7 @@ def test_a_promise_while_a_plan_runs_is_rejected():
 
 def test_a_promise_beyond_seven_days_is_rejected_and_the_ladder_goes_on():
     case = case_due()
-    changes = case.take_commitment(promise(day=date(2026, 3, 12)), at(3, 4, 11))
+    changes = case.take_commitment(promise(day=date(2026, 3, 12)), at(3, 4, 11)).detail or []
     assert [c.status for c in changes] == ["rejected"]
     assert case.state.commitment is None and case.state.agenda == []
     nxt = case.next_step()
@@ -453,11 +458,11 @@ def test_a_resent_promise_changes_nothing():
     case = case_due()
     case.take_commitment(promise("P1"), at(3, 4, 11))
     agenda = list(case.state.agenda)
-    assert case.take_commitment(promise("P1"), at(3, 4, 12)) == []
+    assert case.take_commitment(promise("P1"), at(3, 4, 12)).verdict == "duplicate"
     assert case.state.agenda == agenda
     # Still nothing once it has been replaced.
     case.take_commitment(promise("P2"), at(3, 5, 11))
-    assert case.take_commitment(promise("P1"), at(3, 5, 12)) == []
+    assert case.take_commitment(promise("P1"), at(3, 5, 12)).verdict == "duplicate"
     assert case.state.commitment is not None and case.state.commitment.commitment_id == "P2"
 
 
@@ -514,8 +519,8 @@ def test_a_promise_paid_in_part_by_the_end_of_its_grace_is_kept_in_part():
 def test_a_payment_that_clears_the_balance_cures_the_case_and_the_promise_is_kept():
     case = case_due()
     case.take_commitment(promise(), at(3, 4, 11))
-    result = case.apply_payment(payment(OWED), at(3, 6))
-    assert result.verdict == "applied" and result.outstanding_after_minor == 0
+    result = case.apply_payment(payment(OWED), at(3, 6)).detail
+    assert result and result.verdict == "applied" and result.outstanding_after_minor == 0
     assert case.state.status == "cured"
     assert case.state.closed_at == at(3, 6)
     change = case.close_commitment(at(3, 6))
@@ -531,8 +536,8 @@ def test_a_reversed_payment_no_longer_counts_toward_the_promise():
     case.take_commitment(promise(), at(3, 4, 11))
     case.apply_payment(payment(100_000, "PAY1"), at(3, 5))
     case.apply_payment(payment(50_000, "PAY2"), at(3, 5, 13))
-    result, skipped = case.apply_reversal(reversal("PAY1"), at(3, 6))
-    assert result.verdict == "reversed" and skipped == []
+    change = case.apply_reversal(reversal("PAY1"), at(3, 6))
+    assert change.detail and change.detail.verdict == "reversed" and change.skipped == []
     assert case.state.commitment is not None and case.state.commitment.paid_minor == 50_000
     assert case.state.ledger.outstanding_minor == OWED - 50_000
 
@@ -540,7 +545,7 @@ def test_a_reversed_payment_no_longer_counts_toward_the_promise():
 def test_a_plan_is_refused_while_collection_is_on_hold():
     case = case_due()
     case.apply_dispute(dispute(), at(3, 2))
-    changes = case.take_commitment(repayment_plan(), at(3, 4, 11))
+    changes = case.take_commitment(repayment_plan(), at(3, 4, 11)).detail or []
     assert [c.status for c in changes] == ["rejected"]
     assert changes[0].reason.startswith("collection is on hold")
     assert case.state.commitment is None
@@ -553,12 +558,12 @@ def test_a_mobile_that_is_dead_twice_becomes_invalid_and_is_no_longer_used():
     case = case_due()
     mobile = phone(case, "mobile")
     first = case.apply_outcome(outcome("O1", "line_dead", mobile), at(3, 4))
-    assert first.verdict == "applied" and first.changed_points == []
+    assert first.verdict == "applied" and first.detail and first.detail.changed_points == []
     assert mobile in {p.value for p in case.book.usable()}
 
     second = case.apply_outcome(outcome("O2", "line_dead", mobile, at(3, 5)), at(3, 5))
-    assert [r.point.value for r in second.changed_points] == [mobile]
-    assert second.changed_points[0].invalid_since == at(3, 5)
+    assert second.detail and [r.point.value for r in second.detail.changed_points] == [mobile]
+    assert second.detail.changed_points[0].invalid_since == at(3, 5)
     assert mobile not in {p.value for p in case.book.usable()}
     assert [r.point.value for r in case.view(at(3, 5)).invalid_points] == [mobile]
     assert case.state.lost_contact_since is None  # the home phone still works
@@ -575,7 +580,7 @@ def test_a_resent_outcome_is_a_duplicate_and_does_not_count_twice():
 def test_an_outcome_about_a_point_not_on_file_is_rejected():
     case = case_due()
     change = case.apply_outcome(outcome("O1", "line_dead", "+8613000000000"), at(3, 4))
-    assert change.verdict == "rejected: outcome O1 names a contact point that is not on file"
+    assert change.text == "rejected: outcome O1 names a contact point that is not on file"
     assert case.state.rejected_signals == ["outcome O1: outcome O1 names a contact point that is not on file"]
 
 
@@ -584,7 +589,7 @@ def test_losing_every_debtor_phone_starts_tracing_once():
     case.apply_outcome(outcome("O1", "wrong_number", phone(case, "mobile")), at(3, 4))
     assert case.state.lost_contact_since is None
     change = case.apply_outcome(outcome("O2", "wrong_number", phone(case, "home_phone")), at(3, 4, 15))
-    assert change.strategy is Strategy.lost_contact
+    assert change.detail.strategy is Strategy.lost_contact
     assert case.state.lost_contact_since == at(3, 4, 15)
     lost = [(p.step_id, p.due_at) for p in case.state.agenda if p.cause == "lost O2"]
     assert lost == [("skip_trace", at(3, 4, 15)), ("tracing_visit", at(3, 7, 10))]
@@ -592,7 +597,7 @@ def test_losing_every_debtor_phone_starts_tracing_once():
 
     # A further failure (the spouse's phone is not answered) does not start tracing again.
     further = case.apply_outcome(outcome("O3", "no_answer", spouse_phone(case), at(3, 5)), at(3, 5))
-    assert further.strategy is Strategy.no_answer
+    assert further.detail.strategy is Strategy.no_answer
     assert case.state.lost_contact_since == at(3, 4, 15)
     assert [p for p in case.state.agenda if p.step_id in ("skip_trace", "tracing_visit") and p.cause != "lost O2"] == []
 
@@ -609,8 +614,8 @@ def test_a_new_debtor_mobile_ends_lost_contact():
         updated_at=at(3, 6),
     )
     change = case.apply_contact_update(update, at(3, 5))
-    assert change.verdict == "added"
-    assert [r.point.value for r in change.changed_points] == ["+8613900000001"]
+    assert change.text == "added"
+    assert change.detail and [r.point.value for r in change.detail.changed_points] == ["+8613900000001"]
     assert case.state.lost_contact_since is None
     assert not case.view(at(3, 6)).lost_contact
     assert "+8613900000001" in {p.value for p in case.book.usable()}
@@ -620,13 +625,13 @@ def test_a_new_debtor_mobile_ends_lost_contact():
 def test_a_death_outcome_queues_a_death_report_for_verification():
     case = case_due()
     change = case.apply_outcome(outcome("O1", "death"), at(3, 4))
-    assert change.verdict == "applied" and change.strategy is Strategy.death_or_bankruptcy
-    [queued] = case.state.pending_verifications
+    assert change.verdict == "applied" and change.detail.strategy is Strategy.death_or_bankruptcy
+    [queued] = change.news
     assert isinstance(queued, DebtorEventReported)
     assert (queued.report_id, queued.event, queued.reported_at) == ("O1", "deceased", at(3, 4))
     assert case.state.agenda == []
     # The report itself pauses collection when the workflow gets to it.
-    assert case.apply_verification(queued, at(3, 4)).status == "awaiting_documents"
+    assert case.apply_verification(queued, at(3, 4)).detail.status == "awaiting_documents"
     assert case.state.paused_since == at(3, 4)
 
 
@@ -634,7 +639,7 @@ def test_a_no_answer_schedules_a_text_and_an_evening_call_on_another_number():
     case = case_due()
     mobile = phone(case, "mobile")
     change = case.apply_outcome(outcome("O1", "no_answer", mobile, at(3, 4, 9)), at(3, 4, 9))
-    assert change.strategy is Strategy.no_answer
+    assert change.detail.strategy is Strategy.no_answer
     assert [(p.step_id, p.due_at, p.tried_last) for p in case.state.agenda] == [
         ("missed_you_sms", at(3, 4, 10), mobile),
         ("no_answer_call", at(3, 5, 19), mobile),
@@ -659,12 +664,11 @@ def test_an_outcome_while_a_promise_is_open_adds_no_reactions():
 def test_a_fraud_claim_pauses_collection_and_starts_its_flow():
     case = case_due()
     change = case.apply_claim(claim(), at(3, 2))
-    assert change is not None and change.start == claim()
-    assert change.decided is None
+    assert change.verdict == "applied" and change.detail == claim()
     assert case.state.paused_since == at(3, 2)
     assert [c.claim_id for c in case.state.fraud_claims] == ["F1"]
     # The same claim again starts nothing.
-    assert case.apply_claim(claim(), at(3, 3)) is None
+    assert case.apply_claim(claim(), at(3, 3)).verdict == "duplicate"
     assert len(case.state.fraud_claims) == 1
 
 
@@ -672,21 +676,21 @@ def test_a_rejected_fraud_claim_resumes_collection_where_the_dpd_now_is():
     case = case_due()
     case.apply_claim(claim(), at(3, 2))
     change = case.apply_claim(decision("rejected"), at(3, 10))
-    assert change is not None and change.decided is not None and change.start is None
+    assert change.verdict == "applied" and change.detail is None
     assert keys(change.skipped) == ["sms_reminder@1", "call_task@1", "sms_reminder@3"]
     assert case.state.paused_since is None
     assert case.state.status == "open"
     assert case.state.decided_claims == ["F1"]
     # A resend of the decision or the claim changes nothing.
-    assert case.apply_claim(decision("rejected"), at(3, 11)) is None
-    assert case.apply_claim(claim(), at(3, 11)) is None
+    assert case.apply_claim(decision("rejected"), at(3, 11)).verdict == "duplicate"
+    assert case.apply_claim(claim(), at(3, 11)).verdict == "duplicate"
 
 
 def test_a_confirmed_fraud_claim_withdraws_the_case():
     case = case_due()
     case.apply_claim(claim(), at(3, 2))
     change = case.apply_claim(decision("confirmed"), at(3, 10))
-    assert change is not None and change.skipped == []
+    assert change.verdict == "applied" and change.skipped == []
     assert case.state.status == "withdrawn"
     assert case.state.closed_at == at(3, 10)
     assert case.state.paused_since is None
@@ -694,7 +698,7 @@ def test_a_confirmed_fraud_claim_withdraws_the_case():
 
 def test_a_decision_for_an_unknown_claim_is_recorded_as_rejected():
     case = case_due()
-    assert case.apply_claim(decision("confirmed", claim_id="F9"), at(3, 10)) is None
+    assert case.apply_claim(decision("confirmed", claim_id="F9"), at(3, 10)).verdict == "refused"
     assert case.state.rejected_signals == ["decision for fraud claim F9, but no such claim is open"]
     assert case.state.status == "open"
 
@@ -737,7 +741,7 @@ def test_a_promise_on_a_closed_or_paused_account_is_refused_with_the_reason():
     paused = case_due()
     paused.apply_dispute(dispute(when=at(3, 4, 9)), at(3, 4, 9))
     for case, reason in ((closed, "the account is estate"), (paused, "collection is on hold")):
-        [change] = case.take_commitment(promise(), at(3, 4, 11))
+        [change] = case.take_commitment(promise(), at(3, 4, 11)).detail or []
         assert change.status == "rejected" and change.reason.startswith(reason)
         assert case.state.commitment is None and case.state.agenda == []
 
@@ -762,7 +766,7 @@ def test_a_text_saying_paid_gets_the_payment_checked_and_one_asking_for_a_call_g
         reported_by="sms reply",
         occurred_at=at(3, 15, 8),
     )
-    assert case.apply_outcome(paid, at(3, 15, 8)).strategy is Strategy.claims_paid
+    assert case.apply_outcome(paid, at(3, 15, 8)).detail.strategy is Strategy.claims_paid
     assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("payment_check", at(3, 15, 10))]
     call_me = paid.model_copy(update={"outcome_id": "sms-2", "code": "callback_requested"})
     case.apply_outcome(call_me, at(3, 16, 11))

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from dunning import contact, ladder
 from dunning.account import AccountDocument, ContactPoint
-from dunning.policy import Channel, load_policy
+from dunning.channels import Channel
+from dunning.policy import load_policy
 
 UTC = UTC
 

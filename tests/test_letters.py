@@ -16,8 +16,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.print_mail import MANIFEST, LetterBatchRequest, PrintMailActivities
 from client import CollectionsClient, inputs
+from dunning.channels import Channel
 from dunning.letters import LetterDelivery, LetterFacts, letter_ref
-from dunning.policy import Channel, load_policy
+from dunning.policy import load_policy
 from infra.config import LETTERHEADS
 from infra.letters import LetterError, LetterRenderer, load_letterheads
 from tests.conftest import TEST_LETTERHEADS, channel_activities, make_account, server_today, step_order

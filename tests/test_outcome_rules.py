@@ -11,6 +11,8 @@ import pytest
 
 from dunning import contact
 from dunning.account import AccountDocument, ContactPoint
+from dunning.actions import Strategy
+from dunning.channels import Channel
 from dunning.outcomes import (
     STRATEGY_OF,
     ContactBook,
@@ -20,7 +22,6 @@ from dunning.outcomes import (
     outcome_problem,
     reactions,
 )
-from dunning.policy import Channel, Strategy
 from tests.conftest import make_account
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -149,14 +150,14 @@ def test_an_account_with_no_debtor_phone_is_not_lost():
 
 def test_a_new_point_is_added_and_usable():
     book = ContactBook.of(ACCOUNT)
-    assert book.update(update(ContactPoint(kind="work_phone", value=NEW_MOBILE))) == "added"
+    assert book.update(update(ContactPoint(kind="work_phone", value=NEW_MOBILE))).text == "added"
     assert book.find(NEW_MOBILE).point.kind == "work_phone"
     assert len(book.usable()) == len(ACCOUNT.contact_points) + 1
 
 
 def test_a_correction_replaces_the_point_it_corrects():
     book = ContactBook.of(ACCOUNT)
-    assert book.update(update(ContactPoint(kind="mobile", value=NEW_MOBILE), replaces=MOBILE)) == "corrected"
+    assert book.update(update(ContactPoint(kind="mobile", value=NEW_MOBILE), replaces=MOBILE)).text == "corrected"
     assert book.find(MOBILE) is None
     assert NEW_MOBILE in [p.value for p in book.usable()]
     assert len(book.records) == len(ACCOUNT.contact_points)
@@ -166,7 +167,7 @@ def test_an_invalid_point_given_again_is_valid_again_with_its_counts_cleared(con
     book = ContactBook.of(ACCOUNT)
     fail(book, consumer, MOBILE, "line_dead", 2)
     fail(book, consumer, MOBILE, "no_such_person", 1)
-    assert book.update(update(ContactPoint(kind="mobile", value=MOBILE))) == "revalidated"
+    assert book.update(update(ContactPoint(kind="mobile", value=MOBILE))).text == "revalidated"
     record = book.find(MOBILE)
     assert (record.invalid_since, record.failures) == (None, {})
     assert [r.point.value for r in book.records].count(MOBILE) == 1
@@ -175,8 +176,8 @@ def test_an_invalid_point_given_again_is_valid_again_with_its_counts_cleared(con
 
 def test_a_correction_of_a_point_not_on_file_is_rejected_and_changes_nothing():
     book = ContactBook.of(ACCOUNT)
-    verdict = book.update(update(ContactPoint(kind="mobile", value=NEW_MOBILE), replaces="+8613999999999"))
-    assert verdict.startswith("rejected:")
+    change = book.update(update(ContactPoint(kind="mobile", value=NEW_MOBILE), replaces="+8613999999999"))
+    assert change.verdict == "refused"
     assert book.find(NEW_MOBILE) is None
     assert book.usable() == ACCOUNT.contact_points
 

@@ -12,12 +12,13 @@ from pydantic import ValidationError
 
 from client import CollectionsClient, inputs
 from dunning.case import Case
+from dunning.channels import Channel
 from dunning.compliance import ContactRules, load_rules
 from dunning.contact import CeaseContact
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome
 from dunning.pacing import FollowUpRules, cadence
-from dunning.policy import Channel, Policy, load_policy
+from dunning.policy import Policy, load_policy
 from dunning.state import AccountState
 from tests.conftest import make_account, server_today
 from tests.test_case import DUE, SHANGHAI, at, promise

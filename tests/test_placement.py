@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dunning import ladder
+from dunning.channels import Channel
 from dunning.compliance import check, load_rules, place
-from dunning.policy import Channel, load_policy
+from dunning.policy import load_policy
 from tests.conftest import make_account
 from tests.test_compliance_rules import ZONES
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dunning.channels import Channel
 from dunning.messages import TEMPLATE_FILE, MessageFacts, Templates
-from dunning.policy import Channel, Policy, PolicyError, load_policy, parse_policy
+from dunning.policy import Policy, PolicyError, load_policy, parse_policy
 
 SHIPPED = ("consumer_loan", "b2b_receivables", "property_fees")
 CADENCE = {"attempts_per_day": 1, "min_numbers": 1}

@@ -7,6 +7,7 @@ mean to add) with: RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/test_repl
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +19,14 @@ from temporalio.worker import Replayer
 
 from client import CollectionsClient, inputs
 from dunning.account import PaymentReceived, PaymentReversed
+from dunning.channels import Channel
+from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import claim_workflow_id
+from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome
+from dunning.policy import load_policy
+from dunning.state import AccountRun, AccountState
 from tests.conftest import make_account, server_today
 from tests.test_promises import promise
 from workflows.account import AccountWorkflow
@@ -216,3 +223,52 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         await REPLAYER.replay_workflow(history)
         if os.environ.get("RECORD_HISTORIES"):
             (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def test_a_run_carried_over_with_the_old_lists_settles_them_in_order_and_replays(env, run_worker):
+    """A run continued from before the inbox carries one list per kind of news: the new code reads them into the
+    inbox and settles them in the old order (the resolution after its dispute, the payment after the promise)."""
+    today = await server_today(env)
+    account = make_account(due=today, account_id="REPLAY-CARRIED")
+    async with run_worker() as queue:
+        await CollectionsClient(env.client, queue).open(account)  # the account's rows, as the first run left them
+        await env.sleep(timedelta(hours=1))
+        handle = env.client.get_workflow_handle(account.workflow_id)
+        await handle.terminate("replaced by a run carried over from before the inbox")
+        now = await env.get_current_time()
+        state = AccountState(ledger=Ledger(principal_minor=account.amount_due_minor), opened_at=now, runs=2)
+        run = AccountRun(account=account, policy=load_policy(account.policy), state=state)
+        # The input as the old code wrote it at continue-as-new: no inbox, a list per kind, news without its tag.
+        [payload] = pydantic_data_converter.payload_converter.to_payloads([run])
+        carried = json.loads(payload.data)
+        old = {
+            "pending_ceases": [CeaseContact(request_id="C1", channels=[Channel.sms], reason="STOP", received_at=now)],
+            "pending_disputes": [
+                DisputeOpened(dispute_id="D1", subject="debt", details="says it was paid", opened_at=now),
+                DisputeResolved(dispute_id="D1", outcome="debt_confirmed", resolved_at=now),
+            ],
+            "pending_commitments": [promise("P1", "800.00", today + timedelta(days=3))],
+            "pending_payments": [PaymentReceived(payment_id="R1", amount_minor=50_000, paid_at=now)],
+        }
+        del carried["state"]["inbox"]
+        carried["state"].update(
+            {key: [news.model_dump(mode="json", exclude={"news"}) for news in kind] for key, kind in old.items()}
+        )
+        handle = await env.client.start_workflow(
+            "AccountWorkflow", carried, id=account.workflow_id, task_queue=queue, result_type=AccountRun
+        )
+        await env.sleep(timedelta(hours=1))
+        view = await handle.query(AccountWorkflow.state)
+        assert view.ceased_channels == [Channel.sms]
+        assert view.open_disputes == [] and view.rejected_signals == []
+        assert view.commitment is not None and view.commitment.paid_minor == 50_000
+        assert view.paid_minor == 50_000
+        # News after the change goes through the inbox as any other: the rest of the money cures the account.
+        await env.sleep(timedelta(days=2))
+        rest = PaymentReceived(payment_id="R2", amount_minor=200_000, paid_at=await env.get_current_time())
+        await CollectionsClient(env.client, queue).pay(account.account_id, rest)
+        assert (await handle.result()).state.status == "cured"
+        history = await handle.fetch_history()
+    await REPLAYER.replay_workflow(history)
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / "old_lists_carried_over.json").write_text(history.to_json(), encoding="utf-8")

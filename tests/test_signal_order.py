@@ -3,15 +3,19 @@ account in the same state."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import get_args
 
 from client import CollectionsClient, inputs
-from dunning.disputes import first_collector_queue
+from dunning.account import PaymentReceived
+from dunning.disputes import DisputeOpened, DisputeResolved, first_collector_queue
+from dunning.inbox import News
 from dunning.policy import load_policy
-from dunning.state import AccountRun
+from dunning.state import AccountRun, AccountState
 from tests.conftest import make_account, server_today
 from tests.test_promises import promise, sleep_until
 from workflows.account import AccountWorkflow
+from workflows.settling import SETTLING
 
 
 def news(account, today):
@@ -114,3 +118,25 @@ async def test_a_signal_whose_payload_does_not_fit_is_recorded_as_refused_not_dr
     )
     assert "promised_date: Field required" in view.rejected_signals[0]
     assert view.rejected_signals[1].startswith("PaymentReceived refused, it could not be read: ")
+
+
+def test_every_kind_of_news_has_one_row_in_the_settling_table():
+    kinds = [kind for row, _ in SETTLING for kind in row]
+    assert sorted(kind.__name__ for kind in kinds) == sorted(kind.__name__ for kind in get_args(get_args(News)[0]))
+
+
+def test_a_state_carried_from_before_the_inbox_brings_its_old_lists_into_it():
+    at = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    opened = DisputeOpened(dispute_id="D1", subject="debt", details="says it was paid", opened_at=at)
+    resolved = DisputeResolved(dispute_id="D1", outcome="debt_confirmed", resolved_at=at)
+    payment = PaymentReceived(payment_id="P1", amount_minor=100, paid_at=at)
+    old = {
+        "ledger": {"principal_minor": 1000},
+        "opened_at": at.isoformat(),
+        # As the old code wrote them: a list per kind, the news without its tag.
+        "pending_payments": [payment.model_dump(mode="json", exclude={"news"})],
+        "pending_disputes": [news.model_dump(mode="json", exclude={"news"}) for news in (opened, resolved)],
+    }
+    state = AccountState.model_validate(old)
+    assert state.inbox == [payment, opened, resolved]
+    assert AccountState.model_validate(state.model_dump(mode="json")).inbox == state.inbox

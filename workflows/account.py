@@ -6,58 +6,43 @@ import asyncio
 import math
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import commitments, ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
     from dunning.approvals import ApprovalDecision
-    from dunning.case import Case, CommitmentChange, VerificationChange
+    from dunning.case import Case
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
-    from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_workflow_id
+    from dunning.fraud import FraudClaimDecided, FraudClaimed
+    from dunning.inbox import News
     from dunning.ledger import Ledger
     from dunning.letters import LetterDelivery
-    from dunning.money import format_amount, to_major
     from dunning.orders import (
-        AccountClosed,
-        AccountOpened,
-        ApprovalRecorded,
-        CollectionResumed,
-        CommitmentRecorded,
         ContactDeferred,
-        ContactRecorded,
-        DisputeRecorded,
-        FollowUpsPlanned,
-        PaymentRecorded,
-        PlacementRecorded,
-        ReversalRecorded,
-        StepOrder,
         StepResult,
-        VerificationRecorded,
         action_key,
         step_order,
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
-    from dunning.placements import AgencyReport, Placement, RecallRequest
+    from dunning.placements import AgencyReport, RecallRequest
     from dunning.state import AccountRun, AccountState, ActionRecord
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.view import AccountView
     from dunning.visits import VisitReport
-    from workflows import search_attributes as sa
-    from workflows.fraud_claim import FraudClaimWorkflow
+    from workflows.settling import SettlesNews
     from workflows.signals import read
-    from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
+    from workflows.steps import start_step, step_result
+    from workflows.summary import Summary
 
 
 @workflow.defn
-class AccountWorkflow:
+class AccountWorkflow(SettlesNews):
     @workflow.init
     def __init__(self, run: AccountRun) -> None:
         self._account = run.account
@@ -72,7 +57,7 @@ class AccountWorkflow:
             self._state,
             treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
         )
-        self._published: dict[str, object] = {}
+        self._summary = Summary(run.account, run.policy)
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
 
     @workflow.run
@@ -82,7 +67,7 @@ class AccountWorkflow:
             await self._open()
         while True:
             if self._state.status == "open":
-                await self._settle_signals()
+                await self._settle_news()
             await self._plan_follow_ups()
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
@@ -91,7 +76,7 @@ class AccountWorkflow:
                     f"the account closed as {self._state.status}",
                 )
                 await self._close()
-                await self._settle_signals()  # money that came while closing, or after: a reversal reopens
+                await self._settle_news()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open":
                     return run.model_copy(update={"state": self._carry_over()})
                 continue
@@ -113,87 +98,87 @@ class AccountWorkflow:
             if step is not None and step.due_at <= self._now():
                 await self._take(step)
                 continue
-            self._publish(step)
+            self._summary.publish(self._state, step, self._now())
             await self._sleep_until_signal_or(self._case.wake_at(step, self._now()))
 
     # Signals arrive raw and are read here, so a payload that does not fit is recorded as refused, not dropped.
 
     @workflow.signal
     def payment_received(self, payment: RawValue) -> None:
-        self._receive(payment, PaymentReceived, self._state.pending_payments)
+        self._receive(payment, PaymentReceived)
 
     @workflow.signal
     def payment_reversed(self, reversal: RawValue) -> None:
-        self._receive(reversal, PaymentReversed, self._state.pending_reversals)
+        self._receive(reversal, PaymentReversed)
 
     @workflow.signal
     def dispute_opened(self, dispute: RawValue) -> None:
-        self._receive(dispute, DisputeOpened, self._state.pending_disputes)
+        self._receive(dispute, DisputeOpened)
 
     @workflow.signal
     def dispute_resolved(self, resolution: RawValue) -> None:
-        self._receive(resolution, DisputeResolved, self._state.pending_disputes)
+        self._receive(resolution, DisputeResolved)
 
     @workflow.signal
     def debtor_event_reported(self, report: RawValue) -> None:
-        self._receive(report, DebtorEventReported, self._state.pending_verifications)
+        self._receive(report, DebtorEventReported)
 
     @workflow.signal
     def documents_verified(self, verification: RawValue) -> None:
-        self._receive(verification, DocumentsVerified, self._state.pending_verifications)
+        self._receive(verification, DocumentsVerified)
 
     @workflow.signal
     def cease_contact(self, request: RawValue) -> None:
-        self._receive(request, CeaseContact, self._state.pending_ceases)
+        self._receive(request, CeaseContact)
 
     @workflow.signal
     def promise_made(self, promise: RawValue) -> None:
-        self._receive(promise, PromiseMade, self._state.pending_commitments)
+        self._receive(promise, PromiseMade)
 
     @workflow.signal
     def contact_outcome(self, outcome: RawValue) -> None:
-        self._receive(outcome, ContactOutcome, self._state.pending_contacts)
+        self._receive(outcome, ContactOutcome)
 
     @workflow.signal
     def contact_updated(self, update: RawValue) -> None:
-        self._receive(update, ContactUpdated, self._state.pending_contacts)
+        self._receive(update, ContactUpdated)
 
     @workflow.signal
     def letter_delivery(self, delivery: RawValue) -> None:
-        self._receive(delivery, LetterDelivery, self._state.pending_contacts)
+        self._receive(delivery, LetterDelivery)
 
     @workflow.signal
     def visit_reported(self, report: RawValue) -> None:
-        self._receive(report, VisitReport, self._state.pending_contacts)
+        self._receive(report, VisitReport)
 
     @workflow.signal
     def agency_reported(self, report: RawValue) -> None:
-        self._receive(report, AgencyReport, self._state.pending_agency)
+        self._receive(report, AgencyReport)
 
     @workflow.signal
     def recall_placement(self, request: RawValue) -> None:
-        self._receive(request, RecallRequest, self._state.pending_agency)
+        self._receive(request, RecallRequest)
 
     @workflow.signal
     def fraud_claimed(self, claim: RawValue) -> None:
-        self._receive(claim, FraudClaimed, self._state.pending_claims)
+        self._receive(claim, FraudClaimed)
 
     @workflow.signal
     def fraud_claim_decided(self, decision: RawValue) -> None:
         """Sent by the claim's own workflow when the creditor decides (or the claim lapses)."""
-        self._receive(decision, FraudClaimDecided, self._state.pending_claims)
+        self._receive(decision, FraudClaimDecided)
 
-    def _receive(self, raw: RawValue, model: type[BaseModel], pending: list) -> None:
-        payload = read(raw, model)
-        if isinstance(payload, str):
-            self._state.record_rejection(payload)
+    def _receive(self, raw: RawValue, model: type[News]) -> None:
+        news = read(raw, model)
+        if isinstance(news, str):
+            self._state.record_rejection(news)
         else:
-            pending.append(payload)
+            self._state.inbox.append(news)
 
     @workflow.update
     async def agree_plan(self, plan: PlanProposed) -> Commitment:
         """A repayment plan agreed with the debtor: answered once the account has taken it on."""
-        self._state.pending_commitments.append(plan)
+        self._state.inbox.append(plan)
         await workflow.wait_condition(lambda: plan.plan_id in self._plan_answers)
         refusal = self._plan_answers[plan.plan_id]
         if refusal:
@@ -204,17 +189,15 @@ class AccountWorkflow:
     @workflow.update
     async def decide_approval(self, decision: ApprovalDecision) -> str:
         """An approver approves or rejects a step waiting for approval; answered once it is recorded."""
-        self._state.pending_approvals.append(decision)
+        self._state.inbox.append(decision)
         await workflow.wait_condition(
-            lambda: (
-                decision.approval_ref in self._state.decided_approvals and decision not in self._state.pending_approvals
-            )
+            lambda: decision.approval_ref in self._state.decided_approvals and decision not in self._state.inbox
         )  # and recorded
         return "approved" if decision.approved else "rejected"
 
     @decide_approval.validator
     def _check_approval(self, decision: ApprovalDecision) -> None:
-        if any(d.approval_ref == decision.approval_ref for d in self._state.pending_approvals):
+        if any(isinstance(d, ApprovalDecision) and d.approval_ref == decision.approval_ref for d in self._state.inbox):
             raise ValueError(f"approval {decision.approval_ref} is being decided")
         if problem := self._case.approval_problem(decision):
             raise ValueError(problem)
@@ -238,23 +221,6 @@ class AccountWorkflow:
         return self._case.view(self._now())
 
     # --- the steps of the process -------------------------------------------------------------------------
-
-    async def _open(self) -> None:
-        opened_at = self._state.opened_at
-        skip = self._case.open_at(opened_at)
-        await self._record(
-            AccountActivities.open_account,
-            AccountOpened(
-                account=self._account,
-                workflow_id=workflow.info().workflow_id,
-                policy_ref=self._policy.ref,
-                policy_digest=self._policy.digest,
-                opened_at=opened_at,
-                ladder_life=workflow.info().first_execution_run_id,
-                collector_queue=self._state.collector_queue,
-                skipped=skip,
-            ),
-        )
 
     async def _take(self, planned: ladder.PlannedStep) -> None:
         info = workflow.info()
@@ -339,54 +305,9 @@ class AccountWorkflow:
         )
         # What the vendor said of the contact point (opted out, no such number) is news, as a signal's would be.
         if result.cease is not None:
-            self._state.pending_ceases.append(result.cease)
+            self._state.inbox.append(result.cease)
         if result.point_outcome is not None:
-            self._state.pending_contacts.append(result.point_outcome)
-
-    async def _follow_through(self, planned: ladder.PlannedStep, order: StepOrder) -> None:
-        """What a step that went out starts: a placement with its agency, or the wait for an approver."""
-        if order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
-            await self._record_placement(
-                "placed", self._case.start_placement(order.action_key, order.agency, self._now())
-            )
-        if request := self._case.request_approval(planned, order.action_key, self._now()):
-            await self._record(
-                AccountActivities.record_approval,
-                ApprovalRecorded(
-                    account_id=self._account.account_id,
-                    request=request,
-                    approvers=self._policy.approvals.approvers if self._policy.approvals else [],
-                ),
-            )
-
-    async def _plan_follow_ups(self) -> None:
-        """Tells the collector queue when the case's follow-up days change (workload pacing)."""
-        plan = self._case.refresh_follow_ups(self._now())
-        if plan is None:
-            return
-        rules = self._policy.contact_rules
-        await self._record(
-            AccountActivities.plan_follow_ups,
-            FollowUpsPlanned(
-                account_id=self._account.account_id,
-                plan=plan,
-                now=self._now(),
-                rule_set=rules.name if rules else "",
-            ),
-        )
-        self._case.follow_ups_written()
-
-    async def _close(self) -> None:
-        self._publish(None)
-        await self._record(
-            AccountActivities.close_account,
-            AccountClosed(
-                account_id=self._account.account_id,
-                status=self._state.status,
-                closed_at=self._state.closed_at or self._now(),
-                outstanding_minor=self._state.ledger.outstanding_minor,
-            ),
-        )
+            self._state.inbox.append(result.point_outcome)
 
     async def _wait_while_paused(self) -> None:
         """Nothing goes out; wake for news, or when a report's documents are due."""
@@ -395,242 +316,10 @@ class AccountWorkflow:
             await self._record_verification(change)
         if expired:
             return
-        self._publish(None)
+        self._summary.publish(self._state, None, self._now())
         await self._sleep_until_signal_or(self._case.documents_due())
 
-    # --- what billing and people told us: the case decides, the workflow records ---------------------------
-
-    async def _settle_signals(self) -> None:
-        """Acts on what the handlers recorded; payments before reversals, so a reversal finds its payment."""
-        state, case = self._state, self._case
-        while state.pending_ceases:
-            request = state.pending_ceases[0]
-            if case.apply_cease(request):
-                await self._record(AccountActivities.record_cease, self._account.account_id, request)
-            state.pending_ceases.pop(0)
-        while state.pending_claims:
-            await self._settle_claim(state.pending_claims[0])
-            state.pending_claims.pop(0)
-        while state.pending_approvals:
-            decision = state.pending_approvals[0]
-            if request := case.apply_approval(decision):
-                await self._record(
-                    AccountActivities.record_approval,
-                    ApprovalRecorded(account_id=self._account.account_id, request=request, decision=decision),
-                )
-                agency = ladder.agency_for(self._policy, self._account.account_id)
-                if decision.approved and request.channel == "agency" and agency:  # the placement begins now
-                    await self._record_placement(
-                        "placed", case.start_placement(request.action_key, agency, self._now())
-                    )
-            state.pending_approvals.pop(0)
-        while state.pending_disputes:
-            event = state.pending_disputes[0]
-            verdict, skipped = case.apply_dispute(event, self._now())
-            await self._record(
-                AccountActivities.record_dispute,
-                DisputeRecorded(
-                    account_id=self._account.account_id,
-                    workflow_id=workflow.info().workflow_id,
-                    event=event,
-                    verdict=verdict,
-                    collector_queue=state.collector_queue,
-                    account_status=state.status,
-                    ladder_life=workflow.info().first_execution_run_id,
-                    skipped=skipped,
-                ),
-            )
-            state.pending_disputes.pop(0)
-        while state.pending_verifications:
-            if change := case.apply_verification(state.pending_verifications[0], self._now()):
-                await self._record_verification(change)
-            state.pending_verifications.pop(0)
-        while state.pending_contacts:
-            event = state.pending_contacts[0]
-            if isinstance(event, ContactOutcome):
-                contact = case.apply_outcome(event, self._now())
-            elif isinstance(event, LetterDelivery):
-                contact = case.apply_letter_delivery(event, self._now())
-            elif isinstance(event, VisitReport):
-                contact = case.apply_visit_report(event, self._now())
-            else:
-                contact = case.apply_contact_update(event, self._now())
-            await self._record(
-                AccountActivities.record_contact,
-                ContactRecorded(
-                    account_id=self._account.account_id,
-                    workflow_id=workflow.info().workflow_id,
-                    event=event,
-                    verdict=contact.verdict,
-                    strategy=contact.strategy.value if contact.strategy else None,
-                    changed_points=contact.changed_points,
-                    removed_point=contact.removed_point,
-                    settled_at=self._now(),
-                    ladder_life=workflow.info().first_execution_run_id,
-                    skipped=contact.skipped,
-                ),
-            )
-            state.pending_contacts.pop(0)
-        while state.pending_commitments:
-            event = state.pending_commitments[0]
-            changes = case.take_commitment(event, self._now())
-            if isinstance(event, PlanProposed):
-                self._plan_answers[event.plan_id] = changes[-1].reason if changes else ""
-            for change in changes:
-                await self._record_commitment(change)
-            state.pending_commitments.pop(0)
-        while state.pending_agency:
-            event = state.pending_agency[0]
-            if verdict := case.apply_agency_event(event, self._now()):
-                if isinstance(event, RecallRequest) and verdict == "recalled":
-                    await self._end_placement("recalled", f"{event.reason} ({event.requested_by})")
-                elif verdict == "recalled":
-                    await self._end_placement("recalled", "returned by the agency", event)
-                elif verdict == "recorded":
-                    await self._record_placement("report", case.state.placement, report=event)
-            state.pending_agency.pop(0)
-        while state.pending_payments:
-            payment = state.pending_payments[0]
-            outcome = case.apply_payment(payment, self._now())
-            if outcome.verdict != "duplicate":
-                await self._record(
-                    AccountActivities.record_payment,
-                    PaymentRecorded(
-                        account_id=self._account.account_id,
-                        workflow_id=workflow.info().workflow_id,
-                        outcome=outcome,
-                        paid_at=payment.paid_at,
-                        currency=self._account.currency,
-                        account_status=state.status,
-                    ),
-                )
-            state.pending_payments.pop(0)
-        while state.pending_reversals:
-            reversal = state.pending_reversals[0]
-            outcome, skipped = case.apply_reversal(reversal, self._now())
-            await self._record(
-                AccountActivities.record_reversal,
-                ReversalRecorded(
-                    account_id=self._account.account_id,
-                    outcome=outcome,
-                    reversed_at=reversal.reversed_at,
-                    account_status=state.status,
-                    ladder_life=workflow.info().first_execution_run_id,
-                    workflow_id=workflow.info().workflow_id,
-                    skipped=skipped,
-                ),
-            )
-            state.pending_reversals.pop(0)
-
-    async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> None:
-        change = self._case.apply_claim(event, self._now())
-        if change is None:
-            return
-        info = workflow.info()
-        if change.start:
-            # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
-            await workflow.start_child_workflow(
-                FraudClaimWorkflow.run,
-                FraudClaimRun(
-                    claim=change.start,
-                    account=self._account,
-                    policy=self._policy,
-                    account_workflow_id=info.workflow_id,
-                    ladder_life=info.first_execution_run_id,
-                    clock=self._clock.demo,
-                ),
-                id=claim_workflow_id(self._account.account_id, change.start.claim_id),
-                parent_close_policy=ParentClosePolicy.ABANDON,
-            )
-        elif change.skipped:
-            await self._record(
-                AccountActivities.record_resumption,
-                CollectionResumed(
-                    account_id=self._account.account_id,
-                    workflow_id=info.workflow_id,
-                    ladder_life=info.first_execution_run_id,
-                    skipped=change.skipped,
-                    reason=f"fell due while fraud claim {event.claim_id} was open",
-                ),
-            )
-
-    async def _record_verification(self, change: VerificationChange) -> None:
-        verification = change.verification
-        await self._record(
-            AccountActivities.record_verification,
-            VerificationRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
-                report=verification.report,
-                status=change.status,
-                review_by=verification.review_by,
-                decided_at=change.decided_at,
-                account_status=self._state.status,
-                ladder_life=workflow.info().first_execution_run_id,
-                skipped=change.skipped,
-            ),
-        )
-
-    async def _record_commitment(self, change: CommitmentChange | None) -> None:
-        if change is None:
-            return
-        commitment, event, broken = change.commitment, change.event, change.status == "broken"
-        await self._record(
-            AccountActivities.record_commitment,
-            CommitmentRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
-                commitment_id=commitment.commitment_id,
-                kind=commitment.kind,
-                status=change.status,
-                reason=change.reason,
-                instalments=commitment.instalments,
-                paid_minor=commitment.paid_minor,
-                taken_by=(event.taken_by if isinstance(event, PromiseMade) else event.agreed_by) if event else "",
-                channel=event.channel if isinstance(event, PromiseMade) else "",
-                made_at=commitment.made_at,
-                decided_at=None if change.status == "open" else self._now(),
-                broken_promises=self._state.broken_promises,
-                negative_record=broken,
-                failed_debit_fee=broken,
-                ladder_life=workflow.info().first_execution_run_id,
-                skipped=change.skipped,
-            ),
-        )
-
-    async def _record_placement(
-        self, event: str, placement: Placement | None, reason: str = "", report: AgencyReport | None = None
-    ) -> None:
-        if placement is None:
-            return
-        agency = next((a for a in self._policy.agencies if a.id == placement.agency_id), None)
-        await self._record(
-            AccountActivities.record_placement,
-            PlacementRecorded(
-                account=self._account,
-                placement=placement,
-                event=event,
-                report=report,
-                reason=reason,
-                contact_points=self._case.book.usable(),
-                file_columns=agency.file_columns if agency else [],
-                at=self._now(),
-            ),
-        )
-
-    async def _end_placement(self, event: str, reason: str, report: AgencyReport | None = None) -> None:
-        await self._record_placement(event, self._case.end_placement(), reason, report)
-
-    async def _record(self, activity, *args) -> None:
-        """Runs one of the account's record-keeping activities, retrying through outages."""
-        await workflow.execute_activity_method(
-            activity, args=list(args), start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
-        )
-
     # --- time ----------------------------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return self._clock.business(workflow.now())
 
     async def _sleep_until_signal_or(self, wake_at: datetime | None) -> None:
         """Sleeps on a durable timer until `wake_at` (business time), or until a signal needs handling."""
@@ -645,19 +334,7 @@ class AccountWorkflow:
             pass
 
     def _has_news(self) -> bool:
-        state = self._state
-        return bool(
-            state.pending_payments
-            or state.pending_reversals
-            or state.pending_ceases
-            or state.pending_disputes
-            or state.pending_verifications
-            or state.pending_contacts
-            or state.pending_commitments
-            or state.pending_claims
-            or state.pending_approvals
-            or state.pending_agency
-        )
+        return bool(self._state.inbox)
 
     def _history_is_long(self, run: AccountRun) -> bool:
         info = workflow.info()
@@ -667,37 +344,3 @@ class AccountWorkflow:
 
     def _carry_over(self) -> AccountState:
         return self._state.model_copy(update={"runs": self._state.runs + 1})
-
-    # --- what ops see --------------------------------------------------------------------------------------
-
-    def _publish(self, step: ladder.PlannedStep | None) -> None:
-        """Keeps search attributes and the UI's one-line summary current, writing only what changed."""
-        now = self._now()
-        dpd = ladder.dpd_at(self._account, now)
-        stage = ladder.stage_id(self._policy, dpd)
-        outstanding = self._state.ledger.outstanding_minor
-        values = {
-            sa.ACCOUNT_STATUS: "on_hold" if self._state.paused_since is not None else self._state.status,
-            sa.STAGE: stage,
-            sa.DPD: dpd,
-            # Rounded up, so `Outstanding > 5000` finds an account owing 5,000.01.
-            sa.OUTSTANDING: math.ceil(to_major(outstanding, self._account.currency)),
-            sa.CURRENCY: self._account.currency,
-            sa.POLICY: self._policy.name,
-            sa.POLICY_VERSION: self._policy.version,
-            sa.SEGMENT: self._account.segment,
-            sa.NEXT_ACTION: step.key if step else None,
-            sa.NEXT_ACTION_AT: step.due_at if step else None,
-            sa.DUE_DATE: datetime.combine(self._account.due_date, datetime.min.time(), tzinfo=now.tzinfo),
-        }
-        changed = [
-            key.value_set(value) if value is not None else key.value_unset()
-            for key, value in values.items()
-            if self._published.get(key.name, "unset") != value
-        ]
-        if changed:
-            workflow.upsert_search_attributes(changed)
-            self._published.update({key.name: value for key, value in values.items()})
-        next_part = f"next {step.key} at {step.due_at:%Y-%m-%d %H:%M %Z}" if step else "no further steps"
-        owes = format_amount(outstanding, self._account.currency)
-        workflow.set_current_details(f"{self._state.status} · stage {stage} · dpd {dpd} · owes {owes} · {next_part}")

@@ -12,10 +12,10 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning.account import Clock, local_date, local_datetime
+    from dunning.actions import Action
     from dunning.fraud import ClaimProgress, CreditorDecided, DeclarationSigned, FraudClaimDecided, FraudClaimRun
     from dunning.ladder import AgendaStep, dpd_at, stage_id
     from dunning.orders import FraudClaimRecorded, step_order
-    from dunning.policy import Action
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 

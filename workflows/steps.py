@@ -10,9 +10,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.channels import ChannelActivities
+    from dunning.channels import Channel
     from dunning.contact import blocked_by_cease
     from dunning.orders import StepOrder, StepResult
-    from dunning.policy import Channel
 
 STEP_ACTIVITIES = {
     Channel.sms: ChannelActivities.send_sms,

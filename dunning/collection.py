@@ -1,0 +1,149 @@
+"""One account under collection: its pinned policy, its carried state, and the holds every concern's rules share.
+
+Pure and deterministic: each concern's module (ledger, disputes, verification, commitments, outcomes, fraud,
+placements, approvals) takes a `Collection` with the piece of news and the business time, and answers a `Change`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from dunning import ladder
+from dunning.account import AccountDocument, local_date
+from dunning.compliance import ContactMade
+from dunning.disputes import first_collector_queue, pauses_collection
+from dunning.outcomes import ContactBook
+from dunning.policy import Policy
+from dunning.state import AccountState, AccountStatus
+
+Skipped = list[ladder.PlannedStep]
+
+
+class Collection:
+    def __init__(
+        self, account: AccountDocument, policy: Policy, state: AccountState, treatment_replaces_catch_up: bool = True
+    ) -> None:
+        self.account = account
+        self.policy = policy
+        self.state = state
+        # Runs started before this rule keep the old one (the workflow passes its patch marker).
+        self.treatment_replaces_catch_up = treatment_replaces_catch_up
+        self.plan = ladder.plan(policy, account)
+        # States carried from before collector queues and contact books existed get theirs now.
+        state.collector_queue = state.collector_queue or first_collector_queue(policy, account.account_id)
+        state.contact_book = state.contact_book or ContactBook.of(account)
+
+    @property
+    def book(self) -> ContactBook:
+        assert self.state.contact_book is not None
+        return self.state.contact_book
+
+    # --- pausing, resuming, closing ------------------------------------------------------------------------
+
+    def close_as(self, status: AccountStatus, now: datetime) -> None:
+        self.state.status = status
+        self.state.closed_at = now
+        self.state.paused_since = None
+        self.state.agenda = [p for p in self.state.agenda if p.instalment is not None]  # reactions end here
+
+    def pauses_collection(self) -> bool:
+        state = self.state
+        return (
+            bool(state.verifications or state.fraud_claims)
+            or self.validation_notice_stuck()
+            or any(pauses_collection(d) for d in state.open_disputes)
+        )
+
+    def pause(self, now: datetime) -> None:
+        if self.state.paused_since is None:
+            self.state.paused_since = now
+
+    def resume_if_nothing_pauses(self, now: datetime) -> Skipped:
+        if self.state.paused_since is None or self.pauses_collection() or self.state.status != "open":
+            return []
+        self.state.paused_since = None
+        return self.skip_missed_steps(now)
+
+    def skip_missed_steps(self, now: datetime, covered: frozenset[str] = frozenset()) -> Skipped:
+        """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
+        latest of each channel is still taken, unless a reaction on that channel goes out now (`covered`).
+        Reactions and reminders that fell due meanwhile are stale."""
+        pending = [p for p in self.plan if p.key not in set(self.state.done_steps)]
+        take, skip = ladder.triage_missed(self.policy, self.account, pending, now)
+        skip += [p for p in take if p.channel in covered]
+        stale = [p for p in self.state.agenda if p.due_at < now]
+        self.state.agenda = [p for p in self.state.agenda if p not in stale]
+        self.state.done_steps += [p.key for p in skip]
+        return skip + stale
+
+    def reopen(self, now: datetime) -> Skipped:
+        """Money taken back from a closed account: the ladder resumes where the dpd now is, like a late arrival
+        (steps that fell due while it was closed are skipped, but the latest of each channel)."""
+        self.state.status = "open"
+        self.state.closed_at = None
+        # Money we still hold from after the cure goes against what is owed again.
+        self.state.ledger.use_overpayment()
+        return self.skip_missed_steps(now)
+
+    # --- contacts the caps count, and conversations --------------------------------------------------------
+
+    def contact_made(self, contact: ContactMade) -> None:
+        """Keeps the contacts the caps can still count."""
+        rules = self.policy.contact_rules
+        assert rules is not None, "contacts are counted only under a rule set"
+        keep = timedelta(days=max([cap.days for cap in rules.caps], default=0))
+        self.state.contacts_made = [c for c in self.state.contacts_made if c.at > contact.at - keep] + [contact]
+
+    def spoke_with_debtor(self, when: datetime, now: datetime) -> None:
+        """A telephone conversation about the debt: it starts any cool-down and makes the case valid."""
+        spoken = min(when, now)
+        self.state.last_conversation_at = max(spoken, self.state.last_conversation_at or spoken)
+
+    # --- the validation notice (12 CFR 1006.34) ------------------------------------------------------------
+
+    def validation_notice_owed(self) -> bool:
+        rules = self.policy.contact_rules
+        return bool(rules and rules.validation_notice and self.state.validation_notice_sent_at is None)
+
+    def validation_notice_stuck(self) -> bool:
+        """Owed but no longer on the agenda: it could not go (no address, a bad order)."""
+        notice = self.policy.validation_notice
+        return (
+            notice is not None
+            and self.validation_notice_owed()
+            and all(p.step_id != notice.id for p in self.state.agenda)
+        )
+
+    def validation_period_ends(self, planned: ladder.PlannedStep, sent: datetime) -> date | None:
+        """For the validation notice: the last day of the period it opens if sent at `sent` (receipt assumed the
+        rule set's working days later, 12 CFR 1006.34(b)(5)); None for any other step."""
+        notice, rules = self.policy.validation_notice, self.policy.contact_rules
+        if not (notice and planned.step_id == notice.id and rules and rules.validation_notice):
+            return None
+        received = self.policy.working_days.add_working_days(
+            local_date(sent, self.account.time_zone), rules.validation_notice.receipt_after_working_days
+        )
+        return received + timedelta(days=rules.validation_notice.period_days)
+
+    def owe_validation_notice(self, now: datetime) -> None:
+        """Puts the validation notice first, when the rule set requires one and it has not gone (once at a time:
+        a notice that could not go, for want of an address, is put again when one arrives)."""
+        notice = self.policy.validation_notice
+        if (
+            notice is None
+            or not self.validation_notice_owed()
+            or any(p.step_id == notice.id for p in self.state.agenda)
+        ):
+            return
+        dpd = ladder.dpd_at(self.account, now)
+        self.state.agenda.append(
+            ladder.AgendaStep(
+                key=f"{notice.id}:{now:%Y%m%dT%H%M%S}",
+                step_id=notice.id,
+                channel=notice.channel.value,
+                dpd=dpd,
+                stage=ladder.stage_id(self.policy, dpd),
+                due_at=now,
+                cause="validation notice (12 CFR 1006.34)",
+            )
+        )

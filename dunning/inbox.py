@@ -1,0 +1,41 @@
+"""The account's inbox: every kind of news it settles, as one union tagged by each model's `news` field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from dunning.account import PaymentReceived, PaymentReversed
+from dunning.approvals import ApprovalDecision
+from dunning.commitments import PlanProposed, PromiseMade
+from dunning.contact import CeaseContact
+from dunning.disputes import DisputeOpened, DisputeResolved
+from dunning.fraud import FraudClaimDecided, FraudClaimed
+from dunning.letters import LetterDelivery
+from dunning.outcomes import ContactOutcome, ContactUpdated
+from dunning.placements import AgencyReport, RecallRequest
+from dunning.verification import DebtorEventReported, DocumentsVerified
+from dunning.visits import VisitReport
+
+News = Annotated[
+    CeaseContact
+    | FraudClaimed
+    | FraudClaimDecided
+    | ApprovalDecision
+    | DisputeOpened
+    | DisputeResolved
+    | DebtorEventReported
+    | DocumentsVerified
+    | ContactOutcome
+    | ContactUpdated
+    | LetterDelivery
+    | VisitReport
+    | PromiseMade
+    | PlanProposed
+    | AgencyReport
+    | RecallRequest
+    | PaymentReceived
+    | PaymentReversed,
+    Field(discriminator="news"),
+]

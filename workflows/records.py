@@ -1,0 +1,184 @@
+"""What the account workflow writes down: the account's opening and closing, and the records of what the case
+decided, each by one of the account's record-keeping activities."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounts import AccountActivities
+    from dunning import ladder
+    from dunning.account import AccountDocument, Clock
+    from dunning.case import Case
+    from dunning.change import Change
+    from dunning.commitments import CommitmentOutcome, PromiseMade
+    from dunning.orders import (
+        AccountClosed,
+        AccountOpened,
+        ApprovalRecorded,
+        CommitmentRecorded,
+        FollowUpsPlanned,
+        PlacementRecorded,
+        StepOrder,
+        VerificationRecorded,
+    )
+    from dunning.placements import AgencyReport, Placement
+    from dunning.policy import Policy
+    from dunning.state import AccountState
+    from dunning.verification import VerificationStatus
+    from workflows.steps import STEP_RETRY, STEP_TIMEOUT
+    from workflows.summary import Summary
+
+
+class KeepsRecords:
+    """The account workflow's part that records: the case decides, these write it down."""
+
+    _account: AccountDocument
+    _policy: Policy
+    _clock: Clock
+    _state: AccountState
+    _case: Case
+    _summary: Summary
+
+    async def _open(self) -> None:
+        opened_at = self._state.opened_at
+        skip = self._case.open_at(opened_at)
+        await self._record(
+            AccountActivities.open_account,
+            AccountOpened(
+                account=self._account,
+                workflow_id=workflow.info().workflow_id,
+                policy_ref=self._policy.ref,
+                policy_digest=self._policy.digest,
+                opened_at=opened_at,
+                ladder_life=workflow.info().first_execution_run_id,
+                collector_queue=self._state.collector_queue,
+                skipped=skip,
+            ),
+        )
+
+    async def _follow_through(self, planned: ladder.PlannedStep, order: StepOrder) -> None:
+        """What a step that went out starts: a placement with its agency, or the wait for an approver."""
+        if order.agency and not order.step.requires_approval and workflow.patched("agency-placements"):
+            await self._record_placement(
+                "placed", self._case.start_placement(order.action_key, order.agency, self._now())
+            )
+        if request := self._case.request_approval(planned, order.action_key, self._now()):
+            await self._record(
+                AccountActivities.record_approval,
+                ApprovalRecorded(
+                    account_id=self._account.account_id,
+                    request=request,
+                    approvers=self._policy.approvals.approvers if self._policy.approvals else [],
+                ),
+            )
+
+    async def _plan_follow_ups(self) -> None:
+        """Tells the collector queue when the case's follow-up days change (workload pacing)."""
+        plan = self._case.refresh_follow_ups(self._now())
+        if plan is None:
+            return
+        rules = self._policy.contact_rules
+        await self._record(
+            AccountActivities.plan_follow_ups,
+            FollowUpsPlanned(
+                account_id=self._account.account_id,
+                plan=plan,
+                now=self._now(),
+                rule_set=rules.name if rules else "",
+            ),
+        )
+        self._case.follow_ups_written()
+
+    async def _close(self) -> None:
+        self._summary.publish(self._state, None, self._now())
+        await self._record(
+            AccountActivities.close_account,
+            AccountClosed(
+                account_id=self._account.account_id,
+                status=self._state.status,
+                closed_at=self._state.closed_at or self._now(),
+                outstanding_minor=self._state.ledger.outstanding_minor,
+            ),
+        )
+
+    async def _record_verification(self, change: Change[VerificationStatus]) -> None:
+        assert change.detail is not None
+        verification = change.detail.verification
+        await self._record(
+            AccountActivities.record_verification,
+            VerificationRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                report=verification.report,
+                status=change.detail.status,
+                review_by=verification.review_by,
+                decided_at=change.detail.decided_at,
+                account_status=self._state.status,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=change.skipped,
+            ),
+        )
+
+    async def _record_commitment(self, outcome: CommitmentOutcome | None) -> None:
+        if outcome is None:
+            return
+        commitment, event, broken = outcome.commitment, outcome.event, outcome.status == "broken"
+        await self._record(
+            AccountActivities.record_commitment,
+            CommitmentRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                commitment_id=commitment.commitment_id,
+                kind=commitment.kind,
+                status=outcome.status,
+                reason=outcome.reason,
+                instalments=commitment.instalments,
+                paid_minor=commitment.paid_minor,
+                taken_by=(event.taken_by if isinstance(event, PromiseMade) else event.agreed_by) if event else "",
+                channel=event.channel if isinstance(event, PromiseMade) else "",
+                made_at=commitment.made_at,
+                decided_at=None if outcome.status == "open" else self._now(),
+                broken_promises=self._state.broken_promises,
+                negative_record=broken,
+                failed_debit_fee=broken,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=outcome.skipped,
+            ),
+        )
+
+    async def _record_placement(
+        self, event: str, placement: Placement | None, reason: str = "", report: AgencyReport | None = None
+    ) -> None:
+        if placement is None:
+            return
+        agency = next((a for a in self._policy.agencies if a.id == placement.agency_id), None)
+        await self._record(
+            AccountActivities.record_placement,
+            PlacementRecorded(
+                account=self._account,
+                placement=placement,
+                event=event,
+                report=report,
+                reason=reason,
+                contact_points=self._case.book.usable(),
+                file_columns=agency.file_columns if agency else [],
+                at=self._now(),
+            ),
+        )
+
+    async def _end_placement(self, event: str, reason: str, report: AgencyReport | None = None) -> None:
+        await self._record_placement(event, self._case.end_placement(), reason, report)
+
+    async def _record(self, activity: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Runs one of the account's record-keeping activities, retrying through outages."""
+        await workflow.execute_activity_method(
+            activity, args=list(args), start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
+        )
+
+    def _now(self) -> datetime:
+        return self._clock.business(workflow.now())

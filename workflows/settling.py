@@ -1,0 +1,234 @@
+"""How the account workflow settles its inbox: one table of the kinds of news, in the order they are settled, each
+with the method that hands it to the case and records what the case decided.
+
+A new kind of news is its model (tagged by its `news` field, and in the union of dunning/inbox.py), its handler line
+in the workflow, its row here, and its rule beside its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounts import AccountActivities
+    from dunning import ladder
+    from dunning.account import PaymentReceived, PaymentReversed
+    from dunning.approvals import ApprovalDecision
+    from dunning.change import Change
+    from dunning.commitments import PlanProposed, PromiseMade
+    from dunning.contact import CeaseContact
+    from dunning.disputes import DisputeOpened, DisputeResolved
+    from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_workflow_id
+    from dunning.inbox import News
+    from dunning.letters import LetterDelivery
+    from dunning.orders import (
+        ApprovalRecorded,
+        CollectionResumed,
+        ContactRecorded,
+        DisputeRecorded,
+        PaymentRecorded,
+        ReversalRecorded,
+    )
+    from dunning.outcomes import ContactEffect, ContactOutcome, ContactUpdated
+    from dunning.placements import AgencyReport, RecallRequest
+    from dunning.verification import DebtorEventReported, DocumentsVerified
+    from dunning.visits import VisitReport
+    from workflows.fraud_claim import FraudClaimWorkflow
+    from workflows.records import KeepsRecords
+
+
+class SettlesNews(KeepsRecords):
+    """The account workflow's part that settles the inbox."""
+
+    _plan_answers: dict[str, str]  # plan id -> '' (agreed) or why it was refused
+
+    async def _settle_news(self) -> None:
+        """Acts on the news in the inbox, row by row of SETTLING, oldest first within a row; news that comes
+        meanwhile waits for its row, or for the next pass if its row is done."""
+        inbox = self._state.inbox
+        for kinds, settle in SETTLING:
+            while news := next((n for n in inbox if isinstance(n, kinds)), None):
+                await settle(self, news)
+                inbox.remove(news)
+
+    def _bring(self, settling: News, change: Change[Any]) -> None:
+        """Queues the news a change brings: in its row's turn, or next if it is of the row being settled (a
+        resolution that waited for its dispute)."""
+        inbox, row = self._state.inbox, _row(settling)
+        at = inbox.index(settling) + 1
+        for news in change.news:
+            if _row(news) == row:
+                inbox.insert(at, news)
+                at += 1
+            else:
+                inbox.append(news)
+
+    async def _settle_cease(self, request: CeaseContact) -> None:
+        if self._case.apply_cease(request).verdict == "applied":
+            await self._record(AccountActivities.record_cease, self._account.account_id, request)
+
+    async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> None:
+        change = self._case.apply_claim(event, self._now())
+        info = workflow.info()
+        if change.detail is not None:
+            # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
+            await workflow.start_child_workflow(
+                FraudClaimWorkflow.run,
+                FraudClaimRun(
+                    claim=change.detail,
+                    account=self._account,
+                    policy=self._policy,
+                    account_workflow_id=info.workflow_id,
+                    ladder_life=info.first_execution_run_id,
+                    clock=self._clock.demo,
+                ),
+                id=claim_workflow_id(self._account.account_id, change.detail.claim_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        elif change.skipped:
+            await self._record(
+                AccountActivities.record_resumption,
+                CollectionResumed(
+                    account_id=self._account.account_id,
+                    workflow_id=info.workflow_id,
+                    ladder_life=info.first_execution_run_id,
+                    skipped=change.skipped,
+                    reason=f"fell due while fraud claim {event.claim_id} was open",
+                ),
+            )
+
+    async def _settle_approval(self, decision: ApprovalDecision) -> None:
+        request = self._case.apply_approval(decision).detail
+        if request is None:
+            return
+        await self._record(
+            AccountActivities.record_approval,
+            ApprovalRecorded(account_id=self._account.account_id, request=request, decision=decision),
+        )
+        agency = ladder.agency_for(self._policy, self._account.account_id)
+        if decision.approved and request.channel == "agency" and agency:  # the placement begins now
+            await self._record_placement("placed", self._case.start_placement(request.action_key, agency, self._now()))
+
+    async def _settle_dispute(self, event: DisputeOpened | DisputeResolved) -> None:
+        change = self._case.apply_dispute(event, self._now())
+        self._bring(event, change)
+        await self._record(
+            AccountActivities.record_dispute,
+            DisputeRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                event=event,
+                verdict=change.text,
+                collector_queue=self._state.collector_queue,
+                account_status=self._state.status,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=change.skipped,
+            ),
+        )
+
+    async def _settle_verification(self, event: DebtorEventReported | DocumentsVerified) -> None:
+        change = self._case.apply_verification(event, self._now())
+        self._bring(event, change)
+        if change.detail is not None:
+            await self._record_verification(change)
+
+    async def _settle_contact(self, event: ContactOutcome | ContactUpdated | LetterDelivery | VisitReport) -> None:
+        case, now = self._case, self._now()
+        if isinstance(event, ContactOutcome):
+            change = case.apply_outcome(event, now)
+        elif isinstance(event, LetterDelivery):
+            change = case.apply_letter_delivery(event, now)
+        elif isinstance(event, VisitReport):
+            change = case.apply_visit_report(event, now)
+        else:
+            change = case.apply_contact_update(event, now)
+        self._bring(event, change)
+        effect = change.detail or ContactEffect()
+        await self._record(
+            AccountActivities.record_contact,
+            ContactRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                event=event,
+                verdict=change.text,
+                strategy=effect.strategy.value if effect.strategy else None,
+                changed_points=effect.changed_points,
+                removed_point=effect.removed_point,
+                settled_at=now,
+                ladder_life=workflow.info().first_execution_run_id,
+                skipped=change.skipped,
+            ),
+        )
+
+    async def _settle_commitment(self, event: PromiseMade | PlanProposed) -> None:
+        change = self._case.take_commitment(event, self._now())
+        if isinstance(event, PlanProposed):
+            self._plan_answers[event.plan_id] = change.reason if change.verdict == "refused" else ""
+        for outcome in change.detail or []:
+            await self._record_commitment(outcome)
+
+    async def _settle_agency(self, event: AgencyReport | RecallRequest) -> None:
+        change = self._case.apply_agency_event(event, self._now())
+        self._bring(event, change)
+        if change.detail == "recalled" and isinstance(event, RecallRequest):
+            await self._end_placement("recalled", f"{event.reason} ({event.requested_by})")
+        elif change.detail == "recalled":
+            await self._end_placement("recalled", "returned by the agency", event)
+        elif change.detail == "report":
+            await self._record_placement("report", self._state.placement, report=event)
+
+    async def _settle_payment(self, payment: PaymentReceived) -> None:
+        change = self._case.apply_payment(payment, self._now())
+        if change.verdict == "duplicate" or change.detail is None:
+            return
+        await self._record(
+            AccountActivities.record_payment,
+            PaymentRecorded(
+                account_id=self._account.account_id,
+                workflow_id=workflow.info().workflow_id,
+                outcome=change.detail,
+                paid_at=payment.paid_at,
+                currency=self._account.currency,
+                account_status=self._state.status,
+            ),
+        )
+
+    async def _settle_reversal(self, reversal: PaymentReversed) -> None:
+        change = self._case.apply_reversal(reversal, self._now())
+        assert change.detail is not None
+        await self._record(
+            AccountActivities.record_reversal,
+            ReversalRecorded(
+                account_id=self._account.account_id,
+                outcome=change.detail,
+                reversed_at=reversal.reversed_at,
+                account_status=self._state.status,
+                ladder_life=workflow.info().first_execution_run_id,
+                workflow_id=workflow.info().workflow_id,
+                skipped=change.skipped,
+            ),
+        )
+
+
+# The settling order, one row per kind of news, each with the method that settles it (oldest first within a row):
+# a cease first, so nothing more goes out on its channels; payments before reversals, so a reversal finds its payment.
+SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[None]]], ...] = (
+    ((CeaseContact,), SettlesNews._settle_cease),
+    ((FraudClaimed, FraudClaimDecided), SettlesNews._settle_claim),
+    ((ApprovalDecision,), SettlesNews._settle_approval),
+    ((DisputeOpened, DisputeResolved), SettlesNews._settle_dispute),
+    ((DebtorEventReported, DocumentsVerified), SettlesNews._settle_verification),
+    ((ContactOutcome, ContactUpdated, LetterDelivery, VisitReport), SettlesNews._settle_contact),
+    ((PromiseMade, PlanProposed), SettlesNews._settle_commitment),
+    ((AgencyReport, RecallRequest), SettlesNews._settle_agency),
+    ((PaymentReceived,), SettlesNews._settle_payment),
+    ((PaymentReversed,), SettlesNews._settle_reversal),
+)
+
+
+def _row(news: News) -> int:
+    return next(i for i, (kinds, _) in enumerate(SETTLING) if isinstance(news, kinds))
