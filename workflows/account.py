@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.ledger import Ledger
     from dunning.letters import LetterDelivery
     from dunning.orders import (
+        AccountRef,
         ContactDeferred,
         StepResult,
         action_key,
@@ -46,6 +47,10 @@ class AccountWorkflow(SettlesNews):
     @workflow.init
     def __init__(self, run: AccountRun) -> None:
         self._account = run.account
+        info = workflow.info()
+        self._ref = AccountRef(
+            account_id=run.account.account_id, workflow_id=info.workflow_id, ladder_life=info.first_execution_run_id
+        )
         self._policy = run.policy
         self._clock = Clock(run.clock)
         self._state = run.state or AccountState(
@@ -236,7 +241,7 @@ class AccountWorkflow(SettlesNews):
             await self._record(
                 AccountActivities.record_deferral,
                 ContactDeferred(
-                    account_id=self._account.account_id,
+                    ref=self._ref,
                     action_key=key,
                     planned=planned,
                     check=check,

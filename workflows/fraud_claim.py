@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.actions import Action
     from dunning.fraud import ClaimProgress, CreditorDecided, DeclarationSigned, FraudClaimDecided, FraudClaimRun
     from dunning.ladder import AgendaStep, dpd_at, stage_id
-    from dunning.orders import FraudClaimRecorded, step_order
+    from dunning.orders import AccountRef, FraudClaimRecorded, step_order
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 
@@ -139,7 +139,11 @@ class FraudClaimWorkflow:
         return await workflow.execute_activity_method(
             AccountActivities.record_fraud_claim,
             FraudClaimRecorded(
-                account_id=self._run.account.account_id,
+                ref=AccountRef(
+                    account_id=self._run.account.account_id,
+                    workflow_id=self._run.account_workflow_id,
+                    ladder_life=self._run.ladder_life,
+                ),
                 claim=self._run.claim,
                 status=status,
                 at=at or self._now(),

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.orders import (
         AccountClosed,
         AccountOpened,
+        AccountRef,
         ApprovalRecorded,
         CommitmentRecorded,
         FollowUpsPlanned,
@@ -38,6 +39,7 @@ class KeepsRecords:
     """The account workflow's part that records: the case decides, these write it down."""
 
     _account: AccountDocument
+    _ref: AccountRef
     _policy: Policy
     _clock: Clock
     _state: AccountState
@@ -71,7 +73,7 @@ class KeepsRecords:
             await self._record(
                 AccountActivities.record_approval,
                 ApprovalRecorded(
-                    account_id=self._account.account_id,
+                    ref=self._ref,
                     request=request,
                     approvers=self._policy.approvals.approvers if self._policy.approvals else [],
                 ),
@@ -86,7 +88,7 @@ class KeepsRecords:
         await self._record(
             AccountActivities.plan_follow_ups,
             FollowUpsPlanned(
-                account_id=self._account.account_id,
+                ref=self._ref,
                 plan=plan,
                 now=self._now(),
                 rule_set=rules.name if rules else "",
@@ -99,7 +101,7 @@ class KeepsRecords:
         await self._record(
             AccountActivities.close_account,
             AccountClosed(
-                account_id=self._account.account_id,
+                ref=self._ref,
                 status=self._state.status,
                 closed_at=self._state.closed_at or self._now(),
                 outstanding_minor=self._state.ledger.outstanding_minor,
@@ -112,14 +114,12 @@ class KeepsRecords:
         await self._record(
             AccountActivities.record_verification,
             VerificationRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
+                ref=self._ref,
                 report=verification.report,
                 status=change.detail.status,
                 review_by=verification.review_by,
                 decided_at=change.detail.decided_at,
                 account_status=self._state.status,
-                ladder_life=workflow.info().first_execution_run_id,
                 skipped=change.skipped,
             ),
         )
@@ -131,8 +131,7 @@ class KeepsRecords:
         await self._record(
             AccountActivities.record_commitment,
             CommitmentRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
+                ref=self._ref,
                 commitment_id=commitment.commitment_id,
                 kind=commitment.kind,
                 status=outcome.status,
@@ -146,7 +145,6 @@ class KeepsRecords:
                 broken_promises=self._state.broken_promises,
                 negative_record=broken,
                 failed_debit_fee=broken,
-                ladder_life=workflow.info().first_execution_run_id,
                 skipped=outcome.skipped,
             ),
         )

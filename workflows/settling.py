@@ -93,9 +93,7 @@ class SettlesNews(KeepsRecords):
             await self._record(
                 AccountActivities.record_resumption,
                 CollectionResumed(
-                    account_id=self._account.account_id,
-                    workflow_id=info.workflow_id,
-                    ladder_life=info.first_execution_run_id,
+                    ref=self._ref,
                     skipped=change.skipped,
                     reason=f"fell due while fraud claim {event.claim_id} was open",
                 ),
@@ -107,7 +105,7 @@ class SettlesNews(KeepsRecords):
             return
         await self._record(
             AccountActivities.record_approval,
-            ApprovalRecorded(account_id=self._account.account_id, request=request, decision=decision),
+            ApprovalRecorded(ref=self._ref, request=request, decision=decision),
         )
         agency = ladder.agency_for(self._policy, self._account.account_id)
         if decision.approved and request.channel == "agency" and agency:  # the placement begins now
@@ -119,13 +117,11 @@ class SettlesNews(KeepsRecords):
         await self._record(
             AccountActivities.record_dispute,
             DisputeRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
+                ref=self._ref,
                 event=event,
                 verdict=change.text,
                 collector_queue=self._state.collector_queue,
                 account_status=self._state.status,
-                ladder_life=workflow.info().first_execution_run_id,
                 skipped=change.skipped,
             ),
         )
@@ -151,15 +147,13 @@ class SettlesNews(KeepsRecords):
         await self._record(
             AccountActivities.record_contact,
             ContactRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
+                ref=self._ref,
                 event=event,
                 verdict=change.text,
                 strategy=effect.strategy.value if effect.strategy else None,
                 changed_points=effect.changed_points,
                 removed_point=effect.removed_point,
                 settled_at=now,
-                ladder_life=workflow.info().first_execution_run_id,
                 skipped=change.skipped,
             ),
         )
@@ -188,8 +182,7 @@ class SettlesNews(KeepsRecords):
         await self._record(
             AccountActivities.record_payment,
             PaymentRecorded(
-                account_id=self._account.account_id,
-                workflow_id=workflow.info().workflow_id,
+                ref=self._ref,
                 outcome=change.detail,
                 paid_at=payment.paid_at,
                 currency=self._account.currency,
@@ -203,12 +196,10 @@ class SettlesNews(KeepsRecords):
         await self._record(
             AccountActivities.record_reversal,
             ReversalRecorded(
-                account_id=self._account.account_id,
+                ref=self._ref,
                 outcome=change.detail,
                 reversed_at=reversal.reversed_at,
                 account_status=self._state.status,
-                ladder_life=workflow.info().first_execution_run_id,
-                workflow_id=workflow.info().workflow_id,
                 skipped=change.skipped,
             ),
         )
