@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from dunning.state import AccountRun
 from infra import audit
 from infra.config import Settings
 from infra.temporal import ensure_search_attributes, local_binary
-from tests.conftest import make_account, server_today
+from tests.conftest import PORTFOLIO_FIGURES, make_account, server_today
 from tests.test_compliance_rules import ZONES
 from worker import build_worker
 
@@ -63,8 +64,10 @@ async def portfolio_env(pool, sms_client, settings):
     [("consumer_loan", "CNY", "zh"), ("us_consumer_loan", "USD", "en"), ("b2b_receivables", "CNY", "zh")],
     ids=["cn_consumer", "us_reg_f", "cn_commercial"],
 )
-async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env, pool, policy_name, currency, locale):
-    env, queue = portfolio_env, "portfolio"
+async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
+    portfolio_env, pool, request, policy_name, currency, locale
+):
+    env, queue, started = portfolio_env, "portfolio", time.monotonic()
     policy = load_policy(policy_name)
     rule_set = policy.contact_rules.name
     rng = random.Random(f"portfolio-{rule_set}")
@@ -136,3 +139,7 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env,
             ids,
         )
         assert {r["step_id"] for r in firsts} == {policy.validation_notice.id} and len(firsts) == ACCOUNTS
+    request.config.stash[PORTFOLIO_FIGURES].append(
+        f"portfolio {request.node.callspec.id}: {ACCOUNTS} accounts, {verdicts['allowed']} contacts,"
+        f" {time.monotonic() - started:.0f} s"
+    )
