@@ -52,10 +52,6 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_report_header(config):
-    return f"test order: {config.getoption('--test-order')}"
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     order = config.getoption("--test-order")
@@ -78,12 +74,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    if config.option.test_order == "shuffle":  # a seed of its own, shown in the header to run that order again
+    if config.option.test_order == "shuffle":  # a seed of its own, shown at the end
         config.option.test_order = f"shuffle:{random.randrange(10_000)}"
     config.stash[PORTFOLIO_FIGURES] = []
 
 
+@pytest.fixture
+def portfolio_figures(request) -> list[str]:
+    """Lines the run ends with (`make soak`: each portfolio's accounts, contacts and seconds)."""
+    return request.config.stash[PORTFOLIO_FIGURES]
+
+
 def pytest_terminal_summary(terminalreporter, config):
+    if (order := config.option.test_order) != "written":  # shown with -q too, to run that order again
+        terminalreporter.write_line(f"test order: {order}")
     if figures := config.stash[PORTFOLIO_FIGURES]:
         terminalreporter.section("portfolios")
         for line in figures:

@@ -20,7 +20,7 @@ from dunning.state import AccountRun
 from infra import audit
 from infra.config import Settings
 from infra.temporal import ensure_search_attributes, local_binary
-from tests.conftest import PORTFOLIO_FIGURES, make_account, server_today
+from tests.conftest import make_account, server_today
 from tests.test_compliance_rules import ZONES
 from worker import build_worker
 
@@ -65,7 +65,7 @@ async def portfolio_env(pool, sms_client, settings):
     ids=["cn_consumer", "us_reg_f", "cn_commercial"],
 )
 async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
-    portfolio_env, pool, request, policy_name, currency, locale
+    portfolio_env, pool, portfolio_figures, request, policy_name, currency, locale
 ):
     env, queue, started = portfolio_env, "portfolio", time.monotonic()
     policy = load_policy(policy_name)
@@ -139,7 +139,7 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
             ids,
         )
         assert {r["step_id"] for r in firsts} == {policy.validation_notice.id} and len(firsts) == ACCOUNTS
-    request.config.stash[PORTFOLIO_FIGURES].append(
+    portfolio_figures.append(
         f"portfolio {request.node.callspec.id}: {ACCOUNTS} accounts, {verdicts['allowed']} contacts,"
         f" {time.monotonic() - started:.0f} s"
     )
