@@ -47,8 +47,8 @@ async def gather_bounded(calls, limit: int = 8) -> None:
 
 @pytest.fixture
 async def portfolio_env(pool, sms_client, settings):
-    """A time-skipping server and worker of its own: the shared ones carry every earlier test's accounts, which a
-    60-day skip would drag along."""
+    """A time-skipping server and worker of its own, its clock at the real now (as this proof has always run) and its
+    worker on a queue of its own."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
     )
