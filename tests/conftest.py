@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import uuid
 import zlib
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -14,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import worker
@@ -42,6 +42,58 @@ TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15005550006"
 TEST_LETTERHEADS = ROOT / "tests" / "data" / "letterheads.yaml"
+PORTFOLIO_FIGURES = pytest.StashKey[list[str]]()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--test-order",
+        default="written",
+        help="written, reverse or shuffle[:SEED]: the order of the modules and of the tests in each; the flow tests"
+        " pass in any of them (module fixtures stay set up once)",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    order = config.getoption("--test-order")
+    if order == "written":
+        return
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    groups = list(modules.values())
+    if order == "reverse":
+        groups = [group[::-1] for group in groups[::-1]]
+    elif order.startswith("shuffle"):
+        rng = random.Random(order.partition(":")[2])
+        rng.shuffle(groups)
+        for group in groups:
+            rng.shuffle(group)
+    else:
+        raise pytest.UsageError(f"--test-order: {order!r} is not written, reverse or shuffle[:SEED]")
+    items[:] = [item for group in groups for item in group]
+
+
+def pytest_configure(config):
+    if config.option.test_order == "shuffle":  # a seed of its own, shown at the end
+        config.option.test_order = f"shuffle:{random.randrange(10_000)}"
+    config.stash[PORTFOLIO_FIGURES] = []
+
+
+@pytest.fixture
+def portfolio_figures(request) -> list[str]:
+    """Lines the run ends with (`make soak`: each portfolio's accounts, contacts and seconds)."""
+    return request.config.stash[PORTFOLIO_FIGURES]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if (order := config.option.test_order) != "written":  # shown with -q too, to run that order again
+        terminalreporter.write_line(f"test order: {order}")
+    if figures := config.stash[PORTFOLIO_FIGURES]:
+        terminalreporter.section("portfolios")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -127,34 +179,46 @@ async def sms_client(settings):
     await client.http_client.close()
 
 
-@pytest.fixture(scope="session")
+def first_morning_after(now: datetime) -> datetime:
+    """The first Monday 10:00 in Shanghai after `now`: where every flow test's clock starts, whatever the hour and
+    the weekday the suite runs at."""
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    monday = local.date() + timedelta(days=7 - local.weekday())
+    return datetime.combine(monday, time(10), local.tzinfo)
+
+
+@pytest.fixture
 async def env():
+    """A time-skipping server of the test's own (a tenth of a second to start), its clock set to a Monday morning:
+    no earlier test's accounts run on it and no earlier test moved its clock, so a flow test passes in any order."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
     )
     await ensure_search_attributes(env.client, "default")
+    now = await env.get_current_time()
+    await env.sleep(first_morning_after(now) - now)
     yield env
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def shared_queue(env, pool, sms_client, settings):
-    """One worker for the whole session: accounts a test leaves open keep running as later tests skip time
-    (the time-skipping server stops skipping while any workflow task waits for a worker)."""
+@pytest.fixture
+async def worker_queue(env, pool, sms_client, settings):
+    """The test's worker, for the whole test: accounts it opened keep running while it skips time (the
+    time-skipping server stops skipping while any workflow task waits for a worker)."""
     queue = "tests"
     async with build_worker(env.client, Settings(**{**settings.__dict__, "task_queue": queue}), pool, sms_client):
         yield queue
 
 
 @pytest.fixture
-def run_worker(env, pool, sms_client, settings, shared_queue):
-    """`async with run_worker() as task_queue:` gives the shared worker's queue; with a client, a task queue or
+def run_worker(env, pool, sms_client, settings, worker_queue):
+    """`async with run_worker() as task_queue:` gives the test's worker's queue; with a client, a task queue or
     worker options it runs a worker of its own for the duration of the block."""
 
     @asynccontextmanager
     async def start(client=None, task_queue: str | None = None, **worker_options):
         if client is None and task_queue is None and not worker_options:
-            yield shared_queue
+            yield worker_queue
             return
         queue = task_queue or f"test-{uuid.uuid4().hex[:8]}"
         worker_settings = Settings(**{**settings.__dict__, "task_queue": queue})
@@ -212,7 +276,7 @@ def channel_activities(pool, sms_client, settings: Settings) -> ChannelActivitie
 
 
 async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
-    """Today in the debtor's zone by the test server's clock, which earlier tests have moved forward."""
+    """Today in the debtor's zone by the test server's clock, which the test may have moved forward."""
     return (await env.get_current_time()).astimezone(ZoneInfo(time_zone)).date()
 
 
@@ -261,20 +325,14 @@ async def serving_worker(env, settings: Settings):
 
 
 @pytest.fixture
-async def open_account(env, stack: ServedWorker):
-    """Opens accounts on the module's served worker (`stack`), and ends them after the test: nothing serves that
-    queue later, and an open account there would stall time skipping for the tests that follow."""
-    opened: list[AccountDocument] = []
+def open_account(env, stack: ServedWorker):
+    """Opens accounts on the test's served worker (`stack`)."""
 
     async def open_(account: AccountDocument) -> AccountDocument:
         await CollectionsClient(env.client, stack.task_queue).open(account)
-        opened.append(account)
         return account
 
-    yield open_
-    for account in opened:
-        with suppress(RPCError):  # already closed
-            await env.client.get_workflow_handle(account.workflow_id).terminate("test over")
+    return open_
 
 
 async def reach_the_debtor_on_dpd_44(env, account: AccountDocument) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from datetime import timedelta
 
 import pytest
@@ -47,8 +48,8 @@ async def gather_bounded(calls, limit: int = 8) -> None:
 
 @pytest.fixture
 async def portfolio_env(pool, sms_client, settings):
-    """A time-skipping server and worker of its own: the shared ones carry every earlier test's accounts, which a
-    60-day skip would drag along."""
+    """A time-skipping server and worker of its own, its clock at the real now (as this proof has always run) and its
+    worker on a queue of its own."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
     )
@@ -64,8 +65,10 @@ async def portfolio_env(pool, sms_client, settings):
     [("consumer_loan", "CNY", "zh"), ("us_consumer_loan", "USD", "en"), ("b2b_receivables", "CNY", "zh")],
     ids=["cn_consumer", "us_reg_f", "cn_commercial"],
 )
-async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env, pool, policy_name, currency, locale):
-    env, queue = portfolio_env, "portfolio"
+async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
+    portfolio_env, pool, portfolio_figures, request, policy_name, currency, locale
+):
+    env, queue, started = portfolio_env, "portfolio", time.monotonic()
     policy = load_policy(policy_name)
     rule_set = policy.contact_rules.name
     rng = random.Random(f"portfolio-{rule_set}")
@@ -137,3 +140,7 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(portfolio_env,
             ids,
         )
         assert {r["step_id"] for r in firsts} == {policy.validation_notice.id} and len(firsts) == ACCOUNTS
+    portfolio_figures.append(
+        f"portfolio {request.node.callspec.id}: {ACCOUNTS} accounts, {verdicts['allowed']} contacts,"
+        f" {time.monotonic() - started:.0f} s"
+    )

@@ -27,7 +27,7 @@ MAIL_SECRET = "mail-vendor-test-secret"
 TWILIO_SIGNATURE = {"X-Twilio-Signature": "not checked here"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def stack(env, database_url, settings):
     """A worker as `python worker.py` runs it, on its own queue, its webhook server on a free port and both
     partners' secrets set."""

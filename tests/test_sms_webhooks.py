@@ -22,7 +22,7 @@ from workflows.account import AccountWorkflow
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def stack(env, database_url, settings, twilio):
     """A worker as `python worker.py` runs it, on its own queue, with its webhook server on a free port; the
     stand-in's number posts handsets' texts there."""
