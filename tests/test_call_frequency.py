@@ -155,12 +155,12 @@ class SlowContactRecords(AccountActivities):
 
     @activity.defn(name="record_contact")
     async def record_contact(self, recorded: ContactRecorded) -> None:
-        await asyncio.sleep(3)
+        await asyncio.sleep(6)
         await super().record_contact(recorded)
 
 
 async def test_a_conversation_just_before_a_follow_up_day_begins_stops_it_before_it_begins(env, run_worker, pool):
-    """12 CFR 1006.14(b)(2)(ii): the debtor is reached at 09:59:58 on a follow-up day that begins at 10:00. The
+    """12 CFR 1006.14(b)(2)(ii): the debtor is reached at 09:59:56 on a follow-up day that begins at 10:00. The
     account learns of it before the day begins, so the collector queue must hear of the cool-down before then too,
     however long recording the conversation takes."""
     policy = load_policy("us_consumer_loan")
@@ -175,7 +175,7 @@ async def test_a_conversation_just_before_a_follow_up_day_begins_stops_it_before
             await CollectionsClient(env.client, queue).open(account)
             await sleep_until(env, day0, time(12))  # the 6-17 stage's call task brings its follow-up days
             day = (await CollectionsClient(env.client).state(account.account_id)).follow_up_days[0]
-            await sleep_until(env, day, time(9, 59, 58))
+            await sleep_until(env, day, time(9, 59, 56))
             spoken = await env.get_current_time()
             await CollectionsClient(env.client).signal(
                 account.account_id,
