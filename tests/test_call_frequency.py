@@ -1,18 +1,27 @@
 """Call frequency under Regulation F, under time skipping (12 CFR 1006.14(b)(2)(i)): a debtor who never picks up
 is called at most 7 times in any 7 consecutive days; an eighth call is held until the day of the oldest attempt has
-left the seven days, then placed inside the calling hours."""
+left the seven days, then placed inside the calling hours; and no call within 7 days after a conversation
+(1006.14(b)(2)(ii)), even when the debtor is reached just before a follow-up day begins."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from temporalio import activity
+
+import worker
+from activities.accounts import AccountActivities
 from client import CollectionsClient
 from dunning.channels import Channel
 from dunning.compliance import ContactMade, breaches
+from dunning.orders import ContactRecorded
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
+from infra import audit
 from tests.conftest import make_account
 from workflows.account import AccountWorkflow
 
@@ -139,3 +148,55 @@ async def test_an_eighth_call_attempt_within_7_days_waits_until_the_oldest_leave
         for c in made
     )
     assert busiest == 7, f"the busiest 7 days held {busiest} call attempts; Reg F presumes harassment above 7"
+
+
+class SlowContactRecords(AccountActivities):
+    """A busy database: recording a contact takes seconds, and the server's clock runs on meanwhile."""
+
+    @activity.defn(name="record_contact")
+    async def record_contact(self, recorded: ContactRecorded) -> None:
+        await asyncio.sleep(6)
+        await super().record_contact(recorded)
+
+
+async def test_a_conversation_just_before_a_follow_up_day_begins_stops_it_before_it_begins(env, run_worker, pool):
+    """12 CFR 1006.14(b)(2)(ii): the debtor is reached at 09:59:56 on a follow-up day that begins at 10:00. The
+    account learns of it before the day begins, so the collector queue must hear of the cool-down before then too,
+    however long recording the conversation takes."""
+    policy = load_policy("us_consumer_loan")
+    day0 = (await env.get_current_time()).astimezone(PHOENIX).date() + timedelta(days=1)
+    account = make_account(
+        due=day0 - timedelta(days=6), policy=policy.name, time_zone="America/Phoenix", currency="USD", locale="en"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worker, "AccountActivities", SlowContactRecords)
+        async with run_worker(task_queue="slow-records") as queue:
+            await sleep_until(env, day0, time(9))
+            await CollectionsClient(env.client, queue).open(account)
+            await sleep_until(env, day0, time(12))  # the 6-17 stage's call task brings its follow-up days
+            day = (await CollectionsClient(env.client).state(account.account_id)).follow_up_days[0]
+            await sleep_until(env, day, time(9, 59, 56))
+            spoken = await env.get_current_time()
+            await CollectionsClient(env.client).signal(
+                account.account_id,
+                "contact_outcome",
+                ContactOutcome(
+                    outcome_id="O1",
+                    code="reached",
+                    source="dialer",
+                    reported_by="dialer-1",
+                    contact_point=account.points("mobile")[0].value,
+                    occurred_at=spoken,
+                ),
+            )
+            await sleep_until(env, day, time(12))
+
+    _, found = await audit.compliance_report(pool, day0 - timedelta(days=7), day + timedelta(days=7))
+    assert [b for b in found if b.startswith(account.account_id)] == []
+    stopped = await pool.fetchrow(
+        "SELECT status, starts_at, planned_at FROM follow_ups WHERE account_id = $1 AND day = $2",
+        account.account_id,
+        day,
+    )
+    assert local(stopped["starts_at"]) == f"{day} 10:00" and stopped["status"] == "stopped"
+    assert stopped["planned_at"] < stopped["starts_at"], f"the day was stopped only once it had begun: {stopped}"

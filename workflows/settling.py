@@ -143,6 +143,7 @@ class SettlesNews(KeepsRecords):
         else:
             change = case.apply_contact_update(event, now)
         self._bring(event, change)
+        await self._tell_queue_at_once()
         effect = change.detail or ContactEffect()
         await self._record(
             AccountActivities.record_contact,
@@ -160,6 +161,7 @@ class SettlesNews(KeepsRecords):
 
     async def _settle_commitment(self, event: PromiseMade | PlanProposed) -> None:
         change = self._case.take_commitment(event, self._now())
+        await self._tell_queue_at_once()
         if isinstance(event, PlanProposed):
             self._plan_answers[event.plan_id] = change.reason if change.verdict == "refused" else ""
         for outcome in change.detail or []:
@@ -174,6 +176,12 @@ class SettlesNews(KeepsRecords):
             await self._end_placement("recalled", "returned by the agency", event)
         elif change.detail == "report":
             await self._record_placement("report", self._state.placement, report=event)
+
+    async def _tell_queue_at_once(self) -> None:
+        """A conversation or a promise changes the follow-up days (a cool-down stops today's): the collector queue
+        hears of it as the account learns it, not after the news is recorded, when a day may have begun meanwhile."""
+        if workflow.patched("follow-ups-told-as-news-is-learnt"):
+            await self._plan_follow_ups()
 
     async def _settle_payment(self, payment: PaymentReceived) -> None:
         change = self._case.apply_payment(payment, self._now())
