@@ -6,6 +6,7 @@ left the seven days, then placed inside the calling hours; and no call within 7 
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from dunning.policy import load_policy
 from dunning.state import AccountRun
 from infra import audit
 from tests.conftest import make_account
+from tests.test_replay import HISTORIES
 from workflows.account import AccountWorkflow
 
 PHOENIX = ZoneInfo("America/Phoenix")  # a US debtor in a zone without daylight saving: local times stay exact
@@ -190,6 +192,9 @@ async def test_a_conversation_just_before_a_follow_up_day_begins_stops_it_before
                 ),
             )
             await sleep_until(env, day, time(12))
+            history = await env.client.get_workflow_handle(account.workflow_id).fetch_history()
+    if os.environ.get("RECORD_HISTORIES"):  # a history that takes the patched path (follow-ups-told-as-news-is-learnt)
+        (HISTORIES / "reg_f_conversation_before_follow_up_day.json").write_text(history.to_json(), encoding="utf-8")
 
     _, found = await audit.compliance_report(pool, day0 - timedelta(days=7), day + timedelta(days=7))
     assert [b for b in found if b.startswith(account.account_id)] == []
