@@ -73,7 +73,6 @@ class SettlesNews(KeepsRecords):
 
     async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> None:
         change = self._case.apply_claim(event, self._now())
-        info = workflow.info()
         if change.detail is not None:
             # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
             await workflow.start_child_workflow(
@@ -82,8 +81,8 @@ class SettlesNews(KeepsRecords):
                     claim=change.detail,
                     account=self._account,
                     policy=self._policy,
-                    account_workflow_id=info.workflow_id,
-                    ladder_life=info.first_execution_run_id,
+                    account_workflow_id=self._ref.workflow_id,
+                    ladder_life=self._ref.ladder_life,
                     clock=self._clock.demo,
                 ),
                 id=claim_workflow_id(self._account.account_id, change.detail.claim_id),
