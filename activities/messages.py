@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -99,7 +98,8 @@ class MessageActivities:
         return await self._hand_over(order, EMAIL_OUTBOX, message, send)
 
     async def _render(self, facts: LetterFacts) -> RenderedLetter:
-        return await asyncio.to_thread(make_or_fail, self._letters.render, facts)
+        make_or_fail(self._letters.html, facts)  # a letter that cannot be made is a bad order, not worth a retry
+        return await self._letters.render_apart(facts)
 
     async def _hand_over(
         self,

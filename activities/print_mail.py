@@ -115,7 +115,7 @@ class PrintMailActivities:
         if job["pdf"] is not None:
             return RenderedLetter(pdf=job["pdf"], sha256=job["sha256"], pages=job["pages"])
         facts = LetterFacts.model_validate_json(job["facts"])
-        rendered = await asyncio.to_thread(self._letters.render, facts)
+        rendered = await self._letters.render_apart(facts)
         await self._pool.execute(
             "INSERT INTO letter_documents (action_key, letter_ref, pdf, sha256, pages) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (action_key) DO NOTHING",

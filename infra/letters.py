@@ -6,7 +6,12 @@ Rendering is deterministic: the same facts give the same bytes, so a letter's ch
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -16,7 +21,7 @@ import pylopdf_fonts_zh_cn
 import yaml
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.enums import WrapMode
+from fpdf.enums import TextEmphasis, WrapMode
 from fpdf.fonts import FontFace
 from fpdf.html import HTML2FPDF
 from pydantic import RootModel, ValidationError
@@ -83,6 +88,11 @@ class RenderedLetter:
 
 
 class _Html(HTML2FPDF):
+    def handle_starttag(self, tag, attrs) -> None:
+        super().handle_starttag(tag, attrs)
+        if tag == "table":  # headings in the one face too (fpdf2 asks for a bold face by default)
+            self.table._headings_style = FontFace(emphasis=None)
+
     def _new_paragraph(self, *args, line_height: float | None = None, **kwargs) -> None:
         # fpdf2 sets lines at 1.0 of the font size, too tight to read in print.
         super()._new_paragraph(*args, line_height=max(line_height or 0, LINE_HEIGHT), **kwargs)
@@ -100,6 +110,10 @@ class _Document(FPDF):
     def text_columns(self, *args, **kwargs):
         kwargs.setdefault("wrapmode", self._wrapmode)
         return super().text_columns(*args, **kwargs)
+
+    def set_font(self, family=None, style="", size=0) -> None:
+        # One weight: emphasis is by size and layout, so bold and italic print in the regular face, embedded once.
+        super().set_font(family, TextEmphasis.coerce(style).remove(TextEmphasis.B | TextEmphasis.I), size)
 
 
 def _characters_of(font_file: Path) -> frozenset[int]:
@@ -163,14 +177,24 @@ class LetterRenderer:
         except jinja2.TemplateError as err:
             raise LetterError(f"letter template {name}: {err}") from None
 
+    async def render_apart(self, facts: LetterFacts) -> RenderedLetter:
+        """`render`, in a process of the letter press: a PDF takes about half a second of CPU, which in the worker's
+        own process would hold its event loop, and so its workflow tasks, behind the GIL."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                _LetterPress.executor(), _render_in_press, self._letterheads_file, facts
+            )
+        except BrokenProcessPool:
+            _LetterPress.discard()  # a press process died (killed, out of memory): the retry starts a new press
+            raise
+
     def render(self, facts: LetterFacts) -> RenderedLetter:
         html = self.html(facts)
         font_file = COMMON_FONT_FILE if set(map(ord, html)) <= self._common else FONT_FILE
         pdf = _Document(facts.locale)
         pdf.set_margins(22, 20, 22)
         pdf.set_auto_page_break(True, margin=22)
-        for style in ("", "B", "I", "BI"):  # one weight: emphasis is by size and layout, not a bold face
-            pdf.add_font(FONT, style=style, fname=font_file)
+        pdf.add_font(FONT, fname=font_file)
         pdf.set_font(FONT, size=10.5)
         pdf.set_title(facts.letter_ref)
         pdf.set_creator("collections-orchestrator")
@@ -196,6 +220,37 @@ async def letter_on_file(pool, letter_ref: str):
         "SELECT action_key, account_id, address, status, delivery_status, facts FROM letter_jobs WHERE letter_ref = $1",
         letter_ref,
     )
+
+
+class _LetterPress:
+    """The worker process's letter press: processes of its own, started on the first letter, one core left to the
+    worker."""
+
+    _executor: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def executor(cls) -> ProcessPoolExecutor:
+        if cls._executor is None:
+            # Spawned, not forked: the worker runs threads (Temporal's core) that a fork would copy mid-step.
+            cls._executor = ProcessPoolExecutor(
+                max(1, (os.cpu_count() or 1) - 1), mp_context=multiprocessing.get_context("spawn")
+            )
+        return cls._executor
+
+    @classmethod
+    def discard(cls) -> None:
+        if cls._executor is not None:
+            cls._executor.shutdown(wait=False, cancel_futures=True)
+            cls._executor = None
+
+
+_press_renderers: dict[Path, LetterRenderer] = {}  # in a press process: one renderer per letterheads file
+
+
+def _render_in_press(letterheads_file: Path, facts: LetterFacts) -> RenderedLetter:
+    if letterheads_file not in _press_renderers:
+        _press_renderers[letterheads_file] = LetterRenderer.load(letterheads_file)
+    return _press_renderers[letterheads_file].render(facts)
 
 
 async def letter_document(pool, renderer: LetterRenderer, letter_ref: str) -> RenderedLetter | None:

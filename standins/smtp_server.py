@@ -23,12 +23,17 @@ class SmtpStandIn:
     """Accepts mail for any recipient, keeps what it accepted, and refuses what it is told to refuse."""
 
     def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []  # accepted, oldest first
+        self._accepted: list[bytes] = []  # as received: parsing is left to whoever reads them
         self.unknown_recipients: set[str] = set()  # answered 550 at RCPT, as for a mailbox that does not exist
         self._failures: deque[int] = deque()  # reply codes for the next transactions (e.g. 451: try later)
         self._server: asyncio.base_events.Server | None = None
         self.host = ""
         self.port = 0
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """The mail accepted, oldest first."""
+        return [email.message_from_bytes(raw, policy=email.policy.default) for raw in self._accepted]
 
     def reject_recipient(self, address: str) -> None:
         self.unknown_recipients.add(address.lower())
@@ -67,8 +72,7 @@ class SmtpStandIn:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(message)
+        self._accepted.append(envelope.original_content or b"")
         return "250 2.0.0 OK: queued"
 
 

@@ -3,6 +3,7 @@ evidence driving the account."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 from dataclasses import replace
@@ -95,6 +96,12 @@ def test_the_same_facts_make_the_same_document(renderer):
     first, again = renderer.render(facts()), renderer.render(facts())
     assert first.pdf == again.pdf and first.sha256 == again.sha256
     assert renderer.render(facts(outstanding_minor=1)).sha256 != first.sha256
+
+
+async def test_the_letter_press_prints_the_bytes_the_worker_would(renderer):
+    """Activities render in the press's own processes; the document, and so its checksum, is the same."""
+    pressed = await asyncio.gather(*(renderer.render_apart(facts(outstanding_minor=m)) for m in (100, 200)))
+    assert [p.pdf for p in pressed] == [renderer.render(facts(outstanding_minor=m)).pdf for m in (100, 200)]
 
 
 @pytest.mark.parametrize("locale", ["en", "zh"])
