@@ -75,6 +75,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),
+        max_concurrent_workflow_tasks=settings.workflow_task_slots,
         **options,
     )
 

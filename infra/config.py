@@ -50,8 +50,13 @@ class Settings:
     # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
     field_app_secret: str | None = field(default=None, repr=False)
     mail_vendor_secret: str | None = field(default=None, repr=False)
+    # Workflow tasks the worker takes at once. Python runs them one at a time (the GIL), so more only queue up, and
+    # one that waits past its 10-second timeout is handed out again and replayed from the start of its history.
+    workflow_task_slots: int = 8
 
     def __post_init__(self) -> None:
+        if self.workflow_task_slots < 2:
+            raise ValueError(f"WORKFLOW_TASK_SLOTS {self.workflow_task_slots} must be 2 or more (one is the cache's)")
         self.letter_batch_time()
         try:
             ZoneInfo(self.letter_batch_zone)
@@ -94,7 +99,15 @@ class Settings:
             agency_drop_dir=Path(env.get("AGENCY_DROP_DIR") or AGENCY_DROP_DIR),
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
+            workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),
         )
+
+
+def _count(env, name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not text.isdigit():
+        raise ValueError(f"{name} {text!r} is not a whole number")
+    return int(text)
 
 
 def _port(env, name: str, default: int) -> int:
