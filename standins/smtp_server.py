@@ -23,17 +23,12 @@ class SmtpStandIn:
     """Accepts mail for any recipient, keeps what it accepted, and refuses what it is told to refuse."""
 
     def __init__(self) -> None:
-        self._accepted: list[bytes] = []  # as received: parsing is left to whoever reads them
+        self.messages: list[EmailMessage] = []  # accepted, oldest first
         self.unknown_recipients: set[str] = set()  # answered 550 at RCPT, as for a mailbox that does not exist
         self._failures: deque[int] = deque()  # reply codes for the next transactions (e.g. 451: try later)
         self._server: asyncio.base_events.Server | None = None
         self.host = ""
         self.port = 0
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        """The mail accepted, oldest first."""
-        return [email.message_from_bytes(raw, policy=email.policy.default) for raw in self._accepted]
 
     def reject_recipient(self, address: str) -> None:
         self.unknown_recipients.add(address.lower())
@@ -72,7 +67,8 @@ class SmtpStandIn:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self._accepted.append(envelope.original_content or b"")
+        # Parsed as it comes: aiosmtpd reads its handler's attributes at every connection, so a property would not do.
+        self.messages.append(email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default))
         return "250 2.0.0 OK: queued"
 
 
