@@ -87,8 +87,8 @@ async def portfolio_shards(pool, vendor_settings) -> AsyncIterator[list[Workflow
     """Time-skipping servers for ACCOUNTS accounts, SHARD_ACCOUNTS each, each with a worker of its own in this
     process. One server would do, but the Java test server keeps every time-skipping lock and unlock it has seen in
     a list that it scans each time a timer fires (`SelfAdvancingTimerImpl.lockEvents`), so a server's time grows
-    with the square of its work: a thousand accounts on one took 14 minutes, on four 7. Contact rules hold per
-    account, so what the proof checks is the same."""
+    with the square of its work: the consumer portfolio took 14 minutes on one server, 5 on eight. Contact rules hold
+    per account, so what the proof checks is the same."""
     sms_client = twilio_sms.make_client(vendor_settings)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(sms_client.http_client.close)
