@@ -103,15 +103,12 @@ class Settings:
         )
 
 
-def _count(env, name: str, default: int) -> int:
+def _count(env, name: str, default: int, *, at_most: int | None = None, what: str = "a whole number") -> int:
     text = env.get(name) or str(default)
-    if not text.isdigit():
-        raise ValueError(f"{name} {text!r} is not a whole number")
+    if not text.isdigit() or (at_most is not None and int(text) > at_most):
+        raise ValueError(f"{name} {text!r} is not {what}")
     return int(text)
 
 
 def _port(env, name: str, default: int) -> int:
-    text = env.get(name) or str(default)
-    if not text.isdigit() or int(text) > 65535:
-        raise ValueError(f"{name} {text!r} is not a port number")
-    return int(text)
+    return _count(env, name, default, at_most=65535, what="a port number")

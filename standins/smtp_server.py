@@ -67,8 +67,8 @@ class SmtpStandIn:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        # Parsed as it comes: aiosmtpd reads its handler's attributes at every connection, so a property would not do.
-        self.messages.append(email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default))
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
         return "250 2.0.0 OK: queued"
 
 
