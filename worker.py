@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
+from activities.treatments import TreatmentActivities
 from client.setup import ensure_letter_batch_schedule, ensure_search_attributes
 from dunning.messages import Templates
 from inbound import server as inbound_http
@@ -42,12 +43,15 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
         pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "", Mailer.from_settings(settings)
     )
     print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
+    treatments = TreatmentActivities(settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow],
         activities=[
+            treatments.choose_treatment,
             accounts.open_account,
+            accounts.record_segment_change,
             accounts.record_payment,
             accounts.record_reversal,
             accounts.record_dispute,

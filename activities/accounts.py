@@ -3,6 +3,7 @@ between in the modules of its concerns (payments, pauses, contact, work orders),
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -13,7 +14,9 @@ from activities.pause_records import PauseRecords
 from activities.payment_records import PaymentRecords
 from activities.step_log import log_skipped
 from activities.work_order_records import WorkOrderRecords
-from dunning.orders import AccountClosed, AccountOpened, CollectionResumed
+from dunning.account import AccountDocument
+from dunning.orders import AccountClosed, AccountOpened, CollectionResumed, SegmentRecorded
+from dunning.treatment import Treatment
 from infra.logging import activity_logger
 
 
@@ -48,7 +51,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 account.currency,
                 account.amount_due_minor,
                 account.due_date,
-                account.segment,
+                opened.treatment.segment if opened.treatment else account.segment,
                 account.time_zone,
                 account.model_dump_json(),
                 opened.opened_at,
@@ -59,6 +62,8 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 " VALUES ($1, $2, $3, $4, $5, 'valid') ON CONFLICT (account_id, value) DO NOTHING",
                 [(account.account_id, p.value, p.kind, p.owner, p.relation) for p in account.contact_points],
             )
+            if opened.treatment is not None:
+                await _assign_strategy(conn, opened.account, opened.policy_ref, opened.treatment, opened.opened_at)
             await log_skipped(
                 conn,
                 opened.ref,
@@ -66,6 +71,28 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 "already past when the account opened",
             )
         activity_logger().info("account opened", policy=opened.policy_ref, skipped=len(opened.skipped))
+
+    @activity.defn
+    async def record_segment_change(self, recorded: SegmentRecorded) -> None:
+        change = recorded.change
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO segment_changes (account_id, changed_at, event, from_segment, to_segment, reason)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                recorded.ref.account_id,
+                change.at,
+                change.event,
+                change.from_segment,
+                change.to_segment,
+                change.reason,
+            )
+            await conn.execute(
+                "UPDATE accounts SET segment = $2, updated_at = now() WHERE account_id = $1",
+                recorded.ref.account_id,
+                change.to_segment,
+            )
+            await log_skipped(conn, recorded.ref, change.skipped, f"not in the {change.to_segment} variant then")
+        activity_logger().info("segment changed", because=change.event, segment=change.to_segment)
 
     @activity.defn
     async def record_resumption(self, resumed: CollectionResumed) -> None:
@@ -85,3 +112,25 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 closed.outstanding_minor,
             )
         activity_logger().info("account closed", status=closed.status)
+
+
+async def _assign_strategy(
+    conn: asyncpg.Connection, account: AccountDocument, policy_ref: str, treatment: Treatment, at: datetime
+) -> None:
+    """The pinned strategy, as first assigned: a resent opening keeps the row it wrote."""
+    await conn.execute(
+        """
+        INSERT INTO strategy_assignments (account_id, segmentation, segment, segment_reason, billing_segment,
+            experiment, arm, policy_ref, assigned_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_id) DO NOTHING
+        """,
+        account.account_id,
+        treatment.segmentation.ref if treatment.segmentation else None,
+        treatment.segment,
+        treatment.segment_reason,
+        treatment.billing_segment,
+        treatment.experiment,
+        treatment.arm,
+        policy_ref,
+        at,
+    )

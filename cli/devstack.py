@@ -157,7 +157,7 @@ async def main(day_seconds: float | None) -> None:
 async def debtors_answer(collections: CollectionsClient, documents: list[AccountDocument], today: date) -> list[str]:
     """Some sample debtors answer back at once, so the demo shows a promise, an unanswered call and a fraud
     claim at work; returns what each did, for the banner."""
-    early = [d for d in documents if d.policy == "consumer_loan" and 1 <= (today - d.due_date).days <= 17]
+    early = [d for d in documents if d.product == "consumer_loan" and 1 <= (today - d.due_date).days <= 17]
     answers = (
         [
             (
@@ -218,6 +218,7 @@ def _print_banner(
         "",
         f"Look: http://localhost:{UI_PORT}/namespaces/default/workflows",
         '  filter e.g.  Stage = "18-29" AND Outstanding > 5000     or     Policy = "b2b_receivables"',
+        '               Segment = "high_risk"     or     Strategy = "consumer_plan_offer@v1/plan_offer"',
         "Try:  .venv/bin/collections accounts status DEMO1005",
         "      .venv/bin/collections payments pay DEMO1005 --amount 100 --payment-id P1",
         "      .venv/bin/collections contacts outcome DEMO1005 --id O1 --code unable_to_pay --source collector"

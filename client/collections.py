@@ -28,7 +28,6 @@ from dunning.commitments import Commitment, PlanProposed
 from dunning.contact import CeaseContact
 from dunning.fraud import claim_workflow_id
 from dunning.outcomes import ContactOutcome
-from dunning.policy import load_policy
 from dunning.state import AccountRun
 from dunning.view import AccountView
 from infra import call_queue
@@ -70,7 +69,7 @@ class CollectionsClient:
     async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
         is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
-        run = AccountRun(account=document, policy=load_policy(document.policy), clock=clock)
+        run = AccountRun(account=document, clock=clock)  # the worker chooses and pins the policy
         try:
             await self.temporal.start_workflow(
                 AccountWorkflow.run,

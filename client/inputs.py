@@ -32,13 +32,25 @@ from dunning.money import exponent, to_minor
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
 from dunning.policy import PolicyError, load_policy
+from dunning.segments import SegmentationError, load_segmentation
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.visits import VisitReport
 from infra import call_queue
+from infra.config import Settings
 
 CSV_CONTACT_COLUMNS = ("mobile", "home_phone", "work_phone", "email", "address")
-CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date", "policy")
-CSV_OPTIONAL = ("segment", "locale", "creditor")
+CSV_REQUIRED = ("account_id", "debtor_name", "time_zone", "currency", "amount_due", "due_date")
+CSV_OPTIONAL = (
+    "policy",
+    "product",
+    "segment",
+    "locale",
+    "creditor",
+    "income_band",
+    "employment",
+    "prior_delinquencies",
+    "prior_broken_promises",
+)
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -60,10 +72,25 @@ def parse_document(data: object, where: str = "account document") -> AccountDocu
     except ValidationError as err:
         raise InputError(explain(err, where)) from None
     try:
-        load_policy(document.policy)
-    except PolicyError as err:
+        if document.policy is not None:
+            load_policy(document.policy)
+        else:
+            _check_product(document.product)
+    except (PolicyError, SegmentationError) as err:
         raise InputError(f"{where}: {err}") from None
     return document
+
+
+def _check_product(product: str | None) -> None:
+    """The worker chooses the policy; what can be checked here is that the segmentation in force treats the
+    product."""
+    settings = Settings.from_env()
+    if settings.segmentation is None:
+        raise SegmentationError("policy: no segmentation is in force (SEGMENTATION=none), so name a policy")
+    segmentation = load_segmentation(settings.segmentation, settings.segmentation_dir)
+    if product not in segmentation.treatments:
+        known = ", ".join(sorted(segmentation.treatments))
+        raise SegmentationError(f"product: segmentation {segmentation.ref} treats no {product!r}; it treats {known}")
 
 
 def parse_json_document(text: str) -> AccountDocument:

@@ -20,6 +20,9 @@ PHONE_KINDS = ("mobile", "home_phone", "work_phone")
 # Amounts beyond this (10 trillion in major units of a 2-decimal currency) are typos, and would overflow bigint sums.
 MAX_MINOR = 10**15
 ContactKind = Literal["mobile", "home_phone", "work_phone", "email", "address"]
+IncomeBand = Literal["low", "middle", "high"]
+Employment = Literal["employed", "self_employed", "retired", "student", "unemployed"]
+CODE = r"^[a-z0-9_]+$"
 
 
 def problems(err: ValidationError) -> str:
@@ -49,6 +52,14 @@ class ContactPoint(Payload):
         return self
 
 
+class SegmentOverride(Payload):
+    """Billing's own segment for the account, which the segmentation then keeps, with its reason as a code (codes are
+    shown to ops and in search attributes, so never free text that could carry personal data)."""
+
+    segment: str = Field(pattern=CODE)
+    reason: str = Field(pattern=CODE, max_length=64)
+
+
 class AccountDocument(Payload):
     account_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
     debtor_name: str = Field(min_length=1)
@@ -57,10 +68,25 @@ class AccountDocument(Payload):
     currency: str
     amount_due_minor: int = Field(gt=0, le=MAX_MINOR)
     due_date: date
-    segment: str = Field(default="standard", pattern=r"^[a-z0-9_]+$")
-    policy: str
+    segment: str = Field(default="standard", pattern=CODE)  # billing's label, kept as an input
+    # A named policy is kept (billing decided); without one, the segment's treatment or the experiment's arm for the
+    # product chooses it.
+    policy: str | None = None
+    product: str | None = Field(default=None, pattern=CODE)
     locale: Literal["en", "zh"] = "en"
     creditor: str = "Creditor"
+    # What billing knows of the debtor, for the segmentation's four factors (domain §11); each is optional.
+    income_band: IncomeBand | None = None
+    employment: Employment | None = None
+    prior_delinquencies: int | None = Field(default=None, ge=0, le=1000)
+    prior_broken_promises: int | None = Field(default=None, ge=0, le=1000)
+    segment_override: SegmentOverride | None = None
+
+    @model_validator(mode="after")
+    def _policy_or_product(self) -> AccountDocument:
+        if self.policy is None and self.product is None:
+            raise ValueError("name a policy, or a product for the segmentation to choose the policy of")
+        return self
 
     @field_validator("time_zone")
     @classmethod

@@ -24,6 +24,7 @@ from dunning import (
     letters,
     outcomes,
     placements,
+    segments,
     verification,
     visits,
 )
@@ -39,6 +40,7 @@ class Case(Collection):
     def open_at(self, now: datetime) -> Skipped:
         """Steps already past when the account arrives: missed steps worth taking stay pending (the main loop takes
         them at once, after any news that came with the account); the rest are skipped."""
+        segments.open_in_segment(self, now)
         _, skip = ladder.triage_missed(self.policy, self.account, self.plan, now)
         self.state.done_steps += [p.key for p in skip]
         self.owe_validation_notice(now)
@@ -133,8 +135,11 @@ class Case(Collection):
     recall_due = placements.recall_due
     end_placement = placements.end_placement
     apply_agency_event = placements.apply_agency_event
+    reassess = segments.reassess
 
     # --- what ops see --------------------------------------------------------------------------------------
 
     def view(self, now: datetime) -> AccountView:
-        return account_view(self.account, self.policy, self.state, now, self.next_step, self.book.invalid())
+        return account_view(
+            self.account, self.policy, self.state, now, self.next_step, self.book.invalid(), self.treatment
+        )

@@ -15,23 +15,35 @@ from dunning.disputes import first_collector_queue, pauses_collection
 from dunning.outcomes import ContactBook
 from dunning.policy import Policy
 from dunning.state import AccountState, AccountStatus
+from dunning.treatment import Treatment
 
 Skipped = list[ladder.PlannedStep]
 
 
 class Collection:
     def __init__(
-        self, account: AccountDocument, policy: Policy, state: AccountState, treatment_replaces_catch_up: bool = True
+        self,
+        account: AccountDocument,
+        policy: Policy,
+        state: AccountState,
+        treatment_replaces_catch_up: bool = True,
+        treatment: Treatment | None = None,
     ) -> None:
         self.account = account
         self.policy = policy
         self.state = state
         # Runs started before this rule keep the old one (the workflow passes its patch marker).
         self.treatment_replaces_catch_up = treatment_replaces_catch_up
-        self.plan = ladder.plan(policy, account)
+        self.treatment = treatment  # segment, experiment arm; None for accounts opened before segments
+        self.plan = self.planned()
         # States carried from before collector queues and contact books existed get theirs now.
         state.collector_queue = state.collector_queue or first_collector_queue(policy, account.account_id)
         state.contact_book = state.contact_book or ContactBook.of(account)
+
+    def planned(self) -> list[ladder.PlannedStep]:
+        """The ladder of the segment in force, without contact in a hold-out's quiet stages."""
+        quiet = self.treatment.quiet_stages if self.treatment else []
+        return ladder.plan(self.policy, self.account, self.state.segment, quiet)
 
     @property
     def book(self) -> ContactBook:

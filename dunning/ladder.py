@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from dunning.account import AccountDocument, Payload, local_date, local_datetime
-from dunning.actions import Action
+from dunning.actions import Action, Step
 from dunning.channels import Channel
 from dunning.compliance import ContactRules, place
 from dunning.contact import CONTACT_CHANNELS
@@ -51,8 +52,13 @@ def step_time(policy: Policy, account: AccountDocument, dpd: int) -> datetime:
     return local_datetime(account.due_date + timedelta(days=dpd), policy.send_time, account.time_zone)
 
 
-def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
-    """Every step of the ladder with its time, in the order they fall due (file order breaks ties)."""
+def plan(
+    policy: Policy, account: AccountDocument, segment: str | None = None, quiet_stages: Sequence[str] = ()
+) -> list[PlannedStep]:
+    """Every step of the ladder (the segment's variant of it) with its time, in the order they fall due (file order
+    breaks ties). A hold-out's quiet stages have no contact steps."""
+    steps = policy.steps_for(segment)
+    contact = {channel.value for channel in CONTACT_CHANNELS}
     planned = [
         PlannedStep(
             key=f"{step.id}@{dpd}",
@@ -62,12 +68,13 @@ def plan(policy: Policy, account: AccountDocument) -> list[PlannedStep]:
             stage=stage_id(policy, dpd),
             due_at=step_time(policy, account, dpd),
         )
-        for step in policy.steps
+        for step in steps
         for dpd in step.schedule.dpds()
     ]
+    planned = [p for p in planned if not (p.stage in quiet_stages and p.channel in contact)]
     if policy.contact_rules is not None:
         planned = _placed(policy, policy.contact_rules, account, planned)
-    order = {step.id: index for index, step in enumerate(policy.steps)}
+    order = {step.id: index for index, step in enumerate(steps)}
     return sorted(planned, key=lambda p: (p.due_at, order[p.step_id]))
 
 
@@ -97,7 +104,7 @@ def triage_missed(
     stage = policy.stage_at(dpd_at(account, opened_at))
     allowed = {channel.value for channel in stage.channels} if stage else set()
     latest_by_channel = {p.channel: p.due_at for p in missed}
-    steps = {step.id: step for step in policy.steps}
+    steps = {action.id: action for action in policy.actions() if isinstance(action, Step)}
     take = [
         p
         for p in missed

@@ -26,6 +26,8 @@ from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, PlacementEvent
 from dunning.policy import Policy
 from dunning.policy_rules import Agency
+from dunning.segments import SegmentChange
+from dunning.treatment import Treatment
 from dunning.verification import DebtorEventReported
 from dunning.visits import VisitReport
 
@@ -141,6 +143,10 @@ class AccountRecord(Payload):
         return data
 
 
+class SegmentRecorded(AccountRecord):
+    change: SegmentChange
+
+
 class AccountOpened(Payload):
     account: AccountDocument
     workflow_id: str
@@ -150,6 +156,7 @@ class AccountOpened(Payload):
     ladder_life: str
     collector_queue: str = ""
     skipped: list[PlannedStep]  # steps already past when the account arrived
+    treatment: Treatment | None = None  # its segment and experiment arm (None: opened before segments)
 
     @property
     def ref(self) -> AccountRef:

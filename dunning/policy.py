@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -34,6 +35,13 @@ from dunning.policy_rules import (
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+class Variant(Strict):
+    """A segment's own knobs on the ladder (domain §11): rungs it leaves out, and rungs it adds."""
+
+    omit: list[str] = []
+    steps: list[Step] = []
 
 
 class Policy(Strict):
@@ -75,6 +83,9 @@ class Policy(Strict):
     field_visits: FieldVisitRules | None = None
     # The validation notice a rule set may require before any other communication (12 CFR 1006.34).
     validation_notice: Action | None = None
+    # Per segment: the ladder's variant in force while the account is in that segment (segments without one keep the
+    # ladder as it is).
+    variants: dict[str, Variant] = {}
     digest: str = ""  # sha256 of the file it was read from, so a pinned copy can be traced to its source
 
     @field_validator("stages")
@@ -102,7 +113,12 @@ class Policy(Strict):
             raise ValueError(
                 f"step ids must be unique across steps, reactions and reminders; repeated: {', '.join(duplicated)}"
             )
-        for step in self.steps:
+        ladder_ids = {step.id for step in self.steps}
+        for segment, variant in self.variants.items():
+            unknown = [step_id for step_id in variant.omit if step_id not in ladder_ids]
+            if unknown:
+                raise ValueError(f"variants.{segment}.omit: no ladder step {', '.join(unknown)}")
+        for step in self.steps + [step for variant in self.variants.values() for step in variant.steps]:
             for dpd in step.schedule.dpds():
                 stage = self.stage_at(dpd)
                 if stage is None:
@@ -135,6 +151,7 @@ class Policy(Strict):
     def actions(self) -> list[Action]:
         """Every action the policy can take: ladder steps, strategy reactions, reminders and the fraud flow's."""
         actions: list[Action] = list(self.steps) + ([self.validation_notice] if self.validation_notice else [])
+        actions += [step for variant in self.variants.values() for step in variant.steps]
         for reactions in self.strategies.values():
             actions += reactions
         for rules in (self.promises, self.plans):
@@ -152,6 +169,13 @@ class Policy(Strict):
                 fraud.withdrawal,
             ]
         return actions
+
+    def steps_for(self, segment: str | None) -> list[Step]:
+        """The ladder's rungs in the segment's variant (the ladder itself when it has none)."""
+        variant = self.variants.get(segment or "")
+        if variant is None:
+            return self.steps
+        return [step for step in self.steps if step.id not in variant.omit] + variant.steps
 
     def action(self, action_id: str) -> Action:
         return next(action for action in self.actions() if action.id == action_id)
@@ -184,19 +208,36 @@ _parsed: dict[tuple[str, str], Policy] = {}
 
 def parse_policy(path: Path) -> Policy:
     raw = path.read_bytes()
+    data = _read(path, raw)
+    if "extends" in data:  # a challenger: its base's keys; mappings it names merge by key, other keys are replaced
+        base_path = path.parent / f"{data.pop('extends')}.yaml"
+        if not base_path.is_file():
+            raise PolicyError(f"{path}: extends: no policy file {base_path}")
+        base_raw = base_path.read_bytes()
+        base = _read(base_path, base_raw)
+        if "extends" in base:
+            raise PolicyError(f"{path}: extends: {base_path.stem} extends another policy itself; extend its base")
+        merged = {
+            k: {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in data.items()
+        }
+        data, raw = {**base, **merged}, base_raw + raw
     key = (path.stem, hashlib.sha256(raw).hexdigest())
     if key not in _parsed:
-        _parsed[key] = _validate(path, raw, digest=key[1])
+        _parsed[key] = _validate(path, data, digest=key[1])
     return _parsed[key]
 
 
-def _validate(path: Path, raw: bytes, digest: str) -> Policy:
+def _read(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as err:
         raise PolicyError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validate(path: Path, data: dict[str, Any], digest: str) -> Policy:
     if data.get("name") != path.stem:
         raise PolicyError(f"{path}: field 'name' is {data.get('name')!r} but the file is named {path.stem!r}")
     data["digest"] = digest

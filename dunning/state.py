@@ -23,6 +23,7 @@ from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.policy import Policy
+from dunning.treatment import Treatment
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
 
@@ -105,6 +106,12 @@ class AccountState(BaseModel):
     # of the validation period it opened.
     validation_notice_sent_at: datetime | None = None
     validation_period_ends: date | None = None
+    # The segment in force (None: no segmentation was pinned), the lifecycle phase it was last assessed in, and the
+    # broken promises counted then: a later phase or a new broken promise re-assesses it.
+    segment: str | None = None
+    segment_reason: str = ""
+    phase: str | None = None
+    assessed_broken_promises: int = 0
     # News received but not yet settled, in arrival order; carried over continue-as-new so none is lost.
     inbox: list[News] = Field(default_factory=list)
     runs: int = 1
@@ -137,7 +144,10 @@ class AccountState(BaseModel):
 
 class AccountRun(Payload):
     account: AccountDocument
-    policy: Policy  # pinned when the account opened
+    # Pinned when the account opened. A new account comes without them: the worker chooses both where the
+    # segmentation, experiment and policy files live.
+    policy: Policy | None = None
+    treatment: Treatment | None = None
     state: AccountState | None = None
     clock: DemoClock | None = None
     # Continue-as-new at this history length even if the server has not suggested it yet.

@@ -22,6 +22,7 @@ from dunning.outcomes import PointRecord
 from dunning.placements import Placement
 from dunning.policy import Policy
 from dunning.state import AccountState, AccountStatus, ActionRecord
+from dunning.treatment import Treatment
 from dunning.verification import Verification
 
 
@@ -51,6 +52,8 @@ class StateShown(Payload):
     validation_period_ends: date | None = None
     fraud_claims: list[FraudClaimed]
     placement: Placement | None = None
+    segment: str | None = None  # the segment in force, and why (codes, no personal data)
+    segment_reason: str = ""
     runs: int
 
 
@@ -59,6 +62,7 @@ class AccountView(LedgerShown, StateShown):
 
     account_id: str
     policy: str
+    strategy: str | None = None  # the experiment's arm, or how the policy was chosen
     stage: str
     dpd: int
     currency: str
@@ -80,6 +84,7 @@ def account_view(
     now: datetime,
     next_step: Callable[[], PlannedStep | None],
     invalid_points: list[PointRecord],
+    treatment: Treatment | None = None,
 ) -> AccountView:
     """The view as of `now`; the next step is asked for only while the account is being collected."""
     dpd = ladder.dpd_at(account, now)
@@ -89,6 +94,7 @@ def account_view(
         **_shown(state, StateShown),
         account_id=account.account_id,
         policy=policy.ref,
+        strategy=treatment.strategy if treatment else None,
         stage=ladder.stage_id(policy, dpd),
         dpd=dpd,
         currency=account.currency,

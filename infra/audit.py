@@ -51,7 +51,32 @@ async def contacts(pool: asyncpg.Pool, account_id: str) -> list[dict]:
         }
         for r in follow_ups
     ]
-    return sorted(checked + worked, key=lambda contact: contact["at"])
+    return sorted(checked + worked + await _segments(pool, account_id), key=lambda contact: contact["at"])
+
+
+async def _segments(pool: asyncpg.Pool, account_id: str) -> list[dict]:
+    """The segment the account opened in and each change, with the reason codes, in the trail's shape."""
+    rows = await pool.fetch(
+        "SELECT s.assigned_at AS at, 'opened' AS event, s.segment, s.segment_reason AS reason,"
+        " coalesce(s.experiment || '/', '') || s.arm AS strategy, a.time_zone FROM strategy_assignments s"
+        " JOIN accounts a USING (account_id) WHERE s.account_id = $1"
+        " UNION ALL SELECT c.changed_at, c.event, c.to_segment, c.reason, 're-assessed', a.time_zone"
+        " FROM segment_changes c JOIN accounts a USING (account_id) WHERE c.account_id = $1",
+        account_id,
+    )
+    return [
+        {
+            "at": r["at"],
+            "local_time": local_stamp(r["at"], r["time_zone"]),
+            "channel": "segment",
+            "step": r["event"],
+            "verdict": r["segment"],
+            "rule": r["reason"],
+            "allowed_at": None,
+            "rule_set": r["strategy"],
+        }
+        for r in rows
+    ]
 
 
 async def trail(pool: asyncpg.Pool, account_id: str) -> list[str]:

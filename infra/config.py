@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
 LETTER_DROP_DIR = ROOT / ".run" / "print-vendor"
 AGENCY_DROP_DIR = ROOT / ".run" / "agencies"
+SEGMENTATION_DIR = ROOT / "segmentations"
+EXPERIMENT_DIR = ROOT / "experiments"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class Settings:
     # Workflow tasks the worker takes at once. Python runs them one at a time (the GIL), so more only queue up, and
     # one that waits past its 10-second timeout is handed out again and replayed from the start of its history.
     workflow_task_slots: int = 8
+    # The segmentation in force (a file in segmentation_dir; None: billing's segment label and named policies only),
+    # and the folder of experiment files, of which those `running` assign arms to accounts opened from now on.
+    segmentation: str | None = "standard"
+    segmentation_dir: Path = SEGMENTATION_DIR
+    experiment_dir: Path = EXPERIMENT_DIR
 
     def __post_init__(self) -> None:
         if self.workflow_task_slots < 2:
@@ -100,6 +107,9 @@ class Settings:
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
             workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),
+            segmentation=None if env.get("SEGMENTATION") == "none" else env.get("SEGMENTATION") or "standard",
+            segmentation_dir=Path(env.get("SEGMENTATION_DIR") or SEGMENTATION_DIR),
+            experiment_dir=Path(env.get("EXPERIMENT_DIR") or EXPERIMENT_DIR),
         )
 
 

@@ -29,6 +29,7 @@ SEARCH_ATTRIBUTES = {
     "Policy": "Keyword",
     "PolicyVersion": "Int",
     "Segment": "Keyword",
+    "Strategy": "Keyword",
     "NextAction": "Keyword",
     "NextActionAt": "Datetime",
     "DueDate": "Datetime",

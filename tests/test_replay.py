@@ -65,6 +65,15 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
     )
     b2b_account = make_account(due=today, account_id="REPLAY-B2B", policy="b2b_receivables")
     channels_account = make_account(due=today, account_id="REPLAY-CHANNELS")
+    # Treated by its segment: the worker chooses the policy, a broken promise and the terminal phase re-segment it.
+    segment_account = make_account(
+        due=today,
+        account_id="REPLAY-SEGMENT",
+        policy=None,
+        product="consumer_loan",
+        amount_minor=1_000_000,
+        prior_broken_promises=1,
+    )
     accounts = (
         ladder_account,
         paid_account,
@@ -74,6 +83,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         us_account,
         b2b_account,
         channels_account,
+        segment_account,
     )
     async with run_worker() as queue:
         for account in accounts:
@@ -127,6 +137,9 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             ("promise_made", promise("UPTP1", "300.00", today + timedelta(days=11))),
         ):
             await CollectionsClient(env.client).signal(us_account.account_id, signal, payload)
+        await CollectionsClient(env.client).signal(
+            segment_account.account_id, "promise_made", promise("SPTP1", "500.00", today + timedelta(days=9))
+        )
         channels_mobile = channels_account.points("mobile")[0].value
         await CollectionsClient(env.client).signal(
             channels_account.account_id,
@@ -216,6 +229,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         "us_notice_pacing_promise",
         "b2b_placed_chases",
         "channels_report_back",
+        "segment_broken_promise_long_term",
     )
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):

@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
+    from activities.treatments import AccountArriving, TreatmentActivities
     from dunning import commitments, ladder
     from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
     from dunning.approvals import ApprovalDecision
@@ -32,13 +33,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from dunning.outcomes import ContactOutcome, ContactUpdated
     from dunning.placements import AgencyReport, RecallRequest
+    from dunning.policy import Policy
     from dunning.state import AccountRun, AccountState, ActionRecord
+    from dunning.treatment import Treatment
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.view import AccountView
     from dunning.visits import VisitReport
     from workflows.settling import SettlesNews
     from workflows.signals import read
-    from workflows.steps import start_step, step_result
+    from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
     from workflows.summary import Summary
 
 
@@ -51,23 +54,19 @@ class AccountWorkflow(SettlesNews):
         self._ref = AccountRef(
             account_id=run.account.account_id, workflow_id=info.workflow_id, ladder_life=info.first_execution_run_id
         )
-        self._policy = run.policy
         self._clock = Clock(run.clock)
         self._state = run.state or AccountState(
             ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
         )
-        self._case = Case(
-            run.account,
-            run.policy,
-            self._state,
-            treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
-        )
-        self._summary = Summary(run.account, run.policy)
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
+        if run.policy is not None:
+            self._pin(run.policy, run.treatment)
 
     @workflow.run
     async def run(self, run: AccountRun) -> AccountRun:
         """Returns what a later run needs to pick the account up again (e.g. a payment after it closed)."""
+        if run.policy is None:
+            await self._choose_treatment()
         if run.state is None:
             await self._open()
         while True:
@@ -83,11 +82,11 @@ class AccountWorkflow(SettlesNews):
                 await self._close()
                 await self._settle_news()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open":
-                    return run.model_copy(update={"state": self._carry_over()})
+                    return self._carried(run)
                 continue
             if self._history_is_long(run):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(run.model_copy(update={"state": self._carry_over()}))
+                workflow.continue_as_new(self._carried(run))
             # Fees accrue as days pass, so the balance ops see is today's, not the one of the last payment.
             self._case.accrue_late_fee(self._now())
             if self._state.paused_since is not None:
@@ -98,6 +97,9 @@ class AccountWorkflow(SettlesNews):
                 continue
             if self._case.recall_due(self._now()):
                 await self._end_placement("recalled", "the recall date came")
+                continue
+            if change := self._case.reassess(self._now()):
+                await self._record_segment_change(change)
                 continue
             step = self._case.next_step()
             if step is not None and step.due_at <= self._now():
@@ -223,7 +225,30 @@ class AccountWorkflow(SettlesNews):
 
     @workflow.query
     def state(self) -> AccountView:
+        if not hasattr(self, "_case"):  # the worker is still choosing the new account's treatment
+            raise ApplicationError("the account is opening; ask again in a moment")
         return self._case.view(self._now())
+
+    async def _choose_treatment(self) -> None:
+        """A new account's segment, arm and policy, chosen by the worker from the data files and pinned from now."""
+        chosen = await workflow.execute_local_activity_method(
+            TreatmentActivities.choose_treatment,
+            AccountArriving(account=self._account, dpd_on_arrival=ladder.dpd_at(self._account, self._state.opened_at)),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
+        self._pin(chosen.policy, chosen.treatment)
+
+    def _pin(self, policy: Policy, treatment: Treatment | None) -> None:
+        self._policy, self._treatment = policy, treatment
+        self._case = Case(
+            self._account,
+            policy,
+            self._state,
+            treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
+            treatment=treatment,
+        )
+        self._summary = Summary(self._account, policy, treatment)
 
     # --- the steps of the process -------------------------------------------------------------------------
 
@@ -347,5 +372,7 @@ class AccountWorkflow(SettlesNews):
             info.is_continue_as_new_suggested() or info.get_current_history_length() >= run.continue_as_new_after_events
         )
 
-    def _carry_over(self) -> AccountState:
-        return self._state.model_copy(update={"runs": self._state.runs + 1})
+    def _carried(self, run: AccountRun) -> AccountRun:
+        """What the next run starts from: the state, and the policy and treatment pinned at opening."""
+        state = self._state.model_copy(update={"runs": self._state.runs + 1})
+        return run.model_copy(update={"state": state, "policy": self._policy, "treatment": self._treatment})

@@ -24,12 +24,15 @@ with workflow.unsafe.imports_passed_through():
         CommitmentRecorded,
         FollowUpsPlanned,
         PlacementRecorded,
+        SegmentRecorded,
         StepOrder,
         VerificationRecorded,
     )
     from dunning.placements import AgencyReport, Placement
     from dunning.policy import Policy
+    from dunning.segments import SegmentChange
     from dunning.state import AccountState
+    from dunning.treatment import Treatment
     from dunning.verification import VerificationStatus
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT
     from workflows.summary import Summary
@@ -45,6 +48,10 @@ class KeepsRecords:
     _state: AccountState
     _case: Case
     _summary: Summary
+    _treatment: Treatment | None
+
+    async def _record_segment_change(self, change: SegmentChange) -> None:
+        await self._record(AccountActivities.record_segment_change, SegmentRecorded(ref=self._ref, change=change))
 
     async def _open(self) -> None:
         opened_at = self._state.opened_at
@@ -60,6 +67,7 @@ class KeepsRecords:
                 ladder_life=workflow.info().first_execution_run_id,
                 collector_queue=self._state.collector_queue,
                 skipped=skip,
+                treatment=self._treatment,
             ),
         )
 

@@ -10,6 +10,7 @@ CURRENCY = SearchAttributeKey.for_keyword("Currency")
 POLICY = SearchAttributeKey.for_keyword("Policy")
 POLICY_VERSION = SearchAttributeKey.for_int("PolicyVersion")
 SEGMENT = SearchAttributeKey.for_keyword("Segment")
+STRATEGY = SearchAttributeKey.for_keyword("Strategy")  # experiment/arm, or how the policy was chosen
 NEXT_ACTION = SearchAttributeKey.for_keyword("NextAction")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
@@ -23,6 +24,7 @@ ALL = [
     POLICY,
     POLICY_VERSION,
     SEGMENT,
+    STRATEGY,
     NEXT_ACTION,
     NEXT_ACTION_AT,
     DUE_DATE,

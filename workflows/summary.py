@@ -14,15 +14,17 @@ with workflow.unsafe.imports_passed_through():
     from dunning.money import format_amount, to_major
     from dunning.policy import Policy
     from dunning.state import AccountState
+    from dunning.treatment import Treatment
     from workflows import search_attributes as sa
 
 
 class Summary:
     """Keeps search attributes and the one-line summary current, writing only what changed."""
 
-    def __init__(self, account: AccountDocument, policy: Policy) -> None:
+    def __init__(self, account: AccountDocument, policy: Policy, treatment: Treatment | None = None) -> None:
         self._account = account
         self._policy = policy
+        self._treatment = treatment
         self._published: dict[str, Any] = {}
 
     def publish(self, state: AccountState, step: ladder.PlannedStep | None, now: datetime) -> None:
@@ -39,11 +41,13 @@ class Summary:
             sa.CURRENCY: account.currency,
             sa.POLICY: self._policy.name,
             sa.POLICY_VERSION: self._policy.version,
-            sa.SEGMENT: account.segment,
+            sa.SEGMENT: state.segment or account.segment,
             sa.NEXT_ACTION: step.key if step else None,
             sa.NEXT_ACTION_AT: step.due_at if step else None,
             sa.DUE_DATE: datetime.combine(account.due_date, datetime.min.time(), tzinfo=now.tzinfo),
         }
+        if self._treatment is not None:  # accounts opened before strategies keep the attributes they had
+            values[sa.STRATEGY] = self._treatment.strategy
         changed = [
             key.value_set(value) if value is not None else key.value_unset()
             for key, value in values.items()
