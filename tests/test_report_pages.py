@@ -3,6 +3,10 @@ scripts cannot read and other sites cannot send, and it ends at sign-out or with
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date
 
@@ -93,3 +97,25 @@ async def test_weak_passwords_and_odd_names_are_refused_and_no_password_is_kept_
     stored = await own_pool.fetchval("SELECT password_hash FROM operators WHERE name = 'ops.lead'")
     assert stored.startswith("scrypt$") and PASSWORD not in stored
     assert operators.password_matches(PASSWORD, stored) and not operators.password_matches(PASSWORD + "x", stored)
+
+
+async def test_the_command_line_adds_an_operator_and_refuses_a_weak_password(database_url, pool):
+    async def collections(*args: str) -> subprocess.CompletedProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            "operators",
+            "add",
+            *args,
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await process.communicate()
+        return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
+
+    weak = await collections("cli.operator", "--password", "short")
+    assert (weak.returncode, weak.stderr.strip()) == (2, "error: the password must have at least 12 characters")
+    added = await collections("cli.operator", "--password", PASSWORD)
+    assert added.returncode == 0 and "may sign in at /reports" in added.stdout
+    assert await operators.sign_in(pool, "cli.operator", PASSWORD) is not None
