@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dunning.channels import Channel
 from dunning.outcomes import OutcomeCode
 from dunning.visits import OUTCOME_OF
 
@@ -15,6 +16,12 @@ from dunning.visits import OUTCOME_OF
 # when they opened, their creditor, or the dpd bucket they arrived in.
 Slice = Literal["portfolio", "policy", "segment", "arm", "creditor", "entry_bucket"]
 RollBasis = Literal["dpd", "stage"]  # roll between dpd buckets, or between the policy's stages
+
+# Contacts (per account, per cure): the steps taken on a channel that reaches the debtor.
+CONTACT_CHANNELS = tuple(
+    c.value for c in (Channel.sms, Channel.email, Channel.call, Channel.letter, Channel.field_visit)
+)
+REGISTERED_DELIVERIES = ("registered", "signed_receipt")  # letters priced as registered letters
 
 # Outcomes of an attempt (domain §3: every call and visit ends with one) by whom it reached: the debtor (right-party
 # contact), someone else who answered, or nobody. Texts and e-mails end with no outcome, so attempts are calls and
