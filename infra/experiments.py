@@ -100,14 +100,14 @@ costs AS (
 ),
 judged AS (
     SELECT sp.*, coalesce(sp.ended_as = 'cured' AND sp.ended_at < sp.window_ends, false) AS cured FROM spells sp
-)
+),
+costs_per_spell AS (SELECT account_id, started_at, sum(minor) AS minor FROM costs GROUP BY 1, 2)
 SELECT j.arm, j.cured,
        CASE WHEN j.cured THEN (j.ended_at AT TIME ZONE j.time_zone)::date - j.started_on END AS days_to_cure,
-       coalesce((SELECT n FROM contacts c WHERE (c.account_id, c.started_at) = (j.account_id, j.started_at)), 0)
-           AS contacts,
-       coalesce((SELECT sum(minor) FROM costs c WHERE (c.account_id, c.started_at) = (j.account_id, j.started_at)), 0)
-           AS cost_minor
+       coalesce(c.n, 0) AS contacts, coalesce(k.minor, 0)::bigint AS cost_minor
 FROM judged j
+LEFT JOIN contacts c USING (account_id, started_at)
+LEFT JOIN costs_per_spell k USING (account_id, started_at)
 ORDER BY j.arm, j.account_id, j.started_at
 """
 

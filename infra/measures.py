@@ -124,8 +124,8 @@ STANDING: dict[RollBasis, str] = {
 
 # Buckets in the file's order then the exits; stages by name (they differ from policy to policy), then the exits.
 ORDER: dict[RollBasis, str] = {
-    "dpd": "array_position($1, f.standing), array_position($1 || $5::text[], t.standing)",
-    "stage": "f.standing, array_position($5::text[], t.standing) NULLS FIRST, t.standing",
+    "dpd": "array_position($1, m.from_standing), array_position($1 || $5::text[], m.to_standing)",
+    "stage": "m.from_standing, array_position($5::text[], m.to_standing) NULLS FIRST, m.to_standing",
 }
 
 ROLL_RATES = """
@@ -136,17 +136,26 @@ months AS (
     FROM generate_series(date_trunc('month', $3::date), $4::date, interval '1 month') AS m
 ),
 pairs AS (SELECT * FROM months WHERE month_end >= $3 AND next_end <= $4),
+-- From the first month end on (an argument without a subquery, so the function is planned inline).
 states AS (
     SELECT d.account_id, d.day, d.status, d.outstanding_minor, {standing} AS standing
-    FROM account_days((SELECT min(month_end) FROM pairs), $4) d JOIN sliced s USING (account_id)
+    FROM account_days((date_trunc('month', $3::date) + interval '1 month - 1 day')::date, $4) d
+    JOIN sliced s USING (account_id)
     WHERE d.day IN (SELECT month_end FROM pairs UNION SELECT next_end FROM pairs)
+),
+moves AS (
+    SELECT p.month_end, st.account_id,
+           bool_or(st.day = p.month_end AND st.status = 'open') AS was_open,
+           max(st.standing) FILTER (WHERE st.day = p.month_end) AS from_standing,
+           max(st.outstanding_minor) FILTER (WHERE st.day = p.month_end) AS balance_minor,
+           max(st.standing) FILTER (WHERE st.day = p.next_end) AS to_standing
+    FROM pairs p JOIN states st ON st.day IN (p.month_end, p.next_end)
+    GROUP BY 1, 2
 )
-SELECT s.slice, s.currency, p.month_end, f.standing AS from_bucket, t.standing AS to_bucket,
-       count(*) AS accounts, sum(f.outstanding_minor) AS balance_minor
-FROM pairs p
-JOIN states f ON f.day = p.month_end AND f.status = 'open'
-JOIN states t ON t.account_id = f.account_id AND t.day = p.next_end
-JOIN sliced s ON s.account_id = f.account_id
+SELECT s.slice, s.currency, m.month_end, m.from_standing AS from_bucket, m.to_standing AS to_bucket,
+       count(*) AS accounts, sum(m.balance_minor) AS balance_minor
+FROM moves m JOIN sliced s USING (account_id)
+WHERE m.was_open
 GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1, 2, 3, {order}
 """
