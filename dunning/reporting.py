@@ -103,9 +103,19 @@ class UnitCosts(Strict):
     def currencies(self) -> list[str]:
         return sorted(self.text)
 
+    def in_currency(self, currency: str) -> dict[str, int]:
+        """Each action's cost in `currency`."""
+        if currency not in self.text:
+            raise ValueError(unpriced([currency]))
+        return {action: costs[currency] for action, costs in self.prices().items()}
+
     def rows(self) -> list[tuple[str, str, int]]:
         """(action, currency, minor units) for every price."""
         return [(action, c, cost) for action, costs in self.prices().items() for c, cost in costs.items()]
+
+
+def unpriced(currencies: list[str]) -> str:
+    return f"the unit costs (reporting/unit_costs.yaml) price nothing in {', '.join(currencies)}"
 
 
 class SampleRules(Strict):

@@ -21,7 +21,7 @@ from dunning.measures import (
     Slice,
     attempt_keys,
 )
-from dunning.reporting import REPORTING_DIR, Bands, UnitCosts, load_unit_costs
+from dunning.reporting import Bands, UnitCosts, load_unit_costs, unpriced
 from infra.measures import fetch, sliced
 
 # Call and visit attempts with their outcome as `kind:code` ($5: the sources whose outcomes are attempts).
@@ -141,12 +141,11 @@ async def action_costs(
     sql = COSTS.format(sliced=sliced(by), attempts=ATTEMPTS, costed=COSTED, placed_money=PLACED_MONEY)
     more = (list(ATTEMPT_SOURCES), list(REGISTERED_DELIVERIES), list(actions), list(currencies), list(prices))
     rows = await fetch(pool, sql, period, bands, *more)
-    if unpriced := sorted({r["currency"] for r in rows if r["unpriced"]}):
-        raise ValueError(f"{REPORTING_DIR / 'unit_costs.yaml'} prices nothing in {', '.join(unpriced)}")
+    if missing := sorted({r["currency"] for r in rows if r["unpriced"]}):
+        raise ValueError(unpriced(missing))
     return [
-        ActionCost(**{**r, "actions": json.loads(r["actions"])})
-        for r in (dict(r) for r in rows)
-        if not r.pop("unpriced")
+        ActionCost(**{k: v for k, v in r.items() if k != "unpriced"} | {"actions": json.loads(r["actions"])})
+        for r in rows
     ]
 
 

@@ -32,7 +32,7 @@ async def arm_results(
 ) -> ArmResults:
     """The accounts of `experiment` (name@version) billed in `currency`, arm by arm."""
     unit_costs = unit_costs or load_unit_costs()
-    prices = {action: costs.get(currency, 0) for action, costs in unit_costs.prices().items()}
+    prices = unit_costs.in_currency(currency)
     sources = list(ATTEMPT_SOURCES)
     outcomes = await fetch(
         pool,

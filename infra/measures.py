@@ -34,11 +34,6 @@ def sliced(by: Slice) -> str:
                                               $1::text[], $2::int[]) AS entry_bucket) e)"""
 
 
-def local_day(column: str) -> str:
-    """The account's local day of a business time (joined with `sliced s`)."""
-    return f"({column} AT TIME ZONE s.time_zone)::date"
-
-
 async def fetch(pool: asyncpg.Pool, sql: str, period: Period, bands: Bands | None, *more: Any) -> list[asyncpg.Record]:
     bands = bands or load_bands()
     return await pool.fetch(sql, bands.bucket_names(), bands.bucket_starts(), period.first, period.last, *more)

@@ -215,8 +215,10 @@ async def test_what_each_action_cost_and_what_it_bought(portfolio):
 
 async def test_a_currency_without_unit_costs_is_named(portfolio):
     usd_only = UnitCosts(**{action: {"USD": 1} for action in UnitCosts.model_fields})
-    with pytest.raises(ValueError, match=r"unit_costs.yaml prices nothing in CNY"):
+    with pytest.raises(ValueError, match=r"reporting/unit_costs.yaml\) price nothing in CNY"):
         await collection_effort.action_costs(portfolio, SPRING, "portfolio", unit_costs=usd_only)
+    with pytest.raises(ValueError, match=r"reporting/unit_costs.yaml\) price nothing in CNY"):
+        await arm_results(portfolio, SPRING, "collect@1", "CNY", unit_costs=usd_only)
 
 
 async def test_collector_queues(portfolio):
