@@ -18,7 +18,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from client import CollectionsClient, inputs
-from client.setup import dev_server_flags, ensure_letter_batch_schedule
+from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
 from dunning.account import AccountDocument, DemoClock
 from dunning.money import to_major
 from infra import db
@@ -123,15 +123,17 @@ async def main(day_seconds: float | None) -> None:
         if server:
             started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
         stop = stop_requested()
-        # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch with it.
-        await ensure_letter_batch_schedule(client, settings, timedelta(seconds=day_seconds) if day_seconds else None)
+        now = datetime.now(UTC)
+        clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
+        # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch and the report with it.
+        every = timedelta(seconds=day_seconds) if day_seconds else None
+        await ensure_letter_batch_schedule(client, settings, every)
+        await ensure_report_schedule(client, settings, every, clock)
         started.append(f"print vendor's letter batches in {settings.letter_drop_dir.relative_to(ROOT)}")
         async with serving(client, settings) as (_, webhooks_url):
             started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
-            now = datetime.now(UTC)
-            clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())
             documents = inputs.parse_csv(portfolio)
             collections = CollectionsClient(client, settings.task_queue)
