@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import asyncpg
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from dunning.account import Payload
 from dunning.measures import Period
@@ -25,6 +26,12 @@ class ReportActivities:
 
     @activity.defn
     async def write_strategy_report(self, request: ReportRequest) -> str:
-        report_id = await write_report(self._pool, Period(first=request.first, last=request.last), request.written_at)
+        """Fails for good on a data file that cannot price or band the book (a retry would not change it)."""
+        try:
+            report_id = await write_report(
+                self._pool, Period(first=request.first, last=request.last), request.written_at
+            )
+        except ValueError as err:
+            raise ApplicationError(str(err), type="ReportDataError", non_retryable=True) from None
         activity_logger().info("strategy report written", report_id=report_id)
         return report_id

@@ -1,12 +1,17 @@
-"""The strategy loop's commands: operators who read the reports in a browser."""
+"""The strategy loop's commands: the report, and the operators who read it in a browser."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from cli.common import database, run_async
-from client import InputError
+from client import InputError, inputs
+from dunning.measures import Period
 from infra import operators
+from infra.strategy_report import write_report
 
 
 @click.group("operators")
@@ -26,3 +31,23 @@ async def add(name: str, password: str) -> None:
         except operators.OperatorError as err:
             raise InputError(str(err)) from None
     click.echo(f"operator {name} may sign in at /reports")
+
+
+@click.group()
+def reports() -> None:
+    """The strategy report: the measures of domain §12, and each experiment's arms against the champion."""
+
+
+@reports.command("write")
+@click.option("--from", "first_day", required=True, help="first day of the period, e.g. 2026-09-01")
+@click.option("--to", "last_day", required=True, help="last day of the period, e.g. 2026-11-30")
+@click.option("--out", "out_dir", default=".run/reports", show_default=True, help="folder for the HTML and CSV")
+@run_async
+async def write(first_day: str, last_day: str, out_dir: str) -> None:
+    """Writes the report now: its HTML (charts inline) and CSV files, and the copy /reports shows."""
+    first, last = inputs.parse_day(first_day, "--from"), inputs.parse_day(last_day, "--to")
+    if last < first:
+        raise InputError(f"--to {last} is before --from {first}")
+    async with database() as pool:
+        report_id = await write_report(pool, Period(first=first, last=last), datetime.now(UTC), Path(out_dir))
+    click.echo(f"{Path(out_dir) / report_id}.html\n{Path(out_dir) / report_id}.csv")

@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,6 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from inbound.reports import CSV_PATH, LOGIN_PATH, LOGOUT_PATH, REPORTS_PATH, SESSION_COOKIE
 from inbound.server import make_app
 from infra import operators
+from tests.conftest import server_today
+from workflows.strategy_report import ReportAsked, StrategyReportWorkflow
 
 PASSWORD = "correct horse battery"
 
@@ -99,23 +102,52 @@ async def test_weak_passwords_and_odd_names_are_refused_and_no_password_is_kept_
     assert operators.password_matches(PASSWORD, stored) and not operators.password_matches(PASSWORD + "x", stored)
 
 
-async def test_the_command_line_adds_an_operator_and_refuses_a_weak_password(database_url, pool):
-    async def collections(*args: str) -> subprocess.CompletedProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            "operators",
-            "add",
-            *args,
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await process.communicate()
-        return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
+async def collections(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "starter.py",
+        *args,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
 
-    weak = await collections("cli.operator", "--password", "short")
+
+async def test_the_command_line_adds_an_operator_and_refuses_a_weak_password(database_url, pool):
+    weak = await collections(database_url, "operators", "add", "cli.operator", "--password", "short")
     assert (weak.returncode, weak.stderr.strip()) == (2, "error: the password must have at least 12 characters")
-    added = await collections("cli.operator", "--password", PASSWORD)
+    added = await collections(database_url, "operators", "add", "cli.operator", "--password", PASSWORD)
     assert added.returncode == 0 and "may sign in at /reports" in added.stdout
     assert await operators.sign_in(pool, "cli.operator", PASSWORD) is not None
+
+
+async def test_one_command_writes_the_report_as_html_and_csv_and_for_reports(database_url, pool, tmp_path):
+    backwards = await collections(database_url, "reports", "write", "--from", "2026-11-30", "--to", "2026-11-01")
+    assert (backwards.returncode, backwards.stderr.strip()) == (2, "error: --to 2026-11-01 is before --from 2026-11-30")
+    written = await collections(
+        database_url, "reports", "write", "--from", "2026-01-01", "--to", "2026-12-31", "--out", str(tmp_path)
+    )
+    assert written.returncode == 0, written.stderr
+    html_file, csv_file = (Path(line) for line in written.stdout.split())
+    page = html_file.read_text(encoding="utf-8")
+    for chart in ("roll_rates", "promise_outcomes", "cost_per_cure", "agency_yield"):
+        assert f'<figure data-chart="{chart}"><svg' in page
+    assert "<script" not in page and "http" not in page.split("<svg", 1)[0]  # self-contained
+    assert csv_file.read_text(encoding="utf-8").startswith("section,slice,currency,measure,value\n")
+    latest = await pool.fetchval("SELECT report_id FROM strategy_reports ORDER BY written_at DESC LIMIT 1")
+    assert latest == html_file.stem
+
+
+async def test_the_scheduled_job_writes_the_report_over_the_days_up_to_today(env, run_worker, pool):
+    today = await server_today(env)
+    async with run_worker() as queue:
+        report_id = await env.client.execute_workflow(
+            StrategyReportWorkflow.run, ReportAsked(period_days=30), id="strategy-report-test", task_queue=queue
+        )
+    row = await pool.fetchrow(
+        "SELECT period_start, period_end, html FROM strategy_reports WHERE report_id = $1", report_id
+    )
+    assert (row["period_start"], row["period_end"]) == (today - timedelta(days=29), today)
+    assert "<h1>Strategy report</h1>" in row["html"]
