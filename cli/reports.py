@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import database, run_async
+from cli.common import database, period_options, run_async
 from client import InputError, inputs
 from dunning.measures import Period
 from infra import operators
@@ -39,15 +39,12 @@ def reports() -> None:
 
 
 @reports.command("write")
-@click.option("--from", "first_day", required=True, help="first day of the period, e.g. 2026-09-01")
-@click.option("--to", "last_day", required=True, help="last day of the period, e.g. 2026-11-30")
+@period_options
 @click.option("--out", "out_dir", default=".run/reports", show_default=True, help="folder for the HTML and CSV")
 @run_async
 async def write(first_day: str, last_day: str, out_dir: str) -> None:
     """Writes the report now: its HTML (charts inline) and CSV files, and the copy /reports shows."""
-    first, last = inputs.parse_day(first_day, "--from"), inputs.parse_day(last_day, "--to")
-    if last < first:
-        raise InputError(f"--to {last} is before --from {first}")
+    first, last = inputs.parse_period(first_day, last_day)
     async with database() as pool:
         report_id = await write_report(pool, Period(first=first, last=last), datetime.now(UTC), Path(out_dir))
     click.echo(f"{Path(out_dir) / report_id}.html\n{Path(out_dir) / report_id}.csv")

@@ -250,6 +250,14 @@ def parse_day(text: str, flag: str) -> date:
         raise InputError(f"{flag}: {text!r} is not a date such as 2026-12-01") from None
 
 
+def parse_period(first_day: str, last_day: str) -> tuple[date, date]:
+    """`--from` and `--to`, both days included."""
+    first, last = parse_day(first_day, "--from"), parse_day(last_day, "--to")
+    if last < first:
+        raise InputError(f"--to {last} is before --from {first}")
+    return first, last
+
+
 def parse_promise(
     promise_id: str, amount: str, currency: str, promised_date: str, hour: str | None, channel: str, taken_by: str
 ) -> PromiseMade:
