@@ -71,6 +71,12 @@ def parse_document(data: object, where: str = "account document") -> AccountDocu
         document = AccountDocument.model_validate(data)
     except ValidationError as err:
         raise InputError(explain(err, where)) from None
+    check_treatable(document, where)
+    return document
+
+
+def check_treatable(document: AccountDocument, where: str = "account document") -> None:
+    """The policy it names loads, or the segmentation in force treats its product (the worker then chooses)."""
     try:
         if document.policy is not None:
             load_policy(document.policy)
@@ -78,7 +84,6 @@ def parse_document(data: object, where: str = "account document") -> AccountDocu
             _check_product(document.product)
     except (PolicyError, SegmentationError) as err:
         raise InputError(f"{where}: {err}") from None
-    return document
 
 
 def _check_product(product: str | None) -> None:
