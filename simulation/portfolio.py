@@ -14,7 +14,7 @@ from dunning.money import to_minor
 
 T = TypeVar("T")
 PRODUCT = "consumer_loan"
-CREDITOR = "Simulated Lender"
+CREDITOR = "Demo Consumer Finance"  # the consumer lender of the shipped letterheads (templates/letters)
 # Currency, time zone, locale, and the debt's range in major units: mostly yuan, some dollar and euro loans of
 # debtors in Hong Kong (the same clock as Shanghai, so one business day for the whole portfolio).
 CURRENCIES = [
