@@ -16,6 +16,7 @@ from cli.accounts import accounts, payments
 from cli.desks import calls, letters, visits
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
+from cli.simulate import simulation
 from client import InputError
 from infra.letters import LetterError
 
@@ -34,6 +35,7 @@ NOUNS = (
     agencies,
     approvals,
     compliance,
+    simulation,
 )
 
 
