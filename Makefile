@@ -38,6 +38,7 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m bench.onboarding
 	$(PY) -m bench.history_events
+	$(PY) -m bench.measures
 
 clean:
 	rm -rf $(VENV) .run
