@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -10,6 +11,7 @@ from cli.common import run_async, settings
 from client import InputError
 from infra.logging import configure
 from simulation.behaviour import BehaviourError
+from simulation.report import lines, simulation_report, write
 from simulation.run import Scenario, fresh_database, simulate, simulation_settings
 
 
@@ -18,10 +20,12 @@ from simulation.run import Scenario, fresh_database, simulate, simulation_settin
 @click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365))
 @click.option("--seed", default=7, show_default=True, type=int, help="the same seed gives the same debtors and draws")
 @click.option("--behaviour", default="standard", show_default=True, help="a file of behaviours/ by its name")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="also write the table and a CSV here")
 @run_async
-async def simulation(accounts: int, days: int, seed: int, behaviour: str) -> None:
+async def simulation(accounts: int, days: int, seed: int, behaviour: str, out: Path | None) -> None:
     """Run a synthetic portfolio through the real workflows and activities on time-skipping servers, under the
-    running experiment's champion, challengers and hold-out, its debtors answering as the behaviour file says.
+    running experiment's champion, challengers and hold-out, its debtors answering as the behaviour file says; print
+    each arm's cure rate, contacts and cost per cure against the champion's, and the compliance report.
 
     PostgreSQL: a fresh database `simulation` on DATABASE_URL's server, or on an embedded one under .run/simulation.
     """
@@ -33,9 +37,10 @@ async def simulation(accounts: int, days: int, seed: int, behaviour: str) -> Non
             run = await simulate(scenario, simulation_settings(base, url), pool)
         except BehaviourError as err:
             raise InputError(str(err)) from None
-    click.echo(
-        f"{accounts} accounts, {days} days (seed {seed}) from {run.first_day} to {run.last_day}:"
-        f" {run.seconds:.0f} s of wall time"
-    )
-    click.echo("debtors told the accounts: " + ", ".join(f"{n} {what}" for what, n in sorted(run.told.items())))
+        report = await simulation_report(pool, run)
+    click.echo(f"{accounts} accounts from {run.first_day} to {run.last_day} (seed {seed}, behaviour {behaviour})")
+    click.echo("the debtors told the accounts: " + ", ".join(f"{n} {what}" for what, n in sorted(run.told.items())))
+    click.echo("\n".join(lines(report)))
+    if out:
+        click.echo("written: " + ", ".join(str(path) for path in write(report, out)))
     click.echo(f"database: {url}")

@@ -15,12 +15,12 @@ from dunning.money import to_minor
 T = TypeVar("T")
 PRODUCT = "consumer_loan"
 CREDITOR = "Demo Consumer Finance"  # the consumer lender of the shipped letterheads (templates/letters)
-# Currency, time zone, locale, and the debt's range in major units: mostly yuan, some dollar and euro loans of
-# debtors in Hong Kong (the same clock as Shanghai, so one business day for the whole portfolio).
+# Currency, time zone, locale, and the debt's range in major units: mostly yuan, some dollar loans of debtors in Hong
+# Kong (the same clock as Shanghai, so one business day for the whole portfolio; reporting/unit_costs.yaml prices
+# both currencies).
 CURRENCIES = [
     (0.92, "CNY", "Asia/Shanghai", "zh", (500, 120_000)),
-    (0.05, "USD", "Asia/Hong_Kong", "en", (80, 16_000)),
-    (0.03, "EUR", "Asia/Hong_Kong", "en", (80, 15_000)),
+    (0.08, "USD", "Asia/Hong_Kong", "en", (80, 16_000)),
 ]
 INCOME = [(0.20, "high"), (0.45, "middle"), (0.25, "low"), (0.10, None)]
 EMPLOYMENT = [

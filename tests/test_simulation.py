@@ -1,5 +1,6 @@
 """The simulator of issue 12: its behaviour file is checked whole, its draws are the seed's and the account's alone, and
-a small portfolio through the real workflows pays, promises, runs every arm and breaks no contact rule."""
+a small portfolio through the real workflows pays, promises, runs every arm, breaks no contact rule and is reported
+as production reports it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import audit
 from simulation.behaviour import BEHAVIOUR_DIR, BehaviourError, load_behaviour
 from simulation.debtors import AccountToday, Contact, Debtors
 from simulation.draws import Draws, uniform
 from simulation.portfolio import synthetic_portfolio
+from simulation.report import lines, simulation_report
 from simulation.run import Scenario, simulate, simulation_settings
 
 STANDARD = load_behaviour("standard")
@@ -119,5 +120,13 @@ async def test_a_small_portfolio_through_15_days_pays_promises_runs_every_arm_an
     assert applied == run.told["payment_received"] and promises > 0
     assert await own_pool.fetchval("SELECT count(*) FROM accounts WHERE status = 'cured'") > 0
     assert await own_pool.fetchval("SELECT count(*) FROM action_log WHERE result = 'failed'") == 0
-    _, breaches = await audit.compliance(own_pool, run.first_day - timedelta(days=1), run.last_day)
-    assert breaches == []
+    report = await simulation_report(own_pool, run)
+    assert report.breaches == [] and report.contacts_checked > 20
+    [cny] = [figures for figures in report.experiments if figures.results.currency == "CNY"]
+    assert set(cny.accounts()) == {"champion", "plan_offer", "holdout"}
+    assert {(c.challenger, c.measure) for c in cny.comparisons} >= {
+        ("plan_offer", "cure_rate"),
+        ("holdout", "cure_rate"),
+    }
+    shown = "\n".join(lines(report))
+    assert "consumer_plan_offer@v1 in CNY" in shown and "0 breaches" in shown and "too small to tell" in shown
