@@ -83,13 +83,8 @@ class _Day:
     """One debtor's day: the money owed goes down as they pay, so no one pays twice what they owe."""
 
     def __init__(self, debtors: Debtors, memory: Memory, account: AccountToday, today: date, now: datetime) -> None:
-        self.behaviour, self.memory, self.account, self.today, self.now = (
-            debtors.behaviour,
-            memory,
-            account,
-            today,
-            now,
-        )
+        self.behaviour, self.memory, self.account = debtors.behaviour, memory, account
+        self.today, self.now = today, now
         self.chances: Chances = debtors.behaviour.chances_at(account.segment, account.dpd)
         self.draws = Draws(debtors.seed, account.account_id)
         self.owed = account.owed_minor
