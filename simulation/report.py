@@ -108,6 +108,7 @@ def lines(report: SimulationReport) -> list[str]:
         f"compliance report {run.first_day - timedelta(days=1)} to {run.last_day}: {report.contacts_checked}"
         f" contacts checked, {len(report.breaches)} breaches",
         *(f"  {breach}" for breach in report.breaches),
+        *(f"time-skipping lock released by the watchdog: {what}" for what in run.locks_released),
         f"wall time: {run.seconds:.0f} s ({run.scenario.accounts} accounts, {run.scenario.days} days)",
     ]
     return out

@@ -15,22 +15,32 @@ import math
 import sys
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import asyncpg
-from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from client import CollectionsClient
 from client.setup import ensure_search_attributes
+from dunning.account import AccountDocument
 from infra import twilio_sms
 from infra.config import Settings
 from infra.temporal import local_binary
 from worker import build_worker
 
 SHARD_ACCOUNTS = 125  # accounts per time-skipping server
+# The workers of a portfolio share one process and its core: each takes few activities at once, or an activity waits
+# behind the others past its 2-minute timeout (as 2,000 accounts opening at once did, each choosing its treatment).
+ACTIVITY_SLOTS = 8
+STUCK_AFTER = timedelta(minutes=2)  # real time a server may go without skipping before it is looked at
+IDLE_POLL, IDLE_POLLS = timedelta(milliseconds=50), 200  # how often, and how many times, an account is asked
 
 
 async def gather_bounded(calls: Iterable[Awaitable[object]], limit: int = 8) -> None:
@@ -82,19 +92,25 @@ async def vendor_standins(settings: Settings) -> AsyncIterator[Settings]:
             await process.wait()
 
 
-@dataclass(frozen=True)
 class Shards:
     """The servers of one portfolio; account number i (from 0) runs on server i // SHARD_ACCOUNTS, so adding
     accounts never moves one already placed."""
 
-    servers: list[WorkflowEnvironment]
-    task_queue: str
+    def __init__(self, servers: list[WorkflowEnvironment], task_queue: str) -> None:
+        self.servers = servers
+        self.task_queue = task_queue
+        self.workflows: list[list[str]] = [[] for _ in servers]  # those opened through `open`, per server
+        self.locks_released: list[str] = []  # what the watchdog did, for the run's report
 
     def server_of(self, number: int) -> WorkflowEnvironment:
         return self.servers[number // SHARD_ACCOUNTS]
 
     def collections(self, number: int) -> CollectionsClient:
         return CollectionsClient(self.server_of(number).client, self.task_queue)
+
+    async def open(self, number: int, document: AccountDocument) -> None:
+        await self.collections(number).open(document)
+        self.workflows[number // SHARD_ACCOUNTS].append(document.workflow_id)
 
     async def now(self) -> datetime:
         """The latest of the servers' clocks (each moves on its own while its accounts work)."""
@@ -105,11 +121,52 @@ class Shards:
 
     async def advance_to(self, moment: datetime) -> None:
         """Every server's clock to `moment` (a server already past it stays where it is)."""
+        await asyncio.gather(*(self._advance(index, moment) for index in range(len(self.servers))))
 
-        async def one(server: WorkflowEnvironment) -> None:
-            await patient_sleep(server, moment - await server.get_current_time())
+    async def _advance(self, index: int, moment: datetime) -> None:
+        """Sleeps the server to `moment`, watching it: the test server keeps the time-skipping lock of an activity
+        still out when its workflow run closes (temporalio/sdk-java#1138, open) and then stops skipping for good.
+        A server that has not skipped at all for STUCK_AFTER while none of its accounts has work in flight holds
+        such a lock: it is released once, and the run reports it."""
+        server = self.servers[index]
+        sleeping = asyncio.ensure_future(patient_sleep(server, moment - await server.get_current_time()))
+        while True:
+            before = await server.get_current_time()
+            done, _ = await asyncio.wait({sleeping}, timeout=STUCK_AFTER.total_seconds())
+            if done:
+                return sleeping.result()
+            skipped = await server.get_current_time() - before > STUCK_AFTER * 2
+            if skipped or not self.workflows[index] or await _any_busy(server.client, self.workflows[index]):
+                continue
+            try:
+                await server.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+            except RPCError as err:  # nothing was locked after all: keep waiting
+                self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC: not locked ({err})")
+            else:
+                self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC")
 
-        await asyncio.gather(*(one(server) for server in self.servers))
+
+async def _in_flight(client: Client, workflow_id: str) -> bool:
+    """Whether the workflow's latest run has a workflow task or an activity out."""
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    return bool(described.pending_activities) or described.HasField("pending_workflow_task")
+
+
+async def _any_busy(client: Client, workflow_ids: list[str]) -> bool:
+    return any(await asyncio.gather(*(_in_flight(client, workflow_id) for workflow_id in workflow_ids)))
+
+
+async def until_idle(client: Client, workflow_id: str) -> None:
+    """Waits (a while at most) until the account has no step or record in flight: news that closes an account while
+    one of its activities is out would leave the server a lock it never releases (see Shards._advance)."""
+    for _ in range(IDLE_POLLS):
+        if not await _in_flight(client, workflow_id):
+            return
+        await asyncio.sleep(IDLE_POLL.total_seconds())
 
 
 @asynccontextmanager
@@ -126,6 +183,7 @@ async def sharded(accounts: int, settings: Settings, pool: asyncpg.Pool) -> Asyn
             )
             stack.push_async_callback(server.shutdown)
             await ensure_search_attributes(server.client, "default")
-            await stack.enter_async_context(build_worker(server.client, settings, pool, sms_client))
+            worker = build_worker(server.client, settings, pool, sms_client, max_concurrent_activities=ACTIVITY_SLOTS)
+            await stack.enter_async_context(worker)
             servers.append(server)
         yield Shards(servers, settings.task_queue)
