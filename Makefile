@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DAY_SECONDS ?=
 
-.PHONY: run test soak check bench clean
+.PHONY: run test soak simulate check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(VENV)/.installed $(CHROMIUM)
 # The three 1,000-account, 60-day portfolio proofs; each prints its accounts, contacts and seconds at the end.
 soak: $(VENV)/.installed
 	$(PY) -m pytest -m portfolio
+
+# Try before you promote: a synthetic portfolio through the real workflows under the running experiment's arms.
+ACCOUNTS ?= 2000
+DAYS ?= 90
+SEED ?= 7
+simulate: $(VENV)/.installed
+	$(VENV)/bin/collections simulate --accounts $(ACCOUNTS) --days $(DAYS) --seed $(SEED)
 
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from cli.desks import calls, letters, visits
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
 from cli.reports import operator_accounts, reports
+from cli.simulate import simulation
 from client import InputError
 from infra.letters import LetterError
 
@@ -37,6 +38,7 @@ NOUNS = (
     compliance,
     reports,
     operator_accounts,
+    simulation,
 )
 
 
