@@ -192,10 +192,12 @@ def render_csv(figures: StrategyFigures) -> str:
     return out.getvalue()
 
 
-async def write_report(pool: asyncpg.Pool, period: Period, written_at: datetime, out_dir: Path | None = None) -> str:
+async def write_report(
+    pool: asyncpg.Pool, period: Period, written_at: datetime, out_dir: Path | None = None, window_days: int = 30
+) -> str:
     """Computes, renders and stores the report (the latest is what /reports shows); with `out_dir`, also writes
     the HTML and CSV files there. Returns the report's id."""
-    figures = await gather(pool, period, written_at)
+    figures = await gather(pool, period, written_at, window_days)
     html, table = render_html(figures), render_csv(figures)
     report_id = f"strategy-{period.first}-{period.last}-{written_at:%Y%m%dT%H%M%S}"
     await pool.execute(
