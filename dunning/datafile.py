@@ -3,8 +3,9 @@ files - one YAML file per name, read into its model with clear errors."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,11 +25,20 @@ def load_named(model: type[M], directory: Path, name: str, what: str, error: typ
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
         raise error(f"unknown {what} {name!r} (no {path}); known {what}s: {known}")
-    try:
-        loaded = model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as err:
-        raise error(f"{path}: {err}") from None
+    raw = path.read_bytes()
+    key = (model, hashlib.sha256(raw).hexdigest())
+    if key not in _loaded:
+        try:
+            _loaded[key] = model.model_validate(yaml.safe_load(raw.decode("utf-8")))
+        except (yaml.YAMLError, ValidationError, UnicodeDecodeError) as err:
+            raise error(f"{path}: {err}") from None
+    loaded = _loaded[key]
     named = getattr(loaded, "name", None)  # every data file's model has a `name` field
     if named != name:
         raise error(f"{path}: field 'name' is {named!r} but the file is named {name!r}")
-    return loaded
+    return cast(M, loaded)
+
+
+# Loaded files by model and content: read on every use (an edit counts at once), parsed once per version. The
+# models are frozen, so one copy serves every caller.
+_loaded: dict[tuple[type[BaseModel], str], BaseModel] = {}

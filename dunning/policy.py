@@ -228,14 +228,22 @@ def parse_policy(path: Path) -> Policy:
     return _parsed[key]
 
 
+# Policy files by content: each account opening reads the files, but YAML is parsed once per version.
+_documents: dict[str, dict[str, Any]] = {}
+
+
 def _read(path: Path, raw: bytes) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise PolicyError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: expected a mapping at the top level")
-    return data
+    """The file's top-level mapping (a copy: callers replace its keys)."""
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest not in _documents:
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise PolicyError(f"{path}: not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: expected a mapping at the top level")
+        _documents[digest] = data
+    return dict(_documents[digest])
 
 
 def _validate(path: Path, data: dict[str, Any], digest: str) -> Policy:
