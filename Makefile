@@ -12,10 +12,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[local,test,check]'
 	touch $@
 
+# The report page's browser test drives Debian's Chromium, headless; installed here where it is missing (as root).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 run: $(VENV)/.installed
 	$(PY) -m cli.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS))
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest -m "not portfolio"
 
 # The three 1,000-account, 60-day portfolio proofs; each prints its accounts, contacts and seconds at the end.

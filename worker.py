@@ -19,8 +19,9 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
+from activities.reports import ReportActivities
 from activities.treatments import TreatmentActivities
-from client.setup import ensure_letter_batch_schedule, ensure_search_attributes
+from client.setup import ensure_letter_batch_schedule, ensure_report_schedule, ensure_search_attributes
 from dunning.messages import Templates
 from inbound import server as inbound_http
 from infra import db, twilio_sms
@@ -32,6 +33,7 @@ from infra.temporal import connect
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
 from workflows.letter_batch import LetterBatchWorkflow
+from workflows.strategy_report import StrategyReportWorkflow
 
 log = structlog.get_logger()
 
@@ -44,10 +46,11 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     )
     print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
     treatments = TreatmentActivities(settings)
+    reports = ReportActivities(pool)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow],
+        workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow, StrategyReportWorkflow],
         activities=[
             treatments.choose_treatment,
             accounts.open_account,
@@ -76,6 +79,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             channels.skip_step,
             channels.record_failure,
             print_mail.produce_letter_batch,
+            reports.write_strategy_report,
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -125,6 +129,7 @@ async def main() -> None:
     stop = stop_requested()
     client = await connect(settings)
     await ensure_letter_batch_schedule(client, settings)
+    await ensure_report_schedule(client, settings)
     async with serving(client, settings):
         log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         await stop.wait()

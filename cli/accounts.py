@@ -58,6 +58,7 @@ def _summary(view: AccountView) -> list[str]:
     return [
         f"account {view.account_id}: {view.status} ({view.policy}), stage {view.stage}, {view.dpd} days past due",
         f"outstanding {view.outstanding}",
+        *([f"segment {view.segment} ({view.segment_reason}); strategy {view.strategy}"] if view.segment else []),
         f"next: {view.next_action or 'nothing'}"
         + (f" at {view.next_action_at:%Y-%m-%d %H:%M %Z}" if view.next_action_at else ""),
         f"actions taken: {view.actions_taken}; collector queue: {view.collector_queue or '-'}",

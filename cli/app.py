@@ -16,6 +16,7 @@ from cli.accounts import accounts, payments
 from cli.desks import calls, letters, visits
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
+from cli.reports import operator_accounts, reports
 from cli.simulate import simulation
 from client import InputError
 from infra.letters import LetterError
@@ -35,6 +36,8 @@ NOUNS = (
     agencies,
     approvals,
     compliance,
+    reports,
+    operator_accounts,
     simulation,
 )
 

@@ -80,6 +80,12 @@ def read_text(path: str) -> str:
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON, for a script to read")
 
 
+def period_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--from` and `--to`: a period of days, both included."""
+    command = click.option("--to", "last_day", required=True, help="last day, e.g. 2026-11-30")(command)
+    return click.option("--from", "first_day", required=True, help="first day, e.g. 2026-11-01")(command)
+
+
 def show(data: Any, as_json: bool, lines: list[str]) -> None:
     """`data` as JSON for a script, or `lines` for a person."""
     if not as_json:

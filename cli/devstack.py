@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import csv
 import os
+import secrets
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,11 @@ from pathlib import Path
 from temporalio.client import Client
 
 from client import CollectionsClient, inputs
-from client.setup import dev_server_flags, ensure_letter_batch_schedule
+from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
 from dunning.account import AccountDocument, DemoClock
 from dunning.money import to_major
-from infra import db
+from inbound.reports import REPORTS_PATH
+from infra import db, operators
 from infra.config import Settings
 from infra.logging import configure
 from infra.temporal import connect, local_binary
@@ -33,6 +35,7 @@ from worker import serving, stop_requested
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 PORTFOLIO = ROOT / "sample_data" / "portfolio.csv"
+DEMO_OPERATOR = "demo"  # signs in to the strategy report
 UI_PORT = 8233
 STANDIN_SID = "AC" + "d" * 32
 STANDIN_TOKEN = "demo-auth-token"
@@ -123,15 +126,28 @@ async def main(day_seconds: float | None) -> None:
         if server:
             started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
         stop = stop_requested()
-        # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch with it.
-        await ensure_letter_batch_schedule(client, settings, timedelta(seconds=day_seconds) if day_seconds else None)
+        now = datetime.now(UTC)
+        clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
+        # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch and the report with it.
+        every = timedelta(seconds=day_seconds) if day_seconds else None
+        await ensure_letter_batch_schedule(client, settings, every)
+        await ensure_report_schedule(client, settings, every, clock)
         started.append(f"print vendor's letter batches in {settings.letter_drop_dir.relative_to(ROOT)}")
         async with serving(client, settings) as (_, webhooks_url):
             started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")
+            password = secrets.token_urlsafe(12)
+            pool = await db.create_pool(database_url, max_size=1)
+            try:
+                await operators.add_operator(pool, DEMO_OPERATOR, password)  # a new password each start
+            finally:
+                await pool.close()
+            pace = "every business day" if day_seconds else f"daily at {settings.report_at}"
+            started.append(
+                f"strategy report at {webhooks_url}{REPORTS_PATH} (operator {DEMO_OPERATOR}, password {password}),"
+                f" written {pace}"
+            )
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
-            now = datetime.now(UTC)
-            clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
             portfolio = dated_portfolio(now.date())
             documents = inputs.parse_csv(portfolio)
             collections = CollectionsClient(client, settings.task_queue)

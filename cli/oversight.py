@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import connect, database, field_choice, json_option, run_async, show
+from cli.common import connect, database, field_choice, json_option, period_options, run_async, show
 from client import InputError, inputs
 from dunning.placements import AgencyReport
 from infra import agency_report, audit
@@ -101,15 +101,12 @@ def compliance() -> None:
 
 
 @compliance.command("report")
-@click.option("--from", "first_day", required=True, help="first day, e.g. 2026-11-01")
-@click.option("--to", "last_day", required=True, help="last day, e.g. 2026-11-30")
+@period_options
 @json_option
 @run_async
 async def compliance_report(first_day: str, last_day: str, as_json: bool) -> None:
     """Contacts per debtor per channel per 7 days, and breaches."""
-    first, last = inputs.parse_day(first_day, "--from"), inputs.parse_day(last_day, "--to")
-    if last < first:
-        raise InputError(f"--to {last} is before --from {first}")
+    first, last = inputs.parse_period(first_day, last_day)
     async with database() as pool:
         counts, found = await audit.compliance(pool, first, last)
     lines = [

@@ -21,7 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.inputs import InputError
+from client.inputs import InputError, check_treatable
 from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed
@@ -69,6 +69,7 @@ class CollectionsClient:
     async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
         is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
+        check_treatable(document, f"account {document.account_id}")
         run = AccountRun(account=document, clock=clock)  # the worker chooses and pins the policy
         try:
             await self.temporal.start_workflow(

@@ -71,6 +71,12 @@ def parse_document(data: object, where: str = "account document") -> AccountDocu
         document = AccountDocument.model_validate(data)
     except ValidationError as err:
         raise InputError(explain(err, where)) from None
+    check_treatable(document, where)
+    return document
+
+
+def check_treatable(document: AccountDocument, where: str = "account document") -> None:
+    """The policy it names loads, or the segmentation in force treats its product (the worker then chooses)."""
     try:
         if document.policy is not None:
             load_policy(document.policy)
@@ -78,7 +84,6 @@ def parse_document(data: object, where: str = "account document") -> AccountDocu
             _check_product(document.product)
     except (PolicyError, SegmentationError) as err:
         raise InputError(f"{where}: {err}") from None
-    return document
 
 
 def _check_product(product: str | None) -> None:
@@ -248,6 +253,14 @@ def parse_day(text: str, flag: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{flag}: {text!r} is not a date such as 2026-12-01") from None
+
+
+def parse_period(first_day: str, last_day: str) -> tuple[date, date]:
+    """`--from` and `--to`, both days included."""
+    first, last = parse_day(first_day, "--from"), parse_day(last_day, "--to")
+    if last < first:
+        raise InputError(f"--to {last} is before --from {first}")
+    return first, last
 
 
 def parse_promise(

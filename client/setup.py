@@ -1,4 +1,5 @@
-"""What the workflows need of a Temporal namespace: their search attributes, and the letter batch's schedule."""
+"""What the workflows need of a Temporal namespace: their search attributes, and the schedules of the letter batch
+and the strategy report."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 
+from dunning.account import DemoClock
 from infra.config import Settings
 from workflows import search_attributes
 from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
+from workflows.strategy_report import REPORT_WORKFLOW_ID, ReportAsked, StrategyReportWorkflow
 
 
 def dev_server_flags() -> list[str]:
@@ -55,24 +58,38 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
 async def ensure_letter_batch_schedule(client: Client, settings: Settings, every: timedelta | None = None) -> None:
     """The print vendor's batch runs daily at `letter_batch_at` in `letter_batch_zone` (or `every` so often, for the
     demo's fast days); a changed setting updates the schedule, and ops can trigger or pause it in the Web UI."""
-    hour, minute = settings.letter_batch_time()
+    action = ScheduleActionStartWorkflow(
+        LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID, task_queue=settings.task_queue
+    )
+    await _ensure_schedule(client, LETTER_BATCH_WORKFLOW_ID, action, _daily(settings, settings.letter_batch_at, every))
+
+
+async def ensure_report_schedule(
+    client: Client, settings: Settings, every: timedelta | None = None, clock: DemoClock | None = None
+) -> None:
+    """The strategy report is written daily at `report_at` (or `every` so often in the demo, on its clock)."""
+    asked = ReportAsked(period_days=settings.report_period_days, time_zone=settings.letter_batch_zone, clock=clock)
+    action = ScheduleActionStartWorkflow(
+        StrategyReportWorkflow.run, asked, id=REPORT_WORKFLOW_ID, task_queue=settings.task_queue
+    )
+    await _ensure_schedule(client, REPORT_WORKFLOW_ID, action, _daily(settings, settings.report_at, every))
+
+
+def _daily(settings: Settings, at: str, every: timedelta | None) -> ScheduleSpec:
+    if every:
+        return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])
+    hour, minute = Settings.time_of_day(at)
     daily = ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)], second=[ScheduleRange(0)])
-    spec = (
-        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])
-        if every
-        else ScheduleSpec(calendars=[daily], time_zone_name=settings.letter_batch_zone)
-    )
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            LetterBatchWorkflow.run, id=LETTER_BATCH_WORKFLOW_ID, task_queue=settings.task_queue
-        ),
-        spec=spec,
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
+    return ScheduleSpec(calendars=[daily], time_zone_name=settings.letter_batch_zone)
+
+
+async def _ensure_schedule(client: Client, schedule_id: str, action: ScheduleActionStartWorkflow, spec: ScheduleSpec):
+    """Creates the schedule, or updates it to the settings of this start."""
+    schedule = Schedule(action=action, spec=spec, policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
     try:
-        await client.create_schedule(LETTER_BATCH_WORKFLOW_ID, schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(LETTER_BATCH_WORKFLOW_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
+        await client.get_schedule_handle(schedule_id).update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 def _type_name(key) -> str:

@@ -25,9 +25,10 @@ Employment = Literal["employed", "self_employed", "retired", "student", "unemplo
 CODE = r"^[a-z0-9_]+$"
 
 
-def problems(err: ValidationError) -> str:
-    """What was wrong, field by field, without echoing the values (they may be personal data)."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in err.errors())
+def problems(err: ValidationError, whole: str = "document") -> str:
+    """What was wrong, field by field, without echoing the values (they may be personal data); `whole` names the
+    top level."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in err.errors())
 
 
 class Payload(BaseModel):

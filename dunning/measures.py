@@ -317,3 +317,14 @@ class ArmResults(Row):
     window_days: int = Field(ge=1)
     outcomes: list[ArmOutcome]
     counts: list[ArmCounts]
+
+    def arms(self) -> list[str]:
+        return sorted({o.arm for o in self.outcomes})
+
+    def cure_curve(self, arm: str) -> list[float]:
+        """Of the arm's delinquencies, the share cured by each day since entry, from day 0 to the window's end."""
+        days = [o.days_to_cure for o in self.outcomes if o.arm == arm]
+        if not days:
+            return []
+        cured = [d for d in days if d is not None]
+        return [sum(1 for d in cured if d <= day) / len(days) for day in range(self.window_days + 1)]

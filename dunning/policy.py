@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from dunning.account import problems
 from dunning.actions import Action, Reaction, Stage, Step, Strategy
 from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
 from dunning.channels import Channel
@@ -254,7 +255,4 @@ def _validate(path: Path, data: dict[str, Any], digest: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
-        )
-        raise PolicyError(f"{path}: {problems}") from None
+        raise PolicyError(f"{path}: {problems(err, '(top level)')}") from None

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 import yaml
 from pydantic import BaseModel, Field, NonNegativeInt, ValidationError, field_validator, model_validator
 
+from dunning.account import problems
 from dunning.datafile import Strict
 
 REPORTING_DIR = Path(__file__).resolve().parent.parent / "reporting"
@@ -139,10 +140,7 @@ def load_file(model: type[M], path: Path) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ReportingFileError(f"{path}: {problems}") from None
+        raise ReportingFileError(f"{path}: {problems(err, '(top level)')}") from None
 
 
 def load_bands(path: Path = REPORTING_DIR / "buckets.yaml") -> Bands:

@@ -5,7 +5,7 @@ assessed again when a promise breaks and when the case enters a later phase of i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from dunning import ladder
-from dunning.account import CODE, AccountDocument, Payload
+from dunning.account import CODE, AccountDocument, Payload, local_datetime
 from dunning.datafile import Strict, load_named
 from dunning.ladder import PlannedStep
 from dunning.money import to_major
@@ -265,6 +265,17 @@ def reassess(case: Collection, now: datetime) -> SegmentChange | None:
     before = {p.key for p in case.plan}
     case.plan = case.planned()
     done = set(state.done_steps)
-    change.skipped.extend(p for p in case.plan if p.key not in before and p.key not in done and p.due_at < now)
+    since = _event_began(case, segmentation, event, now)
+    change.skipped.extend(p for p in case.plan if p.key not in before and p.key not in done and p.due_at < since)
     state.done_steps += [p.key for p in change.skipped]
     return change
+
+
+def _event_began(case: Collection, segmentation: Segmentation, event: str, now: datetime) -> datetime:
+    """A phase begins with its first dpd's local day (the new variant's steps of that day still go); a broken promise
+    when it was found broken."""
+    phase = next((p for p in segmentation.phases if p.phase == event), None)
+    if phase is None:
+        return now
+    began = local_datetime(case.account.due_date + timedelta(days=phase.from_dpd), time(0), case.account.time_zone)
+    return min(now, began)

@@ -1,6 +1,6 @@
-"""The worker's inbound HTTP server: Twilio's webhooks here, and the partners' (the field app's visit reports, the
-mail vendor's delivery evidence: inbound/partner_webhooks.py) beside them. Each sender's routes are guarded by its own
-authentication, a decorator applied to those routes only.
+"""The worker's inbound HTTP server: Twilio's webhooks here, the partners' (the field app's visit reports, the
+mail vendor's delivery evidence: inbound/partner_webhooks.py) beside them, and the strategy report's pages for signed-in
+operators (inbound/reports.py). Each sender's routes are guarded by its own authentication.
 
 Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
 Only requests signed by Twilio over the public URL they were sent to are heard. What one means is written to
@@ -35,6 +35,7 @@ from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
+from inbound.reports import ReportPages
 from infra.config import Settings
 from infra.twilio_sms import (
     FINAL_STATUSES,
@@ -98,6 +99,7 @@ def make_app(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> web.Ap
     app.router.add_post(INBOUND_SMS_PATH, by_twilio(twilio.inbound_sms))
     app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
     app.router.add_post(LETTER_EVIDENCE_PATH, by_mail_vendor(partners.letter_evidence))
+    ReportPages(pool, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
     return app
 
 

@@ -92,7 +92,7 @@ _CALL_SHEET = """
             FROM jsonb_array_elements(t.phone_order) WITH ORDINALITY AS p(phone, n)
             WHERE NOT EXISTS (SELECT 1 FROM contact_points cp WHERE cp.account_id = c.account_id
                               AND cp.value = p.phone->>'number' AND cp.status <> 'valid')) AS phone_order,
-           a.document->>'debtor_name' AS debtor_name, a.document->>'policy' AS policy,
+           a.document->>'debtor_name' AS debtor_name, split_part(a.policy_ref, '@', 1) AS policy,
            coalesce(a.document->>'locale', 'en') AS locale, a.outstanding_minor, a.currency, a.time_zone
     FROM taken_calls c JOIN call_tasks t ON t.action_key = c.task_key JOIN accounts a ON a.account_id = c.account_id
     WHERE c.call_ref = $1

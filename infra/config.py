@@ -41,6 +41,9 @@ class Settings:
     agency_drop_dir: Path = AGENCY_DROP_DIR  # placement and recall files, a folder per agency
     letter_batch_at: str = "17:30"  # local time of the daily batch, in letter_batch_zone
     letter_batch_zone: str = "Asia/Shanghai"
+    # The strategy report: written daily at report_at (in letter_batch_zone) over the last report_period_days.
+    report_at: str = "06:00"
+    report_period_days: int = 90
     # The HTTP server Twilio's webhooks reach (status callbacks, replies); port 0 takes any free port.
     inbound_http_host: str = "127.0.0.1"
     inbound_http_port: int = 8088
@@ -64,17 +67,21 @@ class Settings:
     def __post_init__(self) -> None:
         if self.workflow_task_slots < 2:
             raise ValueError(f"WORKFLOW_TASK_SLOTS {self.workflow_task_slots} must be 2 or more (one is the cache's)")
-        self.letter_batch_time()
+        self.time_of_day(self.letter_batch_at, "LETTER_BATCH_AT")
+        self.time_of_day(self.report_at, "REPORT_AT")
+        if not 1 <= self.report_period_days <= 3660:
+            raise ValueError(f"REPORT_PERIOD_DAYS {self.report_period_days} must be 1 to 3660")
         try:
             ZoneInfo(self.letter_batch_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"LETTER_BATCH_ZONE {self.letter_batch_zone!r} is not an IANA time zone") from None
 
-    def letter_batch_time(self) -> tuple[int, int]:
+    @staticmethod
+    def time_of_day(text: str, name: str = "time") -> tuple[int, int]:
         try:
-            at = time.fromisoformat(self.letter_batch_at)
+            at = time.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"LETTER_BATCH_AT {self.letter_batch_at!r} is not a time of day such as 17:30") from None
+            raise ValueError(f"{name} {text!r} is not a time of day such as 17:30") from None
         return at.hour, at.minute
 
     @classmethod
@@ -106,6 +113,8 @@ class Settings:
             agency_drop_dir=Path(env.get("AGENCY_DROP_DIR") or AGENCY_DROP_DIR),
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
+            report_at=env.get("REPORT_AT", "06:00"),
+            report_period_days=_count(env, "REPORT_PERIOD_DAYS", 90),
             workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),
             segmentation=None if env.get("SEGMENTATION") == "none" else env.get("SEGMENTATION") or "standard",
             segmentation_dir=Path(env.get("SEGMENTATION_DIR") or SEGMENTATION_DIR),

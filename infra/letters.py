@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -233,7 +234,9 @@ class _LetterPress:
         if cls._executor is None:
             # Spawned, not forked: the worker runs threads (Temporal's core) that a fork would copy mid-step.
             cls._executor = ProcessPoolExecutor(
-                max(1, (os.cpu_count() or 1) - 1), mp_context=multiprocessing.get_context("spawn")
+                max(1, (os.cpu_count() or 1) - 1),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_ctrl_c_to_the_worker,
             )
         return cls._executor
 
@@ -242,6 +245,11 @@ class _LetterPress:
         if cls._executor is not None:
             cls._executor.shutdown(wait=False, cancel_futures=True)
             cls._executor = None
+
+
+def _leave_ctrl_c_to_the_worker() -> None:
+    """Ctrl-C reaches the whole process group: the worker shuts the press down, a press process need not die of it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _press_renderers: dict[Path, LetterRenderer] = {}  # in a press process: one renderer per letterheads file

@@ -47,10 +47,13 @@ def configure(log_format: str = "console", level: int = logging.INFO) -> None:
 
 
 def activity_logger() -> structlog.stdlib.BoundLogger:
-    """A logger bound to the account, workflow and run the current activity works for."""
+    """A logger bound to the account (for an account's activity), workflow and run the current activity works for."""
     info = activity.info()
+    account = (
+        {"account_id": info.workflow_id.removeprefix("account-")} if info.workflow_id.startswith("account-") else {}
+    )
     return structlog.get_logger().bind(
-        account_id=info.workflow_id.removeprefix("account-"),
+        **account,
         workflow_id=info.workflow_id,
         run_id=info.workflow_run_id,
         activity=info.activity_type,

@@ -18,7 +18,7 @@ SLICES: dict[Slice, str] = {
     "portfolio": "'portfolio'",
     "policy": "a.policy_ref",
     "segment": "coalesce(sa.segment, 'unassigned')",
-    "arm": "coalesce(sa.experiment || ':' || sa.arm, sa.arm, 'unassigned')",  # 'named': billing chose the policy
+    "arm": "coalesce(sa.experiment || '/' || sa.arm, sa.arm, 'unassigned')",  # as the Strategy search attribute
     "creditor": "coalesce(a.document->>'creditor', '')",
     "entry_bucket": "e.entry_bucket",
 }

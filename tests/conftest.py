@@ -282,10 +282,11 @@ async def server_today(env, time_zone: str = "Asia/Shanghai") -> date:
 
 async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder:
     """The order the workflow would hand a channel activity, for an account whose row exists (as after opening)."""
+    policy = load_policy(account.policy)
     await pool.execute(
         "INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency,"
         " amount_due_minor, outstanding_minor, due_date, segment, time_zone, status, document,"
-        " opened_at) VALUES ($1, $2, 'p', 'd', $3, $4, $4, $5, 's', $6, 'open', '{}', now())"
+        " opened_at) VALUES ($1, $2, $7, 'd', $3, $4, $4, $5, 's', $6, 'open', '{}', now())"
         " ON CONFLICT (account_id) DO NOTHING",
         account.account_id,
         account.workflow_id,
@@ -293,8 +294,8 @@ async def step_order(pool, account: AccountDocument, step_key: str) -> StepOrder
         account.amount_due_minor,
         account.due_date,
         account.time_zone,
+        policy.ref,
     )
-    policy = load_policy(account.policy)
     planned = next(p for p in ladder.plan(policy, account) if p.key == step_key)
     return build_step_order(
         policy,

@@ -70,7 +70,10 @@ def test_a_bad_field_is_named_in_one_line(field, value, expected):
 def test_an_unknown_policy_is_refused_listing_the_known_ones():
     message = refusal(json.dumps(document(policy="mortgage")))
     assert "unknown policy 'mortgage'" in message
-    assert "known policies: b2b_receivables, consumer_loan, property_fees" in message
+    assert (
+        "known policies: b2b_receivables, consumer_loan, consumer_loan_plan_offer, property_fees, us_consumer_loan"
+        in message
+    )
 
 
 def test_a_phone_that_is_not_e164_is_refused():
@@ -291,7 +294,7 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 NOUNS = [
     *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
-    *("calls", "visits", "letters", "agencies", "approvals", "compliance", "simulate"),
+    *("calls", "visits", "letters", "agencies", "approvals", "compliance", "reports", "operators", "simulate"),
 ]
 
 

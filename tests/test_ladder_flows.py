@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowHandle
 
+from activities import treatments as treatments_module
 from client import CollectionsClient
-from client import collections as collections_module
 from dunning import ladder
 from dunning.account import local_date
 from dunning.policy import load_policy
@@ -38,7 +38,10 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         view = await handle.query(AccountWorkflow.state)
 
     policy = load_policy("consumer_loan")
-    expected = [(p.step_id, p.dpd) for p in ladder.plan(policy, account)]
+    # A potential payer until 90 dpd, when the terminal phase makes it long-term: the legal route's review is added.
+    expected = [(p.step_id, p.dpd) for p in ladder.plan(policy, account) if p.dpd < 90] + [
+        (p.step_id, p.dpd) for p in ladder.plan(policy, account, "long_term") if p.dpd >= 90
+    ]
     actions = await taken_actions(pool, account.account_id)
     assert [(step, dpd) for step, dpd, _, _ in actions] == expected
     assert all(planned == actual for _, planned, actual, _ in actions), actions
@@ -67,7 +70,7 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         "letter_jobs": 4,
         "field_visit_orders": 0,
         "agency_placements": 1,
-        "internal_tasks": 1,
+        "internal_tasks": 3,  # the legal-action reviews at 90 and 120 dpd, the write-off review at 180
     }
     sent = [m for m in twilio.messages if m["to"] == account.points("mobile")[0].value]
     assert len(sent) == 6
@@ -181,7 +184,9 @@ async def test_an_edited_policy_changes_only_accounts_opened_after_the_edit(env,
     edited = shipped.model_copy(update={"version": shipped.version + 1, "steps": edited_steps})
     async with run_worker() as queue:
         await CollectionsClient(env.client, queue).open(before)
-        monkeypatch.setattr(collections_module, "load_policy", lambda name: edited)
+        # Answered once the worker has chosen and pinned its policy, before the edit.
+        await env.client.get_workflow_handle(before.workflow_id).query(AccountWorkflow.state)
+        monkeypatch.setattr(treatments_module, "load_policy", lambda name: edited)
         await CollectionsClient(env.client, queue).open(after)
         await CollectionsClient(env.client, queue).open(before)  # billing resends it: the pin holds
         await env.sleep(timedelta(days=11))

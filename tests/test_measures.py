@@ -178,7 +178,7 @@ async def test_promises_kept_in_full_in_part_and_broken(portfolio):
         ("portfolio", [("portfolio", 8, 5, 3)]),
         ("policy", [("consumer_loan@v6", 8, 5, 3)]),
         ("segment", [("high_risk", 6, 3, 2), ("low_risk", 2, 2, 1)]),
-        ("arm", [("collect@1:champion", 2, 2, 1), ("collect@1:gentle", 6, 3, 2)]),
+        ("arm", [("collect@1/champion", 2, 2, 1), ("collect@1/gentle", 6, 3, 2)]),
         ("creditor", [("Lender A", 8, 5, 3)]),
         ("entry_bucket", [("1-29", 8, 5, 3)]),
     ],

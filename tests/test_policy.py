@@ -339,7 +339,11 @@ def test_an_unknown_policy_name_lists_the_known_ones(tmp_path):
 
 
 def test_an_unknown_shipped_policy_name_lists_the_shipped_ones():
-    with pytest.raises(PolicyError, match="known policies: b2b_receivables, consumer_loan, property_fees"):
+    with pytest.raises(
+        PolicyError,
+        match="known policies: b2b_receivables, consumer_loan, consumer_loan_plan_offer, property_fees, "
+        "us_consumer_loan",
+    ):
         load_policy("mortgage")
 
 

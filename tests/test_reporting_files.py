@@ -25,7 +25,7 @@ def test_the_shipped_files_load():
     bands = load_bands()
     assert bands.bucket_names() == ["current", "1-29", "30-59", "60-89", "90-119", "120-179", "180+"]
     assert bands.bucket_starts() == [1, 30, 60, 90, 120, 180]
-    assert load_unit_costs().currencies() == ["CNY", "USD"]
+    assert load_unit_costs().currencies() == ["CNY", "EUR", "GBP", "INR", "JPY", "USD"]
     assert load_sample_rules().min_accounts_per_arm == 30
 
 

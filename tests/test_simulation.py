@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dunning.measures import Period
+from infra.strategy_report import write_report
 from simulation.behaviour import BEHAVIOUR_DIR, BehaviourError, load_behaviour
 from simulation.debtors import AccountToday, Contact, Debtors
 from simulation.draws import Draws, uniform
@@ -130,3 +132,9 @@ async def test_a_small_portfolio_through_15_days_pays_promises_runs_every_arm_an
     }
     shown = "\n".join(lines(report))
     assert "consumer_plan_offer@v1 in CNY" in shown and "0 breaches" in shown and "too small to tell" in shown
+    # The same report production writes, from the simulation's own tables.
+    page_id = await write_report(
+        own_pool, Period(first=run.first_day, last=run.last_day), NOW, tmp_path / "report", window_days=15
+    )
+    page = (tmp_path / "report" / f"{page_id}.html").read_text(encoding="utf-8")
+    assert "<h3>consumer_plan_offer@v1 (CNY)</h3>" in page and 'data-chart="cure_curves_0"' in page

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
-from client import CollectionsClient
+from client import CollectionsClient, InputError
 from infra import audit
 from infra.config import Settings
 from tests.conftest import make_account, server_today
@@ -118,3 +119,15 @@ async def test_a_broken_promise_re_segments_the_account_and_the_trail_shows_it(e
     assert await pool.fetchval("SELECT segment FROM accounts WHERE account_id = $1", account.account_id) == "high_risk"
     trail = [line for line in await audit.trail(pool, account.account_id) if " segment " in line]
     assert [line.split()[4:6] for line in trail] == [["opened", "potential"], ["broken_promise", "high_risk"]]
+
+
+async def test_a_document_built_in_code_with_a_policy_or_product_no_one_knows_is_refused_before_temporal(env):
+    collections = CollectionsClient(env.client, "nobody-listens")
+    for fields, says in (
+        ({"policy": "mortgage"}, "unknown policy 'mortgage'"),
+        ({"policy": None, "product": "car_loan"}, "segmentation standard@v1 treats no 'car_loan'"),
+    ):
+        with pytest.raises(InputError, match=says):
+            await collections.open(make_account(date(2026, 11, 2), "S-BAD", **fields))
+    with pytest.raises(InputError, match="unknown account 'S-BAD'"):
+        await collections.status("S-BAD")  # nothing was started
