@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from client import CollectionsClient, InputError
-from dunning.account import PaymentReceived, workflow_id
+from dunning.account import AccountDocument, PaymentReceived, workflow_id
 from dunning.commitments import PlanProposed
 from dunning.contact import CeaseContact
 from dunning.segments import load_segmentation
@@ -103,7 +103,7 @@ async def simulate(scenario: Scenario, settings: Settings, pool: asyncpg.Pool) -
         opening = datetime.combine((await shards.now()).astimezone(ZONE).date() + timedelta(days=1), ARRIVE_AT, ZONE)
         await shards.advance_to(opening)
         documents = synthetic_portfolio(scenario.seed, scenario.accounts, opening.date())
-        await gather_bounded((shards.open(n, document) for n, document in enumerate(documents)), SIGNALS_IN_FLIGHT)
+        await gather_bounded((_open(shards, n, document) for n, document in enumerate(documents)), SIGNALS_IN_FLIGHT)
         number = {document.account_id: n for n, document in enumerate(documents)}
         since = opening
         for day in range(scenario.days):
@@ -114,6 +114,13 @@ async def simulate(scenario: Scenario, settings: Settings, pool: asyncpg.Pool) -
         await shards.advance_to(opening + timedelta(days=scenario.days))
     last_day = opening.date() + timedelta(days=scenario.days)
     return SimulationRun(scenario, opening.date(), last_day, told, monotonic() - started, shards.locks_released)
+
+
+async def _open(shards: Shards, number: int, document: AccountDocument) -> None:
+    """Opens the account and waits until it has chosen its treatment and opened: a portfolio opened all at once
+    queues its choices behind one another past their timeouts, and each retry chooses again."""
+    await shards.open(number, document)
+    await until_idle(shards.server_of(number).client, document.workflow_id)
 
 
 async def _debtors_answer(

@@ -40,6 +40,7 @@ SHARD_ACCOUNTS = 125  # accounts per time-skipping server
 # behind the others past its 2-minute timeout (as 2,000 accounts opening at once did, each choosing its treatment).
 ACTIVITY_SLOTS = 8
 STUCK_AFTER = timedelta(minutes=2)  # real time a server may go without skipping before it is looked at
+SLEEP_DEADLINE = timedelta(hours=12)  # a day's sleep of a watched server (2,000 accounts opening took 20 minutes)
 IDLE_POLL, IDLE_POLLS = timedelta(milliseconds=50), 200  # how often, and how many times, an account is asked
 
 
@@ -54,11 +55,13 @@ async def gather_bounded(calls: Iterable[Awaitable[object]], limit: int = 8) -> 
     await asyncio.gather(*(one(call) for call in calls))
 
 
-async def patient_sleep(env: WorkflowEnvironment, duration: timedelta) -> None:
+async def patient_sleep(
+    env: WorkflowEnvironment, duration: timedelta, deadline: timedelta = timedelta(minutes=15)
+) -> None:
     """`env.sleep` with a deadline a server of busy accounts can meet (the SDK's default is 30 seconds)."""
     request = SleepRequest()
     request.duration.FromTimedelta(max(duration, timedelta(0)))
-    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=timedelta(minutes=15))
+    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=deadline)
 
 
 async def _vendor(module: str, *args: str) -> tuple[asyncio.subprocess.Process, str]:
@@ -127,23 +130,35 @@ class Shards:
         """Sleeps the server to `moment`, watching it: the test server keeps the time-skipping lock of an activity
         still out when its workflow run closes (temporalio/sdk-java#1138, open) and then stops skipping for good.
         A server that has not skipped at all for STUCK_AFTER while none of its accounts has work in flight holds
-        such a lock: it is released once, and the run reports it."""
+        such a lock: it is released once, and the run reports it. The sleep is never abandoned (the server would
+        still unlock for it), so its deadline is long: the watchdog, not the deadline, finds a stuck server."""
         server = self.servers[index]
-        sleeping = asyncio.ensure_future(patient_sleep(server, moment - await server.get_current_time()))
+        duration = moment - await server.get_current_time()
+        sleeping = asyncio.ensure_future(patient_sleep(server, duration, deadline=SLEEP_DEADLINE))
         while True:
             before = await server.get_current_time()
             done, _ = await asyncio.wait({sleeping}, timeout=STUCK_AFTER.total_seconds())
             if done:
                 return sleeping.result()
-            skipped = await server.get_current_time() - before > STUCK_AFTER * 2
-            if skipped or not self.workflows[index] or await _any_busy(server.client, self.workflows[index]):
-                continue
-            try:
-                await server.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
-            except RPCError as err:  # nothing was locked after all: keep waiting
-                self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC: not locked ({err})")
-            else:
-                self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC")
+            if await self._stuck(index, before):
+                await self._release(index, before)
+
+    async def _stuck(self, index: int, before: datetime) -> bool:
+        server, workflows = self.servers[index], self.workflows[index]
+        try:
+            if not workflows or await server.get_current_time() - before > STUCK_AFTER * 2:
+                return False  # it skipped, or the accounts it runs are not known here
+            return not await _any_in_flight(server.client, workflows)
+        except RPCError:  # too busy to answer: not stuck
+            return False
+
+    async def _release(self, index: int, before: datetime) -> None:
+        try:
+            await self.servers[index].client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+        except RPCError as err:  # nothing was locked after all: keep waiting
+            self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC: not locked ({err})")
+        else:
+            self.locks_released.append(f"server {index} at {before:%Y-%m-%d %H:%M} UTC")
 
 
 async def _in_flight(client: Client, workflow_id: str) -> bool:
@@ -156,16 +171,23 @@ async def _in_flight(client: Client, workflow_id: str) -> bool:
     return bool(described.pending_activities) or described.HasField("pending_workflow_task")
 
 
-async def _any_busy(client: Client, workflow_ids: list[str]) -> bool:
-    return any(await asyncio.gather(*(_in_flight(client, workflow_id) for workflow_id in workflow_ids)))
+async def _any_in_flight(client: Client, workflow_ids: list[str]) -> bool:
+    """One account after another, stopping at the first busy one: a busy server is not asked 125 things at once."""
+    for workflow_id in workflow_ids:
+        if await _in_flight(client, workflow_id):
+            return True
+    return False
 
 
 async def until_idle(client: Client, workflow_id: str) -> None:
     """Waits (a while at most) until the account has no step or record in flight: news that closes an account while
     one of its activities is out would leave the server a lock it never releases (see Shards._advance)."""
     for _ in range(IDLE_POLLS):
-        if not await _in_flight(client, workflow_id):
-            return
+        try:
+            if not await _in_flight(client, workflow_id):
+                return
+        except RPCError:  # a server too busy to answer is asked again
+            pass
         await asyncio.sleep(IDLE_POLL.total_seconds())
 
 
