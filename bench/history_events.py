@@ -14,10 +14,9 @@ from collections import Counter
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.stack import POLICIES, REGIONS, account_document, services
+from bench.stack import POLICIES, REGIONS, SEALED, account_document, services
 from client import CollectionsClient
 from client.setup import ensure_search_attributes
 from dunning.account import local_date
@@ -32,7 +31,7 @@ TARGET_POLICY, TARGET_EVENTS = "consumer_loan", 250
 
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
+        data_converter=SEALED, test_server_existing_path=local_binary("temporal-test-server")
     )
     try:
         await ensure_search_attributes(env.client, "default")

@@ -23,10 +23,9 @@ from temporalio import workflow
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.stack import POLICIES, ROOT, Services, account_document, services
+from bench.stack import POLICIES, ROOT, SEALED, Services, account_document, services
 from client import CollectionsClient
 from client.setup import dev_server_flags
 from dunning.account import AccountDocument
@@ -144,7 +143,7 @@ async def main(count: int, concurrency: int, with_worker: bool) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=local_binary("temporal"),
         dev_server_extra_args=dev_server_flags(),
-        data_converter=pydantic_data_converter,
+        data_converter=SEALED,
         ui=False,
     )
     try:

@@ -18,6 +18,7 @@ from dunning.account import AccountDocument, ContactPoint
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.logging import configure
+from infra.sealing import new_ring, sealed_data_converter
 from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 
@@ -32,6 +33,8 @@ REGIONS = (
     ("Europe/London", "GBP", "en", "+447700", "London"),
     ("America/New_York", "USD", "en", "+1212555", "New York"),
 )
+KEY_RING = new_ring("bench")  # payloads sealed as in production, with a key that dies with the run
+SEALED = sealed_data_converter(KEY_RING)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Services:
             "LETTER_DROP_DIR": str(settings.letter_drop_dir),
             "AGENCY_DROP_DIR": str(settings.agency_drop_dir),
             "LOG_FORMAT": "json",
+            "PAYLOAD_KEYS": KEY_RING.to_variable(),
         }
 
 

@@ -14,12 +14,14 @@ from temporalio.service import RPCError
 
 from cli.accounts import accounts, payments
 from cli.desks import calls, letters, visits
+from cli.keys import keys
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
 from cli.reports import operator_accounts, reports
 from cli.simulate import simulation
 from client import InputError
 from infra.letters import LetterError
+from infra.sealing import KeyRingError
 
 NOUNS = (
     accounts,
@@ -38,6 +40,7 @@ NOUNS = (
     compliance,
     reports,
     operator_accounts,
+    keys,
     simulation,
 )
 
@@ -51,7 +54,8 @@ class Nouns(click.Group):
 def app() -> None:
     """Feed delinquent accounts to the orchestrator, tell them what happened, and read what they did.
 
-    Temporal is reached at TEMPORAL_ADDRESS (default localhost:7233), PostgreSQL at DATABASE_URL.
+    Temporal is reached at TEMPORAL_ADDRESS (default localhost:7233), PostgreSQL at DATABASE_URL; payloads are
+    sealed with the key ring PAYLOAD_KEYS_FILE names (default: make run's, .run/payload-keys.json).
     """
 
 
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None, prog_name: str = "collections") -> int:
         return 2
     except click.UsageError as err:
         return _refuse(err.format_message())
-    except (click.ClickException, InputError, LetterError) as err:
+    except (click.ClickException, InputError, LetterError, KeyRingError) as err:
         return _refuse(str(err))
     except (RPCError, WorkflowQueryFailedError) as err:
         print(f"error: Temporal could not do it: {err}", file=sys.stderr)

@@ -13,6 +13,7 @@ import csv
 import os
 import secrets
 import subprocess
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,10 +23,12 @@ from client import CollectionsClient, inputs
 from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
 from dunning.account import AccountDocument, DemoClock
 from dunning.money import to_major
+from inbound.codec import CODEC_PATH
 from inbound.reports import REPORTS_PATH
 from infra import db, operators
-from infra.config import Settings
+from infra.config import LOCAL_KEY_RING, Settings
 from infra.logging import configure
+from infra.sealing import new_ring, write_ring
 from infra.temporal import connect, local_binary
 from infra.twilio_sms import INBOUND_SMS_PATH
 from standins.smtp_server import SmtpStandIn
@@ -56,7 +59,7 @@ def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RU
     return target
 
 
-def start_dev_server() -> subprocess.Popen:
+def start_dev_server(codec_endpoint: str) -> subprocess.Popen:
     return subprocess.Popen(
         [
             local_binary("temporal"),
@@ -64,6 +67,8 @@ def start_dev_server() -> subprocess.Popen:
             "start-dev",
             "--ui-port",
             str(UI_PORT),
+            "--ui-codec-endpoint",
+            codec_endpoint,
             "--log-level",
             "warn",
             *dev_server_flags(),
@@ -120,7 +125,12 @@ async def main(day_seconds: float | None) -> None:
         }
     )
 
-    server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server()
+    if settings.payload_keys is None and settings.payload_keys_file is None:
+        write_ring(new_ring("local-1"), LOCAL_KEY_RING)
+        settings = replace(settings, payload_keys_file=LOCAL_KEY_RING)
+        started.append(f"a new payload key ring in {LOCAL_KEY_RING.relative_to(ROOT)}")
+    inbound_url = settings.public_base_url or f"http://{settings.inbound_http_host}:{settings.inbound_http_port}"
+    server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server(f"{inbound_url}{CODEC_PATH}")
     try:
         client = await wait_for_temporal(settings, server)
         if server:
@@ -145,6 +155,10 @@ async def main(day_seconds: float | None) -> None:
             started.append(
                 f"strategy report at {webhooks_url}{REPORTS_PATH} (operator {DEMO_OPERATOR}, password {password}),"
                 f" written {pace}"
+            )
+            started.append(
+                f"codec server at {webhooks_url}{CODEC_PATH}: the Web UI shows sealed payloads opened once you sign in"
+                ' there (as for the report) and turn on the UI\'s "Include cross-origin credentials"'
             )
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH

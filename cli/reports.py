@@ -16,7 +16,7 @@ from infra.strategy_report import write_report
 
 @click.group("operators")
 def operator_accounts() -> None:
-    """People who sign in to /reports on the worker's HTTP server."""
+    """People who sign in on the worker's HTTP server: /reports, and the codec server the Web UI opens payloads with."""
 
 
 @operator_accounts.command("add")
@@ -31,6 +31,20 @@ async def add(name: str, password: str) -> None:
         except operators.OperatorError as err:
             raise InputError(str(err)) from None
     click.echo(f"operator {name} may sign in at /reports")
+
+
+@operator_accounts.command()
+@click.argument("name")
+@click.password_option(confirmation_prompt=False, help="asked for when not given (or piped in on standard input)")
+@run_async
+async def session(name: str, password: str) -> None:
+    """Signs in and prints a session token, for the codec server from the CLI:
+    `temporal workflow show ... --codec-endpoint <worker>/codec --codec-auth "Bearer <token>"`."""
+    async with database() as pool:
+        token = await operators.sign_in(pool, name, password)
+    if token is None:
+        raise InputError("wrong operator name or password")
+    click.echo(token)
 
 
 @click.group()

@@ -89,6 +89,16 @@ class AccountDocument(Payload):
             raise ValueError("name a policy, or a product for the segmentation to choose the policy of")
         return self
 
+    @model_validator(mode="after")
+    def _account_id_names_no_one(self) -> AccountDocument:
+        """The workflow id and the logs carry the account id in the clear (they are not sealed), so it must be
+        billing's account number, not the debtor's phone number."""
+        digits = "".join(c for c in self.account_id if c.isdigit())
+        phones = [p.value for p in self.contact_points if p.kind in PHONE_KINDS]
+        if len(digits) >= 7 and any(digits in phone for phone in phones):
+            raise ValueError("account_id repeats a phone number of the account: use billing's account number")
+        return self
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -73,7 +73,7 @@ class ReportPages:
         response.set_cookie(
             SESSION_COOKIE,
             token,
-            path=REPORTS_PATH,
+            path="/",  # the codec server (inbound/codec.py) takes the same session
             max_age=int(operators.SESSION_LIFE.total_seconds()),
             httponly=True,
             samesite="Strict",
@@ -85,7 +85,7 @@ class ReportPages:
         if token := request.cookies.get(SESSION_COOKIE):
             await operators.sign_out(self._pool, token)
         response = web.HTTPSeeOther(LOGIN_PATH)
-        response.del_cookie(SESSION_COOKIE, path=REPORTS_PATH)
+        response.del_cookie(SESSION_COOKIE, path="/")
         raise response
 
     async def _operator(self, request: web.Request) -> str | None:

@@ -26,6 +26,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 
@@ -34,6 +35,7 @@ from dunning.channels import Channel
 from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
+from inbound.codec import CodecServer
 from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from inbound.reports import ReportPages
 from infra.config import Settings
@@ -86,7 +88,10 @@ class Signal:
     payload: BaseModel
 
 
-def make_app(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> web.Application:
+def make_app(
+    settings: Settings, pool: asyncpg.Pool, temporal: Client, codec: PayloadCodec | None = None
+) -> web.Application:
+    """The webhooks, the report pages, and with the client's codec the codec server for the Web UI and CLI."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
         raise ValueError("Twilio's webhooks need the account sid, its auth token and the public base URL")
     twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies())
@@ -100,6 +105,8 @@ def make_app(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> web.Ap
     app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
     app.router.add_post(LETTER_EVIDENCE_PATH, by_mail_vendor(partners.letter_evidence))
     ReportPages(pool, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
+    if codec is not None:
+        CodecServer(codec, pool, settings.temporal_ui_origin).add_routes(app)
     return app
 
 
@@ -112,7 +119,10 @@ async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> Asy
     with socket.create_server((host, settings.inbound_http_port)) as sock:
         bound_url = f"http://{host}:{sock.getsockname()[1]}"
         public_url = settings.public_base_url or bound_url
-        runner = web.AppRunner(make_app(replace(settings, public_base_url=public_url), pool, temporal))
+        app = make_app(
+            replace(settings, public_base_url=public_url), pool, temporal, temporal.data_converter.payload_codec
+        )
+        runner = web.AppRunner(app)
         await runner.setup()
         try:
             await web.SockSite(runner, sock).start()

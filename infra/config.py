@@ -14,6 +14,7 @@ LETTER_DROP_DIR = ROOT / ".run" / "print-vendor"
 AGENCY_DROP_DIR = ROOT / ".run" / "agencies"
 SEGMENTATION_DIR = ROOT / "segmentations"
 EXPERIMENT_DIR = ROOT / "experiments"
+LOCAL_KEY_RING = ROOT / ".run" / "payload-keys.json"  # the local stack's ring, made by `make run`
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class Settings:
     segmentation: str | None = "standard"
     segmentation_dir: Path = SEGMENTATION_DIR
     experiment_dir: Path = EXPERIMENT_DIR
+    # The key ring that seals payloads (infra/sealing.py): PAYLOAD_KEYS (id=<base64>,...; the first seals) or the
+    # JSON file PAYLOAD_KEYS_FILE names. Nothing connects to Temporal without one.
+    payload_keys: str | None = field(default=None, repr=False)
+    payload_keys_file: Path | None = None
+    # The Temporal Web UI's origin: the only page browsers let call the codec server (inbound/codec.py).
+    temporal_ui_origin: str = "http://localhost:8233"
 
     def __post_init__(self) -> None:
         if self.workflow_task_slots < 2:
@@ -119,6 +126,9 @@ class Settings:
             segmentation=None if env.get("SEGMENTATION") == "none" else env.get("SEGMENTATION") or "standard",
             segmentation_dir=Path(env.get("SEGMENTATION_DIR") or SEGMENTATION_DIR),
             experiment_dir=Path(env.get("EXPERIMENT_DIR") or EXPERIMENT_DIR),
+            payload_keys=env.get("PAYLOAD_KEYS") or None,
+            payload_keys_file=Path(env["PAYLOAD_KEYS_FILE"]) if env.get("PAYLOAD_KEYS_FILE") else _local_key_ring(),
+            temporal_ui_origin=env.get("TEMPORAL_UI_ORIGIN", "http://localhost:8233"),
         )
 
 
@@ -131,3 +141,8 @@ def _count(env, name: str, default: int, *, at_most: int | None = None, what: st
 
 def _port(env, name: str, default: int) -> int:
     return _count(env, name, default, at_most=65535, what="a port number")
+
+
+def _local_key_ring() -> Path | None:
+    """Without PAYLOAD_KEYS or PAYLOAD_KEYS_FILE, the CLI and worker beside `make run` use the ring it made."""
+    return LOCAL_KEY_RING if LOCAL_KEY_RING.is_file() else None

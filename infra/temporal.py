@@ -1,4 +1,5 @@
-"""The Temporal client with the project's data converter, and where the local Temporal binaries are."""
+"""The Temporal client with the project's data converter (pydantic payloads, sealed: infra/sealing.py), and where the
+local Temporal binaries are."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from temporalio.client import (
-    Client,
-)
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client
 
 from infra.config import Settings
+from infra.sealing import read_ring, sealed_data_converter
 
 
 async def connect(settings: Settings) -> Client:
+    converter = sealed_data_converter(read_ring(settings.payload_keys, settings.payload_keys_file))
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
     )
 
 

@@ -23,7 +23,6 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +31,7 @@ from client.setup import ensure_search_attributes
 from dunning.account import AccountDocument
 from infra import twilio_sms
 from infra.config import Settings
+from infra.sealing import new_ring, sealed_data_converter
 from infra.temporal import local_binary
 from worker import build_worker
 
@@ -199,9 +199,10 @@ async def sharded(accounts: int, settings: Settings, pool: asyncpg.Pool) -> Asyn
     async with AsyncExitStack() as stack:
         stack.push_async_callback(sms_client.http_client.close)
         servers = []
+        converter = sealed_data_converter(new_ring("simulation"))  # sealed as in production; the ring dies with the run
         for _ in range(max(1, math.ceil(accounts / SHARD_ACCOUNTS))):
             server = await WorkflowEnvironment.start_time_skipping(
-                data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
+                data_converter=converter, test_server_existing_path=local_binary("temporal-test-server")
             )
             stack.push_async_callback(server.shutdown)
             await ensure_search_attributes(server.client, "default")

@@ -14,7 +14,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import worker
@@ -31,6 +30,7 @@ from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
+from infra.sealing import read_ring, sealed_data_converter
 from infra.smtp_mail import Mailer
 from infra.temporal import local_binary
 from standins.smtp_server import SmtpStandIn
@@ -43,6 +43,11 @@ TWILIO_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15005550006"
 TEST_LETTERHEADS = ROOT / "tests" / "data" / "letterheads.yaml"
 PORTFOLIO_FIGURES = pytest.StashKey[list[str]]()
+pytest_plugins = ["tests.log_scan"]  # no personal data in any log of the run
+# Tests seal payloads with a key ring of their own (never a production key); the CLI runs they start inherit it.
+TEST_KEY_RING = ROOT / "tests" / "data" / "payload-keys.json"
+os.environ["PAYLOAD_KEYS_FILE"] = str(TEST_KEY_RING)
+SEALED = sealed_data_converter(read_ring(None, TEST_KEY_RING))
 
 
 def pytest_addoption(parser):
@@ -169,6 +174,7 @@ def settings(twilio, smtp, tmp_path_factory) -> Settings:
         smtp_host=smtp.host,
         smtp_port=smtp.port,
         mail_from="collections@lender.test",
+        payload_keys_file=TEST_KEY_RING,
     )
 
 
@@ -192,7 +198,7 @@ async def env():
     """A time-skipping server of the test's own (a tenth of a second to start), its clock set to a Monday morning:
     no earlier test's accounts run on it and no earlier test moved its clock, so a flow test passes in any order."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=local_binary("temporal-test-server")
+        data_converter=SEALED, test_server_existing_path=local_binary("temporal-test-server")
     )
     await ensure_search_attributes(env.client, "default")
     now = await env.get_current_time()

@@ -81,6 +81,12 @@ def test_a_phone_that_is_not_e164_is_refused():
     assert "contact_points.0: Value error, mobile must be an E.164 number" in refusal(json.dumps(doc))
 
 
+def test_an_account_id_that_is_the_debtors_phone_number_is_refused():
+    """Workflow ids and logs are not sealed: an id made of the mobile number would show it to anyone."""
+    message = refusal(json.dumps(document(account_id="13800000001")))
+    assert "account_id repeats a phone number of the account: use billing's account number" in message
+
+
 def test_text_that_is_not_json_is_refused():
     assert refusal('{"account_id": "LOAN-0001",').startswith("account document is not valid JSON")
 
@@ -294,7 +300,7 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 NOUNS = [
     *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
-    *("calls", "visits", "letters", "agencies", "approvals", "compliance", "reports", "operators", "simulate"),
+    *("calls", "visits", "letters", "agencies", "approvals", "compliance", "reports", "operators", "keys", "simulate"),
 ]
 
 

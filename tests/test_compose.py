@@ -250,7 +250,7 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
     path = ROOT / ".dockerignore"
     assert path.is_file()
     entries = {line.strip().rstrip("/") for line in path.read_text(encoding="utf-8").splitlines()}
-    for entry in (".venv", ".git", ".run"):
+    for entry in (".venv", ".git", ".run", "secrets"):
         assert entry in entries, f"{entry} missing from .dockerignore"
     assert entries & {"__pycache__", "**/__pycache__"}, "__pycache__ missing from .dockerignore"
 
@@ -312,3 +312,16 @@ def test_letters_and_agency_files_land_on_a_named_volume_the_worker_may_write():
     assert all(env[key].startswith("/var/collections/") for key in ("LETTER_DROP_DIR", "AGENCY_DROP_DIR"))
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"chown app:app /var/collections", dockerfile)  # a fresh volume takes the image's owner
+
+
+def test_the_worker_seals_with_a_mounted_key_ring_and_the_ui_opens_payloads_at_its_codec_server():
+    services = _services()
+    worker, ui = services["worker"], services["temporal-ui"]
+    assert (_compose().get("secrets") or {})["payload-keys"]["file"] == "./secrets/payload-keys.json"
+    assert "payload-keys" in worker["secrets"] and _env(worker)["PAYLOAD_KEYS_FILE"] == "/run/secrets/payload-keys"
+    # The browser calls the codec server on the worker's published port, from the UI's published origin.
+    assert "127.0.0.1:8088:8088" in worker["ports"] and "127.0.0.1:8080:8080" in ui["ports"]
+    assert _env(ui)["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8088/codec"
+    assert _env(ui)["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert _env(worker)["TEMPORAL_UI_ORIGIN"] == "http://localhost:8080"
+    assert "secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client import CollectionsClient
 from client.setup import dev_server_flags
 from dunning.fraud import claim_workflow_id
 from infra.temporal import local_binary
-from tests.conftest import ROOT, make_account, server_today
+from tests.conftest import ROOT, SEALED, make_account, server_today
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ async def dev_env():
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=local_binary("temporal"),
         dev_server_extra_args=dev_server_flags(),
-        data_converter=pydantic_data_converter,
+        data_converter=SEALED,
         ui=False,
     )
     yield env
@@ -217,3 +218,32 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
     assert (
         await pool.fetchval("SELECT status FROM fraud_claims WHERE account_id = $1", claimed.account_id) == "confirmed"
     )
+    # What ops and the cluster's database see without the codec server: no name, number, e-mail, address or clue.
+    for workflow_id in (claimed.workflow_id, claim_workflow_id(claimed.account_id, "F1"), planned.workflow_id):
+        shown = await shown_without_codec(dev_env, workflow_id)
+        personal = ["Test Debtor", "Test Road", "@example.com", "a cousin had her ID card"]
+        personal += [point.value for point in claimed.contact_points + planned.contact_points]
+        assert not [text for text in personal if text in shown], workflow_id
+
+
+async def shown_without_codec(dev_env, workflow_id: str) -> str:
+    """`temporal workflow show --output json` as an engineer runs it, with every payload's data base64-decoded."""
+    process = await asyncio.create_subprocess_exec(
+        local_binary("temporal"),
+        "workflow",
+        "show",
+        "--workflow-id",
+        workflow_id,
+        "--address",
+        dev_env.client.service_client.config.target_host,
+        "--output",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    text = stdout.decode()
+    assert '"binary/encrypted"' in text or "YmluYXJ5L2VuY3J5cHRlZA==" in text  # sealed payloads are there
+    decoded = [base64.b64decode(data).decode(errors="replace") for data in re.findall(r'"data":\s*"([^"]*)"', text)]
+    return "\n".join([text, *decoded])

@@ -27,13 +27,15 @@ from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun, AccountState
-from tests.conftest import make_account, server_today
+from infra.sealing import new_ring, sealed_data_converter
+from tests.conftest import SEALED, make_account, server_today
 from tests.test_promises import promise
 from workflows.account import AccountWorkflow
 from workflows.fraud_claim import FraudClaimWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
-REPLAYER = Replayer(workflows=[AccountWorkflow, FraudClaimWorkflow], data_converter=pydantic_data_converter)
+# Sealed as the tests seal: plain histories recorded before sealing pass through the codec unopened.
+REPLAYER = Replayer(workflows=[AccountWorkflow, FraudClaimWorkflow], data_converter=SEALED)
 
 
 def recorded() -> list[Path]:
@@ -286,3 +288,13 @@ async def test_a_run_carried_over_with_the_old_lists_settles_them_in_order_and_r
     await REPLAYER.replay_workflow(history)
     if os.environ.get("RECORD_HISTORIES"):
         (HISTORIES / "old_lists_carried_over.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def test_a_sealed_history_replays_only_with_the_key_that_sealed_it():
+    path = HISTORIES / "sealed_promises_outcomes_plan_fraud_claim.json"
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    assert "YmluYXJ5L2VuY3J5cHRlZA==" in path.read_text(encoding="utf-8")  # "binary/encrypted": sealed payloads
+    stranger = Replayer(workflows=[AccountWorkflow], data_converter=sealed_data_converter(new_ring("another-ring")))
+    # The workflow task fails with the key ring's error (its message sealed in turn, as every failure is).
+    with pytest.raises(Exception, match="KeyRingError"):
+        await stranger.replay_workflow(history)

@@ -64,7 +64,7 @@ async def test_an_operator_reads_the_latest_report_and_its_csv_until_signing_out
     signed = await sign_in(browser, "head.of.collections", PASSWORD)
     assert (signed.status, signed.headers["Location"]) == (303, REPORTS_PATH)
     cookie = signed.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/reports" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/;" in cookie
 
     empty = await browser.get(REPORTS_PATH)
     assert "No report has been written yet" in await empty.text()

@@ -273,6 +273,7 @@ class TemporalDown:
     def __init__(self, client):
         self._client = client
         self._down = True
+        self.data_converter = client.data_converter
 
     def recover(self) -> None:
         self._down = False
