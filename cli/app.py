@@ -54,8 +54,9 @@ class Nouns(click.Group):
 def app() -> None:
     """Feed delinquent accounts to the orchestrator, tell them what happened, and read what they did.
 
-    Temporal is reached at TEMPORAL_ADDRESS (default localhost:7233), PostgreSQL at DATABASE_URL; payloads are
-    sealed with the key ring PAYLOAD_KEYS_FILE names (default: make run's, .run/payload-keys.json).
+    Temporal is reached as the `temporal` CLI reaches it (TEMPORAL_ADDRESS, default localhost:7233; TEMPORAL_API_KEY,
+    TEMPORAL_TLS_*, TEMPORAL_PROFILE), PostgreSQL at DATABASE_URL; payloads are sealed with the key ring
+    PAYLOAD_KEYS_FILE names (default: make run's, .run/payload-keys.json).
     """
 
 

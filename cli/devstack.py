@@ -1,8 +1,8 @@
 """`make run`: the whole stack on this machine, then a sample portfolio walking its ladders.
 
-Starts what is not configured: the Temporal dev server with its Web UI (TEMPORAL_ADDRESS unset), an embedded
-PostgreSQL (DATABASE_URL unset), the Twilio stand-in (Twilio credentials unset); then the worker, then the
-accounts of sample_data/portfolio.csv dated relative to today. Ctrl-C stops everything it started.
+Starts what is not configured: the Temporal dev server with its Web UI (no Temporal address in the environment or a
+TOML profile), an embedded PostgreSQL (DATABASE_URL unset), the Twilio stand-in (Twilio credentials unset); then the
+worker, then the accounts of sample_data/portfolio.csv dated relative to today. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dunning.money import to_major
 from inbound.codec import CODEC_PATH
 from inbound.reports import REPORTS_PATH
 from infra import db, operators
-from infra.config import LOCAL_KEY_RING, Settings
+from infra.config import LOCAL_KEY_RING, Settings, temporal_profile
 from infra.logging import configure
 from infra.sealing import new_ring, write_ring
 from infra.temporal import connect, local_binary
@@ -130,7 +130,7 @@ async def main(day_seconds: float | None) -> None:
         settings = replace(settings, payload_keys_file=LOCAL_KEY_RING)
         started.append(f"a new payload key ring in {LOCAL_KEY_RING.relative_to(ROOT)}")
     inbound_url = settings.public_base_url or f"http://{settings.inbound_http_host}:{settings.inbound_http_port}"
-    server = None if "TEMPORAL_ADDRESS" in os.environ else start_dev_server(f"{inbound_url}{CODEC_PATH}")
+    server = None if temporal_profile().address else start_dev_server(f"{inbound_url}{CODEC_PATH}")
     try:
         client = await wait_for_temporal(settings, server)
         if server:

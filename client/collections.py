@@ -46,7 +46,7 @@ class CollectionsClient:
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> CollectionsClient:
-        """From the environment's settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE) unless given."""
+        """From the environment's settings (Temporal's as its CLI reads them, TASK_QUEUE, the key ring) unless given."""
         settings = settings or Settings.from_env()
         try:
             temporal = await connect(settings)

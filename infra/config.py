@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from temporalio.envconfig import ClientConfigProfile
 
 ROOT = Path(__file__).resolve().parent.parent
 LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
@@ -70,6 +74,9 @@ class Settings:
     payload_keys_file: Path | None = None
     # The Temporal Web UI's origin: the only page browsers let call the codec server (inbound/codec.py).
     temporal_ui_origin: str = "http://localhost:8233"
+    # How Temporal is reached beyond its address and namespace: an API key, TLS and client certificates, gRPC
+    # metadata; read as every Temporal tool reads them (temporal_profile).
+    temporal_connection: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.workflow_task_slots < 2:
@@ -94,9 +101,12 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
+        temporal = temporal_profile()
+        connection = temporal.to_client_connect_config()
         return cls(
-            temporal_address=env.get("TEMPORAL_ADDRESS", "localhost:7233"),
-            temporal_namespace=env.get("TEMPORAL_NAMESPACE", "default"),
+            temporal_address=temporal.address or "localhost:7233",
+            temporal_namespace=temporal.namespace or "default",
+            temporal_connection={k: v for k, v in connection.items() if k not in ("target_host", "namespace")},
             task_queue=env.get("TASK_QUEUE", "collections"),
             database_url=env.get("DATABASE_URL") or None,
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
@@ -141,6 +151,18 @@ def _count(env, name: str, default: int, *, at_most: int | None = None, what: st
 
 def _port(env, name: str, default: int) -> int:
     return _count(env, name, default, at_most=65535, what="a port number")
+
+
+def temporal_profile() -> ClientConfigProfile:
+    """Temporal's client settings as the `temporal` CLI and every SDK read them (temporalio.envconfig): the profile
+    TEMPORAL_PROFILE names (default `default`) from the TOML file TEMPORAL_CONFIG_FILE names (default
+    ~/.config/temporalio/temporal.toml, if any), overridden by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+    TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+    TEMPORAL_TLS_SERVER_NAME and the rest."""
+    try:
+        return ClientConfigProfile.load()
+    except RuntimeError as err:  # the SDK's loader reports a bad file or an unknown profile so
+        raise ValueError(f"Temporal client settings (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): {err}") from None
 
 
 def _local_key_ring() -> Path | None:

@@ -16,7 +16,10 @@ from infra.sealing import read_ring, sealed_data_converter
 async def connect(settings: Settings) -> Client:
     converter = sealed_data_converter(read_ring(settings.payload_keys, settings.payload_keys_file))
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=converter,
+        **settings.temporal_connection,
     )
 
 
