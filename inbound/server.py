@@ -4,18 +4,21 @@ operators (inbound/reports.py). Each sender's routes are guarded by its own auth
 
 Twilio's webhooks: what became of the texts we sent (status callbacks) and what debtors texted back.
 Only requests signed by Twilio over the public URL they were sent to are heard. What one means is written to
-PostgreSQL first, in one transaction and once per MessageSid (and status), since Twilio retries; then the accounts
-it concerns are signalled. When Temporal cannot be reached the answer is 503: Twilio retries, and the retry sends
-the signals the first attempt could not (each carries the webhook's id, so an account takes it once).
-Phone numbers and texts are personal data: they go to the database only, never to logs or answers.
+PostgreSQL first, in one transaction and once per MessageSid (and status), since Twilio may send one twice; then the
+accounts it concerns are signalled. When PostgreSQL or Temporal cannot be reached, the request is kept in the spool
+(inbound/spool.py) and answered as taken, and handed to the handler again until it goes through: Twilio does not
+retry on its own, and a STOP must not be lost (each signal carries the webhook's id, so an account takes it once).
+The partners' endpoints answer 503 with Retry-After while the database is down; they retry.
+Phone numbers and texts are personal data: they go to the database and the spool only, never to logs or answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,6 +41,8 @@ from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from inbound.codec import CodecServer
 from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from inbound.reports import ReportPages
+from inbound.spool import Spool
+from infra import db
 from infra.config import Settings
 from infra.twilio_sms import (
     FINAL_STATUSES,
@@ -88,18 +93,24 @@ class Signal:
     payload: BaseModel
 
 
+TWILIO_WEBHOOKS = web.AppKey("twilio_webhooks", "TwilioWebhooks")
+RETRY_AFTER_SECONDS = 30  # what a partner is told to wait while the database is down
+
+
 def make_app(
     settings: Settings, pool: asyncpg.Pool, temporal: Client, codec: PayloadCodec | None = None
 ) -> web.Application:
     """The webhooks, the report pages, and with the client's codec the codec server for the Web UI and CLI."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
         raise ValueError("Twilio's webhooks need the account sid, its auth token and the public base URL")
-    twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies())
+    spool = Spool(settings.inbound_spool_dir)
+    twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies(), spool)
     by_twilio = signed_by_twilio(settings.twilio_auth_token, settings.public_base_url)
     partners = PartnerWebhooks(pool, temporal)
     by_field_app = signed_with(settings.field_app_secret, "field app")
     by_mail_vendor = signed_with(settings.mail_vendor_secret, "mail vendor")
-    app = web.Application()
+    app = web.Application(middlewares=[database_down_is_503])
+    app[TWILIO_WEBHOOKS] = twilio
     app.router.add_post(STATUS_CALLBACK_PATH, by_twilio(twilio.status_callback))
     app.router.add_post(INBOUND_SMS_PATH, by_twilio(twilio.inbound_sms))
     app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
@@ -110,10 +121,27 @@ def make_app(
     return app
 
 
+@web.middleware
+async def database_down_is_503(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request the database could not take is to be sent again later, not a server error."""
+    try:
+        return await handler(request)
+    except db.UNREACHABLE as err:
+        log.warning("database unreachable; asked to retry", path=request.path, error=type(err).__name__)
+        return web.Response(
+            status=503,
+            text="the database is unavailable; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
 @asynccontextmanager
-async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> AsyncIterator[str]:
-    """Serves the webhooks on the inbound host and port until the block ends; yields the base URL Twilio (and the
-    partners) must call (PUBLIC_BASE_URL, or the server's own address)."""
+async def serve(
+    settings: Settings, pool: asyncpg.Pool, temporal: Client, retry_every: float = 5.0
+) -> AsyncIterator[str]:
+    """Serves the webhooks on the inbound host and port until the block ends, handing the spool's requests to their
+    handlers again every `retry_every` seconds; yields the base URL Twilio (and the partners) must call
+    (PUBLIC_BASE_URL, or the server's own address)."""
     host = settings.inbound_http_host
     # Bound before the app is built, so that with port 0 the URL signatures are checked against has the real port.
     with socket.create_server((host, settings.inbound_http_port)) as sock:
@@ -124,6 +152,7 @@ async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> Asy
         )
         runner = web.AppRunner(app)
         await runner.setup()
+        retrying = asyncio.create_task(app[TWILIO_WEBHOOKS].retry_kept(retry_every))
         try:
             await web.SockSite(runner, sock).start()
             log.info(
@@ -135,6 +164,7 @@ async def serve(settings: Settings, pool: asyncpg.Pool, temporal: Client) -> Asy
             )
             yield public_url
         finally:
+            retrying.cancel()
             await runner.cleanup()
 
 
@@ -159,17 +189,72 @@ def signed_by_twilio(auth_token: str, public_base_url: str) -> Callable[[Handler
     return guard
 
 
+class Unavailable(Exception):
+    """PostgreSQL or Temporal could not take a webhook now."""
+
+
 class TwilioWebhooks:
-    def __init__(self, account_sid: str, pool: asyncpg.Pool, temporal: Client, vocabulary: ReplyVocabulary):
+    def __init__(
+        self, account_sid: str, pool: asyncpg.Pool, temporal: Client, vocabulary: ReplyVocabulary, spool: Spool
+    ):
         self._account_sid = account_sid
         self._pool = pool
         self._temporal = temporal
         self._vocabulary = vocabulary
+        self._spool = spool
+        self._routes = {"sms_reply": self._take_reply, "sms_status": self._take_status}
 
     async def inbound_sms(self, request: web.Request) -> web.Response:
         form = await request.post()
         if problem := self._problem(form, ("MessageSid", "From", "To", "AccountSid"), handset="From"):
             return _refused(request, 400, problem)
+        await self._take_or_keep("sms_reply", form)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def status_callback(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        required = ("MessageSid", "MessageStatus", "From", "To", "AccountSid")
+        if problem := self._problem(form, required, handset="To") or _status_problem(form):
+            return _refused(request, 400, problem)
+        await self._take_or_keep("sms_status", form)
+        return web.Response(status=204)
+
+    async def retry_kept(self, every: float) -> None:
+        """Runs for as long as the server does: the spool's requests go to their handlers again, oldest first."""
+        while True:
+            await asyncio.sleep(every)
+            await self.handle_kept()
+
+    async def handle_kept(self) -> None:
+        """Each kept request goes through once PostgreSQL and Temporal take it; the first that still cannot waits
+        with the rest for the next round."""
+        for kept in self._spool.waiting():
+            try:
+                await self._take(kept.route, kept.form)
+            except Unavailable:
+                return
+            except Exception:  # not an outage: kept aside for a person, so the others still go through
+                log.exception("kept webhook set aside", route=kept.route, message_sid=kept.form.get("MessageSid"))
+                self._spool.set_aside(kept)
+                continue
+            self._spool.handled(kept)
+            log.info("kept webhook handled", route=kept.route, message_sid=kept.form.get("MessageSid"))
+
+    async def _take_or_keep(self, route: str, form: MultiDictProxy[str]) -> None:
+        fields = {name: form[name] for name in form}
+        try:
+            await self._take(route, fields)
+        except Unavailable as err:
+            self._spool.keep(route, fields)
+            log.warning("webhook kept to retry", route=route, message_sid=fields["MessageSid"], unavailable=str(err))
+
+    async def _take(self, route: str, form: Mapping[str, str]) -> None:
+        try:
+            await self._routes[route](form)
+        except db.UNREACHABLE as err:
+            raise Unavailable("PostgreSQL") from err
+
+    async def _take_reply(self, form: Mapping[str, str]) -> None:
         reply = Reply(form["MessageSid"], form["From"], form["To"], form.get("Body", ""))
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await _store_reply(conn, reply, classify(reply.body, self._vocabulary))
@@ -186,13 +271,8 @@ class TwilioWebhooks:
             intent=stored["intent"],
             account_ids=stored["account_ids"],
         )
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
-    async def status_callback(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        required = ("MessageSid", "MessageStatus", "From", "To", "AccountSid")
-        if problem := self._problem(form, required, handset="To") or _status_problem(form):
-            return _refused(request, 400, problem)
+    async def _take_status(self, form: Mapping[str, str]) -> None:
         code = form.get("ErrorCode")
         report = StatusReport(form["MessageSid"], form["MessageStatus"], int(code) if code else None, form["To"])
         async with self._pool.acquire() as conn, conn.transaction():
@@ -212,7 +292,6 @@ class TwilioWebhooks:
             error_code=report.error_code,
             account_ids=stored["account_ids"],
         )
-        return web.Response(status=204)
 
     def _problem(self, form: MultiDictProxy[str], required: tuple[str, ...], handset: str) -> str:
         """Why a signed webhook cannot be used, naming the field but never its value ('' if it can)."""
@@ -228,7 +307,7 @@ class TwilioWebhooks:
 
     async def _tell(self, signals: list[Signal]) -> str:
         """Signals each account; returns how that went per account. A closed account (its workflow gone) is noted;
-        any other Temporal failure answers 503, so that Twilio retries."""
+        any other Temporal failure leaves the webhook to be taken again (the accounts told already take it once)."""
         notes = []
         for signal in signals:
             try:
@@ -239,12 +318,12 @@ class TwilioWebhooks:
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     log.warning(
-                        "temporal did not take a signal; twilio will retry",
+                        "temporal did not take a signal",
                         account_id=signal.account_id,
                         signal=signal.name,
                         grpc_status=err.status.name,
                     )
-                    raise web.HTTPServiceUnavailable(text="the accounts could not be told; try again") from None
+                    raise Unavailable("Temporal") from None
                 notes.append(f"{signal.account_id}: closed, not signalled")
         return "; ".join(notes)
 

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LETTERHEADS = ROOT / "templates" / "letters" / "letterheads.yaml"
 LETTER_DROP_DIR = ROOT / ".run" / "print-vendor"
 AGENCY_DROP_DIR = ROOT / ".run" / "agencies"
+INBOUND_SPOOL_DIR = ROOT / ".run" / "inbound-spool"
 SEGMENTATION_DIR = ROOT / "segmentations"
 EXPERIMENT_DIR = ROOT / "experiments"
 LOCAL_KEY_RING = ROOT / ".run" / "payload-keys.json"  # the local stack's ring, made by `make run`
@@ -55,6 +56,8 @@ class Settings:
     # The URL Twilio calls it at (a proxy's, in production): webhook signatures are computed over it. Unset: the
     # server's own address, http://host:port with the port it got.
     public_base_url: str | None = None
+    # Twilio's webhooks that PostgreSQL or Temporal could not take yet, kept on disk until they go through.
+    inbound_spool_dir: Path = INBOUND_SPOOL_DIR
     # Shared secrets of the other senders the same server hears, each signing its requests with HMAC-SHA256 (see
     # inbound/partner_webhooks.py): the field agents' app (visit reports) and the print-and-mail vendor (delivery
     # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
@@ -117,6 +120,7 @@ class Settings:
             inbound_http_host=env.get("INBOUND_HTTP_HOST", "127.0.0.1"),
             inbound_http_port=_port(env, "INBOUND_HTTP_PORT", 8088),
             public_base_url=env.get("PUBLIC_BASE_URL") or None,
+            inbound_spool_dir=Path(env.get("INBOUND_SPOOL_DIR") or INBOUND_SPOOL_DIR),
             field_app_secret=env.get("FIELD_APP_SECRET") or None,
             mail_vendor_secret=env.get("MAIL_VENDOR_SECRET") or None,
             smtp_host=env.get("SMTP_HOST", "127.0.0.1"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,16 @@ MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 MIGRATION_LOCK = 7_321_004
 
 log = structlog.get_logger()
+# What a query raises when the server cannot be reached or cannot answer now (down, restarting, shutting down, a cut
+# connection, a pool closing): the request is to be tried again later.
+UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
 async def create_pool(url: str, max_size: int = 20) -> asyncpg.Pool:

@@ -171,6 +171,7 @@ def settings(twilio, smtp, tmp_path_factory) -> Settings:
         letterheads_file=TEST_LETTERHEADS,
         letter_drop_dir=tmp_path_factory.mktemp("print-vendor"),
         agency_drop_dir=tmp_path_factory.mktemp("agencies"),
+        inbound_spool_dir=tmp_path_factory.mktemp("inbound-spool"),
         smtp_host=smtp.host,
         smtp_port=smtp.port,
         mail_from="collections@lender.test",

@@ -325,3 +325,10 @@ def test_the_worker_seals_with_a_mounted_key_ring_and_the_ui_opens_payloads_at_i
     assert _env(ui)["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
     assert _env(worker)["TEMPORAL_UI_ORIGIN"] == "http://localhost:8080"
     assert "secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_webhooks_kept_during_an_outage_survive_a_restart_on_a_volume_of_their_own():
+    worker = _services()["worker"]
+    assert _env(worker)["INBOUND_SPOOL_DIR"] == "/var/lib/collections/inbound-spool"
+    assert "inbound-spool:/var/lib/collections/inbound-spool" in worker["volumes"]
+    assert "inbound-spool" in (_compose().get("volumes") or {})

@@ -1,11 +1,9 @@
 """The worker, the CLI and the codec server reach Temporal as every Temporal tool does (temporalio.envconfig): here
-through a TLS endpoint that demands a client certificate, as a cluster behind mTLS does, set by the standard
-TEMPORAL_* variables; without the certificate the endpoint refuses the connection."""
+through a TLS-terminating relay in front of the test server that demands a client certificate, as a cluster behind
+mTLS does, set by the standard TEMPORAL_* variables; without the certificate the endpoint refuses the connection."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -19,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from infra.config import Settings
 from infra.temporal import connect
+from tests.relay import relay
 
 
 def _name(common_name: str) -> x509.Name:
@@ -71,42 +70,21 @@ def certificates(tmp_path) -> Path:
     return tmp_path
 
 
-@contextlib.asynccontextmanager
-async def mtls_endpoint(certificates: Path, target: str):
-    """A TLS-terminating proxy in front of a plaintext Temporal frontend that accepts only clients whose certificate
-    the CA signed, as a cluster's mTLS endpoint does; yields its host:port."""
+def mtls_context(certificates: Path) -> ssl.SSLContext:
+    """A cluster's mTLS endpoint: only clients whose certificate the CA signed get in."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
     context.load_verify_locations(certificates / "ca.pem")
     context.verify_mode = ssl.CERT_REQUIRED
     context.set_alpn_protocols(["h2"])  # gRPC
-    host, port = target.rsplit(":", 1)
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
-
-    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        server_reader, server_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
-
-    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
-    try:
-        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
+    return context
 
 
 async def test_a_worker_reaches_an_mtls_endpoint_with_the_standard_variables_and_is_refused_without_its_certificate(
     env, certificates, monkeypatch, tmp_path
 ):
-    async with mtls_endpoint(certificates, env.client.service_client.config.target_host) as address:
+    async with relay(env.client.service_client.config.target_host, mtls_context(certificates)) as endpoint:
+        address = endpoint.address
         monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such-profile-file.toml"))
         monkeypatch.setenv("TEMPORAL_ADDRESS", address)
         monkeypatch.setenv("TEMPORAL_NAMESPACE", "default")
