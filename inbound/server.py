@@ -39,6 +39,7 @@ from dunning.contact import CeaseContact
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from inbound.codec import CodecServer
+from inbound.health import Health
 from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from inbound.reports import ReportPages
 from inbound.spool import Spool
@@ -116,6 +117,7 @@ def make_app(
     app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
     app.router.add_post(LETTER_EVIDENCE_PATH, by_mail_vendor(partners.letter_evidence))
     ReportPages(pool, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
+    Health(pool, temporal).add_routes(app)
     if codec is not None:
         CodecServer(codec, pool, settings.temporal_ui_origin).add_routes(app)
     return app

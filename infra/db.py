@@ -64,6 +64,13 @@ async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[
     return applied_now
 
 
+async def pending_migrations(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """The migrations this code ships that the database has not applied."""
+    exists = await pool.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    done = {row["name"] for row in await pool.fetch("SELECT name FROM schema_migrations")} if exists else set()
+    return [path.name for path in migration_files(directory) if path.name not in done]
+
+
 def database_url(server_url: str, name: str) -> str:
     """The URL of database `name` on the server of `server_url` (the socket directory travels in the query)."""
     head, _, query = server_url.partition("?")

@@ -332,3 +332,8 @@ def test_webhooks_kept_during_an_outage_survive_a_restart_on_a_volume_of_their_o
     assert _env(worker)["INBOUND_SPOOL_DIR"] == "/var/lib/collections/inbound-spool"
     assert "inbound-spool:/var/lib/collections/inbound-spool" in worker["volumes"]
     assert "inbound-spool" in (_compose().get("volumes") or {})
+
+
+def test_the_worker_is_healthy_when_its_readiness_probe_answers():
+    check = _services()["worker"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"] and "http://127.0.0.1:8088/readyz" in check[3]
