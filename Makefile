@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DAY_SECONDS ?=
+FRESH ?=
 
 .PHONY: run test soak simulate check bench clean
 
@@ -18,7 +19,7 @@ $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 run: $(VENV)/.installed
-	$(PY) -m cli.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS))
+	$(PY) -m cli.devstack $(if $(DAY_SECONDS),--day-seconds $(DAY_SECONDS)) $(if $(FRESH),--fresh)
 
 test: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest -m "not portfolio"

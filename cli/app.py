@@ -19,9 +19,11 @@ from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
 from cli.reports import operator_accounts, reports
 from cli.simulate import simulation
-from client import InputError
+from client import InputError, inputs
+from dunning.account import DemoClock
 from infra.letters import LetterError
 from infra.sealing import KeyRingError
+from infra.stack_clock import read_stack_clock
 
 NOUNS = (
     accounts,
@@ -63,6 +65,7 @@ def app() -> None:
 def main(argv: list[str] | None = None, prog_name: str = "collections") -> int:
     """Runs one command; returns its exit status (2: bad input, 1: Temporal could not do it)."""
     try:
+        inputs.follow(_stack_clock())  # under `make run DAY_SECONDS=...`, what people type is dated on its days
         app.main(args=sys.argv[1:] if argv is None else argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as help_asked:
         click.echo(help_asked.ctx.get_help() if help_asked.ctx else "", err=True)
@@ -77,6 +80,13 @@ def main(argv: list[str] | None = None, prog_name: str = "collections") -> int:
     except click.Abort:
         return 1
     return 0
+
+
+def _stack_clock() -> DemoClock | None:
+    try:
+        return read_stack_clock()
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def _refuse(message: str) -> int:

@@ -17,11 +17,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from temporalio.client import Client
 
 from client import CollectionsClient, inputs
 from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
-from dunning.account import AccountDocument, DemoClock
+from dunning.account import AccountDocument, Clock, DemoClock
 from dunning.money import to_major
 from inbound.codec import CODEC_PATH
 from inbound.reports import REPORTS_PATH
@@ -29,6 +30,7 @@ from infra import db, operators
 from infra.config import LOCAL_KEY_RING, Settings, temporal_profile
 from infra.logging import configure
 from infra.sealing import new_ring, write_ring
+from infra.stack_clock import CLOCK_FILE, read_stack_clock, write_stack_clock
 from infra.temporal import connect, local_binary
 from infra.twilio_sms import INBOUND_SMS_PATH
 from standins.smtp_server import SmtpStandIn
@@ -37,6 +39,7 @@ from worker import serving, stop_requested
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
+TEMPORAL_STATE = RUN_DIR / "temporal.db"  # the dev server's SQLite file
 PORTFOLIO = ROOT / "sample_data" / "portfolio.csv"
 DEMO_OPERATOR = "demo"  # signs in to the strategy report
 UI_PORT = 8233
@@ -59,12 +62,15 @@ def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RU
     return target
 
 
-def start_dev_server(codec_endpoint: str) -> subprocess.Popen:
+def start_dev_server(codec_endpoint: str, state_file: Path = TEMPORAL_STATE) -> subprocess.Popen:
+    """The dev server with its Web UI, keeping its state (every workflow, timer and schedule) in `state_file`."""
     return subprocess.Popen(
         [
             local_binary("temporal"),
             "server",
             "start-dev",
+            "--db-filename",
+            str(state_file),
             "--ui-port",
             str(UI_PORT),
             "--ui-codec-endpoint",
@@ -91,15 +97,23 @@ async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None
     raise SystemExit(f"Temporal at {settings.temporal_address} did not answer within 60 s")
 
 
-async def main(day_seconds: float | None) -> None:
+def forget_local_state() -> None:
+    """`make run FRESH=1`: the dev server's state and the demo clock go (the database is replaced on start)."""
+    for path in (TEMPORAL_STATE, *TEMPORAL_STATE.parent.glob(f"{TEMPORAL_STATE.name}-*"), CLOCK_FILE):
+        path.unlink(missing_ok=True)
+
+
+async def main(day_seconds: float | None, fresh: bool = False) -> None:
     RUN_DIR.mkdir(exist_ok=True)
     settings = Settings.from_env()
     configure(settings.log_format)
     started: list[str] = []
+    if fresh:
+        forget_local_state()
 
-    # The demo starts from an empty database each time, so what the UI shows matches what the tables hold.
+    # Kept across starts, as Temporal's state is, so every account resumes where it was.
     database_url = settings.database_url or await db.create_database(
-        db.embedded_database_url(RUN_DIR / "postgres"), "collections", replace=True
+        db.embedded_database_url(RUN_DIR / "postgres"), "collections", replace=fresh, keep=True
     )
     started += [] if settings.database_url else ["embedded PostgreSQL (data in .run/postgres)"]
 
@@ -134,12 +148,18 @@ async def main(day_seconds: float | None) -> None:
     try:
         client = await wait_for_temporal(settings, server)
         if server:
-            started.append(f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}")
+            started.append(
+                f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}"
+                f" (state in {TEMPORAL_STATE.relative_to(ROOT)})"
+            )
         stop = stop_requested()
-        now = datetime.now(UTC)
-        clock = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
+        resumed = await accounts_on_file(database_url)
+        clock, note = stack_clock(day_seconds, fresh_system=resumed == 0)
+        started += [note] if note else []
+        inputs.follow(clock)  # the sample debtors' answers are dated on the stack's days too
+        now = Clock(clock).business(datetime.now(UTC))
         # In the demo a business day passes every DAY_SECONDS, and the print vendor's batch and the report with it.
-        every = timedelta(seconds=day_seconds) if day_seconds else None
+        every = timedelta(seconds=clock.day_seconds) if clock else None
         await ensure_letter_batch_schedule(client, settings, every)
         await ensure_report_schedule(client, settings, every, clock)
         started.append(f"print vendor's letter batches in {settings.letter_drop_dir.relative_to(ROOT)}")
@@ -151,7 +171,7 @@ async def main(day_seconds: float | None) -> None:
                 await operators.add_operator(pool, DEMO_OPERATOR, password)  # a new password each start
             finally:
                 await pool.close()
-            pace = "every business day" if day_seconds else f"daily at {settings.report_at}"
+            pace = "every business day" if clock else f"daily at {settings.report_at}"
             started.append(
                 f"strategy report at {webhooks_url}{REPORTS_PATH} (operator {DEMO_OPERATOR}, password {password}),"
                 f" written {pace}"
@@ -162,12 +182,17 @@ async def main(day_seconds: float | None) -> None:
             )
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
-            portfolio = dated_portfolio(now.date())
-            documents = inputs.parse_csv(portfolio)
-            collections = CollectionsClient(client, settings.task_queue)
-            await collections.open_many(documents, clock)
-            answered = await debtors_answer(collections, documents, now.date())
-            _print_banner(started, len(documents), portfolio, day_seconds, answered, database_url)
+            collections = CollectionsClient(client, settings.task_queue, clock)
+            if resumed:
+                opened = f"{resumed} accounts resumed where they were (make run FRESH=1 starts afresh)"
+                answered = []
+            else:  # the sample portfolio goes into an empty system only
+                portfolio = dated_portfolio(now.date())
+                documents = inputs.parse_csv(portfolio)
+                await collections.open_many(documents)
+                answered = await debtors_answer(collections, documents, now.date())
+                opened = f"{len(documents)} sample accounts opened from {portfolio.relative_to(ROOT)}"
+            _print_banner(started, opened, clock, answered, database_url)
             await stop.wait()
     finally:
         if standin:
@@ -182,6 +207,32 @@ async def main(day_seconds: float | None) -> None:
                 server.kill()
                 server.wait()
     print("stopped everything make run started")
+
+
+async def accounts_on_file(database_url: str) -> int:
+    """How many accounts the database holds (none before its first migration)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        if not await connection.fetchval("SELECT to_regclass('accounts') IS NOT NULL"):
+            return 0
+        return int(await connection.fetchval("SELECT count(*) FROM accounts"))
+    finally:
+        await connection.close()
+
+
+def stack_clock(day_seconds: float | None, fresh_system: bool) -> tuple[DemoClock | None, str]:
+    """The stack's clock: chosen when the system is empty (DAY_SECONDS, or real days), then kept with its state, for
+    its accounts are pinned to it; returns it and a note when DAY_SECONDS asked for another."""
+    kept = read_stack_clock(CLOCK_FILE)
+    if fresh_system:
+        now = datetime.now(UTC)
+        kept = DemoClock(day_seconds=day_seconds, anchor_real=now, anchor_business=now) if day_seconds else None
+        write_stack_clock(kept, CLOCK_FILE)
+        return kept, ""
+    if (kept.day_seconds if kept else None) != day_seconds:
+        pace = f"one business day every {kept.day_seconds:g} s" if kept else "real days"
+        return kept, f"kept the stack's clock, {pace}, which its accounts run on (make run FRESH=1 to change it)"
+    return kept, ""
 
 
 async def debtors_answer(collections: CollectionsClient, documents: list[AccountDocument], today: date) -> list[str]:
@@ -228,21 +279,19 @@ async def debtors_answer(collections: CollectionsClient, documents: list[Account
 
 
 def _print_banner(
-    started: list[str],
-    accounts: int,
-    portfolio: Path,
-    day_seconds: float | None,
-    answered: list[str],
-    database_url: str,
+    started: list[str], opened: str, clock: DemoClock | None, answered: list[str], database_url: str
 ) -> None:
     pace = (
-        f"one business day every {day_seconds:g} s" if day_seconds else "real days (make run DAY_SECONDS=5 to speed up)"
+        f"one business day every {clock.day_seconds:g} s, kept in {CLOCK_FILE.relative_to(ROOT)} (it runs on while"
+        " the stack is stopped)"
+        if clock
+        else "real days (make run FRESH=1 DAY_SECONDS=5 to speed up)"
     )
     lines = [
         "",
         "Collections orchestrator is running.",
         *[f"  - {item}" for item in started],
-        f"  - worker on task queue 'collections'; {accounts} sample accounts opened from {portfolio.relative_to(ROOT)}",
+        f"  - worker on task queue 'collections'; {opened}",
         f"  - clock: {pace}",
         *[f"  - {answer}" for answer in answered],
         "",
@@ -263,5 +312,6 @@ def _print_banner(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--day-seconds", type=float, help="demo clock: one business day lasts this many seconds")
+    parser.add_argument("--fresh", action="store_true", help="forget the accounts, the clock and Temporal's state")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.day_seconds))
+    asyncio.run(main(arguments.day_seconds, arguments.fresh))

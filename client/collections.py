@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client import inputs
 from client.inputs import InputError, check_treatable
 from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.approvals import ApprovalDecision
@@ -32,6 +33,7 @@ from dunning.state import AccountRun
 from dunning.view import AccountView
 from infra import call_queue
 from infra.config import Settings
+from infra.stack_clock import read_stack_clock
 from infra.temporal import connect
 from workflows import search_attributes as sa
 from workflows.account import AccountWorkflow
@@ -40,9 +42,10 @@ from workflows.account import AccountWorkflow
 class CollectionsClient:
     """One delinquent account is one workflow; this opens them, tells them what happened, and reads their state."""
 
-    def __init__(self, temporal: Client, task_queue: str = "collections") -> None:
+    def __init__(self, temporal: Client, task_queue: str = "collections", clock: DemoClock | None = None) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
+        self.clock = clock  # the local stack's demo clock: accounts opened here run on its days
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> CollectionsClient:
@@ -52,7 +55,12 @@ class CollectionsClient:
             temporal = await connect(settings)
         except RuntimeError as err:
             raise InputError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
-        return cls(temporal, settings.task_queue)
+        try:
+            clock = read_stack_clock()
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        inputs.follow(clock)  # news typed in this process is dated on the stack's days too
+        return cls(temporal, settings.task_queue, clock)
 
     @classmethod
     @asynccontextmanager
@@ -70,7 +78,7 @@ class CollectionsClient:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
         is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
         check_treatable(document, f"account {document.account_id}")
-        run = AccountRun(account=document, clock=clock)  # the worker chooses and pins the policy
+        run = AccountRun(account=document, clock=clock or self.clock)  # the worker chooses and pins the policy
         try:
             await self.temporal.start_workflow(
                 AccountWorkflow.run,

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ValidationError
 from dunning.account import (
     PAYMENT_ID_MAX,
     AccountDocument,
+    Clock,
     ContactPoint,
+    DemoClock,
     PaymentReceived,
     PaymentReversed,
     problems,
@@ -165,7 +167,7 @@ def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> dat
     if not payment_id.strip() or len(payment_id) > PAYMENT_ID_MAX:
         raise InputError(f"--payment-id must be 1 to {PAYMENT_ID_MAX} characters")
     try:
-        when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(UTC)
+        when = datetime.fromisoformat(paid_at) if paid_at else now()
     except ValueError:
         raise InputError(f"--paid-at: {paid_at!r} is not an ISO 8601 date-time") from None
     if when.tzinfo is None:
@@ -195,7 +197,7 @@ def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None)
 def _instant(text: str | None, flag: str) -> datetime:
     """A typed-in moment (now if none); the model checks it carries a UTC offset."""
     try:
-        return datetime.fromisoformat(text) if text else _now()
+        return datetime.fromisoformat(text) if text else now()
     except ValueError:
         raise InputError(f"{flag}: {text!r} is not an ISO 8601 date-time") from None
 
@@ -208,8 +210,18 @@ def _payload(model: type[P], what: str, **fields) -> P:
         raise InputError(explain(err, what)) from None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+_business = Clock(None)
+
+
+def follow(demo: DemoClock | None) -> None:
+    """Under the local stack's demo clock, what people type is dated in its business time, as its accounts are."""
+    global _business
+    _business = Clock(demo)
+
+
+def now() -> datetime:
+    """The moment news typed in now is dated: business time (real time but under a demo clock)."""
+    return _business.business(datetime.now(UTC))
 
 
 def parse_cease(channels: list[str], reason: str, request_id: str | None = None) -> CeaseContact:
@@ -219,26 +231,24 @@ def parse_cease(channels: list[str], reason: str, request_id: str | None = None)
         request_id=request_id or uuid.uuid4().hex,
         channels=channels,
         reason=reason,
-        received_at=_now(),
+        received_at=now(),
     )
 
 
 def parse_dispute(dispute_id: str, subject: str, details: str) -> DisputeOpened:
-    return _payload(DisputeOpened, "dispute", dispute_id=dispute_id, subject=subject, details=details, opened_at=_now())
+    return _payload(DisputeOpened, "dispute", dispute_id=dispute_id, subject=subject, details=details, opened_at=now())
 
 
 def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
-    return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome, resolved_at=_now())
+    return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome, resolved_at=now())
 
 
 def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventReported:
-    return _payload(
-        DebtorEventReported, "report", report_id=report_id, event=event, details=details, reported_at=_now()
-    )
+    return _payload(DebtorEventReported, "report", report_id=report_id, event=event, details=details, reported_at=now())
 
 
 def parse_documents(report_id: str, confirmed: bool) -> DocumentsVerified:
-    return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed, verified_at=_now())
+    return _payload(DocumentsVerified, "verification", report_id=report_id, confirmed=confirmed, verified_at=now())
 
 
 def _minor(amount: str, currency: str, flag: str) -> int:
@@ -279,7 +289,7 @@ def parse_promise(
         promised_hour=promised_hour,
         channel=channel,
         taken_by=taken_by,
-        made_at=_now(),
+        made_at=now(),
     )
 
 
@@ -294,7 +304,7 @@ def parse_plan(plan_id: str, instalments: list[str], currency: str, cause: str, 
             {"due_date": parse_day(day, "--instalment"), "amount_minor": _minor(amount, currency, "--instalment")}
         )
     return _payload(
-        PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by, agreed_at=_now()
+        PlanProposed, "plan", plan_id=plan_id, instalments=parsed, cause=cause, agreed_by=agreed_by, agreed_at=now()
     )
 
 
@@ -310,7 +320,7 @@ def parse_outcome(
         reported_by=reported_by,
         contact_point=contact_point,
         note=note,
-        occurred_at=_now(),
+        occurred_at=now(),
     )
 
 
@@ -325,7 +335,7 @@ def parse_contact_update(
         point=point,
         replaces=replaces,
         source=source,
-        updated_at=_now(),
+        updated_at=now(),
     )
 
 
@@ -402,20 +412,20 @@ def parse_recall(request_id: str, reason: str, requested_by: str) -> RecallReque
         request_id=request_id,
         reason=reason,
         requested_by=requested_by,
-        requested_at=_now(),
+        requested_at=now(),
     )
 
 
 def parse_fraud_claim(claim_id: str, clues: str, taken_by: str) -> FraudClaimed:
-    return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by, claimed_at=_now())
+    return _payload(FraudClaimed, "fraud claim", claim_id=claim_id, clues=clues, taken_by=taken_by, claimed_at=now())
 
 
 def parse_declaration(place: str) -> DeclarationSigned:
-    return _payload(DeclarationSigned, "declaration", place=place, signed_at=_now())
+    return _payload(DeclarationSigned, "declaration", place=place, signed_at=now())
 
 
 def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
-    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference, decided_at=_now())
+    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference, decided_at=now())
 
 
 def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
@@ -426,7 +436,7 @@ def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) 
         approved=approved,
         approver=approver,
         note=note,
-        decided_at=_now(),
+        decided_at=now(),
     )
 
 

@@ -77,11 +77,14 @@ def database_url(server_url: str, name: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
-async def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+async def create_database(server_url: str, name: str, *, replace: bool = False, keep: bool = False) -> str:
+    """A new database `name` (`replace`: dropping one of that name first; `keep`: an existing one is kept)."""
     admin = await asyncpg.connect(server_url)
     try:
         if replace:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        elif keep and await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return database_url(server_url, name)
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
