@@ -62,8 +62,11 @@ def dated_portfolio(today: date, source: Path = PORTFOLIO, target_dir: Path = RU
     return target
 
 
-def start_dev_server(codec_endpoint: str, state_file: Path = TEMPORAL_STATE) -> subprocess.Popen:
-    """The dev server with its Web UI, keeping its state (every workflow, timer and schedule) in `state_file`."""
+def start_dev_server(
+    codec_endpoint: str, state_file: Path = TEMPORAL_STATE, port: int = 7233, ui_port: int = UI_PORT
+) -> subprocess.Popen:
+    """The dev server with its Web UI, keeping its state (every workflow, timer and schedule) in `state_file`; its
+    log beside that file."""
     return subprocess.Popen(
         [
             local_binary("temporal"),
@@ -71,15 +74,17 @@ def start_dev_server(codec_endpoint: str, state_file: Path = TEMPORAL_STATE) -> 
             "start-dev",
             "--db-filename",
             str(state_file),
+            "--port",
+            str(port),
             "--ui-port",
-            str(UI_PORT),
+            str(ui_port),
             "--ui-codec-endpoint",
             codec_endpoint,
             "--log-level",
             "warn",
             *dev_server_flags(),
         ],
-        stdout=(RUN_DIR / "temporal.log").open("w"),
+        stdout=state_file.with_suffix(".log").open("a"),
         stderr=subprocess.STDOUT,
         # Its own session: Ctrl-C reaches only us, and we stop the server after the worker has drained.
         start_new_session=True,
@@ -89,7 +94,7 @@ def start_dev_server(codec_endpoint: str, state_file: Path = TEMPORAL_STATE) -> 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None) -> Client:
     for _ in range(120):
         if process is not None and process.poll() is not None:
-            raise SystemExit(f"the Temporal dev server exited; see {RUN_DIR / 'temporal.log'}")
+            raise SystemExit(f"the Temporal dev server exited; see {TEMPORAL_STATE.with_suffix('.log')}")
         try:
             return await connect(settings)
         except RuntimeError:

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from dunning.account import AccountDocument
 from inbound import server as inbound_http
 from inbound.partner_webhooks import signature_problem
-from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today, serving_worker
+from tests.conftest import SEALED, make_account, reach_the_debtor_on_dpd_44, server_today, serving_worker
 from workflows.account import AccountWorkflow
 
 FIELD_SECRET = "field-app-test-secret"
@@ -76,6 +76,7 @@ class TemporalDown:
     """A Temporal client in an outage: every call to the service fails as unavailable."""
 
     namespace = "default"
+    data_converter = SEALED
 
     class workflow_service:
         @staticmethod
