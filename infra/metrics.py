@@ -83,9 +83,11 @@ class BusinessMetrics:
         counter = self._meter.create_counter(PROMISES, "Promises and plans, by kind and outcome")
         counter.add(1, {"kind": kind, "outcome": PROMISE_OUTCOMES.get(status, status)})
 
-    def news_refused(self, news: str) -> None:
-        """A signal or update the account refused (unreadable, or against its rules), by its name."""
-        self._meter.create_counter(NEWS_REFUSED, "Signals and updates refused, by name").add(1, {"signal": news})
+    def news_refused(self, kind: str) -> None:
+        """A signal or update the account refused (unreadable, or against its rules), by the kind of news it brought:
+        the signal's name, or the news' own for an update (plan_proposed, approval_decision) and a few signals."""
+        counter = self._meter.create_counter(NEWS_REFUSED, "Signals and updates refused, by kind of news")
+        counter.add(1, {"kind": kind})
 
     @contextmanager
     def vendor_call(self, channel: str) -> Iterator[None]:
