@@ -25,7 +25,7 @@ from workflows.account import AccountWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "ops" / "grafana" / "collections.json"
-SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$')
+SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -167,7 +167,8 @@ def test_the_grafana_dashboard_has_what_grafana_needs_and_reads_only_exported_me
         assert panel["type"] in {"timeseries", "stat", "barchart", "table"} and panel["title"], panel
         grid = panel["gridPos"]
         assert all(isinstance(grid[k], int) for k in "hwxy") and 0 < grid["w"] and grid["x"] + grid["w"] <= 24, panel
-        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+        columns, rows = range(grid["x"], grid["x"] + grid["w"]), range(grid["y"], grid["y"] + grid["h"])
+        area = {(x, y) for x in columns for y in rows}
         assert not area & cells, f"{panel['title']} overlaps another panel"
         cells |= area
         assert panel["datasource"]["type"] == "prometheus" and panel["targets"], panel["title"]
