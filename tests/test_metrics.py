@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from client import CollectionsClient, inputs
 from dunning.account import AccountDocument
@@ -150,7 +151,7 @@ async def test_no_label_carries_an_account_id_or_the_debtors_details(scraped):
     assert not [value for value in values if re.search(r"\+\d", value)]  # nothing like a phone number
 
 
-def dashboard_metrics(expr: str) -> set[str]:
+def metrics_read(expr: str) -> set[str]:
     """The series an expression reads (names outside braces, functions and the label names inside them aside)."""
     outside = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\bby \([^)]*\)", "", expr)
     return set(re.findall(r"\b(?:collections|temporal)_[a-z0-9_]+", outside))
@@ -174,7 +175,7 @@ def test_the_grafana_dashboard_has_what_grafana_needs_and_reads_only_exported_me
         assert panel["datasource"]["type"] == "prometheus" and panel["targets"], panel["title"]
         for target in panel["targets"]:
             assert target["refId"] and target["expr"], panel["title"]
-            metrics = dashboard_metrics(target["expr"])
+            metrics = metrics_read(target["expr"])
             assert metrics, target["expr"]
             read |= metrics
     assert read <= scraped.names(), f"not exported: {sorted(read - scraped.names())}"
@@ -189,3 +190,12 @@ def test_the_grafana_dashboard_has_what_grafana_needs_and_reads_only_exported_me
         "temporal_workflow_task_schedule_to_start_latency_bucket",
         "temporal_workflow_task_execution_latency_bucket",
     } <= read
+
+
+def test_the_alerts_prometheus_evaluates_read_only_exported_metrics(scraped):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    rules = yaml.safe_load(compose["configs"]["prometheus-alerts"]["content"])
+    alerts = {rule["alert"]: rule["expr"] for group in rules["groups"] for rule in group["rules"]}
+    assert len(alerts) == 4  # schedule-to-start of workflow tasks and of activities, failed steps, refused signals
+    for alert, expr in alerts.items():
+        assert metrics_read(expr) and metrics_read(expr) <= scraped.names(), alert
