@@ -4,7 +4,8 @@ counters and histograms, recorded through the SDK's meter so both are scraped to
 Every business metric's name and labels are here. Labels are codes (channel, verdict, currency, policy, kind,
 outcome, the kind of news), never an account id or anything of the debtor's. The workflow records through
 `workflow.metric_meter()`, which the SDK keeps silent while a history replays, so a decision counts once; the
-activities through `activity.metric_meter()`, each after its write, once per row.
+activities through `activity.metric_meter()`: the guard's evidence as its row is inserted (a retry finds the row and
+counts nothing), and each hand-over to a vendor.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class BusinessMetrics:
         self._meter.create_counter(STEPS_FAILED, "Steps failed for good, by channel").add(1, {"channel": channel})
 
     def payment_applied(self, currency: str, amount_minor: int) -> None:
+        """A payment the ledger applied (refused ones count as refused news)."""
         attributes = {"currency": currency}
         self._meter.create_counter(PAYMENTS, "Payments applied, by currency").add(1, attributes)
         amount = self._meter.create_histogram_float(PAYMENT_AMOUNT, "Payments applied, in major units of the currency")

@@ -48,7 +48,8 @@ class SettlesNews(KeepsRecords):
 
     async def _settle_news(self) -> None:
         """Acts on the news in the inbox, row by row of SETTLING, oldest first within a row; news that comes
-        meanwhile waits for its row, or for the next pass if its row is done."""
+        meanwhile waits for its row, or for the next pass if its row is done. Each row's method returns the case's
+        answer, so a refusal is counted."""
         inbox = self._state.inbox
         for kinds, settle in SETTLING:
             while news := next((n for n in inbox if isinstance(n, kinds)), None):
