@@ -75,7 +75,8 @@ def free_address() -> str:
 async def scraped(pool, sms_client, settings) -> Scraped:
     """One account through its first twelve days on a worker whose client serves /metrics, then one scrape: texts
     and a call, a dispute that defers the catch-up to the morning, a letter that cannot be made (its creditor has
-    no letterhead), two refused payments, a promise kept by paying in full."""
+    no letterhead), two refused payments, a promise kept by paying in full. The worker keeps no workflow in its
+    cache, so each of the account's workflow tasks replays its history first."""
     address = free_address()
     runtime = prometheus_runtime(address)  # the only one in the test run: a port binds once per process
     async with time_skipping_env(runtime) as env:
@@ -83,7 +84,8 @@ async def scraped(pool, sms_client, settings) -> Scraped:
         account = make_account(due=today, creditor="Nobody Ltd")
         queue = "metrics"
         worker_settings = Settings(**{**settings.__dict__, "task_queue": queue})
-        async with build_worker(env.client, worker_settings, pool, sms_client):
+        # No cache: every workflow task replays the history so far, which must count nothing again.
+        async with build_worker(env.client, worker_settings, pool, sms_client, max_cached_workflows=0):
             collections = CollectionsClient(env.client, queue)
             await collections.open(account)
             await sleep_until(env, today + timedelta(days=2), time(12))
@@ -122,6 +124,8 @@ async def test_the_sdk_reports_its_workers_on_the_same_endpoint(scraped):
 
 async def test_the_business_metrics_count_what_the_account_records_hold(scraped, pool):
     account_id = scraped.account.account_id
+    replays = scraped.total("temporal_workflow_task_replay_latency_count", "workflow_type")[("AccountWorkflow",)]
+    assert replays > 10  # and the workflow's counts below held through every one
     checks = await pool.fetch(
         "SELECT channel, verdict, count(*) AS n FROM contact_checks WHERE account_id = $1 GROUP BY 1, 2", account_id
     )
