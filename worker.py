@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
@@ -28,6 +29,7 @@ from infra import db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.logging import configure
+from infra.metrics import prometheus_runtime
 from infra.smtp_mail import Mailer
 from infra.temporal import connect
 from workflows.account import AccountWorkflow
@@ -108,6 +110,17 @@ async def serving(client: Client, settings: Settings) -> AsyncIterator[tuple[Wor
         await pool.close()
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The runtime that serves the worker's metrics at METRICS_ADDRESS (None: the SDK's default, which serves none).
+    Only the worker's process makes one: a port binds once, so the CLI and the tests' many workers keep the default."""
+    if not settings.metrics_address:
+        return None
+    try:
+        return prometheus_runtime(settings.metrics_address)
+    except ValueError as err:  # the port is taken
+        raise SystemExit(f"error: METRICS_ADDRESS {settings.metrics_address}: {err}") from None
+
+
 def stop_requested() -> asyncio.Event:
     """Set on Ctrl-C or SIGTERM, so the process drains the worker instead of dying mid-task."""
     stop = asyncio.Event()
@@ -127,11 +140,16 @@ async def main() -> None:
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
         raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
     stop = stop_requested()
-    client = await connect(settings)
+    client = await connect(settings, metrics_runtime(settings))
     await ensure_letter_batch_schedule(client, settings)
     await ensure_report_schedule(client, settings)
     async with serving(client, settings):
-        log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            metrics=f"http://{settings.metrics_address}/metrics" if settings.metrics_address else None,
+        )
         await stop.wait()
     log.info("worker stopped")
 

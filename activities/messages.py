@@ -22,6 +22,7 @@ from infra import twilio_sms
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
 from infra.letters import LetterRenderer, RenderedLetter
 from infra.logging import activity_logger
+from infra.metrics import BusinessMetrics
 from infra.smtp_mail import Mailer
 
 
@@ -138,7 +139,8 @@ class MessageActivities:
                 return await self._sent(order, outbox, stored, taken)
             await self._set_status(table, key, "sending")  # provably not taken: this attempt sends it
         try:
-            reference = await send(stored)
+            with BusinessMetrics(activity.metric_meter()).vendor_call(order.planned.channel):
+                reference = await send(stored)
         except Rejected as err:
             return await self._refused(order, outbox, stored, err)
         except NotSent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from temporalio import activity
 
 from activities.outbox import withdraw
 from dunning.compliance import Check
@@ -16,6 +17,7 @@ from dunning.ladder import PlannedStep
 from dunning.orders import AccountRef, StepOrder, StepResult, action_key
 from dunning.pacing import FollowUpPlan
 from infra.logging import activity_logger
+from infra.metrics import BusinessMetrics
 
 
 async def skip(pool: asyncpg.Pool, order: StepOrder, reason: str) -> StepResult:
@@ -96,7 +98,7 @@ async def write_follow_ups(
 async def record_check(
     conn: asyncpg.Connection, account_id: str, key: str, planned: PlannedStep, check: Check, verdict: str, rule: str
 ) -> None:
-    await conn.execute(
+    status = await conn.execute(
         "INSERT INTO contact_checks (account_id, action_key, step_id, channel, rule_set, verdict, rule, evaluated_at,"
         " local_time, allowed_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (action_key, evaluated_at) DO NOTHING",
@@ -112,6 +114,8 @@ async def record_check(
         check.at if verdict == "deferred" else None,
         check.attempts,
     )
+    if status.endswith(" 1"):  # a retried activity finds its evidence recorded, and counted
+        BusinessMetrics(activity.metric_meter()).contact_judged(planned.channel, verdict)
 
 
 async def set_result(conn: asyncpg.Connection, key: str, result: str, detail: str, reference: str | None = None):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from client import CollectionsClient, inputs
 from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
@@ -35,7 +36,7 @@ from infra.temporal import connect, local_binary
 from infra.twilio_sms import INBOUND_SMS_PATH
 from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
-from worker import serving, stop_requested
+from worker import metrics_runtime, serving, stop_requested
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
@@ -91,12 +92,12 @@ def start_dev_server(
     )
 
 
-async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None) -> Client:
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None, runtime: Runtime | None) -> Client:
     for _ in range(120):
         if process is not None and process.poll() is not None:
             raise SystemExit(f"the Temporal dev server exited; see {TEMPORAL_STATE.with_suffix('.log')}")
         try:
-            return await connect(settings)
+            return await connect(settings, runtime)
         except RuntimeError:
             await asyncio.sleep(0.5)
     raise SystemExit(f"Temporal at {settings.temporal_address} did not answer within 60 s")
@@ -151,7 +152,9 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
     inbound_url = settings.public_base_url or f"http://{settings.inbound_http_host}:{settings.inbound_http_port}"
     server = None if temporal_profile().address else start_dev_server(f"{inbound_url}{CODEC_PATH}")
     try:
-        client = await wait_for_temporal(settings, server)
+        client = await wait_for_temporal(settings, server, metrics_runtime(settings))
+        if settings.metrics_address:
+            started.append(f"the worker's metrics for Prometheus at http://{settings.metrics_address}/metrics")
         if server:
             started.append(
                 f"Temporal dev server on {settings.temporal_address}, Web UI http://localhost:{UI_PORT}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Settings:
     # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
     field_app_secret: str | None = field(default=None, repr=False)
     mail_vendor_secret: str | None = field(default=None, repr=False)
+    # Where the worker serves its metrics for Prometheus (http://<address>/metrics: infra/metrics.py); None: nowhere.
+    metrics_address: str | None = "127.0.0.1:9464"
     # Workflow tasks the worker takes at once. Python runs them one at a time (the GIL), so more only queue up, and
     # one that waits past its 10-second timeout is handed out again and replayed from the start of its history.
     workflow_task_slots: int = 8
@@ -82,6 +85,8 @@ class Settings:
     temporal_connection: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.metrics_address is not None:
+            _check_metrics_address(self.metrics_address)
         if self.workflow_task_slots < 2:
             raise ValueError(f"WORKFLOW_TASK_SLOTS {self.workflow_task_slots} must be 2 or more (one is the cache's)")
         self.time_of_day(self.letter_batch_at, "LETTER_BATCH_AT")
@@ -137,6 +142,7 @@ class Settings:
             report_at=env.get("REPORT_AT", "06:00"),
             report_period_days=_count(env, "REPORT_PERIOD_DAYS", 90),
             workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),
+            metrics_address=env.get("METRICS_ADDRESS", "127.0.0.1:9464") or None,
             segmentation=None if env.get("SEGMENTATION") == "none" else env.get("SEGMENTATION") or "standard",
             segmentation_dir=Path(env.get("SEGMENTATION_DIR") or SEGMENTATION_DIR),
             experiment_dir=Path(env.get("EXPERIMENT_DIR") or EXPERIMENT_DIR),
@@ -151,6 +157,17 @@ def _count(env, name: str, default: int, *, at_most: int | None = None, what: st
     if not text.isdigit() or (at_most is not None and int(text) > at_most):
         raise ValueError(f"{name} {text!r} is not {what}")
     return int(text)
+
+
+def _check_metrics_address(address: str) -> None:
+    """As the SDK's exporter takes it: an IP address (no host name) and a port."""
+    host, _, port = address.rpartition(":")
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        port = ""
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"METRICS_ADDRESS {address!r} is not an IP address and port such as 127.0.0.1:9464")
 
 
 def _port(env, name: str, default: int) -> int:

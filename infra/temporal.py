@@ -8,17 +8,20 @@ import sys
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from infra.config import Settings
 from infra.sealing import read_ring, sealed_data_converter
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client on the given runtime (the worker's exports metrics: infra/metrics.py), or on the SDK's default."""
     converter = sealed_data_converter(read_ring(settings.payload_keys, settings.payload_keys_file))
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter,
+        runtime=runtime,
         **settings.temporal_connection,
     )
 

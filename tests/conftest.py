@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import worker
@@ -194,18 +195,26 @@ def first_morning_after(now: datetime) -> datetime:
     return datetime.combine(monday, time(10), local.tzinfo)
 
 
-@pytest.fixture
-async def env():
-    """A time-skipping server of the test's own (a tenth of a second to start), its clock set to a Monday morning:
-    no earlier test's accounts run on it and no earlier test moved its clock, so a flow test passes in any order."""
+@asynccontextmanager
+async def time_skipping_env(runtime: Runtime | None = None):
+    """A time-skipping server of its own (a tenth of a second to start), its clock set to a Monday morning, with a
+    client on `runtime` (the SDK's default unless given)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=SEALED, test_server_existing_path=local_binary("temporal-test-server")
+        data_converter=SEALED, test_server_existing_path=local_binary("temporal-test-server"), runtime=runtime
     )
     await ensure_search_attributes(env.client, "default")
     now = await env.get_current_time()
     await env.sleep(first_morning_after(now) - now)
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+async def env():
+    """The test's own time-skipping server: no earlier test's accounts run on it and no earlier test moved its clock,
+    so a flow test passes in any order."""
+    async with time_skipping_env() as env:
+        yield env
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ ask it to validate the file (`docker compose config` needs no engine).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -337,3 +338,45 @@ def test_webhooks_kept_during_an_outage_survive_a_restart_on_a_volume_of_their_o
 def test_the_worker_is_healthy_when_its_readiness_probe_answers():
     check = _services()["worker"]["healthcheck"]["test"]
     assert check[:3] == ["CMD", "python", "-c"] and "http://127.0.0.1:8088/readyz" in check[3]
+
+
+def _config(name: str) -> dict:
+    """An inline config's content, read as YAML (compose's `$$` is a literal `$`)."""
+    return yaml.safe_load(_compose()["configs"][name]["content"].replace("$$", "$"))
+
+
+def _mounted_configs(service: dict) -> dict[str, str]:
+    return {c["target"]: c["source"] for c in service.get("configs") or []}
+
+
+def test_prometheus_scrapes_the_worker_on_the_port_it_serves_metrics_on():
+    services = _services()
+    host, port = _host_port(_env(services["worker"])["METRICS_ADDRESS"])
+    assert host == "0.0.0.0", "inside compose the worker must listen beyond loopback to be scraped"
+    assert f"127.0.0.1:{port}:{port}" in services["worker"]["ports"]
+    prometheus = services["prometheus"]
+    mounted = _mounted_configs(prometheus)
+    assert mounted["/etc/prometheus/prometheus.yml"] == "prometheus-config"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = _config("prometheus-config")
+    targets = [t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert targets == [f"worker:{port}"]
+    assert all(mounted.get(path) for path in config["rule_files"]), "every rule file is a mounted config"
+    assert "127.0.0.1:9090:9090" in prometheus["ports"]
+
+
+def test_grafana_shows_the_dashboard_over_the_prometheus_service():
+    services = _services()
+    grafana = services["grafana"]
+    mounted = _mounted_configs(grafana)
+    datasources = _config(mounted["/etc/grafana/provisioning/datasources/prometheus.yaml"])["datasources"]
+    assert [(d["type"], d["url"]) for d in datasources] == [("prometheus", "http://prometheus:9090")]
+    provider = _config(mounted["/etc/grafana/provisioning/dashboards/collections.yaml"])["providers"][0]
+    mounts = dict(reversed(volume.rsplit(":", 2)[:2]) for volume in grafana["volumes"])
+    folder = ROOT / mounts[provider["options"]["path"]]
+    dashboards = list(folder.glob("*.json"))
+    assert dashboards, f"no dashboard in {folder}"
+    for path in dashboards:  # every panel reads the provisioned data source
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {datasources[0]["uid"]}
+    assert "127.0.0.1:3000:3000" in grafana["ports"]

@@ -179,6 +179,7 @@ class AccountWorkflow(SettlesNews):
         news = read(raw, model)
         if isinstance(news, str):
             self._state.record_rejection(news)
+            self._metrics().news_refused(model.model_fields["news"].default)
         else:
             self._state.inbox.append(news)
 
@@ -205,14 +206,18 @@ class AccountWorkflow(SettlesNews):
     @decide_approval.validator
     def _check_approval(self, decision: ApprovalDecision) -> None:
         if any(isinstance(d, ApprovalDecision) and d.approval_ref == decision.approval_ref for d in self._state.inbox):
-            raise ValueError(f"approval {decision.approval_ref} is being decided")
-        if problem := self._case.approval_problem(decision):
+            problem = f"approval {decision.approval_ref} is being decided"
+        else:
+            problem = self._case.approval_problem(decision)
+        if problem:
+            self._metrics().news_refused(decision.news)
             raise ValueError(problem)
 
     @agree_plan.validator
     def _check_plan(self, plan: PlanProposed) -> None:
         problem = self._case.plan_refusal(plan, self._now())
         if problem:
+            self._metrics().news_refused(plan.news)
             raise ValueError(problem)
 
     @workflow.signal
@@ -222,6 +227,7 @@ class AccountWorkflow(SettlesNews):
             self._state.record_rejection(
                 "account document resent with changes; an open account keeps the document it opened with"
             )
+            self._metrics().news_refused("account_document_received")
 
     @workflow.query
     def state(self) -> AccountView:

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.state import AccountState
     from dunning.treatment import Treatment
     from dunning.verification import VerificationStatus
+    from infra.metrics import BusinessMetrics
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT
     from workflows.summary import Summary
 
@@ -115,6 +116,8 @@ class KeepsRecords:
                 outstanding_minor=self._state.ledger.outstanding_minor,
             ),
         )
+        if self._state.status == "cured":
+            self._metrics().cured(self._policy.name)
 
     async def _record_verification(self, change: Change[VerificationStatus]) -> None:
         assert change.detail is not None
@@ -136,6 +139,7 @@ class KeepsRecords:
         if outcome is None:
             return
         commitment, event, broken = outcome.commitment, outcome.event, outcome.status == "broken"
+        self._metrics().commitment(commitment.kind, outcome.status)
         await self._record(
             AccountActivities.record_commitment,
             CommitmentRecorded(
@@ -188,3 +192,7 @@ class KeepsRecords:
 
     def _now(self) -> datetime:
         return self._clock.business(workflow.now())
+
+    def _metrics(self) -> BusinessMetrics:
+        """The business's metrics on the workflow's meter, which the SDK keeps silent while a history replays."""
+        return BusinessMetrics(workflow.metric_meter())

@@ -48,11 +48,13 @@ class SettlesNews(KeepsRecords):
 
     async def _settle_news(self) -> None:
         """Acts on the news in the inbox, row by row of SETTLING, oldest first within a row; news that comes
-        meanwhile waits for its row, or for the next pass if its row is done."""
+        meanwhile waits for its row, or for the next pass if its row is done. Each row's method returns the case's
+        answer, so a refusal is counted."""
         inbox = self._state.inbox
         for kinds, settle in SETTLING:
             while news := next((n for n in inbox if isinstance(n, kinds)), None):
-                await settle(self, news)
+                if (await settle(self, news)).verdict == "refused":
+                    self._metrics().news_refused(news.news)
                 inbox.remove(news)
 
     def _bring(self, settling: News, change: Change[Any]) -> None:
@@ -67,11 +69,13 @@ class SettlesNews(KeepsRecords):
             else:
                 inbox.append(news)
 
-    async def _settle_cease(self, request: CeaseContact) -> None:
-        if self._case.apply_cease(request).verdict == "applied":
+    async def _settle_cease(self, request: CeaseContact) -> Change[None]:
+        change = self._case.apply_cease(request)
+        if change.verdict == "applied":
             await self._record(AccountActivities.record_cease, self._account.account_id, request)
+        return change
 
-    async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> None:
+    async def _settle_claim(self, event: FraudClaimed | FraudClaimDecided) -> Change[Any]:
         change = self._case.apply_claim(event, self._now())
         if change.detail is not None:
             # The claim outlives this run (continue-as-new) and tells the account its decision by signal.
@@ -97,11 +101,13 @@ class SettlesNews(KeepsRecords):
                     reason=f"fell due while fraud claim {event.claim_id} was open",
                 ),
             )
+        return change
 
-    async def _settle_approval(self, decision: ApprovalDecision) -> None:
-        request = self._case.apply_approval(decision).detail
+    async def _settle_approval(self, decision: ApprovalDecision) -> Change[Any]:
+        change = self._case.apply_approval(decision)
+        request = change.detail
         if request is None:
-            return
+            return change
         await self._record(
             AccountActivities.record_approval,
             ApprovalRecorded(ref=self._ref, request=request, decision=decision),
@@ -109,8 +115,9 @@ class SettlesNews(KeepsRecords):
         agency = ladder.agency_for(self._policy, self._account.account_id)
         if decision.approved and request.channel == "agency" and agency:  # the placement begins now
             await self._record_placement("placed", self._case.start_placement(request.action_key, agency, self._now()))
+        return change
 
-    async def _settle_dispute(self, event: DisputeOpened | DisputeResolved) -> None:
+    async def _settle_dispute(self, event: DisputeOpened | DisputeResolved) -> Change[Any]:
         change = self._case.apply_dispute(event, self._now())
         self._bring(event, change)
         await self._record(
@@ -124,14 +131,18 @@ class SettlesNews(KeepsRecords):
                 skipped=change.skipped,
             ),
         )
+        return change
 
-    async def _settle_verification(self, event: DebtorEventReported | DocumentsVerified) -> None:
+    async def _settle_verification(self, event: DebtorEventReported | DocumentsVerified) -> Change[Any]:
         change = self._case.apply_verification(event, self._now())
         self._bring(event, change)
         if change.detail is not None:
             await self._record_verification(change)
+        return change
 
-    async def _settle_contact(self, event: ContactOutcome | ContactUpdated | LetterDelivery | VisitReport) -> None:
+    async def _settle_contact(
+        self, event: ContactOutcome | ContactUpdated | LetterDelivery | VisitReport
+    ) -> Change[Any]:
         case, now = self._case, self._now()
         if isinstance(event, ContactOutcome):
             change = case.apply_outcome(event, now)
@@ -157,16 +168,18 @@ class SettlesNews(KeepsRecords):
                 skipped=change.skipped,
             ),
         )
+        return change
 
-    async def _settle_commitment(self, event: PromiseMade | PlanProposed) -> None:
+    async def _settle_commitment(self, event: PromiseMade | PlanProposed) -> Change[Any]:
         change = self._case.take_commitment(event, self._now())
         await self._tell_queue_at_once()
         if isinstance(event, PlanProposed):
             self._plan_answers[event.plan_id] = change.reason if change.verdict == "refused" else ""
         for outcome in change.detail or []:
             await self._record_commitment(outcome)
+        return change
 
-    async def _settle_agency(self, event: AgencyReport | RecallRequest) -> None:
+    async def _settle_agency(self, event: AgencyReport | RecallRequest) -> Change[Any]:
         change = self._case.apply_agency_event(event, self._now())
         self._bring(event, change)
         if change.detail == "recalled" and isinstance(event, RecallRequest):
@@ -175,6 +188,7 @@ class SettlesNews(KeepsRecords):
             await self._end_placement("recalled", "returned by the agency", event)
         elif change.detail == "report":
             await self._record_placement("report", self._state.placement, report=event)
+        return change
 
     async def _tell_queue_at_once(self) -> None:
         """A conversation or a promise changes the follow-up days (a cool-down stops today's): the collector queue
@@ -182,10 +196,12 @@ class SettlesNews(KeepsRecords):
         if workflow.patched("follow-ups-told-as-news-is-learnt"):
             await self._plan_follow_ups()
 
-    async def _settle_payment(self, payment: PaymentReceived) -> None:
+    async def _settle_payment(self, payment: PaymentReceived) -> Change[Any]:
         change = self._case.apply_payment(payment, self._now())
         if change.verdict == "duplicate" or change.detail is None:
-            return
+            return change
+        if change.verdict == "applied":
+            self._metrics().payment_applied(self._account.currency, change.detail.amount_minor)
         await self._record(
             AccountActivities.record_payment,
             PaymentRecorded(
@@ -196,8 +212,9 @@ class SettlesNews(KeepsRecords):
                 account_status=self._state.status,
             ),
         )
+        return change
 
-    async def _settle_reversal(self, reversal: PaymentReversed) -> None:
+    async def _settle_reversal(self, reversal: PaymentReversed) -> Change[Any]:
         change = self._case.apply_reversal(reversal, self._now())
         assert change.detail is not None
         await self._record(
@@ -210,11 +227,12 @@ class SettlesNews(KeepsRecords):
                 skipped=change.skipped,
             ),
         )
+        return change
 
 
 # The settling order, one row per kind of news, each with the method that settles it (oldest first within a row):
 # a cease first, so nothing more goes out on its channels; payments before reversals, so a reversal finds its payment.
-SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[None]]], ...] = (
+SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[Change[Any]]]], ...] = (
     ((CeaseContact,), SettlesNews._settle_cease),
     ((FraudClaimed, FraudClaimDecided), SettlesNews._settle_claim),
     ((ApprovalDecision,), SettlesNews._settle_approval),

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.channels import Channel
     from dunning.contact import blocked_by_cease
     from dunning.orders import StepOrder, StepResult
+    from infra.metrics import BusinessMetrics
 
 STEP_ACTIVITIES = {
     Channel.sms: ChannelActivities.send_sms,
@@ -48,6 +49,7 @@ async def step_result(running: workflow.ActivityHandle, order: StepOrder) -> Ste
     try:
         return await running
     except ActivityError as err:
+        BusinessMetrics(workflow.metric_meter()).step_failed(order.planned.channel)
         return await workflow.execute_activity_method(
             ChannelActivities.record_failure,
             args=[order, str(err.cause or err)],
