@@ -1,5 +1,6 @@
 """The pre-deploy replay check (`make replay-check`) on the real dev server: accounts running on today's code replay
-on it, and a deliberately non-deterministic change fails naming each account and the command that differs."""
+on it, and a deliberately non-deterministic change fails naming each account and the command that differs; the runs
+that have not recorded a patch are listed."""
 
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ async def test_running_accounts_replay_and_a_non_deterministic_change_fails_nami
     for line in failures:  # the timer the code gave where the history has the step's activity
         assert "Nondeterminism error: Timer machine does not handle this event" in line, line
         assert "ActivityTaskScheduled" in line, line
+
+    # Every account recorded the patch its opening passes; none has reached the agency placement's yet.
+    recorded = await starter(dev_env, queue, "deploys", "without-patch", "treatment-replaces-catch-up")
+    assert recorded.stdout.strip() == "3 histories read, 3 recorded treatment-replaces-catch-up, 0 did not"
+    not_reached = await starter(dev_env, queue, "deploys", "without-patch", "agency-placements")
+    *runs, summary = not_reached.stdout.strip().splitlines()
+    assert summary == "3 histories read, 0 recorded agency-placements, 3 did not"
+    assert sorted(run.split(" ")[0] for run in runs) == sorted(account.workflow_id for account in accounts)
 
     refused = await starter(dev_env, queue, "deploys", "replay-check", "--query", "ExecutionStatus = ")
     assert refused.returncode == 2
