@@ -43,9 +43,7 @@ class ReplayCheck:
     failures: list[ReplayFailure] = field(default_factory=list)
 
 
-async def replay_check(
-    client: Client, workflows: Sequence[type] = WORKFLOWS, query: str = RUNNING, limit: int | None = None
-) -> ReplayCheck:
+async def replay_check(client: Client, workflows: Sequence[type], query: str, limit: int | None) -> ReplayCheck:
     """Replays the histories of the workflows `query` finds (at most `limit`) on `workflows`, with the client's data
     converter (sealed payloads open with its key ring). Raises the client's RPCError for a query the server refuses.
     """
@@ -85,20 +83,20 @@ class RunWithoutPatch:
 
 
 async def runs_without_patch(
-    client: Client, patch_id: str, query: str = RUNNING, limit: int | None = None
+    client: Client, patch_id: str, query: str, limit: int | None
 ) -> tuple[int, list[RunWithoutPatch]]:
     """How many histories `query` finds (at most `limit`), and those that have not recorded `patch_id`: each took
     the old branch, or has not reached the patched code yet (then it takes the new one when it does)."""
     read, without = 0, []
     async for history in await _histories(client, query, limit):
         read += 1
-        if patch_id not in recorded_patches(history):
+        if patch_id not in _recorded_patches(history):
             started_at = history.events[0].event_time.ToDatetime(tzinfo=UTC)
             without.append(RunWithoutPatch(history.workflow_id, history.run_id, started_at))
     return read, without
 
 
-def recorded_patches(history: WorkflowHistory) -> set[str]:
+def _recorded_patches(history: WorkflowHistory) -> set[str]:
     return {
         json.loads(event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
         for event in history.events
