@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DAY_SECONDS ?=
 FRESH ?=
 
-.PHONY: run test soak simulate check bench clean
+.PHONY: run test soak simulate check replay-check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ check: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# Before deploying workers: the running workflows' histories, from the Temporal the environment names, replayed on
+# this tree's code (README, "Deploying a new version"). Exit status 1 names each workflow that would break.
+replay-check: $(VENV)/.installed
+	$(VENV)/bin/collections deploys replay-check
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.onboarding

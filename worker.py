@@ -32,10 +32,7 @@ from infra.logging import configure
 from infra.metrics import prometheus_runtime
 from infra.smtp_mail import Mailer
 from infra.temporal import connect
-from workflows.account import AccountWorkflow
-from workflows.fraud_claim import FraudClaimWorkflow
-from workflows.letter_batch import LetterBatchWorkflow
-from workflows.strategy_report import StrategyReportWorkflow
+from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger()
 
@@ -52,7 +49,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AccountWorkflow, FraudClaimWorkflow, LetterBatchWorkflow, StrategyReportWorkflow],
+        workflows=list(WORKFLOWS),
         activities=[
             treatments.choose_treatment,
             accounts.open_account,

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from cli.accounts import accounts, payments
+from cli.deploys import deploys
 from cli.desks import calls, letters, visits
 from cli.keys import keys
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
@@ -43,6 +44,7 @@ NOUNS = (
     reports,
     operator_accounts,
     keys,
+    deploys,
     simulation,
 )
 
@@ -63,10 +65,10 @@ def app() -> None:
 
 
 def main(argv: list[str] | None = None, prog_name: str = "collections") -> int:
-    """Runs one command; returns its exit status (2: bad input, 1: Temporal could not do it)."""
+    """Runs one command; returns its exit status (2: bad input, 1: Temporal could not do it, or the command's own)."""
     try:
         inputs.follow(_stack_clock())  # under `make run DAY_SECONDS=...`, what people type is dated on its days
-        app.main(args=sys.argv[1:] if argv is None else argv, prog_name=prog_name, standalone_mode=False)
+        status = app.main(args=sys.argv[1:] if argv is None else argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as help_asked:
         click.echo(help_asked.ctx.get_help() if help_asked.ctx else "", err=True)
         return 2
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None, prog_name: str = "collections") -> int:
         return 1
     except click.Abort:
         return 1
-    return 0
+    return status if isinstance(status, int) else 0  # a command's ctx.exit(status), e.g. a failed replay check
 
 
 def _stack_clock() -> DemoClock | None:

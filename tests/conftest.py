@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL, the Twilio stand-in, Temporal's time-skipping server, a worker factory."""
+"""Shared fixtures: a real PostgreSQL, the Twilio stand-in, Temporal's time-skipping and dev servers, the worker."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 import worker
 from activities.channels import ChannelActivities
 from client import CollectionsClient
-from client.setup import ensure_search_attributes
+from client.setup import dev_server_flags, ensure_search_attributes
 from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, local_datetime
 from dunning.messages import Templates
@@ -205,6 +205,19 @@ async def time_skipping_env(runtime: Runtime | None = None):
     await ensure_search_attributes(env.client, "default")
     now = await env.get_current_time()
     await env.sleep(first_morning_after(now) - now)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def dev_env():
+    """The real Temporal dev server (visibility queries, the CLI's own connection), one per test module."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=local_binary("temporal"),
+        dev_server_extra_args=dev_server_flags(),
+        data_converter=SEALED,
+        ui=False,
+    )
     yield env
     await env.shutdown()
 

@@ -11,26 +11,10 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
 from client import CollectionsClient
-from client.setup import dev_server_flags
 from dunning.fraud import claim_workflow_id
 from infra.temporal import local_binary
-from tests.conftest import ROOT, SEALED, make_account, server_today
-
-
-@pytest.fixture(scope="module")
-async def dev_env():
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=local_binary("temporal"),
-        dev_server_extra_args=dev_server_flags(),
-        data_converter=SEALED,
-        ui=False,
-    )
-    yield env
-    await env.shutdown()
+from tests.conftest import ROOT, make_account, server_today
 
 
 async def starter(dev_env, queue: str, *args: str) -> subprocess.CompletedProcess:

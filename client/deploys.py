@@ -1,0 +1,111 @@
+"""What a deploy needs to know of the workflows running now.
+
+The replay check: their histories replayed on this tree's workflow code. A change that would give a running account a
+different command than its history recorded (a non-deterministic change, not guarded by `workflow.patched`) fails
+here, naming the workflow, instead of failing the account after the deploy. And before an old patch's branch is
+removed: which runs have not recorded the patch."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.worker import Replayer
+
+from workflows.registry import WORKFLOWS
+
+# Every type the worker runs, registered under its class name: other types in the namespace are not ours to replay.
+_TYPES = ", ".join(f'"{workflow.__name__}"' for workflow in WORKFLOWS)
+RUNNING = f'WorkflowType IN ({_TYPES}) AND ExecutionStatus = "Running"'
+# The SDK wraps the reason in its core's debug dump of the task failure: `... message: "[TMPRL1100] ...", ...`.
+_REASON = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+# How the SDK's core records `workflow.patched(id)`: a marker whose details hold {"id": ..., "deprecated": ...} as
+# plain JSON (never sealed: the core writes it, not our data converter).
+PATCH_MARKER = "core_patch"
+
+
+@dataclass(frozen=True)
+class ReplayFailure:
+    workflow_id: str
+    run_id: str
+    message: str  # the SDK's, e.g. the non-determinism error naming the first command that differs from the history
+
+
+@dataclass
+class ReplayCheck:
+    replayed: int = 0
+    failures: list[ReplayFailure] = field(default_factory=list)
+
+
+async def replay_check(client: Client, workflows: Sequence[type], query: str, limit: int | None) -> ReplayCheck:
+    """Replays the histories of the workflows `query` finds (at most `limit`) on `workflows`, with the client's data
+    converter (sealed payloads open with its key ring). Raises the client's RPCError for a query the server refuses.
+    """
+    replayer = Replayer(
+        workflows=list(workflows),
+        data_converter=client.data_converter,
+        # Without the core's console log, which would print each failure again as a warning.
+        runtime=Runtime(telemetry=TelemetryConfig(logging=None)),
+    )
+    histories = await _histories(client, query, limit)
+    check = ReplayCheck()
+    # One result per history, as it is replayed; replay_workflows would key failures by run id alone.
+    async with replayer.workflow_replay_iterator(histories) as results:
+        async for result in results:
+            check.replayed += 1
+            if result.replay_failure is not None:
+                history = result.history
+                check.failures.append(
+                    ReplayFailure(history.workflow_id, history.run_id, _reason(result.replay_failure))
+                )
+    return check
+
+
+def _reason(failure: Exception) -> str:
+    """The failure's own message on one line, e.g. `[TMPRL1100] Nondeterminism error: Timer machine does not handle
+    this event: HistoryEvent(id: 18, ActivityTaskScheduled)`: the command the code gave and the recorded event."""
+    text = str(failure)
+    found = _REASON.search(text)
+    return " ".join((found.group(1) if found else text).split())
+
+
+@dataclass(frozen=True)
+class RunWithoutPatch:
+    workflow_id: str
+    run_id: str
+    started_at: datetime
+
+
+async def runs_without_patch(
+    client: Client, patch_id: str, query: str, limit: int | None
+) -> tuple[int, list[RunWithoutPatch]]:
+    """How many histories `query` finds (at most `limit`), and those that have not recorded `patch_id`: each took
+    the old branch, or has not reached the patched code yet (then it takes the new one when it does)."""
+    read, without = 0, []
+    async for history in await _histories(client, query, limit):
+        read += 1
+        if patch_id not in _recorded_patches(history):
+            started_at = history.events[0].event_time.ToDatetime(tzinfo=UTC)
+            without.append(RunWithoutPatch(history.workflow_id, history.run_id, started_at))
+    return read, without
+
+
+def _recorded_patches(history: WorkflowHistory) -> set[str]:
+    return {
+        json.loads(event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == PATCH_MARKER
+    }
+
+
+async def _histories(client: Client, query: str, limit: int | None) -> AsyncIterator[WorkflowHistory]:
+    """Raises the client's RPCError at once for a query the server refuses, before any history is fetched."""
+    await client.count_workflows(query)
+    return client.list_workflows(query, limit=limit).map_histories()
