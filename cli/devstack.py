@@ -92,7 +92,9 @@ def start_dev_server(
     )
 
 
-async def wait_for_temporal(settings: Settings, process: subprocess.Popen | None, runtime: Runtime | None) -> Client:
+async def wait_for_temporal(
+    settings: Settings, process: subprocess.Popen | None, runtime: Runtime | None = None
+) -> Client:
     for _ in range(120):
         if process is not None and process.poll() is not None:
             raise SystemExit(f"the Temporal dev server exited; see {TEMPORAL_STATE.with_suffix('.log')}")
