@@ -313,7 +313,7 @@ def _print_banner(
         "      .venv/bin/collections contacts outcome DEMO1005 --id O1 --code unable_to_pay --source collector"
         " --reported-by me",
         f"      DATABASE_URL='{database_url}' .venv/bin/collections accounts audit DEMO1003",
-        "Ctrl-C stops everything.",
+        "Ctrl-C stops everything; make run again resumes it, make run FRESH=1 starts afresh.",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -61,7 +61,11 @@ async def test_a_stack_stopped_mid_ladder_resumes_its_account_and_takes_no_step_
 
     async def stack_running():
         server = start_dev_server("http://127.0.0.1:9/codec", state, port=port, ui_port=free_port())
-        return server, await wait_for_temporal(served, server)
+        try:
+            return server, await wait_for_temporal(served, server)
+        except BaseException:
+            stop(server)
+            raise
 
     server, client = await stack_running()
     try:
