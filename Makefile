@@ -50,6 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.onboarding
 	$(PY) -m bench.history_events
 	$(PY) -m bench.measures
+	$(PY) -m bench.workflow_tasks
 
 clean:
 	rm -rf $(VENV) .run

@@ -39,7 +39,7 @@ log = structlog.get_logger()
 
 def build_worker(client, settings: Settings, pool, sms_client, **options) -> Worker:
     accounts = AccountActivities(pool, settings.agency_drop_dir)
-    letters = LetterRenderer.load(settings.letterheads_file)
+    letters = LetterRenderer.load(settings.letterheads_file, settings.letter_press_processes)
     channels = ChannelActivities(
         pool, Templates.load(), letters, sms_client, settings.twilio_from_number or "", Mailer.from_settings(settings)
     )

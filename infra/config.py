@@ -48,6 +48,8 @@ class Settings:
     agency_drop_dir: Path = AGENCY_DROP_DIR  # placement and recall files, a folder per agency
     letter_batch_at: str = "17:30"  # local time of the daily batch, in letter_batch_zone
     letter_batch_zone: str = "Asia/Shanghai"
+    # Processes rendering PDFs apart from the worker (None: one per core but one; 0: in the worker's own process).
+    letter_press_processes: int | None = None
     # The strategy report: written daily at report_at (in letter_batch_zone) over the last report_period_days.
     report_at: str = "06:00"
     report_period_days: int = 90
@@ -139,6 +141,9 @@ class Settings:
             agency_drop_dir=Path(env.get("AGENCY_DROP_DIR") or AGENCY_DROP_DIR),
             letter_batch_at=env.get("LETTER_BATCH_AT", "17:30"),
             letter_batch_zone=env.get("LETTER_BATCH_ZONE", "Asia/Shanghai"),
+            letter_press_processes=_count(env, "LETTER_PRESS_PROCESSES", 0)
+            if env.get("LETTER_PRESS_PROCESSES")
+            else None,
             report_at=env.get("REPORT_AT", "06:00"),
             report_period_days=_count(env, "REPORT_PERIOD_DAYS", 90),
             workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),

@@ -131,10 +131,15 @@ def _long_date(day: date, locale: str) -> str:
 
 class LetterRenderer:
     def __init__(
-        self, letterheads: dict[str, Letterhead], letterheads_file: Path, template_dir: Path = TEMPLATE_DIR
+        self,
+        letterheads: dict[str, Letterhead],
+        letterheads_file: Path,
+        template_dir: Path = TEMPLATE_DIR,
+        press_processes: int | None = None,
     ) -> None:
         self._letterheads = letterheads
         self._letterheads_file = letterheads_file
+        self._press_processes = press_processes
         self._common = _characters_of(COMMON_FONT_FILE)
         self._jinja = jinja2.Environment(
             loader=jinja2.FileSystemLoader(template_dir),
@@ -145,8 +150,10 @@ class LetterRenderer:
         )
 
     @classmethod
-    def load(cls, letterheads_file: Path) -> LetterRenderer:
-        return cls(load_letterheads(letterheads_file), letterheads_file)
+    def load(cls, letterheads_file: Path, press_processes: int | None = None) -> LetterRenderer:
+        """`press_processes`: how many processes render PDFs apart from the worker (None: one per core but one; 0: a
+        thread of the worker's own process, for a one-core machine, where it holds workflow tasks while it renders)."""
+        return cls(load_letterheads(letterheads_file), letterheads_file, press_processes=press_processes)
 
     def templates(self) -> set[str]:
         """The letter templates on file, as `<template>.<locale>`."""
@@ -181,9 +188,11 @@ class LetterRenderer:
     async def render_apart(self, facts: LetterFacts) -> RenderedLetter:
         """`render`, in a process of the letter press: a PDF takes about half a second of CPU, which in the worker's
         own process would hold its event loop, and so its workflow tasks, behind the GIL."""
+        if self._press_processes == 0:
+            return await asyncio.to_thread(self.render, facts)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                _LetterPress.executor(), _render_in_press, self._letterheads_file, facts
+                _LetterPress.executor(self._press_processes), _render_in_press, self._letterheads_file, facts
             )
         except BrokenProcessPool:
             _LetterPress.discard()  # a press process died (killed, out of memory): the retry starts a new press
@@ -230,11 +239,11 @@ class _LetterPress:
     _executor: ProcessPoolExecutor | None = None
 
     @classmethod
-    def executor(cls) -> ProcessPoolExecutor:
+    def executor(cls, processes: int | None) -> ProcessPoolExecutor:
         if cls._executor is None:
             # Spawned, not forked: the worker runs threads (Temporal's core) that a fork would copy mid-step.
             cls._executor = ProcessPoolExecutor(
-                max(1, (os.cpu_count() or 1) - 1),
+                processes or max(1, (os.cpu_count() or 1) - 1),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_leave_ctrl_c_to_the_worker,
             )
