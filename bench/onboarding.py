@@ -23,13 +23,10 @@ from temporalio import workflow
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
-from bench.stack import POLICIES, ROOT, SEALED, Services, account_document, services
+from bench.stack import POLICIES, ROOT, Services, account_document, dev_server, services
 from client import CollectionsClient
-from client.setup import dev_server_flags
 from dunning.account import AccountDocument
-from infra.temporal import local_binary
 
 # No worker polls this queue: starting a workflow is all we measure there.
 START_QUEUE = "bench-start-only"
@@ -140,12 +137,7 @@ async def has_poller(client: Client, task_queue: str) -> bool:
 
 
 async def main(count: int, concurrency: int, with_worker: bool) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=local_binary("temporal"),
-        dev_server_extra_args=dev_server_flags(),
-        data_converter=SEALED,
-        ui=False,
-    )
+    env = await dev_server()
     try:
         client = env.client
         print(

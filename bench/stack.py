@@ -13,12 +13,15 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
+from temporalio.testing import WorkflowEnvironment
 
+from client.setup import dev_server_flags
 from dunning.account import AccountDocument, ContactPoint
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.logging import configure
 from infra.sealing import new_ring, sealed_data_converter
+from infra.temporal import local_binary
 from standins.smtp_server import SmtpStandIn
 from standins.twilio_api import TwilioStandIn
 
@@ -65,6 +68,16 @@ class Services:
             "LOG_FORMAT": "json",
             "PAYLOAD_KEYS": KEY_RING.to_variable(),
         }
+
+
+async def dev_server() -> WorkflowEnvironment:
+    """Temporal's dev server (real time, no UI) with our search attributes, its payloads sealed as in production."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=local_binary("temporal"),
+        dev_server_extra_args=dev_server_flags(),
+        data_converter=SEALED,
+        ui=False,
+    )
 
 
 @asynccontextmanager

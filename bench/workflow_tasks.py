@@ -23,11 +23,9 @@ from temporalio.client import Client
 from temporalio.runtime import MetricBuffer, MetricBufferDurationFormat, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
-from bench.stack import SEALED, Services, account_document, services
+from bench.stack import SEALED, Services, account_document, dev_server, services
 from client import CollectionsClient
-from client.setup import dev_server_flags
 from dunning.account import Clock, DemoClock, local_date
-from infra.temporal import local_binary
 from worker import build_worker
 
 ACCOUNTS = int(os.environ.get("BENCH_B2B_ACCOUNTS", "120"))
@@ -48,12 +46,7 @@ PHASES = (Phase("rendering in the worker's process (baseline)", 0), Phase("rende
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=local_binary("temporal"),
-        dev_server_extra_args=dev_server_flags(),
-        data_converter=SEALED,
-        ui=False,
-    )
+    env = await dev_server()
     try:
         async with services() as stack:
             pace = f"a business day every {DAY_SECONDS:g} s"
