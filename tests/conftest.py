@@ -48,6 +48,8 @@ pytest_plugins = ["tests.log_scan"]  # no personal data in any log of the run
 # Tests seal payloads with a key ring of their own (never a production key); the CLI runs they start inherit it.
 TEST_KEY_RING = ROOT / "tests" / "data" / "payload-keys.json"
 os.environ["PAYLOAD_KEYS_FILE"] = str(TEST_KEY_RING)
+# Nor do they follow the demo clock a `make run DAY_SECONDS=...` in this checkout keeps: no such file, real days.
+os.environ["DEMO_CLOCK_FILE"] = str(ROOT / "tests" / "data" / "no-demo-clock.json")
 SEALED = sealed_data_converter(read_ring(None, TEST_KEY_RING))
 
 
