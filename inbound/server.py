@@ -225,7 +225,10 @@ class TwilioWebhooks:
         """Runs for as long as the server does: the spool's requests go to their handlers again, oldest first."""
         while True:
             await asyncio.sleep(every)
-            await self.handle_kept()
+            try:
+                await self.handle_kept()
+            except Exception:  # an unreadable spool must not stop the retries for good
+                log.exception("kept webhooks could not be read")
 
     async def handle_kept(self) -> None:
         """Each kept request goes through once PostgreSQL and Temporal take it; the first that still cannot waits
