@@ -49,6 +49,9 @@ pytest_plugins = ["tests.log_scan"]  # no personal data in any log of the run
 TEST_KEY_RING = ROOT / "tests" / "data" / "payload-keys.json"
 os.environ["PAYLOAD_KEYS_FILE"] = str(TEST_KEY_RING)
 SEALED = sealed_data_converter(read_ring(None, TEST_KEY_RING))
+# The CLI runs tests start act as the system, never as an operator signed in on this machine (cli/signed_in.py).
+os.environ.pop("COLLECTIONS_SESSION", None)
+os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".run" / "test-config")
 
 
 def pytest_addoption(parser):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from client import CollectionsClient
+from dunning.fraud import claim_workflow_id
 from dunning.operators import (
     Operator,
     RolesError,
@@ -28,6 +29,7 @@ from dunning.operators import (
 from dunning.policy import POLICY_DIR, load_policy
 from infra import operators
 from tests.conftest import ROOT, make_account, server_today
+from workflows.fraud_claim import FraudClaimWorkflow
 
 PASSWORD = "correct horse battery"
 ROLES = load_roles()
@@ -90,15 +92,14 @@ def test_reports_and_payloads_cover_every_creditor_so_only_operators_of_all_cred
 
 
 async def collections(env, database_url, token: str | None, *args: str, home: Path) -> subprocess.CompletedProcess:
-    """`collections ...` as an operator types it: signed in with `token` (None: no session), against the test's
-    Temporal and database."""
+    """`collections ...` as an operator types it: signed in with `token` (None: the session file in `home`, if
+    any), against the test's Temporal (if any) and database."""
     environment = {
         **os.environ,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host if env else "127.0.0.1:9",
         "DATABASE_URL": database_url,
-        "XDG_CONFIG_HOME": str(home),  # no session file of the person running the tests is read
+        "XDG_CONFIG_HOME": str(home),  # the test's own session file
     }
-    environment.pop("COLLECTIONS_SESSION", None)
     if token:
         environment["COLLECTIONS_SESSION"] = token
     process = await asyncio.create_subprocess_exec(
@@ -122,9 +123,44 @@ async def signed_in(pool, *roles: str, creditors: list[str] | None = None) -> tu
     return name, token
 
 
+async def on_file(pool, query: str, *args):
+    """The first value of `query` once the worker has recorded it."""
+    for _ in range(100):
+        if (value := await pool.fetchval(query, *args)) is not None:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never recorded: {query}")
+
+
 def refused(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2 and result.stdout == "", result
     return result.stderr.strip()
+
+
+async def test_login_keeps_the_session_where_only_its_owner_reads_it_and_logout_ends_it(pool, database_url, tmp_path):
+    name = f"op.{uuid.uuid4().hex[:8]}"
+    await operators.add_operator(pool, name, PASSWORD, ["collector"], ["Lender A"])
+    wrong = await collections(
+        None, database_url, None, "operators", "login", name, "--password", "x" * 12, home=tmp_path
+    )
+    assert refused(wrong) == "error: wrong operator name or password"
+    login = await collections(
+        None, database_url, None, "operators", "login", name, "--password", PASSWORD, home=tmp_path
+    )
+    session = tmp_path / "collections" / "session"
+    assert login.stdout.strip() == f"signed in as {name} (the session is kept in {session})"
+    assert (session.stat().st_mode & 0o777, session.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    assert (await operators.session_operator(pool, session.read_text().strip())).creditors == ["Lender A"]
+    # Signed in from the file: an account not on file is refused before Temporal is asked.
+    status = await collections(None, database_url, None, "accounts", "status", "NO-SUCH", home=tmp_path)
+    assert refused(status) == "error: unknown account 'NO-SUCH'"
+
+    token = session.read_text().strip()
+    logout = await collections(None, database_url, None, "operators", "logout", home=tmp_path)
+    assert logout.stdout.strip() == "signed out" and not session.exists()
+    assert await operators.session_operator(pool, token) is None
+    ended = await collections(None, database_url, token, "accounts", "status", "X1", home=tmp_path)
+    assert refused(ended) == "error: the session has ended: sign in again with `collections operators login NAME`"
 
 
 async def test_an_approval_needs_a_signed_in_approver_of_the_accounts_creditor_and_records_who_took_it(
@@ -166,10 +202,7 @@ async def test_an_operator_of_one_creditor_cannot_read_another_creditors_account
     account = make_account(due=await server_today(env) - timedelta(days=3), creditor="Lender B")
     async with run_worker() as queue:
         await CollectionsClient(env.client, queue).open(account)
-        for _ in range(100):  # the account's row is written as it opens
-            if await operators.account_creditor(pool, account.account_id):
-                break
-            await asyncio.sleep(0.1)
+        await on_file(pool, "SELECT 1 FROM accounts WHERE account_id = $1", account.account_id)
         _, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
         _, lender_b = await signed_in(pool, "collector", creditors=["Lender B"])
         _, analyst = await signed_in(pool, "analyst")
@@ -189,3 +222,37 @@ async def test_an_operator_of_one_creditor_cannot_read_another_creditors_account
     assert no_role.endswith(" may not work accounts (roles: analyst)")
     assert own.returncode == 0, own.stderr
     assert own.stdout.startswith(f"account {account.account_id}: ")
+
+
+async def test_a_fraud_claim_is_taken_and_decided_by_the_signed_in_operator_who_may(
+    env, run_worker, pool, database_url, tmp_path
+):
+    account = make_account(due=await server_today(env) - timedelta(days=3))
+    async with run_worker() as queue:
+        await CollectionsClient(env.client, queue).open(account)
+        await on_file(pool, "SELECT 1 FROM accounts WHERE account_id = $1", account.account_id)
+        collector_name, collector = await signed_in(pool, "collector", creditors=[account.creditor])
+        officer_name, officer = await signed_in(pool, "fraud_officer")
+        claim = ("fraud", "claim", account.account_id, "--id", "F1", "--clues", "a cousin had her ID card")
+        named_other = await collections(env, database_url, collector, *claim, "--taken-by", "agent-7", home=tmp_path)
+        taken = await collections(env, database_url, collector, *claim, home=tmp_path)
+        decide = ("fraud", "decide", account.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-123")
+        not_signed_in = await collections(env, database_url, None, *decide, home=tmp_path)
+        not_allowed = await collections(env, database_url, collector, *decide, home=tmp_path)
+        decided = await collections(env, database_url, officer, *decide, home=tmp_path)
+        claim_handle = env.client.get_workflow_handle_for(
+            FraudClaimWorkflow.run, claim_workflow_id(account.account_id, "F1")
+        )
+        progress = await claim_handle.query(FraudClaimWorkflow.progress)
+
+    assert refused(named_other) == (
+        f"error: --taken-by: signed in as {collector_name}, who is recorded; leave --taken-by out"
+    )
+    assert taken.returncode == 0, taken.stderr
+    assert await on_file(pool, "SELECT taken_by FROM fraud_claims WHERE account_id = $1", account.account_id) == (
+        collector_name
+    )
+    assert refused(not_signed_in) == "error: sign in to record fraud decisions: `collections operators login NAME`"
+    assert refused(not_allowed) == f"error: operator {collector_name} may not decide fraud claims (roles: collector)"
+    assert decided.stdout.strip() == f"fraud claim F1 confirmed by the creditor, recorded by {officer_name}"
+    assert progress.decision.recorded_by == officer_name
