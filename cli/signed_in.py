@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import click
@@ -80,7 +82,7 @@ async def operator_who_may(pool: asyncpg.Pool, permission: Permission, what: str
     return found
 
 
-def account_argument(permission: Permission = "work_accounts"):  # type: ignore[no-untyped-def]
+def account_argument(permission: Permission = "work_accounts") -> Callable[[Any], Any]:
     """The ACCOUNT argument. With a session, the operator needs the permission, and an account of a creditor they
     do not see is an unknown account (as one that does not exist)."""
 
