@@ -46,9 +46,11 @@ class WorkOrderRecords:
                 )
                 return
             await conn.execute(
-                "UPDATE approvals SET status = $2, decided_by = $3, decided_at = $4, note = $5 WHERE approval_ref = $1",
+                "UPDATE approvals SET status = $2, decided_by = $3, decided_as = $4, decided_at = $5, note = $6"
+                " WHERE approval_ref = $1",
                 request.approval_ref,
                 "approved" if decision.approved else "rejected",
+                decision.operator or decision.approver,
                 decision.approver,
                 decision.decided_at,
                 decision.note,

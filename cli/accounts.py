@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.common import connect, database, json_option, read_text, run_async, show
+from cli.signed_in import account_argument, may_open
 from client import InputError, inputs
 from dunning.view import AccountView
 from infra import audit
@@ -23,6 +24,7 @@ def accounts() -> None:
 async def open_account(file: str) -> None:
     """Open one account from a JSON document (FILE, or - for stdin)."""
     document = inputs.parse_json_document(read_text(file))
+    await may_open({document.creditor})
     await (await connect()).open(document)
     click.echo(f"opened {document.workflow_id}")
 
@@ -35,12 +37,13 @@ async def import_accounts(file: Path) -> None:
     if not file.is_file():
         raise InputError(f"{file}: no such file")
     documents = inputs.parse_csv(file)
+    await may_open({d.creditor for d in documents})
     await (await connect()).open_many(documents)
     click.echo(f"opened {len(documents)} accounts")
 
 
 @accounts.command()
-@click.argument("account")
+@account_argument()
 @json_option
 @run_async
 async def status(account: str, as_json: bool) -> None:
@@ -70,7 +73,7 @@ def _summary(view: AccountView) -> list[str]:
 
 
 @accounts.command("audit")
-@click.argument("account")
+@account_argument()
 @json_option
 @run_async
 async def audit_trail(account: str, as_json: bool) -> None:
@@ -88,7 +91,7 @@ def payments() -> None:
 
 
 @payments.command()
-@click.argument("account")
+@account_argument()
 @click.option("--amount", required=True, help="in major units, e.g. 12.34")
 @click.option("--payment-id", required=True)
 @click.option("--paid-at", help="ISO 8601 with offset; default now")
@@ -103,7 +106,7 @@ async def pay(account: str, amount: str, payment_id: str, paid_at: str | None) -
 
 
 @payments.command()
-@click.argument("account")
+@account_argument()
 @click.option("--payment-id", required=True)
 @click.option("--reason", required=True)
 @click.option("--reversed-at", help="ISO 8601 with offset; default now")

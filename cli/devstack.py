@@ -25,6 +25,7 @@ from client import CollectionsClient, inputs
 from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
 from dunning.account import AccountDocument, Clock, DemoClock
 from dunning.money import to_major
+from dunning.operators import load_roles
 from inbound.codec import CODEC_PATH
 from inbound.reports import REPORTS_PATH
 from infra import db, operators
@@ -178,7 +179,8 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
             password = secrets.token_urlsafe(12)
             pool = await db.create_pool(database_url, max_size=1)
             try:
-                await operators.add_operator(pool, DEMO_OPERATOR, password)  # a new password each start
+                # A new password each start; the demo's operator holds every role and sees every creditor.
+                await operators.add_operator(pool, DEMO_OPERATOR, password, roles=list(load_roles().roles))
             finally:
                 await pool.close()
             pace = "every business day" if clock else f"daily at {settings.report_at}"

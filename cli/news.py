@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.common import choice, connect, field_choice, run_async, verdict
+from cli.signed_in import account_argument, decider, who
 from client import inputs
 from dunning.account import ContactKind, ContactPoint
 from dunning.commitments import HardshipCause, PromiseChannel
@@ -24,7 +25,7 @@ def disputes() -> None:
 
 
 @disputes.command("open")
-@click.argument("account")
+@account_argument()
 @click.option("--id", "dispute_id", required=True)
 @click.option("--subject", required=True, type=choice(DisputeSubject))
 @click.option("--details", required=True)
@@ -37,7 +38,7 @@ async def open_dispute(account: str, dispute_id: str, subject: str, details: str
 
 
 @disputes.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "dispute_id", required=True)
 @click.option("--outcome", required=True, type=choice(DisputeOutcome))
 @run_async
@@ -54,7 +55,7 @@ def debtors() -> None:
 
 
 @debtors.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "report_id", required=True)
 @click.option("--event", required=True, type=choice(DebtorEvent))
 @click.option("--details", required=True)
@@ -67,7 +68,7 @@ async def report(account: str, report_id: str, event: str, details: str) -> None
 
 
 @debtors.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "report_id", required=True)
 @verdict("--confirmed", "--not-confirmed", "what the documents showed")
 @run_async
@@ -84,7 +85,7 @@ def contacts() -> None:
 
 
 @contacts.command()
-@click.argument("account")
+@account_argument()
 @click.option(
     "--channel",
     "channels",
@@ -104,25 +105,25 @@ async def cease(account: str, channels: tuple[str, ...], reason: str, request_id
 
 
 @contacts.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "outcome_id", required=True)
 @click.option("--code", required=True, type=choice(OutcomeCode))
 @click.option("--source", required=True, type=click.Choice(OUTCOME_SOURCES))
-@click.option("--reported-by", required=True)
+@click.option("--reported-by", help="who reports it (default: the signed-in operator)")
 @click.option("--point", help="the number dialled or address visited, as on file")
 @click.option("--note", default="")
 @run_async
 async def outcome(
-    account: str, outcome_id: str, code: str, source: str, reported_by: str, point: str | None, note: str
+    account: str, outcome_id: str, code: str, source: str, reported_by: str | None, point: str | None, note: str
 ) -> None:
     """How a call or visit ended (the outcome tree)."""
-    reported = inputs.parse_outcome(outcome_id, code, source, reported_by, point, note)
+    reported = inputs.parse_outcome(outcome_id, code, source, who(reported_by, "--reported-by"), point, note)
     await (await connect()).signal(account, "contact_outcome", reported)
     click.echo(f"outcome {reported.outcome_id} ({reported.code}) sent to account {account}")
 
 
 @contacts.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "update_id", required=True)
 @click.option("--kind", required=True, type=choice(ContactKind))
 @click.option("--value", required=True)
@@ -153,21 +154,22 @@ def promises() -> None:
 
 
 @promises.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "promise_id", required=True)
 @click.option("--amount", required=True, help="in major units, e.g. 500.00")
 @click.option("--date", "promised_date", required=True, help="the promised date, e.g. 2026-12-01")
 @click.option("--hour", help="the promised local time, e.g. 14:00")
 @click.option("--channel", required=True, type=choice(PromiseChannel))
-@click.option("--taken-by", required=True)
+@click.option("--taken-by", help="who took it (default: the signed-in operator)")
 @run_async
 async def make(
-    account: str, promise_id: str, amount: str, promised_date: str, hour: str | None, channel: str, taken_by: str
+    account: str, promise_id: str, amount: str, promised_date: str, hour: str | None, channel: str, taken_by: str | None
 ) -> None:
     """The debtor promised to pay an amount on a date (refusals show in `accounts status`)."""
+    taker = who(taken_by, "--taken-by")
     collections = await connect()
     currency = await collections.currency(account)
-    promise = inputs.parse_promise(promise_id, amount, currency, promised_date, hour, channel, taken_by)
+    promise = inputs.parse_promise(promise_id, amount, currency, promised_date, hour, channel, taker)
     await collections.signal(account, "promise_made", promise)
     click.echo(f"promise {promise.promise_id} sent to account {account} (refusals show in `accounts status`)")
 
@@ -178,17 +180,18 @@ def plans() -> None:
 
 
 @plans.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "plan_id", required=True)
 @click.option("--instalment", "instalments", multiple=True, required=True, help="DATE=AMOUNT; repeat, in date order")
 @click.option("--cause", required=True, type=choice(HardshipCause))
-@click.option("--agreed-by", required=True)
+@click.option("--agreed-by", help="who agreed it (default: the signed-in operator)")
 @run_async
-async def agree(account: str, plan_id: str, instalments: tuple[str, ...], cause: str, agreed_by: str) -> None:
+async def agree(account: str, plan_id: str, instalments: tuple[str, ...], cause: str, agreed_by: str | None) -> None:
     """Agree a repayment plan (answered at once: agreed, or why not)."""
+    agreer = who(agreed_by, "--agreed-by")
     collections = await connect()
     currency = await collections.currency(account)
-    plan = inputs.parse_plan(plan_id, list(instalments), currency, cause, agreed_by)
+    plan = inputs.parse_plan(plan_id, list(instalments), currency, cause, agreer)
     agreed = await collections.agree_plan(account, plan)
     click.echo(f"plan {agreed.commitment_id} agreed on account {account}: {len(agreed.instalments)} instalments")
 
@@ -199,20 +202,20 @@ def fraud() -> None:
 
 
 @fraud.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "claim_id", required=True)
 @click.option("--clues", required=True)
-@click.option("--taken-by", required=True)
+@click.option("--taken-by", help="who took it (default: the signed-in operator)")
 @run_async
-async def claim(account: str, claim_id: str, clues: str, taken_by: str) -> None:
+async def claim(account: str, claim_id: str, clues: str, taken_by: str | None) -> None:
     """The debtor says they never applied: contact stops."""
-    claimed = inputs.parse_fraud_claim(claim_id, clues, taken_by)
+    claimed = inputs.parse_fraud_claim(claim_id, clues, who(taken_by, "--taken-by"))
     await (await connect()).signal(account, "fraud_claimed", claimed)
     click.echo(f"fraud claim {claimed.claim_id} opened on account {account}: contact stopped")
 
 
 @fraud.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "claim_id", required=True)
 @click.option("--place", required=True, type=field_choice(DeclarationSigned, "place"))
 @run_async
@@ -223,13 +226,15 @@ async def sign(account: str, claim_id: str, place: str) -> None:
 
 
 @fraud.command()
-@click.argument("account")
+@account_argument("decide_fraud")
 @click.option("--id", "claim_id", required=True)
 @verdict("--confirmed", "--rejected", "the creditor's decision")
 @click.option("--reference", required=True, help="the creditor's reference for its decision")
 @run_async
 async def decide(account: str, claim_id: str, confirmed: bool, reference: str) -> None:
-    """The creditor decided a fraud claim."""
-    decision = inputs.parse_creditor_decision(confirmed, reference)
+    """A signed-in operator records the creditor's decision on a fraud claim."""
+    operator = decider("record fraud decisions")
+    decision = inputs.parse_creditor_decision(confirmed, reference, recorded_by=operator.name)
     await (await connect()).signal_claim(account, claim_id, "creditor_decided", decision)
-    click.echo(f"fraud claim {claim_id} {'confirmed' if decision.confirmed else 'rejected'} by the creditor")
+    answer = "confirmed" if decision.confirmed else "rejected"
+    click.echo(f"fraud claim {claim_id} {answer} by the creditor, recorded by {operator.name}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.common import connect, database, field_choice, json_option, period_options, run_async, show
+from cli.signed_in import account_argument, operator_who_may, roles, signed_in, who
 from client import InputError, inputs
+from dunning.operators import approval_refusal, deciding_role, sees_creditor
 from dunning.placements import AgencyReport
 from infra import agency_report, audit
 from infra import approvals as approvals_table
@@ -36,14 +38,14 @@ async def report(placement_ref: str, report_id: str, kind: str, amount: str | No
 
 
 @agencies.command()
-@click.argument("account")
+@account_argument()
 @click.option("--id", "request_id", required=True)
 @click.option("--reason", required=True)
-@click.option("--by", "requested_by", required=True)
+@click.option("--by", "requested_by", help="who asks (default: the signed-in operator)")
 @run_async
-async def recall(account: str, request_id: str, reason: str, requested_by: str) -> None:
+async def recall(account: str, request_id: str, reason: str, requested_by: str | None) -> None:
     """Take a placed account back from its agency now (refusals show in `accounts status`)."""
-    request = inputs.parse_recall(request_id, reason, requested_by)
+    request = inputs.parse_recall(request_id, reason, who(requested_by, "--by"))
     await (await connect()).signal(account, "recall_placement", request)
     click.echo(f"recall {request.request_id} sent to account {account} (refusals show in `accounts status`)")
 
@@ -67,9 +69,10 @@ def approvals() -> None:
 @json_option
 @run_async
 async def list_approvals(as_json: bool) -> None:
-    """Steps waiting for an approver's decision."""
+    """Steps waiting for an approver's decision (signed in: on the accounts of the operator's creditors)."""
     async with database() as pool:
-        waiting = await approvals_table.waiting(pool)
+        operator = await signed_in(pool)
+        waiting = await approvals_table.waiting(pool, operator.creditors if operator else None)
     lines = [
         f"{r['approval_ref']}  {r['account_id']}  {r['step_id']}  since {r['requested_at']:%Y-%m-%d}"
         f"  approvers: {', '.join(r['approvers'])}"
@@ -80,19 +83,23 @@ async def list_approvals(as_json: bool) -> None:
 
 @approvals.command()
 @click.argument("approval_ref")
-@click.option("--approver", required=True)
 @click.option("--reject", is_flag=True, help="reject rather than approve")
 @click.option("--note", default="", help="why (required to reject)")
 @run_async
-async def decide(approval_ref: str, approver: str, reject: bool, note: str) -> None:
-    """An approver approves (or --reject) a step waiting for approval."""
-    decision = inputs.parse_approval(approval_ref, not reject, approver, note)
+async def decide(approval_ref: str, reject: bool, note: str) -> None:
+    """The signed-in operator approves (or --reject) a step waiting for approval, as one of the approver roles the
+    account's policy names."""
     async with database() as pool:
-        account_id = await approvals_table.account_of(pool, decision.approval_ref)
-    if account_id is None:
-        raise InputError(f"no approval {decision.approval_ref!r}")
-    answer = await (await connect()).decide_approval(account_id, decision)
-    click.echo(f"{decision.approval_ref} {answer} by {decision.approver} on account {account_id}")
+        operator = await operator_who_may(pool, "approve", "decide approvals")
+        waiting = await approvals_table.to_decide(pool, approval_ref)
+    if waiting is None or not sees_creditor(operator, waiting["creditor"]):
+        raise InputError(f"no approval {approval_ref!r}")
+    role = deciding_role(roles(), operator, waiting["approvers"])
+    if role is None:
+        raise InputError(approval_refusal(roles(), operator, waiting["approvers"]))
+    decision = inputs.parse_approval(approval_ref, not reject, role, note, operator=operator.name)
+    answer = await (await connect()).decide_approval(waiting["account_id"], decision)
+    click.echo(f"{decision.approval_ref} {answer} by {operator.name} ({role}) on account {waiting['account_id']}")
 
 
 @click.group()

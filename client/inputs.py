@@ -424,17 +424,27 @@ def parse_declaration(place: str) -> DeclarationSigned:
     return _payload(DeclarationSigned, "declaration", place=place, signed_at=now())
 
 
-def parse_creditor_decision(confirmed: bool, reference: str) -> CreditorDecided:
-    return _payload(CreditorDecided, "creditor decision", confirmed=confirmed, reference=reference, decided_at=now())
+def parse_creditor_decision(confirmed: bool, reference: str, recorded_by: str | None = None) -> CreditorDecided:
+    return _payload(
+        CreditorDecided,
+        "creditor decision",
+        confirmed=confirmed,
+        reference=reference,
+        recorded_by=recorded_by,
+        decided_at=now(),
+    )
 
 
-def parse_approval(approval_ref: str, approved: bool, approver: str, note: str) -> ApprovalDecision:
+def parse_approval(
+    approval_ref: str, approved: bool, approver: str, note: str, operator: str | None = None
+) -> ApprovalDecision:
     return _payload(
         ApprovalDecision,
         "approval decision",
         approval_ref=approval_ref,
         approved=approved,
         approver=approver,
+        operator=operator,
         note=note,
         decided_at=now(),
     )

@@ -41,7 +41,8 @@ class ApprovalDecision(Payload):
     news: Literal["approval_decision"] = Field(default="approval_decision", exclude=True)  # its inbox tag
     approval_ref: str = Field(min_length=1, max_length=32)
     approved: bool
-    approver: EventId
+    approver: EventId  # the approver role of the policy the decision is taken as
+    operator: EventId | None = None  # who took it: the signed-in operator (None in decisions from before operators)
     note: str = Field(default="", max_length=1000)
     decided_at: AwareDatetime
 

@@ -40,6 +40,7 @@ class CreditorDecided(Payload):
 
     confirmed: bool  # True: the creditor accepts that the debtor did not apply
     reference: str = Field(min_length=1, max_length=128)
+    recorded_by: str | None = None  # the signed-in operator who recorded it (None before operators)
     decided_at: AwareDatetime
 
 

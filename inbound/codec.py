@@ -2,10 +2,11 @@
 round when a person starts or signals a workflow from them), following Temporal's remote codec protocol:
 `POST /codec/decode` and `/codec/encode` with `{"payloads": [...]}` in protobuf's JSON form.
 
-Only signed-in operators may open payloads. The Web UI's fetch carries the operator's session cookie (turn on "Include
-cross-origin credentials" in the UI's codec settings, after signing in at /reports/login on this server); the CLI sends
-the session token as a bearer token (`--codec-auth "Bearer <token>"`, from `collections operators session`). Browsers
-may call it only from the Web UI's origin (TEMPORAL_UI_ORIGIN)."""
+Only signed-in operators whose role may decode payloads (and who see every creditor) open or seal them; others get
+403. The Web UI's fetch carries the operator's session cookie (turn on "Include cross-origin credentials" in the UI's
+codec settings, after signing in at /reports/login on this server); the CLI sends the session token as a bearer token
+(`--codec-auth "Bearer <token>"`, from `collections operators session`). Browsers may call it only from the Web UI's
+origin (TEMPORAL_UI_ORIGIN)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-from inbound.reports import SESSION_COOKIE
-from infra import operators
+from dunning.operators import Operator, Roles, refusal
+from inbound.reports import SESSION_COOKIE, session_of
 from infra.sealing import KeyRingError
 
 CODEC_PATH = "/codec"
@@ -29,9 +30,10 @@ Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 
 class CodecServer:
-    def __init__(self, codec: PayloadCodec, pool: asyncpg.Pool, ui_origin: str) -> None:
+    def __init__(self, codec: PayloadCodec, pool: asyncpg.Pool, roles: Roles, ui_origin: str) -> None:
         self._codec = codec
         self._pool = pool
+        self._roles = roles
         self._ui_origin = ui_origin
 
     def add_routes(self, app: web.Application) -> None:
@@ -50,6 +52,8 @@ class CodecServer:
             operator = await self._operator(request)
             if operator is None:
                 return web.json_response({"error": "sign in first: an operator's session"}, status=401, headers=cors)
+            if problem := refusal(self._roles, operator, "decode_payloads"):
+                return web.json_response({"error": problem}, status=403, headers=cors)
             if request.content_type != "application/json":
                 return web.json_response({"error": 'send JSON: {"payloads": [...]}'}, status=415, headers=cors)
             try:
@@ -60,7 +64,7 @@ class CodecServer:
             except KeyRingError as err:
                 return web.json_response({"error": str(err)}, status=422, headers=cors)
             what = "payloads opened" if transform == self._codec.decode else "payloads sealed"
-            log.info(what, operator=operator, payloads=len(result.payloads))
+            log.info(what, operator=operator.name, payloads=len(result.payloads))
             return web.Response(
                 text=json_format.MessageToJson(result),
                 content_type="application/json",
@@ -81,8 +85,8 @@ class CodecServer:
             hdrs.VARY: "Origin",
         }
 
-    async def _operator(self, request: web.Request) -> str | None:
+    async def _operator(self, request: web.Request) -> Operator | None:
         scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             token = request.cookies.get(SESSION_COOKIE, "")
-        return await operators.session_operator(self._pool, token.strip()) if token else None
+        return await session_of(self._pool, token)

@@ -1,6 +1,7 @@
 """The strategy report for people: `/reports` shows the latest report a scheduled job wrote (a request only reads
-it), to operators signed in with their name and password. Browsers keep the session in a cookie that scripts cannot
-read (HttpOnly), that no other site's page sends (SameSite=Strict), and, behind an https URL, only over TLS."""
+it), to operators signed in with their name and password whose role may read reports (others get 403). Browsers keep
+the session in a cookie that scripts cannot read (HttpOnly), that no other site's page sends (SameSite=Strict), and,
+behind an https URL, only over TLS."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import html
 import asyncpg
 from aiohttp import web
 
+from dunning.operators import Operator, Permission, Roles, refusal
 from infra import operators
 
 REPORTS_PATH = "/reports"
@@ -32,8 +34,9 @@ NO_REPORT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 
 
 class ReportPages:
-    def __init__(self, pool: asyncpg.Pool, secure_cookie: bool) -> None:
+    def __init__(self, pool: asyncpg.Pool, roles: Roles, secure_cookie: bool) -> None:
         self._pool = pool
+        self._roles = roles
         self._secure_cookie = secure_cookie
 
     def add_routes(self, app: web.Application) -> None:
@@ -44,14 +47,12 @@ class ReportPages:
         app.router.add_post(LOGOUT_PATH, self.logout)
 
     async def report(self, request: web.Request) -> web.StreamResponse:
-        if not await self._operator(request):
-            raise web.HTTPSeeOther(LOGIN_PATH)
+        await self._reader(request)
         page = await self._pool.fetchval("SELECT html FROM strategy_reports ORDER BY written_at DESC LIMIT 1")
         return web.Response(text=page or NO_REPORT, content_type="text/html", headers=_private())
 
     async def report_csv(self, request: web.Request) -> web.StreamResponse:
-        if not await self._operator(request):
-            raise web.HTTPSeeOther(LOGIN_PATH)
+        await self._reader(request)
         row = await self._pool.fetchrow("SELECT report_id, csv FROM strategy_reports ORDER BY written_at DESC LIMIT 1")
         if row is None:
             raise web.HTTPNotFound(text="no report has been written yet")
@@ -88,9 +89,23 @@ class ReportPages:
         response.del_cookie(SESSION_COOKIE, path="/")
         raise response
 
-    async def _operator(self, request: web.Request) -> str | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        return await operators.session_operator(self._pool, token) if token else None
+    async def _reader(self, request: web.Request) -> None:
+        """A visitor not signed in is sent to sign in; an operator without the role is refused."""
+        operator = await session_of(self._pool, request.cookies.get(SESSION_COOKIE, ""))
+        if operator is None:
+            raise web.HTTPSeeOther(LOGIN_PATH)
+        if problem := forbidden(self._roles, operator, "read_reports"):
+            raise problem
+
+
+async def session_of(pool: asyncpg.Pool, token: str) -> Operator | None:
+    return await operators.session_operator(pool, token.strip()) if token else None
+
+
+def forbidden(roles: Roles, operator: Operator, permission: Permission) -> web.HTTPForbidden | None:
+    """403 with the reason, for an operator signed in without the role."""
+    problem = refusal(roles, operator, permission)
+    return web.HTTPForbidden(text=problem, headers=_private()) if problem else None
 
 
 def _login_page(problem: str, status: int = 200) -> web.Response:

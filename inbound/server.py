@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 from dunning.account import E164, workflow_id
 from dunning.channels import Channel
 from dunning.contact import CeaseContact
+from dunning.operators import load_roles
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
 from inbound.codec import CodecServer
@@ -116,10 +117,11 @@ def make_app(
     app.router.add_post(INBOUND_SMS_PATH, by_twilio(twilio.inbound_sms))
     app.router.add_post(VISIT_REPORT_PATH, by_field_app(partners.visit_report))
     app.router.add_post(LETTER_EVIDENCE_PATH, by_mail_vendor(partners.letter_evidence))
-    ReportPages(pool, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
+    roles = load_roles()
+    ReportPages(pool, roles, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
     Health(pool, temporal).add_routes(app)
     if codec is not None:
-        CodecServer(codec, pool, settings.temporal_ui_origin).add_routes(app)
+        CodecServer(codec, pool, roles, settings.temporal_ui_origin).add_routes(app)
     return app
 
 

@@ -1,5 +1,5 @@
-"""Operators who read the reports in a browser: passwords kept as scrypt hashes, sessions as hashed random tokens
-in PostgreSQL (so every worker behind a load balancer knows them, and a read of the table opens none)."""
+"""Operators: passwords kept as scrypt hashes, sessions as hashed random tokens in PostgreSQL (so every worker behind
+a load balancer knows them, and a read of the table opens none), and each operator's roles and creditors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+
+from dunning.operators import Operator, load_roles
 
 OPERATOR_NAME = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 MIN_PASSWORD = 12
@@ -34,20 +36,31 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-async def add_operator(pool: asyncpg.Pool, name: str, password: str) -> None:
-    """Adds the operator, or sets a new password (and ends the sessions the old one opened)."""
-    if not OPERATOR_NAME.match(name):
-        raise OperatorError(f"operator name {name!r}: use 1 to 64 of a-z 0-9 _ . -")
+async def add_operator(
+    pool: asyncpg.Pool, name: str, password: str, roles: list[str], creditors: list[str] | None = None
+) -> None:
+    """Adds the operator, or sets their password, roles and creditors (None: all) anew, ending their sessions."""
+    operator = Operator(name=name, roles=roles, creditors=creditors)
+    if not OPERATOR_NAME.match(operator.name):
+        raise OperatorError(f"operator name {operator.name!r}: use 1 to 64 of a-z 0-9 _ . -")
     if len(password) < MIN_PASSWORD:
         raise OperatorError(f"the password must have at least {MIN_PASSWORD} characters")
+    known = load_roles()
+    if unknown := known.unknown(operator.roles):
+        raise OperatorError(f"unknown role(s) {', '.join(unknown)}; {known.name} has {', '.join(known.roles)}")
+    if operator.creditors == []:
+        raise OperatorError("name the creditors whose accounts the operator works (--creditor), or --all-creditors")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "INSERT INTO operators (name, password_hash) VALUES ($1, $2)"
-            " ON CONFLICT (name) DO UPDATE SET password_hash = EXCLUDED.password_hash",
-            name,
+            "INSERT INTO operators (name, password_hash, roles, creditors) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (name) DO UPDATE SET password_hash = EXCLUDED.password_hash, roles = EXCLUDED.roles,"
+            " creditors = EXCLUDED.creditors",
+            operator.name,
             hash_password(password),
+            operator.roles,
+            operator.creditors,
         )
-        await conn.execute("DELETE FROM operator_sessions WHERE operator = $1", name)
+        await conn.execute("DELETE FROM operator_sessions WHERE operator = $1", operator.name)
 
 
 async def sign_in(pool: asyncpg.Pool, name: str, password: str) -> str | None:
@@ -65,10 +78,23 @@ async def sign_in(pool: asyncpg.Pool, name: str, password: str) -> str | None:
     return token
 
 
-async def session_operator(pool: asyncpg.Pool, token: str) -> str | None:
-    return await pool.fetchval(
-        "SELECT operator FROM operator_sessions WHERE token_sha256 = $1 AND expires_at > now()", _sha256(token)
+async def session_operator(pool: asyncpg.Pool, token: str) -> Operator | None:
+    row = await pool.fetchrow(
+        "SELECT o.name, o.roles, o.creditors FROM operator_sessions s JOIN operators o ON o.name = s.operator"
+        " WHERE s.token_sha256 = $1 AND s.expires_at > now()",
+        _sha256(token),
     )
+    return Operator(**row) if row else None
+
+
+async def all_operators(pool: asyncpg.Pool) -> list[Operator]:
+    rows = await pool.fetch("SELECT name, roles, creditors FROM operators ORDER BY name")
+    return [Operator(**row) for row in rows]
+
+
+async def account_creditor(pool: asyncpg.Pool, account_id: str) -> str | None:
+    """The creditor of an account on file (None: no such account, or not yet recorded)."""
+    return await pool.fetchval("SELECT document->>'creditor' FROM accounts WHERE account_id = $1", account_id)
 
 
 async def sign_out(pool: asyncpg.Pool, token: str) -> None:

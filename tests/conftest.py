@@ -51,6 +51,9 @@ os.environ["PAYLOAD_KEYS_FILE"] = str(TEST_KEY_RING)
 # Nor do they follow the demo clock a `make run DAY_SECONDS=...` in this checkout keeps: no such file, real days.
 os.environ["DEMO_CLOCK_FILE"] = str(ROOT / "tests" / "data" / "no-demo-clock.json")
 SEALED = sealed_data_converter(read_ring(None, TEST_KEY_RING))
+# The CLI runs tests start act as the system, never as an operator signed in on this machine (cli/signed_in.py).
+os.environ.pop("COLLECTIONS_SESSION", None)
+os.environ["XDG_CONFIG_HOME"] = str(ROOT / ".run" / "test-config")
 
 
 def pytest_addoption(parser):

@@ -43,7 +43,7 @@ async def reports_site(database_url, settings):
     await db.migrate(pool)
     await measures_portfolio.build(pool)
     await write_report(pool, Period(first=date(2026, 3, 1), last=date(2026, 5, 31)), datetime.now(UTC))
-    await operators.add_operator(pool, "head.of.collections", "correct horse battery")
+    await operators.add_operator(pool, "head.of.collections", "correct horse battery", roles=["collections_head"])
     app = make_app(replace(settings, public_base_url="http://127.0.0.1"), pool, temporal=None)  # type: ignore[arg-type]
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

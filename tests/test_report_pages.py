@@ -46,7 +46,7 @@ async def sign_in(browser: TestClient, name: str, password: str):
 
 
 async def test_a_visitor_is_sent_to_sign_in_and_a_wrong_password_opens_nothing(browser, own_pool):
-    await operators.add_operator(own_pool, "head.of.collections", PASSWORD)
+    await operators.add_operator(own_pool, "head.of.collections", PASSWORD, roles=["collections_head"])
     response = await browser.get(REPORTS_PATH, allow_redirects=False)
     assert (response.status, response.headers["Location"]) == (303, LOGIN_PATH)
     for name, password in (("head.of.collections", "wrong password!"), ("nobody", PASSWORD)):
@@ -58,7 +58,7 @@ async def test_a_visitor_is_sent_to_sign_in_and_a_wrong_password_opens_nothing(b
 
 
 async def test_an_operator_reads_the_latest_report_and_its_csv_until_signing_out(browser, own_pool):
-    await operators.add_operator(own_pool, "head.of.collections", PASSWORD)
+    await operators.add_operator(own_pool, "head.of.collections", PASSWORD, roles=["collections_head"])
     page = await browser.get(REPORTS_PATH)  # followed to the sign-in form
     assert '<input name="password" type="password"' in await page.text()
     signed = await sign_in(browser, "head.of.collections", PASSWORD)
@@ -84,19 +84,35 @@ async def test_an_operator_reads_the_latest_report_and_its_csv_until_signing_out
 
 
 async def test_a_new_password_ends_the_sessions_the_old_one_opened(browser, own_pool):
-    await operators.add_operator(own_pool, "ops.lead", PASSWORD)
+    await operators.add_operator(own_pool, "ops.lead", PASSWORD, roles=["analyst"])
     await sign_in(browser, "ops.lead", PASSWORD)
     assert (await browser.get(REPORTS_PATH, allow_redirects=False)).status == 200
-    await operators.add_operator(own_pool, "ops.lead", "another long password")
+    await operators.add_operator(own_pool, "ops.lead", "another long password", roles=["analyst"])
     assert (await browser.get(REPORTS_PATH, allow_redirects=False)).status == 303
+
+
+async def test_an_operator_whose_roles_do_not_read_reports_is_refused_with_the_reason(browser, own_pool):
+    await operators.add_operator(own_pool, "collector.one", PASSWORD, roles=["collector"])
+    await operators.add_operator(own_pool, "analyst.a", PASSWORD, roles=["analyst"], creditors=["Lender A"])
+    for name, why in (
+        ("collector.one", "operator collector.one may not read the reports (roles: collector)"),
+        ("analyst.a", "operator analyst.a may not read the reports: that takes an operator of all creditors"),
+    ):
+        await sign_in(browser, name, PASSWORD)
+        for path in (REPORTS_PATH, CSV_PATH):
+            refused = await browser.get(path, allow_redirects=False)
+            assert (refused.status, await refused.text()) == (403, why)
+        await browser.post(LOGOUT_PATH, allow_redirects=False)
 
 
 async def test_weak_passwords_and_odd_names_are_refused_and_no_password_is_kept_in_the_clear(own_pool):
     with pytest.raises(operators.OperatorError, match="at least 12 characters"):
-        await operators.add_operator(own_pool, "ops.lead", "short")
+        await operators.add_operator(own_pool, "ops.lead", "short", roles=["analyst"])
+    with pytest.raises(operators.OperatorError, match="unknown role\\(s\\) bookkeeper; standard has collector, "):
+        await operators.add_operator(own_pool, "ops.lead", PASSWORD, roles=["bookkeeper"])
     with pytest.raises(operators.OperatorError, match="operator name 'Ops Lead'"):
-        await operators.add_operator(own_pool, "Ops Lead", PASSWORD)
-    await operators.add_operator(own_pool, "ops.lead", PASSWORD)
+        await operators.add_operator(own_pool, "Ops Lead", PASSWORD, roles=["analyst"])
+    await operators.add_operator(own_pool, "ops.lead", PASSWORD, roles=["analyst"])
     stored = await own_pool.fetchval("SELECT password_hash FROM operators WHERE name = 'ops.lead'")
     assert stored.startswith("scrypt$") and PASSWORD not in stored
     assert operators.password_matches(PASSWORD, stored) and not operators.password_matches(PASSWORD + "x", stored)
@@ -116,10 +132,19 @@ async def collections(database_url: str, *args: str) -> subprocess.CompletedProc
 
 
 async def test_the_command_line_adds_an_operator_and_refuses_a_weak_password(database_url, pool):
-    weak = await collections(database_url, "operators", "add", "cli.operator", "--password", "short")
+    head = ("--role", "collections_head", "--all-creditors")
+    weak = await collections(database_url, "operators", "add", "cli.operator", *head, "--password", "short")
     assert (weak.returncode, weak.stderr.strip()) == (2, "error: the password must have at least 12 characters")
-    added = await collections(database_url, "operators", "add", "cli.operator", "--password", PASSWORD)
-    assert added.returncode == 0 and "may sign in at /reports" in added.stdout
+    unscoped = await collections(
+        database_url, "operators", "add", "cli.operator", "--role", "collector", "--password", PASSWORD
+    )
+    assert (unscoped.returncode, unscoped.stderr.strip()) == (
+        2,
+        "error: name the operator's creditors (--creditor, repeat) or give --all-creditors",
+    )
+    added = await collections(database_url, "operators", "add", "cli.operator", *head, "--password", PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "operator cli.operator (collections_head; every creditor) may sign in"
     assert await operators.sign_in(pool, "cli.operator", PASSWORD) is not None
 
 

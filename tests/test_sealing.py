@@ -190,7 +190,7 @@ async def test_what_temporal_stores_of_an_account_names_no_one_and_the_codec_ser
     refused = await codec_server.post(f"{CODEC_PATH}/decode", data=body, headers={"Content-Type": "application/json"})
     assert refused.status == 401
 
-    await operators.add_operator(own_pool, "ops.lead", PASSWORD)
+    await operators.add_operator(own_pool, "ops.lead", PASSWORD, roles=["support_engineer"])
     token = await operators.sign_in(own_pool, "ops.lead", PASSWORD)
     opened = await codec_server.post(
         f"{CODEC_PATH}/decode",
@@ -223,7 +223,7 @@ async def test_only_the_web_ui_page_may_call_the_codec_server_from_a_browser(cod
 
 
 async def test_the_codec_server_says_what_is_wrong_with_a_request(codec_server, own_pool):
-    await operators.add_operator(own_pool, "ops.lead", PASSWORD)
+    await operators.add_operator(own_pool, "ops.lead", PASSWORD, roles=["support_engineer"])
     token = await operators.sign_in(own_pool, "ops.lead", PASSWORD)
     auth = {"Authorization": f"Bearer {token}"}
     wrong_type = await codec_server.post(
@@ -241,3 +241,22 @@ async def test_the_codec_server_says_what_is_wrong_with_a_request(codec_server, 
         headers={**auth, "Content-Type": "application/json"},
     )
     assert unknown.status == 422 and "key 'someone-else'" in (await unknown.json())["error"]
+
+
+async def test_the_codec_server_refuses_an_operator_whose_roles_do_not_open_payloads(codec_server, own_pool):
+    """Opening payloads is the support engineer's role, and only for one who sees every creditor: a payload may be
+    any creditor's account."""
+    body = json_format.MessageToJson(Payloads(payloads=plain(NAME)))
+    await operators.add_operator(own_pool, "collector.one", PASSWORD, roles=["collector"])
+    await operators.add_operator(own_pool, "support.one", PASSWORD, roles=["support_engineer"], creditors=["Lender A"])
+    for name, why in (
+        ("collector.one", "operator collector.one may not open sealed payloads (roles: collector)"),
+        ("support.one", "operator support.one may not open sealed payloads: that takes an operator of all creditors"),
+    ):
+        token = await operators.sign_in(own_pool, name, PASSWORD)
+        refused = await codec_server.post(
+            f"{CODEC_PATH}/decode",
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        assert (refused.status, (await refused.json())["error"]) == (403, why)
