@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import subprocess
+import sys
 import uuid
 import zlib
 from contextlib import asynccontextmanager
@@ -380,3 +382,19 @@ async def reach_the_debtor_on_dpd_44(env, account: AccountDocument) -> datetime:
     )
     await CollectionsClient(env.client).signal(account.account_id, "contact_outcome", reached)
     return contact_at
+
+
+async def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`collections ...` as a person types it (`python starter.py ...`), in the environment given on top of the
+    test process's own, without blocking the loop a test's worker answers on."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "starter.py",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())

@@ -5,36 +5,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import timedelta
 
 from client import CollectionsClient
 from dunning.fraud import claim_workflow_id
 from infra.temporal import local_binary
-from tests.conftest import ROOT, make_account, server_today
+from tests.conftest import make_account, run_cli, server_today
 
 
 async def starter(dev_env, queue: str, *args: str) -> subprocess.CompletedProcess:
     """Runs the CLI as a user would, without blocking the loop the worker answers queries on."""
-    environment = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": queue,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        *args,
-        cwd=ROOT,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
+    address = dev_env.client.service_client.config.target_host
+    return await run_cli(*args, env={"TEMPORAL_ADDRESS": address, "TASK_QUEUE": queue}, timeout=60)
 
 
 async def until(predicate, seconds: float = 20):

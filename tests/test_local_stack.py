@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +16,7 @@ from cli.devstack import start_dev_server, wait_for_temporal
 from client import CollectionsClient
 from dunning.account import Clock, DemoClock, local_date
 from infra.stack_clock import write_stack_clock
-from tests.conftest import ROOT, make_account
+from tests.conftest import make_account, run_cli
 from worker import build_worker
 
 DAY_SECONDS = 2.0
@@ -103,18 +101,9 @@ async def promise_ended(pool, account_id: str) -> str | None:
 
 async def cli(*args: str, env: dict[str, str]) -> dict | str:
     """`collections ...` as a person types it beside the stack."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        *args,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, stderr.decode()
-    text = stdout.decode()
+    result = await run_cli(*args, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
     return json.loads(text) if "--json" in args else text
 
 

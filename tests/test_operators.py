@@ -5,9 +5,7 @@ accounts (they are as unknown as accounts that do not exist)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +26,7 @@ from dunning.operators import (
 )
 from dunning.policy import POLICY_DIR, load_policy
 from infra import operators
-from tests.conftest import ROOT, make_account, server_today
+from tests.conftest import make_account, run_cli, server_today
 from workflows.fraud_claim import FraudClaimWorkflow
 
 PASSWORD = "correct horse battery"
@@ -95,24 +93,13 @@ async def collections(env, database_url, token: str | None, *args: str, home: Pa
     """`collections ...` as an operator types it: signed in with `token` (None: the session file in `home`, if
     any), against the test's Temporal (if any) and database."""
     environment = {
-        **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host if env else "127.0.0.1:9",
         "DATABASE_URL": database_url,
         "XDG_CONFIG_HOME": str(home),  # the test's own session file
     }
     if token:
         environment["COLLECTIONS_SESSION"] = token
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        *args,
-        cwd=ROOT,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
+    return await run_cli(*args, env=environment)
 
 
 async def signed_in(pool, *roles: str, creditors: list[str] | None = None) -> tuple[str, str]:
