@@ -11,14 +11,15 @@ from datetime import timedelta
 
 from client import CollectionsClient
 from dunning.fraud import claim_workflow_id
+from infra import operators
 from infra.temporal import local_binary
 from tests.conftest import make_account, run_cli, server_today
 
 
-async def starter(dev_env, queue: str, *args: str) -> subprocess.CompletedProcess:
+async def starter(dev_env, queue: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Runs the CLI as a user would, without blocking the loop the worker answers queries on."""
     address = dev_env.client.service_client.config.target_host
-    return await run_cli(*args, env={"TEMPORAL_ADDRESS": address, "TASK_QUEUE": queue}, timeout=60)
+    return await run_cli(*args, env={"TEMPORAL_ADDRESS": address, "TASK_QUEUE": queue, **env}, timeout=60)
 
 
 async def until(predicate, seconds: float = 20):
@@ -105,7 +106,7 @@ async def test_ops_filter_accounts_by_stage_and_balance_and_the_cli_drives_them(
 
 
 async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outlives_its_paid_off_account(
-    dev_env, run_worker, pool
+    dev_env, run_worker, pool, database_url
 ):
     today = await server_today(dev_env)
     claimed = make_account(due=today - timedelta(days=5), amount_minor=100_000)
@@ -135,9 +136,11 @@ async def test_a_fraud_claim_and_a_plan_go_in_through_the_cli_and_a_claim_outliv
         )
         assert paid.returncode == 0, paid.stderr
         await dev_env.client.get_workflow_handle(claimed.workflow_id).result()
-        decided = await starter(
-            dev_env, queue, "fraud", "decide", claimed.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-1"
-        )
+        # The creditor's decision is recorded by a signed-in operator who may decide fraud claims.
+        await operators.add_operator(pool, "fraud.desk", "correct horse battery", ["fraud_officer"], None)
+        session = await operators.sign_in(pool, "fraud.desk", "correct horse battery") or ""
+        decision = ("fraud", "decide", claimed.account_id, "--id", "F1", "--confirmed", "--reference", "BANK-1")
+        decided = await starter(dev_env, queue, *decision, DATABASE_URL=database_url, COLLECTIONS_SESSION=session)
         assert decided.returncode == 0, decided.stderr
         claim = await dev_env.client.get_workflow_handle(claim_workflow_id(claimed.account_id, "F1")).result()
         assert claim["outcome"] == "confirmed"

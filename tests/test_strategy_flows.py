@@ -91,7 +91,8 @@ async def test_the_worker_chooses_and_pins_the_arm_and_ops_filter_by_it(env, poo
     }
     assert sent["S-2"] == []
     assert "plan_offer_potential_sms" in sent["S-4"] and "plan_offer_potential_sms" not in sent["S-3"]
-    assert sent["S-1"] == sent["S-3"] == ["sms_reminder", "call_task", "sms_reminder"]
+    # The same reminder-stage steps for both champions (a text and a call task share a day: in either order).
+    assert sorted(sent["S-1"]) == sorted(sent["S-3"]) == ["call_task", "sms_reminder", "sms_reminder"]
 
 
 async def test_a_broken_promise_re_segments_the_account_and_the_trail_shows_it(env, run_worker, pool):
