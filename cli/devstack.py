@@ -27,7 +27,7 @@ from dunning.account import AccountDocument, Clock, DemoClock
 from dunning.money import to_major
 from dunning.operators import load_roles
 from inbound.codec import CODEC_PATH
-from inbound.reports import REPORTS_PATH
+from inbound.reports import LOGIN_PATH, REPORTS_PATH
 from infra import db, operators
 from infra.config import LOCAL_KEY_RING, Settings, temporal_profile
 from infra.logging import configure
@@ -152,8 +152,10 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
         write_ring(new_ring("local-1"), LOCAL_KEY_RING)
         settings = replace(settings, payload_keys_file=LOCAL_KEY_RING)
         started.append(f"a new payload key ring in {LOCAL_KEY_RING.relative_to(ROOT)}")
-    inbound_url = settings.public_base_url or f"http://{settings.inbound_http_host}:{settings.inbound_http_port}"
-    server = None if temporal_profile().address else start_dev_server(f"{inbound_url}{CODEC_PATH}")
+    # The UI (http://localhost:8233) calls the codec server by the same host name, so the browser sends it the
+    # session cookie of a sign-in there: a cookie of 127.0.0.1 is another site's to a page of localhost.
+    codec_url = settings.public_base_url or f"http://localhost:{settings.inbound_http_port}"
+    server = None if temporal_profile().address else start_dev_server(f"{codec_url}{CODEC_PATH}")
     try:
         client = await wait_for_temporal(settings, server, metrics_runtime(settings))
         if settings.metrics_address:
@@ -189,8 +191,8 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
                 f" written {pace}"
             )
             started.append(
-                f"codec server at {webhooks_url}{CODEC_PATH}: the Web UI shows sealed payloads opened once you sign in"
-                ' there (as for the report) and turn on the UI\'s "Include cross-origin credentials"'
+                f"codec server at {codec_url}{CODEC_PATH}: the Web UI shows sealed payloads opened once you sign in at"
+                f' {codec_url}{LOGIN_PATH} and turn on the UI\'s "Include cross-origin credentials"'
             )
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
