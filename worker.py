@@ -21,8 +21,14 @@ from activities.accounts import AccountActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
 from activities.reports import ReportActivities
+from activities.retention import RetentionActivities
 from activities.treatments import TreatmentActivities
-from client.setup import ensure_letter_batch_schedule, ensure_report_schedule, ensure_search_attributes
+from client.setup import (
+    ensure_letter_batch_schedule,
+    ensure_report_schedule,
+    ensure_retention_schedule,
+    ensure_search_attributes,
+)
 from dunning.messages import Templates
 from inbound import server as inbound_http
 from infra import db, twilio_sms
@@ -46,6 +52,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     print_mail = PrintMailActivities(pool, letters, settings.letter_drop_dir)
     treatments = TreatmentActivities(settings)
     reports = ReportActivities(pool)
+    retention = RetentionActivities(pool)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -68,6 +75,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.record_approval,
             accounts.record_placement,
             accounts.close_account,
+            accounts.keep_closed_run,
             channels.send_sms,
             channels.send_email,
             channels.create_call_task,
@@ -79,6 +87,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             channels.record_failure,
             print_mail.produce_letter_batch,
             reports.write_strategy_report,
+            retention.erase_personal_data,
         ],
         # Long enough for an SMS in flight to get Twilio's answer stored before a deploy stops us.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -140,6 +149,7 @@ async def main() -> None:
     client = await connect(settings, metrics_runtime(settings))
     await ensure_letter_batch_schedule(client, settings)
     await ensure_report_schedule(client, settings)
+    await ensure_retention_schedule(client, settings)
     async with serving(client, settings):
         log.info(
             "worker started",

@@ -22,7 +22,12 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from client import CollectionsClient, inputs
-from client.setup import dev_server_flags, ensure_letter_batch_schedule, ensure_report_schedule
+from client.setup import (
+    dev_server_flags,
+    ensure_letter_batch_schedule,
+    ensure_report_schedule,
+    ensure_retention_schedule,
+)
 from dunning.account import AccountDocument, Clock, DemoClock
 from dunning.money import to_major
 from dunning.operators import load_roles
@@ -175,6 +180,7 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
         every = timedelta(seconds=clock.day_seconds) if clock else None
         await ensure_letter_batch_schedule(client, settings, every)
         await ensure_report_schedule(client, settings, every, clock)
+        await ensure_retention_schedule(client, settings, every, clock)
         started.append(f"print vendor's letter batches in {settings.letter_drop_dir.relative_to(ROOT)}")
         async with serving(client, settings) as (_, webhooks_url):
             started.append(f"Twilio webhooks (status callbacks, replies) at {webhooks_url}")

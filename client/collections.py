@@ -31,7 +31,7 @@ from dunning.fraud import claim_workflow_id
 from dunning.outcomes import ContactOutcome
 from dunning.state import AccountRun
 from dunning.view import AccountView
-from infra import call_queue
+from infra import call_queue, retention
 from infra.config import Settings
 from infra.stack_clock import read_stack_clock
 from infra.temporal import connect
@@ -42,10 +42,18 @@ from workflows.account import AccountWorkflow
 class CollectionsClient:
     """One delinquent account is one workflow; this opens them, tells them what happened, and reads their state."""
 
-    def __init__(self, temporal: Client, task_queue: str = "collections", clock: DemoClock | None = None) -> None:
+    def __init__(
+        self,
+        temporal: Client,
+        task_queue: str = "collections",
+        clock: DemoClock | None = None,
+        database_url: str | None = None,
+    ) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
         self.clock = clock  # the local stack's demo clock: accounts opened here run on its days
+        # Where closed accounts' runs are kept once Temporal has dropped their histories (None: not looked up).
+        self.database_url = database_url
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> CollectionsClient:
@@ -60,7 +68,7 @@ class CollectionsClient:
         except ValueError as err:
             raise InputError(str(err)) from None
         inputs.follow(clock)  # news typed in this process is dated on the stack's days too
-        return cls(temporal, settings.task_queue, clock)
+        return cls(temporal, settings.task_queue, clock, settings.database_url or None)
 
     @classmethod
     @asynccontextmanager
@@ -76,7 +84,14 @@ class CollectionsClient:
 
     async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
-        is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning)."""
+        is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning),
+        even once Temporal has dropped its history."""
+        async with self._closed_runs() as kept:
+            if kept is not None and await retention.kept_accounts(kept, [document.account_id]):
+                raise self._not_reopened(document.account_id, "closed")
+        await self._start(document, clock)
+
+    async def _start(self, document: AccountDocument, clock: DemoClock | None) -> None:
         check_treatable(document, f"account {document.account_id}")
         run = AccountRun(account=document, clock=clock or self.clock)  # the worker chooses and pins the policy
         try:
@@ -91,20 +106,25 @@ class CollectionsClient:
             )
         except WorkflowAlreadyStartedError:
             status = await self.status(document.account_id)
-            raise InputError(
-                f"account {document.account_id!r} is closed ({status.name.lower()}); "
-                "a closed account is not reopened by sending it again"
-            ) from None
+            raise self._not_reopened(document.account_id, f"closed ({status.name.lower()})") from None
+
+    @staticmethod
+    def _not_reopened(account_id: str, status: str) -> InputError:
+        return InputError(f"account {account_id!r} is {status}; a closed account is not reopened by sending it again")
 
     async def open_many(
         self, documents: list[AccountDocument], clock: DemoClock | None = None, concurrency: int = 64
     ) -> None:
         """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
+        async with self._closed_runs() as kept:
+            closed = await retention.kept_accounts(kept, [d.account_id for d in documents]) if kept else set()
+        if closed:
+            raise self._not_reopened(sorted(closed)[0], "closed")
         slots = asyncio.Semaphore(concurrency)
 
         async def one(document: AccountDocument) -> None:
             async with slots:
-                await self.open(document, clock)
+                await self._start(document, clock)
 
         await asyncio.gather(*(one(document) for document in documents))
 
@@ -192,8 +212,17 @@ class CollectionsClient:
 
     async def _deliver_to_any_run(self, account_id: str, signal: str, payload: Any) -> None:
         """Signals the running account; for one that has closed, starts a new run of the same workflow id from the
-        closed run's result with the signal, which records it (and reopens the account if money is owed again)."""
-        status = await self.status(account_id)
+        closed run's result with the signal, which records it (and reopens the account if money is owed again). Once
+        Temporal has dropped the closed run's history, the result kept in PostgreSQL stands in for it."""
+        try:
+            status = await self.status(account_id)
+        except InputError:
+            async with self._closed_runs() as kept:
+                closed_run = await retention.kept_run(kept, account_id) if kept else None
+            if closed_run is None:
+                raise
+            await self._reopen(closed_run.run, signal, payload)
+            return
         handle = self.temporal.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
         if status == WorkflowExecutionStatus.RUNNING:
             try:
@@ -202,15 +231,34 @@ class CollectionsClient:
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it closed in between
                     raise
-        closed = await handle.result()
+        await self._reopen(await handle.result(), signal, payload)
+
+    async def _reopen(self, closed: AccountRun, signal: str, payload: Any) -> None:
+        """A new run from the closed one's result, with the news (if another news started it first, it gets this as
+        a signal)."""
         await self.temporal.start_workflow(
             AccountWorkflow.run,
             closed,
-            id=workflow_id(account_id),
+            id=closed.account.workflow_id,
             task_queue=self.task_queue,
             start_signal=signal,
             start_signal_args=[payload],
         )
+
+    @asynccontextmanager
+    async def _closed_runs(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """A connection to where closed runs are kept, if this client knows the database."""
+        if not self.database_url:
+            yield None
+            return
+        try:
+            conn = await asyncpg.connect(self.database_url)
+        except (OSError, asyncpg.PostgresError) as err:
+            raise InputError(f"cannot reach PostgreSQL at DATABASE_URL for the closed accounts: {err}") from None
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def _execution(self, account_id: str):
         """The latest run's raw description: raw, so decoding no search attribute can fail it (the time-skipping

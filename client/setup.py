@@ -1,5 +1,5 @@
-"""What the workflows need of a Temporal namespace: their search attributes, and the schedules of the letter batch
-and the strategy report."""
+"""What the workflows need of a Temporal namespace: their search attributes, and the schedules of the letter batch,
+the strategy report and the erasure of personal data past its retention."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from dunning.account import DemoClock
 from infra.config import Settings
 from workflows import search_attributes
 from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
+from workflows.retention import RETENTION_WORKFLOW_ID, PersonalDataRetentionWorkflow, RetentionAsked
 from workflows.strategy_report import REPORT_WORKFLOW_ID, ReportAsked, StrategyReportWorkflow
 
 
@@ -73,6 +74,20 @@ async def ensure_report_schedule(
         StrategyReportWorkflow.run, asked, id=REPORT_WORKFLOW_ID, task_queue=settings.task_queue
     )
     await _ensure_schedule(client, REPORT_WORKFLOW_ID, action, _daily(settings, settings.report_at, every))
+
+
+async def ensure_retention_schedule(
+    client: Client, settings: Settings, every: timedelta | None = None, clock: DemoClock | None = None
+) -> None:
+    """Closed accounts past their retention lose their personal data daily at `erasure_at` (or `every` so often in
+    the demo, on its clock)."""
+    action = ScheduleActionStartWorkflow(
+        PersonalDataRetentionWorkflow.run,
+        RetentionAsked(clock=clock),
+        id=RETENTION_WORKFLOW_ID,
+        task_queue=settings.task_queue,
+    )
+    await _ensure_schedule(client, RETENTION_WORKFLOW_ID, action, _daily(settings, settings.erasure_at, every))
 
 
 def _daily(settings: Settings, at: str, every: timedelta | None) -> ScheduleSpec:

@@ -92,6 +92,13 @@ class ValidationNoticeRules(Strict):
     period_days: int = Field(ge=1)  # the validation period ends this many days after receipt
 
 
+class RetentionRules(Strict):
+    """How long a closed account's records stay whole: the evidence law asks for, after which its personal data is
+    erased (dunning/retention.py)."""
+
+    evidence_years: int = Field(ge=1, le=50)
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -107,6 +114,7 @@ class ContactRules(Strict):
     third_parties: ThirdPartyRules
     preferred: Preferences = Preferences()
     validation_notice: ValidationNoticeRules | None = None
+    retention: RetentionRules | None = None  # None (rule sets pinned before it existed): the file's own applies
 
     @model_validator(mode="after")
     def _windows_listed(self) -> ContactRules:

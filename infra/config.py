@@ -53,6 +53,8 @@ class Settings:
     # The strategy report: written daily at report_at (in letter_batch_zone) over the last report_period_days.
     report_at: str = "06:00"
     report_period_days: int = 90
+    # Closed accounts' personal data past its retention is erased daily at erasure_at (in letter_batch_zone).
+    erasure_at: str = "03:00"
     # The HTTP server Twilio's webhooks reach (status callbacks, replies); port 0 takes any free port.
     inbound_http_host: str = "127.0.0.1"
     inbound_http_port: int = 8088
@@ -93,6 +95,7 @@ class Settings:
             raise ValueError(f"WORKFLOW_TASK_SLOTS {self.workflow_task_slots} must be 2 or more (one is the cache's)")
         self.time_of_day(self.letter_batch_at, "LETTER_BATCH_AT")
         self.time_of_day(self.report_at, "REPORT_AT")
+        self.time_of_day(self.erasure_at, "ERASURE_AT")
         if not 1 <= self.report_period_days <= 3660:
             raise ValueError(f"REPORT_PERIOD_DAYS {self.report_period_days} must be 1 to 3660")
         try:
@@ -146,6 +149,7 @@ class Settings:
             else None,
             report_at=env.get("REPORT_AT", "06:00"),
             report_period_days=_count(env, "REPORT_PERIOD_DAYS", 90),
+            erasure_at=env.get("ERASURE_AT", "03:00"),
             workflow_task_slots=_count(env, "WORKFLOW_TASK_SLOTS", 8),
             metrics_address=env.get("METRICS_ADDRESS", "127.0.0.1:9464") or None,
             segmentation=None if env.get("SEGMENTATION") == "none" else env.get("SEGMENTATION") or "standard",

@@ -81,7 +81,7 @@ class AccountWorkflow(SettlesNews):
                 )
                 await self._close()
                 await self._settle_news()  # money that came while closing, or after: a reversal reopens
-                if self._state.status != "open":
+                if self._state.status != "open" and await self._kept_closed(run):
                     return self._carried(run)
                 continue
             if self._history_is_long(run):
@@ -377,6 +377,19 @@ class AccountWorkflow(SettlesNews):
         return (
             info.is_continue_as_new_suggested() or info.get_current_history_length() >= run.continue_as_new_after_events
         )
+
+    async def _kept_closed(self, run: AccountRun) -> bool:
+        """Keeps what the closed run returns in PostgreSQL, for news that comes after Temporal has dropped its
+        history; news that came meanwhile is settled and kept too. False: a reversal reopened the account."""
+        if not workflow.patched("closed-run-kept"):  # runs that closed before closed runs were kept
+            return True
+        while True:
+            await self._record(AccountActivities.keep_closed_run, self._carried(run))
+            if not self._state.inbox:
+                return True
+            await self._settle_news()
+            if self._state.status == "open":
+                return False
 
     def _carried(self, run: AccountRun) -> AccountRun:
         """What the next run starts from: the state, and the policy and treatment pinned at opening."""

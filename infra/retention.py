@@ -1,0 +1,126 @@
+"""Closed accounts' kept runs, and the erasure of their personal data once their retention has passed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from dunning import retention
+from dunning.state import AccountRun
+
+# Every column that holds the debtor's (or a contact person's) name, number, e-mail, address, words or letters, by
+# the account, marked 'erased'. The evidence around them (when, which channel, the verdicts, the letter's sha256) stays.
+ERASE_PERSONAL_COLUMNS = (
+    "UPDATE sms_messages SET to_number = 'erased', body = 'erased' WHERE account_id = $1",
+    "UPDATE email_jobs SET to_address = 'erased', subject = 'erased', body = 'erased', attachment = NULL"
+    " WHERE account_id = $1",
+    "UPDATE call_tasks SET phone_order = '[]' WHERE account_id = $1",
+    "UPDATE call_attempts SET number = 'erased' WHERE account_id = $1",
+    "UPDATE letter_documents SET pdf = 'erased'::bytea"
+    " WHERE action_key IN (SELECT action_key FROM letter_jobs WHERE account_id = $1)",
+    "UPDATE letter_jobs SET address = 'erased', facts = NULL WHERE account_id = $1",
+    "UPDATE field_visit_orders SET address = 'erased', invalid_addresses = '[]', notes = 'erased', photos = '[]'"
+    " WHERE account_id = $1",
+    "UPDATE contact_events SET contact_point = NULL, note = 'erased' WHERE account_id = $1",
+    # A hash keeps each point's row (and its failure counts) apart without the number itself.
+    "UPDATE contact_points SET value = 'erased:' || encode(sha256(convert_to(value, 'UTF8')), 'hex'), relation = NULL"
+    " WHERE account_id = $1 AND value NOT LIKE 'erased:%'",
+    "UPDATE contact_ceases SET reason = 'erased' WHERE account_id = $1",
+    "UPDATE disputes SET details = 'erased' WHERE account_id = $1",
+    "UPDATE debtor_events SET details = 'erased' WHERE account_id = $1",
+    "UPDATE fraud_claims SET clues = 'erased' WHERE account_id = $1",
+    "UPDATE approvals SET note = 'erased' WHERE account_id = $1",
+    "UPDATE agency_reports SET note = 'erased'"
+    " WHERE placement_ref IN (SELECT placement_ref FROM agency_placements WHERE account_id = $1)",
+    # A text from a number several accounts share goes with the last of them.
+    "UPDATE inbound_sms i SET from_number = 'erased', body = 'erased' WHERE $1 = ANY (i.account_ids) AND NOT EXISTS"
+    " (SELECT 1 FROM accounts a WHERE a.account_id = ANY (i.account_ids) AND a.personal_data_erased_at IS NULL)",
+)
+
+
+@dataclass(frozen=True)
+class KeptRun:
+    run: AccountRun
+    erased_at: datetime | None
+
+
+async def keep(pool: asyncpg.Pool, run: AccountRun, closed_at: datetime, erase_after: datetime | None) -> None:
+    """Keeps the closed run's result (a later close of a reopened account replaces it; an erasure stays done)."""
+    await pool.execute(
+        """
+        INSERT INTO closed_runs (account_id, run, closed_at, erase_after) VALUES ($1, $2::jsonb, $3, $4)
+        ON CONFLICT (account_id) DO UPDATE
+           SET run = excluded.run, closed_at = excluded.closed_at, erase_after = excluded.erase_after,
+               kept_at = now()
+        """,
+        run.account.account_id,
+        run.model_dump_json(),
+        closed_at,
+        erase_after,
+    )
+
+
+async def kept_run(conn: asyncpg.Connection | asyncpg.Pool, account_id: str) -> KeptRun | None:
+    row = await conn.fetchrow("SELECT run, erased_at FROM closed_runs WHERE account_id = $1", account_id)
+    if row is None:
+        return None
+    return KeptRun(AccountRun.model_validate_json(row["run"]), row["erased_at"])
+
+
+async def kept_accounts(conn: asyncpg.Connection | asyncpg.Pool, account_ids: list[str]) -> set[str]:
+    """Which of these accounts are closed now (and kept), in one query for a batch of openings."""
+    rows = await conn.fetch(
+        "SELECT account_id FROM closed_runs JOIN accounts USING (account_id)"
+        " WHERE account_id = ANY ($1::text[]) AND status <> 'open'",
+        account_ids,
+    )
+    return {row["account_id"] for row in rows}
+
+
+async def erase_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[str]:
+    """Erases the personal data of up to `limit` closed accounts whose retention has passed by `now`, one
+    transaction each (an account is erased whole or not at all); returns their ids. An account reopened since it
+    was kept is open, so it waits for its next close."""
+    due = await pool.fetch(
+        """
+        SELECT c.account_id FROM closed_runs c JOIN accounts a USING (account_id)
+         WHERE c.erased_at IS NULL AND c.erase_after <= $1 AND a.status <> 'open'
+         ORDER BY c.erase_after LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    erased = []
+    for row in due:
+        async with pool.acquire() as conn, conn.transaction():
+            if await _erase(conn, row["account_id"], now):
+                erased.append(row["account_id"])
+    return erased
+
+
+async def _erase(conn: asyncpg.Connection, account_id: str, now: datetime) -> bool:
+    kept = await conn.fetchrow(
+        "SELECT run FROM closed_runs WHERE account_id = $1 AND erased_at IS NULL FOR UPDATE", account_id
+    )
+    if kept is None:  # another worker's run erased it first
+        return False
+    erased_run = retention.anonymised(AccountRun.model_validate_json(kept["run"]), now)
+    await conn.execute(
+        "UPDATE closed_runs SET run = $2::jsonb, erased_at = $3 WHERE account_id = $1",
+        account_id,
+        erased_run.model_dump_json(),
+        now,
+    )
+    erased_document = erased_run.account.model_dump(mode="json", include={"debtor_name", "contact_points"})
+    await conn.execute(
+        "UPDATE accounts SET document = document || $2::jsonb, personal_data_erased_at = $3 WHERE account_id = $1",
+        account_id,
+        json.dumps(erased_document),
+        now,
+    )
+    for statement in ERASE_PERSONAL_COLUMNS:
+        await conn.execute(statement, account_id)
+    return True
