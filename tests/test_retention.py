@@ -132,9 +132,11 @@ async def test_a_reversal_after_the_history_is_gone_reopens_the_account_from_its
                 await collections.open(account)
             bounced = PaymentReversed(payment_id="P1", reason="chargeback", reversed_at=await later.get_current_time())
             await collections.reverse(account.account_id, bounced)
-            await later.sleep(timedelta(hours=1))
+            await later.sleep(timedelta(days=5))
             view = await later.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
     assert (view.status, view.outstanding_minor) == ("open", 250_000)
+    texts = await pool.fetchval("SELECT count(*) FROM sms_messages WHERE account_id = $1", account.account_id)
+    assert texts == evidence["sms_messages"]  # the reopened account reaches no one
     status = await pool.fetchval("SELECT status FROM accounts WHERE account_id = $1", account.account_id)
     assert status == "open"
 
