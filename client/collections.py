@@ -118,8 +118,9 @@ class CollectionsClient:
         """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
         async with self._closed_runs() as kept:
             closed = await retention.kept_accounts(kept, [d.account_id for d in documents]) if kept else set()
-        if closed:
-            raise self._not_reopened(sorted(closed)[0], "closed")
+        if closed:  # refused before any of the batch starts
+            names = ", ".join(repr(account_id) for account_id in sorted(closed))
+            raise InputError(f"accounts {names} are closed; a closed account is not reopened by sending it again")
         slots = asyncio.Semaphore(concurrency)
 
         async def one(document: AccountDocument) -> None:

@@ -130,6 +130,11 @@ async def test_a_reversal_after_the_history_is_gone_reopens_the_account_from_its
             collections = CollectionsClient(later.client, queue, database_url=database_url)
             with pytest.raises(InputError, match="not reopened by sending it again"):
                 await collections.open(account)
+            newcomer = make_account(await server_today(later))
+            with pytest.raises(InputError, match=f"accounts '{account.account_id}' are closed"):
+                await collections.open_many([newcomer, account])
+            with pytest.raises(InputError, match="unknown account"):
+                await collections.status(newcomer.account_id)
             bounced = PaymentReversed(payment_id="P1", reason="chargeback", reversed_at=await later.get_current_time())
             await collections.reverse(account.account_id, bounced)
             await later.sleep(timedelta(days=5))
