@@ -30,7 +30,7 @@ from dunning.contact import CeaseContact
 from dunning.fraud import claim_workflow_id
 from dunning.outcomes import ContactOutcome
 from dunning.state import AccountRun
-from dunning.view import AccountView
+from dunning.view import AccountView, closed_view
 from infra import call_queue, retention
 from infra.config import Settings
 from infra.stack_clock import read_stack_clock
@@ -176,7 +176,14 @@ class CollectionsClient:
         return await self.update(account_id, AccountWorkflow.decide_approval, decision, refused)
 
     async def state(self, account_id: str) -> AccountView:
-        await self.status(account_id)
+        """As of the account's last workflow task; an account closed so long ago that Temporal has dropped its run is
+        shown as it closed, from the result kept in PostgreSQL."""
+        try:
+            await self.status(account_id)
+        except InputError:
+            if (closed := await self._kept_run(account_id)) is None:
+                raise
+            return closed_view(closed)
         return await self.temporal.get_workflow_handle(workflow_id(account_id)).query(AccountWorkflow.state)
 
     async def status(self, account_id: str) -> WorkflowExecutionStatus:
@@ -218,11 +225,9 @@ class CollectionsClient:
         try:
             status = await self.status(account_id)
         except InputError:
-            async with self._closed_runs() as kept:
-                closed_run = await retention.kept_run(kept, account_id) if kept else None
-            if closed_run is None:
+            if (closed := await self._kept_run(account_id)) is None:
                 raise
-            await self._reopen(closed_run.run, signal, payload)
+            await self._reopen(closed, signal, payload)
             return
         handle = self.temporal.get_workflow_handle_for(AccountWorkflow.run, workflow_id(account_id))
         if status == WorkflowExecutionStatus.RUNNING:
@@ -245,6 +250,10 @@ class CollectionsClient:
             start_signal=signal,
             start_signal_args=[payload],
         )
+
+    async def _kept_run(self, account_id: str) -> AccountRun | None:
+        async with self._closed_runs() as kept:
+            return await retention.kept_run(kept, account_id) if kept else None
 
     @asynccontextmanager
     async def _closed_runs(self) -> AsyncIterator[asyncpg.Connection | None]:

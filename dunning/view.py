@@ -21,7 +21,7 @@ from dunning.money import format_amount
 from dunning.outcomes import PointRecord
 from dunning.placements import Placement
 from dunning.policy import Policy
-from dunning.state import AccountState, AccountStatus, ActionRecord
+from dunning.state import AccountRun, AccountState, AccountStatus, ActionRecord
 from dunning.treatment import Treatment
 from dunning.verification import Verification
 
@@ -109,6 +109,14 @@ def account_view(
         lost_contact=state.lost_contact_since is not None,
         awaiting_approval=state.approvals,
     )
+
+
+def closed_view(run: AccountRun) -> AccountView:
+    """A closed run's view as it closed, from its result (kept in PostgreSQL once Temporal has dropped the run)."""
+    assert run.policy is not None and run.state is not None and run.state.closed_at is not None
+    book = run.state.contact_book
+    invalid = book.invalid() if book else []
+    return account_view(run.account, run.policy, run.state, run.state.closed_at, lambda: None, invalid, run.treatment)
 
 
 def _shown(source: BaseModel, shown: type[Payload]) -> dict[str, Any]:

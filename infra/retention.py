@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -41,12 +40,6 @@ ERASE_PERSONAL_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class KeptRun:
-    run: AccountRun
-    erased_at: datetime | None
-
-
 async def keep(pool: asyncpg.Pool, run: AccountRun, closed_at: datetime, erase_after: datetime | None) -> None:
     """Keeps the closed run's result (a later close of a reopened account replaces it; an erasure stays done)."""
     await pool.execute(
@@ -63,11 +56,9 @@ async def keep(pool: asyncpg.Pool, run: AccountRun, closed_at: datetime, erase_a
     )
 
 
-async def kept_run(conn: asyncpg.Connection | asyncpg.Pool, account_id: str) -> KeptRun | None:
-    row = await conn.fetchrow("SELECT run, erased_at FROM closed_runs WHERE account_id = $1", account_id)
-    if row is None:
-        return None
-    return KeptRun(AccountRun.model_validate_json(row["run"]), row["erased_at"])
+async def kept_run(conn: asyncpg.Connection | asyncpg.Pool, account_id: str) -> AccountRun | None:
+    run = await conn.fetchval("SELECT run FROM closed_runs WHERE account_id = $1", account_id)
+    return None if run is None else AccountRun.model_validate_json(run)
 
 
 async def kept_accounts(conn: asyncpg.Connection | asyncpg.Pool, account_ids: list[str]) -> set[str]:

@@ -135,6 +135,12 @@ async def test_a_reversal_after_the_history_is_gone_reopens_the_account_from_its
                 await collections.open_many([newcomer, account])
             with pytest.raises(InputError, match="unknown account"):
                 await collections.status(newcomer.account_id)
+            shown = await collections.state(account.account_id)  # as it closed, from the kept run
+            assert (shown.status, shown.outstanding_minor, shown.invalid_points[0].point) == (
+                "cured",
+                0,
+                retention.ERASED_POINT,
+            )
             bounced = PaymentReversed(payment_id="P1", reason="chargeback", reversed_at=await later.get_current_time())
             await collections.reverse(account.account_id, bounced)
             await later.sleep(timedelta(days=5))
