@@ -172,6 +172,8 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
             )
         stop = stop_requested()
         resumed = await accounts_on_file(database_url)
+        if server:
+            await refuse_a_lost_temporal_state(client, database_url)
         clock, note = stack_clock(day_seconds, fresh_system=resumed == 0)
         started += [note] if note else []
         inputs.follow(clock)  # the sample debtors' answers are dated on the stack's days too
@@ -198,7 +200,8 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
             )
             started.append(
                 f"codec server at {codec_url}{CODEC_PATH}: the Web UI shows sealed payloads opened once you sign in at"
-                f' {codec_url}{LOGIN_PATH} and turn on the UI\'s "Include cross-origin credentials"'
+                f" {codec_url}{LOGIN_PATH} and, in the UI's codec settings, use the browser's setting with"
+                ' "Include cross-origin credentials"'
             )
             if standin:  # texts from the sample debtors' handsets reach the worker as Twilio's would
                 standin.sms_url = webhooks_url + INBOUND_SMS_PATH
@@ -229,15 +232,26 @@ async def main(day_seconds: float | None, fresh: bool = False) -> None:
     print("stopped everything make run started")
 
 
-async def accounts_on_file(database_url: str) -> int:
-    """How many accounts the database holds (none before its first migration)."""
+async def accounts_on_file(database_url: str, status: str | None = None) -> int:
+    """How many accounts the database holds, of the status if given (none before its first migration)."""
     connection = await asyncpg.connect(database_url)
     try:
         if not await connection.fetchval("SELECT to_regclass('accounts') IS NOT NULL"):
             return 0
-        return int(await connection.fetchval("SELECT count(*) FROM accounts"))
+        return int(await connection.fetchval("SELECT count(*) FROM accounts WHERE status = $1 OR $1 IS NULL", status))
     finally:
         await connection.close()
+
+
+async def refuse_a_lost_temporal_state(client: Client, database_url: str) -> None:
+    """Open accounts on file that Temporal does not run (closed ones may be gone, past the namespace's retention):
+    resuming would leave them without their ladders, and loading the samples would mix two books."""
+    running = await client.count_workflows("WorkflowType = 'AccountWorkflow' AND ExecutionStatus = 'Running'")
+    if running.count == 0 and await accounts_on_file(database_url, "open"):
+        raise SystemExit(
+            f"the database holds open accounts, but Temporal's state ({TEMPORAL_STATE.relative_to(ROOT)}) runs none"
+            " of them: it was removed, or kept by a make run older than this one. make run FRESH=1 starts afresh"
+        )
 
 
 def stack_clock(day_seconds: float | None, fresh_system: bool) -> tuple[DemoClock | None, str]:

@@ -9,12 +9,17 @@ import asyncio
 import json
 import socket
 import subprocess
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from cli import devstack
 from cli.devstack import start_dev_server, wait_for_temporal
 from client import CollectionsClient
 from dunning.account import Clock, DemoClock, local_date
+from infra import db
 from infra.stack_clock import write_stack_clock
 from tests.conftest import make_account, run_cli
 from worker import build_worker
@@ -150,3 +155,25 @@ async def test_on_the_demo_clock_an_account_opened_promised_and_paid_through_the
     assert "broken_promise_sms" in await steps_done(pool, account.account_id, dpd=False)
     assert view["outstanding_minor"] == 250_000 - 50_000
     assert view["dpd"] > 8  # the account moved on the stack's days, not on wall time
+
+
+async def test_make_run_refuses_a_database_whose_open_accounts_temporal_does_not_run(dev_env, database_url):
+    """Temporal's state removed (or kept by an older make run) while the database kept its accounts: starting would
+    resume nothing and leave them without ladders, so make run says so and how to start afresh."""
+    name = f"collections_lost_{uuid.uuid4().hex[:8]}"
+    url = await db.create_database(database_url, name)
+    pool = await db.create_pool(url, max_size=1)
+    try:
+        await db.migrate(pool)
+        await devstack.refuse_a_lost_temporal_state(dev_env.client, url)  # an empty system starts
+        await pool.execute(
+            "INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,"
+            " outstanding_minor, due_date, segment, time_zone, status, document, opened_at)"
+            " VALUES ('LOST-1', 'account-LOST-1', 'consumer_loan@v7', '', 'CNY', 100, 100, '2026-11-01', 'standard',"
+            " 'Asia/Shanghai', 'open', '{}', now())"
+        )
+        with pytest.raises(SystemExit, match="make run FRESH=1 starts afresh"):
+            await devstack.refuse_a_lost_temporal_state(dev_env.client, url)
+    finally:
+        await pool.close()
+        await db.drop_database(database_url, name)
