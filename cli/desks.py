@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.common import choice, connect, database, fields, json_option, run_async, settings, show
+from cli.signed_in import at_work, who
 from client import InputError, inputs
 from dunning.letters import DeliveryStatus, ReturnReason
 from dunning.visits import VisitFinding
@@ -25,16 +26,21 @@ def calls() -> None:
 
 @calls.command("next")
 @click.option("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
-@click.option("--collector", required=True)
+@click.option("--collector", help="who takes it (default: the signed-in operator)")
 @click.option("--at", help="take it as of this moment, e.g. 2026-11-22T10:30:00+08:00 (default now)")
 @json_option
 @run_async
-async def next_call(queue: str, collector: str, at: str | None, as_json: bool) -> None:
-    """A collector takes the next call of their queue that may be made now."""
-    now = inputs.check_call_taker(queue, collector, at)
+async def next_call(queue: str, collector: str | None, at: str | None, as_json: bool) -> None:
+    """A collector takes the next call of their queue that may be made now (signed in: on an account of their
+    creditors)."""
     async with database() as pool:
+        operator = await at_work(pool)
+        taker = who(collector, "--collector")
+        now = inputs.check_call_taker(queue, taker, at)
         try:
-            call = await call_queue.take_next(pool, queue, collector, now)
+            call = await call_queue.take_next(
+                pool, queue, taker, now, creditors=operator.creditors if operator else None
+            )
         except call_queue.CallScriptsError as err:  # ops must add the hints: nothing was assigned
             raise InputError(str(err)) from None
     if call is None:
@@ -70,13 +76,16 @@ def visits() -> None:
 
 @visits.command("next")
 @click.option("--queue", required=True)
-@click.option("--agent", required=True)
+@click.option("--agent", help="who takes it (default: the signed-in operator)")
 @json_option
 @run_async
-async def next_visit(queue: str, agent: str, as_json: bool) -> None:
-    """A field agent takes the next visit order of their queue."""
+async def next_visit(queue: str, agent: str | None, as_json: bool) -> None:
+    """A field agent takes the next visit order of their queue (signed in: on an account of their creditors)."""
     async with database() as pool:
-        order = await field_visits.take_next(pool, queue, agent)
+        operator = await at_work(pool)
+        order = await field_visits.take_next(
+            pool, queue, who(agent, "--agent"), operator.creditors if operator else None
+        )
     if order is None:
         raise InputError(f"no open visit order in queue {queue!r}")
     show(order, as_json, fields(order))

@@ -82,6 +82,17 @@ async def operator_who_may(pool: asyncpg.Pool, permission: Permission, what: str
     return found
 
 
+async def at_work(pool: asyncpg.Pool) -> Operator | None:
+    """The signed-in operator taking work from a queue, who must work accounts; `who` records them (None: no
+    session, every creditor's work is handed out)."""
+    found = await signed_in(pool)
+    if found is not None:
+        if problem := refusal(roles(), found, "work_accounts"):
+            raise InputError(problem)
+        click.get_current_context().meta[OPERATOR] = found
+    return found
+
+
 def account_argument(permission: Permission = "work_accounts") -> Callable[[Any], Any]:
     """The ACCOUNT argument. With a session, the operator needs the permission, and an account of a creditor they
     do not see is an unknown account (as one that does not exist)."""

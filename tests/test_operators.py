@@ -5,12 +5,14 @@ accounts (they are as unknown as accounts that do not exist)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from client import CollectionsClient
 from dunning.fraud import claim_workflow_id
@@ -26,7 +28,8 @@ from dunning.operators import (
 )
 from dunning.policy import POLICY_DIR, load_policy
 from infra import operators
-from tests.conftest import make_account, run_cli, server_today
+from tests.conftest import channel_activities, make_account, run_cli, server_today, step_order
+from tests.test_call_queue import AT_6_DPD, DUE
 from workflows.fraud_claim import FraudClaimWorkflow
 
 PASSWORD = "correct horse battery"
@@ -243,3 +246,79 @@ async def test_a_fraud_claim_is_taken_and_decided_by_the_signed_in_operator_who_
     assert refused(not_allowed) == f"error: operator {collector_name} may not decide fraud claims (roles: collector)"
     assert decided.stdout.strip() == f"fraud claim F1 confirmed by the creditor, recorded by {officer_name}"
     assert progress.decision.recorded_by == officer_name
+
+
+# --- work of one creditor, signed in: queues, references, and what mixes every creditor ---------------------------
+
+
+async def filed(pool, sms_client, settings, step_key: str, creditor: str, activity: str):
+    """An account of `creditor` and the work order of its step `step_key`, filed as the worker files it."""
+    account = make_account(due=DUE, creditor=creditor)
+    order = await step_order(pool, account, step_key)
+    await pool.execute(
+        "UPDATE accounts SET document = $2 WHERE account_id = $1", account.account_id, account.model_dump_json()
+    )
+    await ActivityEnvironment().run(getattr(channel_activities(pool, sms_client, settings), activity), order)
+    return account, order
+
+
+async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_calls(
+    pool, sms_client, settings, database_url, tmp_path
+):
+    team = f"team_{uuid.uuid4().hex[:8]}"
+    accounts = {}
+    for creditor in ("Lender B", "Lender A", "Lender B"):
+        account, _ = await filed(pool, sms_client, settings, "call_task@6", creditor, "create_call_task")
+        await pool.execute("UPDATE accounts SET collector_queue = $2 WHERE account_id = $1", account.account_id, team)
+        accounts.setdefault(creditor, []).append(account.account_id)
+    a_name, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    _, analyst = await signed_in(pool, "analyst")
+    take = ("calls", "next", "--queue", team, "--at", AT_6_DPD.isoformat(), "--json")
+
+    not_working = refused(await collections(None, database_url, analyst, *take, home=tmp_path))
+    for_another = refused(await collections(None, database_url, lender_a, *take, "--collector", "li", home=tmp_path))
+    first = await collections(None, database_url, lender_a, *take, home=tmp_path)
+    then = refused(await collections(None, database_url, lender_a, *take, home=tmp_path))
+
+    assert not_working.endswith(" may not work accounts (roles: analyst)")
+    assert for_another == f"error: --collector: signed in as {a_name}, who is recorded; leave --collector out"
+    assert first.returncode == 0, first.stderr
+    call = json.loads(first.stdout)
+    assert (call["account_id"], call["assigned_to"]) == (accounts["Lender A"][0], a_name)
+    assert then == f"error: no call of queue {team!r} may be made now"  # not one of Lender B's
+    open_calls = await pool.fetch(
+        "SELECT account_id FROM call_tasks WHERE status = 'open' AND account_id = ANY($1)", accounts["Lender B"]
+    )
+    assert len(open_calls) == 2
+
+
+async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_visits(
+    pool, sms_client, settings, database_url, tmp_path
+):
+    team = f"field_{uuid.uuid4().hex[:8]}"
+    _, b_order = await filed(pool, sms_client, settings, "field_visit@45", "Lender B", "order_field_visit")
+    of_a, a_order = await filed(pool, sms_client, settings, "field_visit@45", "Lender A", "order_field_visit")
+    # Lender B's order is due first: without the operator's creditors it would be handed out first.
+    await pool.execute(
+        "UPDATE field_visit_orders SET field_queue = $1, deadline = now() + CASE action_key WHEN $2 THEN interval"
+        " '1 day' ELSE interval '2 days' END WHERE action_key IN ($2, $3)",
+        team,
+        b_order.action_key,
+        a_order.action_key,
+    )
+    a_name, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    take = ("visits", "next", "--queue", team, "--json")
+
+    first = await collections(None, database_url, lender_a, *take, home=tmp_path)
+    then = refused(await collections(None, database_url, lender_a, *take, home=tmp_path))
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["account_id"] == of_a.account_id
+    assert then == f"error: no open visit order in queue {team!r}"
+    taken = {
+        r["action_key"]: (r["status"], r["assigned_to"])
+        for r in await pool.fetch(
+            "SELECT action_key, status, assigned_to FROM field_visit_orders WHERE field_queue = $1", team
+        )
+    }
+    assert taken == {a_order.action_key: ("assigned", a_name), b_order.action_key: ("open", None)}
