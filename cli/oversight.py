@@ -5,12 +5,22 @@ from __future__ import annotations
 import click
 
 from cli.common import connect, database, field_choice, json_option, period_options, run_async, show
-from cli.signed_in import account_argument, operator_who_may, roles, signed_in, who
+from cli.signed_in import (
+    account_argument,
+    operator_who_may,
+    reference_argument,
+    roles,
+    signed_in,
+    who,
+)
 from client import InputError, inputs
 from dunning.operators import approval_refusal, deciding_role, sees_creditor
 from dunning.placements import AgencyReport
 from infra import agency_report, audit
 from infra import approvals as approvals_table
+
+# What a reference to nothing is told; signed in, so is one to another creditor's placement.
+NO_PLACEMENT = "no placement {!r}"
 
 
 @click.group()
@@ -19,7 +29,7 @@ def agencies() -> None:
 
 
 @agencies.command()
-@click.argument("placement_ref")
+@reference_argument("placement_ref", "placement", NO_PLACEMENT)
 @click.option("--id", "report_id", required=True)
 @click.option("--kind", required=True, type=field_choice(AgencyReport, "kind"))
 @click.option("--amount", help="what the agency collected (payment only)")
@@ -31,7 +41,7 @@ async def report(placement_ref: str, report_id: str, kind: str, amount: str | No
     async with database() as pool:
         placed = await agency_report.placement_on_file(pool, placement_ref)
     if placed is None:
-        raise InputError(f"no placement {placement_ref!r}")
+        raise InputError(NO_PLACEMENT.format(placement_ref))
     reported = inputs.parse_agency_report(report_id, placement_ref, kind, amount, placed["currency"], note, at)
     await (await connect()).signal(placed["account_id"], "agency_reported", reported)
     click.echo(f"agency report {reported.report_id} ({reported.kind}) sent to account {placed['account_id']}")

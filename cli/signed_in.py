@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from cli.common import database
 from client import InputError
 from dunning.operators import Operator, Permission, Roles, RolesError, account_refusal, load_roles, refusal
 from infra import operators
+from infra.operators import WorkItem
 
 SESSION_ENV = "COLLECTIONS_SESSION"
 OPERATOR = "collections.operator"  # the signed-in operator, in the click context's meta, once an argument checked it
@@ -99,18 +100,41 @@ def account_argument(permission: Permission = "work_accounts") -> Callable[[Any]
 
     def check(ctx: click.Context, param: click.Parameter, account_id: str) -> str:
         if session_token() is not None:
-            ctx.meta[OPERATOR] = asyncio.run(_in_reach(account_id, permission))
+            ctx.meta[OPERATOR] = asyncio.run(
+                _in_reach(
+                    lambda pool: operators.account_creditor(pool, account_id),
+                    f"unknown account {account_id!r}",
+                    permission,
+                )
+            )
         return account_id
 
     return click.argument("account", callback=check)
 
 
-async def _in_reach(account_id: str, permission: Permission) -> Operator:
+def reference_argument(name: str, item: WorkItem, unknown: str) -> Callable[[Any], Any]:
+    """The reference of a call, visit order, letter or placement on an account. With a session, the operator must
+    work accounts, and one of a creditor they do not see gets `unknown` (formatted with the reference), the
+    command's answer to a reference to nothing."""
+
+    def check(ctx: click.Context, param: click.Parameter, ref: str) -> str:
+        if session_token() is not None:
+            ctx.meta[OPERATOR] = asyncio.run(
+                _in_reach(lambda pool: operators.item_creditor(pool, item, ref), unknown.format(ref), "work_accounts")
+            )
+        return ref
+
+    return click.argument(name, callback=check)
+
+
+async def _in_reach(
+    creditor_of: Callable[[asyncpg.Pool], Awaitable[str | None]], unknown: str, permission: Permission
+) -> Operator:
     async with database() as pool:
         found = await signed_in(pool)
-        creditor = await operators.account_creditor(pool, account_id)
+        creditor = await creditor_of(pool)
     assert found is not None  # a session token was there, and signed_in refuses one that ended
-    if problem := account_refusal(roles(), found, account_id, creditor, permission):
+    if problem := account_refusal(roles(), found, creditor, permission, unknown):
         raise InputError(problem)
     return found
 

@@ -79,12 +79,13 @@ def sees_creditor(operator: Operator, creditor: str) -> bool:
 
 
 def account_refusal(
-    roles: Roles, operator: Operator, account_id: str, creditor: str | None, permission: Permission
+    roles: Roles, operator: Operator, creditor: str | None, permission: Permission, unknown: str
 ) -> str:
-    """Why the operator may not do it on this account ('' if they may). An account of a creditor they do not see is
-    as unknown as one that does not exist: the refusal confirms nothing about it."""
+    """Why the operator may not do it on an account of `creditor` (None: no such account), or on a call, visit
+    order, letter or placement of one ('' if they may). What belongs to a creditor they do not see gets `unknown`,
+    the answer to what does not exist: the refusal confirms nothing about it."""
     if creditor is None or not sees_creditor(operator, creditor):
-        return f"unknown account {account_id!r}"
+        return unknown
     return refusal(roles, operator, permission)
 
 

@@ -29,6 +29,8 @@ CALL_OUTCOMES: tuple[str, ...] = tuple(
 )
 # Where each kind of call is kept.
 CALL_TABLES = {"call_task": "call_tasks", "follow_up": "follow_ups"}
+# A call reference that names no call taken (or, to an operator, another creditor's call: told alike).
+NO_CALL = "no call {!r} taken from a collector queue (`calls next` gives the reference)"
 
 
 def task_ref(action_key: str) -> str:

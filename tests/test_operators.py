@@ -27,12 +27,13 @@ from dunning.operators import (
     refusal,
 )
 from dunning.policy import POLICY_DIR, load_policy
-from infra import operators
-from tests.conftest import channel_activities, make_account, run_cli, server_today, step_order
+from infra import call_queue, operators
+from tests.conftest import TEST_LETTERHEADS, channel_activities, make_account, run_cli, server_today, step_order
 from tests.test_call_queue import AT_6_DPD, DUE
 from workflows.fraud_claim import FraudClaimWorkflow
 
 PASSWORD = "correct horse battery"
+OWN = "Test Lender"  # make_account's creditor, whose letterhead the test letters are printed on
 ROLES = load_roles()
 
 
@@ -71,14 +72,14 @@ def test_an_approval_is_decided_as_an_approver_role_the_operator_holds_and_that_
 
 
 def test_an_account_of_a_creditor_the_operator_does_not_see_is_unknown_as_one_that_does_not_exist():
-    lender_a = operator("collector", creditors=["Lender A"])
-    assert account_refusal(ROLES, lender_a, "X1", "Lender A", "work_accounts") == ""
-    assert account_refusal(ROLES, lender_a, "X1", "Lender B", "work_accounts") == "unknown account 'X1'"
-    assert account_refusal(ROLES, lender_a, "X1", None, "work_accounts") == "unknown account 'X1'"
-    assert account_refusal(ROLES, lender_a, "X1", "Lender A", "decide_fraud") == (
+    lender_a, unknown = operator("collector", creditors=["Lender A"]), "unknown account 'X1'"
+    assert account_refusal(ROLES, lender_a, "Lender A", "work_accounts", unknown) == ""
+    assert account_refusal(ROLES, lender_a, "Lender B", "work_accounts", unknown) == unknown
+    assert account_refusal(ROLES, lender_a, None, "work_accounts", unknown) == unknown
+    assert account_refusal(ROLES, lender_a, "Lender A", "decide_fraud", unknown) == (
         "operator kim may not decide fraud claims (roles: collector)"
     )
-    assert account_refusal(ROLES, operator("collector"), "X1", "Lender B", "work_accounts") == ""
+    assert account_refusal(ROLES, operator("collector"), "Lender B", "work_accounts", unknown) == ""
 
 
 def test_reports_and_payloads_cover_every_creditor_so_only_operators_of_all_creditors_read_them():
@@ -322,3 +323,62 @@ async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_visits(
         )
     }
     assert taken == {a_order.action_key: ("assigned", a_name), b_order.action_key: ("open", None)}
+
+
+async def test_another_creditors_call_visit_letter_or_placement_is_answered_as_an_unknown_reference(
+    pool, sms_client, settings, database_url, tmp_path, monkeypatch
+):
+    """Test Lender's work (the creditor the test letterheads have), named by reference by an operator of Lender A:
+    the answer is word for word that to a reference to nothing, so it confirms nothing; Test Lender's operator gets
+    past it."""
+    account, _ = await filed(pool, sms_client, settings, "call_task@6", OWN, "create_call_task")
+    team = f"team_{uuid.uuid4().hex[:8]}"
+    await pool.execute("UPDATE accounts SET collector_queue = $2 WHERE account_id = $1", account.account_id, team)
+    call = await call_queue.take_next(pool, team, "agent7", AT_6_DPD)
+    _, visit = await filed(pool, sms_client, settings, "field_visit@45", OWN, "order_field_visit")
+    _, letter = await filed(pool, sms_client, settings, "letter_first@10", OWN, "queue_letter")
+    _, placement = await filed(pool, sms_client, settings, "agency_placement@90", OWN, "place_with_agency")
+    placement_ref = f"PL{uuid.uuid4().hex[:10]}"
+    await pool.execute(
+        "UPDATE agency_placements SET placement_ref = $2 WHERE action_key = $1", placement.action_key, placement_ref
+    )
+    refs = {
+        "call": call["call_ref"],
+        "visit": await pool.fetchval(
+            "SELECT visit_ref FROM field_visit_orders WHERE action_key = $1", visit.action_key
+        ),
+        "letter": await pool.fetchval("SELECT letter_ref FROM letter_jobs WHERE action_key = $1", letter.action_key),
+        "placement": placement_ref,
+    }
+    pdf, dialled = tmp_path / "letter.pdf", ("--number", "+8613800000000")
+    commands = {
+        "call": lambda ref: ("calls", "outcome", ref, "--id", "O1", "--code", "no_answer", *dialled),
+        "visit": lambda ref: ("visits", "report", ref, "--id", "R1", "--finding", "found"),
+        "letter": lambda ref: ("letters", "show", ref, "--out", str(pdf)),
+        "evidence": lambda ref: ("letters", "evidence", ref, "--id", "E1", "--status", "sent"),
+        "placement": lambda ref: ("agencies", "report", ref, "--id", "R1", "--kind", "update"),
+    }
+    _, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    _, own_operator = await signed_in(pool, "collector", creditors=[OWN])
+    _, analyst = await signed_in(pool, "analyst")
+
+    unknown = {
+        "call": "no call {!r} taken from a collector queue (`calls next` gives the reference)",
+        "visit": "no visit order {!r}",
+        "letter": "no letter {!r}",
+        "evidence": "no letter {!r}",
+        "placement": "no placement {!r}",
+    }
+    for kind, command in commands.items():
+        ref = refs["letter" if kind == "evidence" else kind]
+        other = refused(await collections(None, database_url, lender_a, *command(ref), home=tmp_path))
+        nothing = refused(await collections(None, database_url, lender_a, *command("NOSUCH1"), home=tmp_path))
+        assert (other, nothing) == (f"error: {unknown[kind].format(ref)}", f"error: {unknown[kind].format('NOSUCH1')}")
+    no_role = refused(
+        await collections(None, database_url, analyst, *commands["letter"](refs["letter"]), home=tmp_path)
+    )
+    assert no_role.endswith(" may not work accounts (roles: analyst)")
+    monkeypatch.setenv("LETTERHEADS_FILE", str(TEST_LETTERHEADS))  # the command line prints with the tests' letterheads
+    shown = await collections(None, database_url, own_operator, *commands["letter"](refs["letter"]), home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
