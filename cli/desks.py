@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.common import choice, connect, database, fields, json_option, run_async, settings, show
-from cli.signed_in import at_work, reference_argument, who
+from cli.signed_in import at_work, may_cover_every_creditor, reference_argument, who
 from client import InputError, inputs
 from dunning.letters import DeliveryStatus, ReturnReason
 from dunning.visits import VisitFinding
@@ -149,6 +149,7 @@ def letters() -> None:
 @run_async
 async def batch() -> None:
     """Produce the print vendor's letter batch now (it also runs daily)."""
+    await may_cover_every_creditor("work_accounts", "produce the letter batch")
     collections = await connect()
     produced = await collections.temporal.execute_workflow(
         LetterBatchWorkflow.run,

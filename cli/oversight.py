@@ -7,6 +7,7 @@ import click
 from cli.common import connect, database, field_choice, json_option, period_options, run_async, show
 from cli.signed_in import (
     account_argument,
+    may_cover_every_creditor,
     operator_who_may,
     reference_argument,
     roles,
@@ -64,7 +65,8 @@ async def recall(account: str, request_id: str, reason: str, requested_by: str |
 @json_option
 @run_async
 async def performance(as_json: bool) -> None:
-    """Placed balance, recovered amount and rate per agency."""
+    """Placed balance, recovered amount and rate per agency (every creditor's placements)."""
+    await may_cover_every_creditor("read_reports", "read the agencies' performance")
     async with database() as pool:
         rows = await agency_report.by_agency(pool)
     show(rows, as_json, agency_report.describe(rows) or ["no placements yet"])
@@ -122,7 +124,8 @@ def compliance() -> None:
 @json_option
 @run_async
 async def compliance_report(first_day: str, last_day: str, as_json: bool) -> None:
-    """Contacts per debtor per channel per 7 days, and breaches."""
+    """Contacts per debtor per channel per 7 days, and breaches (every creditor's accounts)."""
+    await may_cover_every_creditor("read_reports", "read the compliance report")
     first, last = inputs.parse_period(first_day, last_day)
     async with database() as pool:
         counts, found = await audit.compliance(pool, first, last)

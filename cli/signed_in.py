@@ -1,8 +1,10 @@
 """The operator at the keyboard. `collections operators login` keeps a session token in a file only its owner may
-read (or COLLECTIONS_SESSION holds one). Commands that decide take the operator from it and record that name; with
-it, every command on an account checks the operator's roles and creditors first. Without a session the command line
-acts as the system, with the Temporal and database credentials it was given (billing's scripts, `make run`); only
-deciding an approval or a fraud claim needs a session."""
+read (or COLLECTIONS_SESSION holds one). Commands that decide or take work take the operator from it and record that
+name; with it, every command checks the operator's roles and creditors first: on an account or an item of one (a
+call, visit order, letter, placement), on a queue (only the operator's creditors' work is handed out), and on what
+mixes every creditor (the whole book's reports, the letter batch). Without a session the command line acts as the
+system, with the Temporal and database credentials it was given (billing's scripts, `make run`); only deciding an
+approval or a fraud claim needs a session."""
 
 from __future__ import annotations
 
@@ -17,7 +19,16 @@ import click
 
 from cli.common import database
 from client import InputError
-from dunning.operators import Operator, Permission, Roles, RolesError, account_refusal, load_roles, refusal
+from dunning.operators import (
+    Operator,
+    Permission,
+    Roles,
+    RolesError,
+    account_refusal,
+    book_refusal,
+    load_roles,
+    refusal,
+)
 from infra import operators
 from infra.operators import WorkItem
 
@@ -150,6 +161,18 @@ async def may_open(creditors: set[str]) -> None:
         raise InputError(problem)
     if found.creditors is not None and (others := creditors - set(found.creditors)):
         raise InputError(f"operator {found.name} does not work the accounts of {', '.join(sorted(others))}")
+
+
+async def may_cover_every_creditor(permission: Permission, doing: str) -> None:
+    """With a session, what mixes every creditor's accounts (a report of the whole book, the letter batch) takes the
+    permission and an operator of all creditors, as /reports does."""
+    if session_token() is None:
+        return
+    async with database() as pool:
+        found = await signed_in(pool)
+    assert found is not None
+    if problem := book_refusal(roles(), found, permission, doing):
+        raise InputError(problem)
 
 
 def decider(what: str) -> Operator:

@@ -21,6 +21,7 @@ from dunning.operators import (
     RolesError,
     account_refusal,
     approval_refusal,
+    book_refusal,
     deciding_role,
     load_roles,
     may,
@@ -87,6 +88,17 @@ def test_reports_and_payloads_cover_every_creditor_so_only_operators_of_all_cred
     assert not may(ROLES, operator("analyst", creditors=["Lender A"]), "read_reports")
     assert refusal(ROLES, operator("collector"), "decode_payloads") == (
         "operator kim may not open sealed payloads (roles: collector)"
+    )
+
+
+def test_what_mixes_every_creditor_takes_an_operator_of_all_creditors_besides_the_permission():
+    batch = ("work_accounts", "produce the letter batch")
+    assert book_refusal(ROLES, operator("collector"), *batch) == ""
+    assert book_refusal(ROLES, operator("collector", creditors=["Lender A"]), *batch) == (
+        "operator kim may not produce the letter batch: that takes an operator of all creditors"
+    )
+    assert book_refusal(ROLES, operator("collector"), "read_reports", "read the compliance report") == (
+        "operator kim may not read the compliance report (roles: collector)"
     )
 
 
@@ -382,3 +394,26 @@ async def test_another_creditors_call_visit_letter_or_placement_is_answered_as_a
     shown = await collections(None, database_url, own_operator, *commands["letter"](refs["letter"]), home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+async def test_what_mixes_every_creditor_is_refused_to_an_operator_of_some(pool, database_url, tmp_path):
+    _, head_of_a = await signed_in(pool, "collections_head", creditors=["Lender A"])
+    _, collector = await signed_in(pool, "collector")
+    _, analyst = await signed_in(pool, "analyst")
+    period = ("--from", "2026-11-01", "--to", "2026-11-30")
+    commands = {
+        "read the compliance report": ("compliance", "report", *period),
+        "read the agencies' performance": ("agencies", "performance"),
+        "write the strategy report": ("reports", "write", *period, "--out", str(tmp_path / "reports")),
+        "produce the letter batch": ("letters", "batch"),
+    }
+    for doing, command in commands.items():
+        answer = refused(await collections(None, database_url, head_of_a, *command, home=tmp_path))
+        assert answer.endswith(f" may not {doing}: that takes an operator of all creditors"), answer
+    no_role = refused(
+        await collections(None, database_url, collector, *commands["read the compliance report"], home=tmp_path)
+    )
+    assert no_role.endswith(" may not read the compliance report (roles: collector)")
+    read = await collections(None, database_url, analyst, *commands["read the compliance report"], home=tmp_path)
+    assert read.returncode == 0, read.stderr
+    assert "breaches: " in read.stdout
