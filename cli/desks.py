@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.common import choice, connect, database, fields, json_option, run_async, settings, show
+from cli.signed_in import at_work, may_cover_every_creditor, reference_argument, who
 from client import InputError, inputs
 from dunning.letters import DeliveryStatus, ReturnReason
 from dunning.visits import VisitFinding
@@ -16,6 +17,9 @@ from infra.letters import LetterRenderer, letter_document, letter_on_file
 from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
 
 AT_HELP = "when it happened, e.g. 2026-11-22T10:00:00+08:00 (default now)"
+# What a reference to nothing is told; signed in, so is one to another creditor's visit order or letter.
+NO_VISIT = "no visit order {!r}"
+NO_LETTER = "no letter {!r}"
 
 
 @click.group()
@@ -25,16 +29,21 @@ def calls() -> None:
 
 @calls.command("next")
 @click.option("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
-@click.option("--collector", required=True)
+@click.option("--collector", help="who takes it (default: the signed-in operator)")
 @click.option("--at", help="take it as of this moment, e.g. 2026-11-22T10:30:00+08:00 (default now)")
 @json_option
 @run_async
-async def next_call(queue: str, collector: str, at: str | None, as_json: bool) -> None:
-    """A collector takes the next call of their queue that may be made now."""
-    now = inputs.check_call_taker(queue, collector, at)
+async def next_call(queue: str, collector: str | None, at: str | None, as_json: bool) -> None:
+    """A collector takes the next call of their queue that may be made now (signed in: on an account of their
+    creditors)."""
     async with database() as pool:
+        operator = await at_work(pool)
+        taker = who(collector, "--collector")
+        now = inputs.check_call_taker(queue, taker, at)
         try:
-            call = await call_queue.take_next(pool, queue, collector, now)
+            call = await call_queue.take_next(
+                pool, queue, taker, now, creditors=operator.creditors if operator else None
+            )
         except call_queue.CallScriptsError as err:  # ops must add the hints: nothing was assigned
             raise InputError(str(err)) from None
     if call is None:
@@ -43,20 +52,20 @@ async def next_call(queue: str, collector: str, at: str | None, as_json: bool) -
 
 
 @calls.command("outcome")
-@click.argument("call_ref")
+@reference_argument("call_ref", "call", call_queue.NO_CALL)
 @click.option("--id", "outcome_id", required=True, help="one id per attempt")
 @click.option("--code", required=True, type=click.Choice(call_queue.CALL_OUTCOMES))
 @click.option("--number", required=True, help="the number dialled, as the call's phone order lists it")
-@click.option("--collector", required=True, help="who took the call")
+@click.option("--collector", help="who took the call (default: the signed-in operator)")
 @click.option("--note", default="")
 @click.option("--at", help=AT_HELP)
 @run_async
 async def call_outcome(
-    call_ref: str, outcome_id: str, code: str, number: str, collector: str, note: str, at: str | None
+    call_ref: str, outcome_id: str, code: str, number: str, collector: str | None, note: str, at: str | None
 ) -> None:
     """How one attempt on a call from the queue ended (a promise taken on the call: `promises make ... --channel
     call`)."""
-    outcome = inputs.parse_call_outcome(outcome_id, code, number, collector, note, at)
+    outcome = inputs.parse_call_outcome(outcome_id, code, number, who(collector, "--collector"), note, at)
     collections = await connect()
     async with database() as pool:
         account_id = await collections.report_call_outcome(pool, call_ref, outcome)
@@ -70,23 +79,26 @@ def visits() -> None:
 
 @visits.command("next")
 @click.option("--queue", required=True)
-@click.option("--agent", required=True)
+@click.option("--agent", help="who takes it (default: the signed-in operator)")
 @json_option
 @run_async
-async def next_visit(queue: str, agent: str, as_json: bool) -> None:
-    """A field agent takes the next visit order of their queue."""
+async def next_visit(queue: str, agent: str | None, as_json: bool) -> None:
+    """A field agent takes the next visit order of their queue (signed in: on an account of their creditors)."""
     async with database() as pool:
-        order = await field_visits.take_next(pool, queue, agent)
+        operator = await at_work(pool)
+        order = await field_visits.take_next(
+            pool, queue, who(agent, "--agent"), operator.creditors if operator else None
+        )
     if order is None:
         raise InputError(f"no open visit order in queue {queue!r}")
     show(order, as_json, fields(order))
 
 
 @visits.command("report")
-@click.argument("visit_ref")
+@reference_argument("visit_ref", "visit order", NO_VISIT)
 @click.option("--id", "report_id", required=True)
 @click.option("--finding", required=True, type=choice(VisitFinding))
-@click.option("--agent", required=True)
+@click.option("--agent", help="who visited (default: the signed-in operator)")
 @click.option("--notes", default="")
 @click.option("--photo", "photos", multiple=True, help="a photo's reference in the photo store; repeat for several")
 @click.option("--promised-amount")
@@ -97,7 +109,7 @@ async def visit_report(
     visit_ref: str,
     report_id: str,
     finding: str,
-    agent: str,
+    agent: str | None,
     notes: str,
     photos: tuple[str, ...],
     promised_amount: str | None,
@@ -108,7 +120,7 @@ async def visit_report(
     async with database() as pool:
         order = await field_visits.visit_on_file(pool, visit_ref)
     if order is None:
-        raise InputError(f"no visit order {visit_ref!r}")
+        raise InputError(NO_VISIT.format(visit_ref))
     collections = await connect()
     currency = await collections.currency(order["account_id"])
     report = inputs.parse_visit_report(
@@ -116,7 +128,7 @@ async def visit_report(
         visit_ref,
         finding,
         order["address"],
-        agent,
+        who(agent, "--agent"),
         notes,
         list(photos),
         promised_amount,
@@ -137,6 +149,7 @@ def letters() -> None:
 @run_async
 async def batch() -> None:
     """Produce the print vendor's letter batch now (it also runs daily)."""
+    await may_cover_every_creditor("work_accounts", "produce the letter batch")
     collections = await connect()
     produced = await collections.temporal.execute_workflow(
         LetterBatchWorkflow.run,
@@ -148,7 +161,7 @@ async def batch() -> None:
 
 
 @letters.command("show")
-@click.argument("letter_ref")
+@reference_argument("letter_ref", "letter", NO_LETTER)
 @click.option("--out", required=True, type=Path, help="the PDF file to write")
 @run_async
 async def show_letter(letter_ref: str, out: Path) -> None:
@@ -156,7 +169,7 @@ async def show_letter(letter_ref: str, out: Path) -> None:
     async with database() as pool:
         document = await letter_document(pool, LetterRenderer.load(settings().letterheads_file), letter_ref)
     if document is None:
-        raise InputError(f"no letter {letter_ref!r}")
+        raise InputError(NO_LETTER.format(letter_ref))
     try:
         out.write_bytes(document.pdf)
     except OSError as err:
@@ -165,7 +178,7 @@ async def show_letter(letter_ref: str, out: Path) -> None:
 
 
 @letters.command()
-@click.argument("letter_ref")
+@reference_argument("letter_ref", "letter", NO_LETTER)
 @click.option("--id", "event_id", required=True)
 @click.option("--status", required=True, type=choice(DeliveryStatus))
 @click.option("--reason", type=choice(ReturnReason), help="why it came back (returned only)")
@@ -179,7 +192,7 @@ async def evidence(
     async with database() as pool:
         job = await letter_on_file(pool, letter_ref)
     if job is None:
-        raise InputError(f"no letter {letter_ref!r}")
+        raise InputError(NO_LETTER.format(letter_ref))
     delivery = inputs.parse_letter_delivery(event_id, letter_ref, status, reason, evidence, job["address"], at)
     await (await connect()).signal(job["account_id"], "letter_delivery", delivery)
     click.echo(f"letter {delivery.letter_ref} {delivery.status} sent to account {job['account_id']}")

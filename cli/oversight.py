@@ -5,12 +5,23 @@ from __future__ import annotations
 import click
 
 from cli.common import connect, database, field_choice, json_option, period_options, run_async, show
-from cli.signed_in import account_argument, operator_who_may, roles, signed_in, who
+from cli.signed_in import (
+    account_argument,
+    may_cover_every_creditor,
+    operator_who_may,
+    reference_argument,
+    roles,
+    signed_in,
+    who,
+)
 from client import InputError, inputs
 from dunning.operators import approval_refusal, deciding_role, sees_creditor
 from dunning.placements import AgencyReport
 from infra import agency_report, audit
 from infra import approvals as approvals_table
+
+# What a reference to nothing is told; signed in, so is one to another creditor's placement.
+NO_PLACEMENT = "no placement {!r}"
 
 
 @click.group()
@@ -19,7 +30,7 @@ def agencies() -> None:
 
 
 @agencies.command()
-@click.argument("placement_ref")
+@reference_argument("placement_ref", "placement", NO_PLACEMENT)
 @click.option("--id", "report_id", required=True)
 @click.option("--kind", required=True, type=field_choice(AgencyReport, "kind"))
 @click.option("--amount", help="what the agency collected (payment only)")
@@ -31,7 +42,7 @@ async def report(placement_ref: str, report_id: str, kind: str, amount: str | No
     async with database() as pool:
         placed = await agency_report.placement_on_file(pool, placement_ref)
     if placed is None:
-        raise InputError(f"no placement {placement_ref!r}")
+        raise InputError(NO_PLACEMENT.format(placement_ref))
     reported = inputs.parse_agency_report(report_id, placement_ref, kind, amount, placed["currency"], note, at)
     await (await connect()).signal(placed["account_id"], "agency_reported", reported)
     click.echo(f"agency report {reported.report_id} ({reported.kind}) sent to account {placed['account_id']}")
@@ -54,7 +65,8 @@ async def recall(account: str, request_id: str, reason: str, requested_by: str |
 @json_option
 @run_async
 async def performance(as_json: bool) -> None:
-    """Placed balance, recovered amount and rate per agency."""
+    """Placed balance, recovered amount and rate per agency (every creditor's placements)."""
+    await may_cover_every_creditor("read_reports", "read the agencies' performance")
     async with database() as pool:
         rows = await agency_report.by_agency(pool)
     show(rows, as_json, agency_report.describe(rows) or ["no placements yet"])
@@ -112,7 +124,8 @@ def compliance() -> None:
 @json_option
 @run_async
 async def compliance_report(first_day: str, last_day: str, as_json: bool) -> None:
-    """Contacts per debtor per channel per 7 days, and breaches."""
+    """Contacts per debtor per channel per 7 days, and breaches (every creditor's accounts)."""
+    await may_cover_every_creditor("read_reports", "read the compliance report")
     first, last = inputs.parse_period(first_day, last_day)
     async with database() as pool:
         counts, found = await audit.compliance(pool, first, last)

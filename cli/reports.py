@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.common import database, json_option, period_options, run_async, show
-from cli.signed_in import forget_session, keep_session, session_token
+from cli.signed_in import forget_session, keep_session, may_cover_every_creditor, session_token
 from client import InputError, inputs
 from dunning.measures import Period
 from infra import operators
@@ -106,6 +106,7 @@ def reports() -> None:
 @run_async
 async def write(first_day: str, last_day: str, out_dir: str) -> None:
     """Writes the report now: its HTML (charts inline) and CSV files, and the copy /reports shows."""
+    await may_cover_every_creditor("read_reports", "write the strategy report")
     first, last = inputs.parse_period(first_day, last_day)
     async with database() as pool:
         report_id = await write_report(pool, Period(first=first, last=last), datetime.now(UTC), Path(out_dir))

@@ -1,14 +1,16 @@
 """The operator at the keyboard. `collections operators login` keeps a session token in a file only its owner may
-read (or COLLECTIONS_SESSION holds one). Commands that decide take the operator from it and record that name; with
-it, every command on an account checks the operator's roles and creditors first. Without a session the command line
-acts as the system, with the Temporal and database credentials it was given (billing's scripts, `make run`); only
-deciding an approval or a fraud claim needs a session."""
+read (or COLLECTIONS_SESSION holds one). Commands that decide or take work take the operator from it and record that
+name; with it, every command checks the operator's roles and creditors first: on an account or an item of one (a
+call, visit order, letter, placement), on a queue (only the operator's creditors' work is handed out), and on what
+mixes every creditor (the whole book's reports, the letter batch). Without a session the command line acts as the
+system, with the Temporal and database credentials it was given (billing's scripts, `make run`); only deciding an
+approval or a fraud claim needs a session."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,18 @@ import click
 
 from cli.common import database
 from client import InputError
-from dunning.operators import Operator, Permission, Roles, RolesError, account_refusal, load_roles, refusal
+from dunning.operators import (
+    Operator,
+    Permission,
+    Roles,
+    RolesError,
+    account_refusal,
+    book_refusal,
+    load_roles,
+    refusal,
+)
 from infra import operators
+from infra.operators import WorkItem
 
 SESSION_ENV = "COLLECTIONS_SESSION"
 OPERATOR = "collections.operator"  # the signed-in operator, in the click context's meta, once an argument checked it
@@ -82,24 +94,58 @@ async def operator_who_may(pool: asyncpg.Pool, permission: Permission, what: str
     return found
 
 
+async def at_work(pool: asyncpg.Pool) -> Operator | None:
+    """The signed-in operator taking work from a queue, who must work accounts; `who` records them (None: no
+    session, every creditor's work is handed out)."""
+    found = await signed_in(pool)
+    if found is not None:
+        if problem := refusal(roles(), found, "work_accounts"):
+            raise InputError(problem)
+        click.get_current_context().meta[OPERATOR] = found
+    return found
+
+
 def account_argument(permission: Permission = "work_accounts") -> Callable[[Any], Any]:
     """The ACCOUNT argument. With a session, the operator needs the permission, and an account of a creditor they
     do not see is an unknown account (as one that does not exist)."""
 
     def check(ctx: click.Context, param: click.Parameter, account_id: str) -> str:
         if session_token() is not None:
-            ctx.meta[OPERATOR] = asyncio.run(_in_reach(account_id, permission))
+            ctx.meta[OPERATOR] = asyncio.run(
+                _in_reach(
+                    lambda pool: operators.account_creditor(pool, account_id),
+                    f"unknown account {account_id!r}",
+                    permission,
+                )
+            )
         return account_id
 
     return click.argument("account", callback=check)
 
 
-async def _in_reach(account_id: str, permission: Permission) -> Operator:
+def reference_argument(name: str, item: WorkItem, unknown: str) -> Callable[[Any], Any]:
+    """The reference of a call, visit order, letter or placement on an account. With a session, the operator must
+    work accounts, and one of a creditor they do not see gets `unknown` (formatted with the reference), the
+    command's answer to a reference to nothing."""
+
+    def check(ctx: click.Context, param: click.Parameter, ref: str) -> str:
+        if session_token() is not None:
+            ctx.meta[OPERATOR] = asyncio.run(
+                _in_reach(lambda pool: operators.item_creditor(pool, item, ref), unknown.format(ref), "work_accounts")
+            )
+        return ref
+
+    return click.argument(name, callback=check)
+
+
+async def _in_reach(
+    creditor_of: Callable[[asyncpg.Pool], Awaitable[str | None]], unknown: str, permission: Permission
+) -> Operator:
     async with database() as pool:
         found = await signed_in(pool)
-        creditor = await operators.account_creditor(pool, account_id)
+        creditor = await creditor_of(pool)
     assert found is not None  # a session token was there, and signed_in refuses one that ended
-    if problem := account_refusal(roles(), found, account_id, creditor, permission):
+    if problem := account_refusal(roles(), found, creditor, permission, unknown):
         raise InputError(problem)
     return found
 
@@ -115,6 +161,18 @@ async def may_open(creditors: set[str]) -> None:
         raise InputError(problem)
     if found.creditors is not None and (others := creditors - set(found.creditors)):
         raise InputError(f"operator {found.name} does not work the accounts of {', '.join(sorted(others))}")
+
+
+async def may_cover_every_creditor(permission: Permission, doing: str) -> None:
+    """With a session, what mixes every creditor's accounts (a report of the whole book, the letter batch) takes the
+    permission and an operator of all creditors, as /reports does."""
+    if session_token() is None:
+        return
+    async with database() as pool:
+        found = await signed_in(pool)
+    assert found is not None
+    if problem := book_refusal(roles(), found, permission, doing):
+        raise InputError(problem)
 
 
 def decider(what: str) -> Operator:

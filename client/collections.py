@@ -203,7 +203,7 @@ class CollectionsClient:
         records nothing."""
         call = await call_queue.call_on_file(pool, call_ref)
         if call is None:
-            raise InputError(f"no call {call_ref!r} taken from a collector queue (`calls next` gives the reference)")
+            raise InputError(call_queue.NO_CALL.format(call_ref))
         problem = call_queue.attempt_problem(call, outcome)
         if problem:
             raise InputError(problem)

@@ -65,13 +65,26 @@ def may(roles: Roles, operator: Operator, permission: Permission) -> bool:
     return any(permission in roles.roles[r].may for r in operator.roles if r in roles.roles)
 
 
-def refusal(roles: Roles, operator: Operator, permission: Permission) -> str:
-    """Why the operator may not do it ('' if they may)."""
+def refusal(roles: Roles, operator: Operator, permission: Permission, doing: str = "") -> str:
+    """Why the operator may not do it ('' if they may); `doing` names it (default: the permission's words)."""
+    doing = doing or SAYS[permission]
     if may(roles, operator, permission):
         return ""
     if permission in WHOLE_BOOK and operator.creditors is not None:
-        return f"operator {operator.name} may not {SAYS[permission]}: that takes an operator of all creditors"
-    return f"operator {operator.name} may not {SAYS[permission]} (roles: {', '.join(operator.roles) or 'none'})"
+        return _takes_every_creditor(operator, doing)
+    return f"operator {operator.name} may not {doing} (roles: {', '.join(operator.roles) or 'none'})"
+
+
+def book_refusal(roles: Roles, operator: Operator, permission: Permission, doing: str) -> str:
+    """Why the operator may not do what mixes every creditor's accounts at once, such as a report of the whole book
+    or the print vendor's batch ('' if they may): it takes the permission and an operator of all creditors."""
+    if operator.creditors is not None:
+        return _takes_every_creditor(operator, doing)
+    return refusal(roles, operator, permission, doing)
+
+
+def _takes_every_creditor(operator: Operator, doing: str) -> str:
+    return f"operator {operator.name} may not {doing}: that takes an operator of all creditors"
 
 
 def sees_creditor(operator: Operator, creditor: str) -> bool:
@@ -79,12 +92,13 @@ def sees_creditor(operator: Operator, creditor: str) -> bool:
 
 
 def account_refusal(
-    roles: Roles, operator: Operator, account_id: str, creditor: str | None, permission: Permission
+    roles: Roles, operator: Operator, creditor: str | None, permission: Permission, unknown: str
 ) -> str:
-    """Why the operator may not do it on this account ('' if they may). An account of a creditor they do not see is
-    as unknown as one that does not exist: the refusal confirms nothing about it."""
+    """Why the operator may not do it on an account of `creditor` (None: no such account), or on a call, visit
+    order, letter or placement of one ('' if they may). What belongs to a creditor they do not see gets `unknown`,
+    the answer to what does not exist: the refusal confirms nothing about it."""
     if creditor is None or not sees_creditor(operator, creditor):
-        return f"unknown account {account_id!r}"
+        return unknown
     return refusal(roles, operator, permission)
 
 

@@ -29,6 +29,8 @@ CALL_OUTCOMES: tuple[str, ...] = tuple(
 )
 # Where each kind of call is kept.
 CALL_TABLES = {"call_task": "call_tasks", "follow_up": "follow_ups"}
+# A call reference that names no call taken (or, to an operator, another creditor's call: told alike).
+NO_CALL = "no call {!r} taken from a collector queue (`calls next` gives the reference)"
 
 
 def task_ref(action_key: str) -> str:
@@ -40,14 +42,16 @@ def follow_up_ref(task_key: str, day: date) -> str:
 
 
 def _may_call_now(due: str, day: str, windows: str, filed: str) -> str:
-    """Whether a call may be made now ($1: the queue, $2: now), in the debtor's local time: the account is with the
-    team and open (not closed, not on hold for a disputed debt or a death or bankruptcy report), the call is due, it
-    is its day, the debtor's clock is inside one of its attempt windows (none given: any time once due), and nothing
-    since stops calls - a cease on calls, an open fraud claim, or a promise or plan made after the call was filed (it
-    holds the ladder back; a confirmation filed after the promise is the promise's own)."""
+    """Whether a call may be made now ($1: the queue, $2: now, $3: the creditors whose accounts the collector works,
+    NULL: every creditor), in the debtor's local time: the account is one of those creditors', with the team and
+    open (not closed, not on hold for a disputed debt or a death or bankruptcy report), the call is due, it is its
+    day, the debtor's clock is inside one of its attempt windows (none given: any time once due), and nothing since
+    stops calls - a cease on calls, an open fraud claim, or a promise or plan made after the call was filed (it holds
+    the ladder back; a confirmation filed after the promise is the promise's own)."""
     local = "($2::timestamptz AT TIME ZONE a.time_zone)"
     return f"""
         a.collector_queue = $1 AND a.status = 'open' AND {due} <= $2::timestamptz
+        AND ($3::text[] IS NULL OR a.document->>'creditor' = ANY($3))
         AND {day} = {local}::date
         AND (jsonb_array_length({windows}) = 0 OR EXISTS (
             SELECT 1 FROM jsonb_array_elements_text({windows}) AS w(span)
@@ -73,13 +77,13 @@ _NEXT_TASK = f"""
     ORDER BY t.due_from, t.action_key
     LIMIT 1 FOR UPDATE OF t SKIP LOCKED
 """
-# A follow-up day due before the task found ($3; none found: any), taken in its place.
+# A follow-up day due before the task found ($4; none found: any), taken in its place.
 _NEXT_FOLLOW_UP = f"""
     SELECT f.account_id, f.day, f.task_key
     FROM accounts a JOIN follow_ups f ON f.account_id = a.account_id JOIN call_tasks t ON t.action_key = f.task_key
     WHERE f.status = 'planned' AND f.assigned_to IS NULL
       AND {_may_call_now("f.starts_at", "f.day", "t.attempt_windows", "f.planned_at")}
-      AND ($3::timestamptz IS NULL OR f.starts_at < $3::timestamptz)
+      AND ($4::timestamptz IS NULL OR f.starts_at < $4::timestamptz)
     ORDER BY f.starts_at, f.account_id
     LIMIT 1 FOR UPDATE OF f SKIP LOCKED
 """
@@ -100,15 +104,21 @@ _CALL_SHEET = """
 
 
 async def take_next(
-    pool: asyncpg.Pool, queue: str, collector: str, now: datetime, scripts: CallScripts | None = None
+    pool: asyncpg.Pool,
+    queue: str,
+    collector: str,
+    now: datetime,
+    scripts: CallScripts | None = None,
+    creditors: list[str] | None = None,
 ) -> dict | None:
-    """Assigns to `collector` the call of `queue` that may be made now with the earliest due time, and returns what
-    they work from (see `_call_sheet`); None when no call of the queue may be made now."""
+    """Assigns to `collector` the call of `queue` that may be made now with the earliest due time, on an account of
+    `creditors` (None: every creditor), and returns what they work from (see `_call_sheet`); None when no such call
+    may be made now."""
     scripts = scripts or load_call_scripts()
     async with pool.acquire() as conn, conn.transaction():
-        task = await conn.fetchrow(_NEXT_TASK, queue, now)
+        task = await conn.fetchrow(_NEXT_TASK, queue, now, creditors)
         # The task found stays locked until this commits: another collector passes over it for that instant.
-        follow_up = await conn.fetchrow(_NEXT_FOLLOW_UP, queue, now, task["due_at"] if task else None)
+        follow_up = await conn.fetchrow(_NEXT_FOLLOW_UP, queue, now, creditors, task["due_at"] if task else None)
         if follow_up is not None:
             call_ref = follow_up_ref(follow_up["task_key"], follow_up["day"])
             await conn.execute(

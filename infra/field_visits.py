@@ -7,21 +7,24 @@ import json
 import asyncpg
 
 
-async def take_next(pool: asyncpg.Pool, queue: str, agent: str) -> dict | None:
-    """Assigns the open order of `queue` with the nearest deadline to `agent` (two agents never get the same one);
-    None when the queue is empty."""
+async def take_next(pool: asyncpg.Pool, queue: str, agent: str, creditors: list[str] | None = None) -> dict | None:
+    """Assigns the open order of `queue` with the nearest deadline, on an account of `creditors` (None: every
+    creditor), to `agent` (two agents never get the same one); None when the queue has no such order."""
     row = await pool.fetchrow(
         """
         UPDATE field_visit_orders o SET status = 'assigned', assigned_to = $2, assigned_at = now()
         FROM accounts a
-        WHERE o.action_key = (SELECT action_key FROM field_visit_orders WHERE field_queue = $1 AND status = 'open'
-                              ORDER BY deadline, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+        WHERE o.action_key = (SELECT v.action_key FROM field_visit_orders v JOIN accounts va USING (account_id)
+                              WHERE v.field_queue = $1 AND v.status = 'open'
+                                AND ($3::text[] IS NULL OR va.document->>'creditor' = ANY($3))
+                              ORDER BY v.deadline, v.created_at LIMIT 1 FOR UPDATE OF v SKIP LOCKED)
           AND a.account_id = o.account_id
         RETURNING o.visit_ref, o.account_id, o.purpose, o.address, o.reason, o.deadline, o.invalid_addresses,
                   a.document->>'debtor_name' AS debtor_name
         """,
         queue,
         agent,
+        creditors,
     )
     if row is None:
         return None

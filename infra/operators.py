@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 
@@ -16,6 +17,14 @@ from dunning.operators import Operator, load_roles
 OPERATOR_NAME = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 MIN_PASSWORD = 12
 SESSION_LIFE = timedelta(hours=12)
+# What commands name by its reference on an account, and where each is kept: the table and its reference column.
+WorkItem = Literal["call", "visit order", "letter", "placement"]
+WORK_ITEMS: dict[WorkItem, tuple[str, str]] = {
+    "call": ("taken_calls", "call_ref"),
+    "visit order": ("field_visit_orders", "visit_ref"),
+    "letter": ("letter_jobs", "letter_ref"),
+    "placement": ("agency_placements", "placement_ref"),
+}
 # scrypt's cost: about 50 ms and 16 MiB a sign-in, enough to make a stolen table slow to guess from.
 N, R, P = 2**14, 8, 1
 
@@ -95,6 +104,15 @@ async def all_operators(pool: asyncpg.Pool) -> list[Operator]:
 async def account_creditor(pool: asyncpg.Pool, account_id: str) -> str | None:
     """The creditor of an account on file (None: no such account, or not yet recorded)."""
     return await pool.fetchval("SELECT document->>'creditor' FROM accounts WHERE account_id = $1", account_id)
+
+
+async def item_creditor(pool: asyncpg.Pool, item: WorkItem, ref: str) -> str | None:
+    """The creditor of the account a call, visit order, letter or placement is on (None: no such reference)."""
+    table, ref_column = WORK_ITEMS[item]
+    return await pool.fetchval(
+        f"SELECT a.document->>'creditor' FROM {table} i JOIN accounts a USING (account_id) WHERE i.{ref_column} = $1",
+        ref,
+    )
 
 
 async def sign_out(pool: asyncpg.Pool, token: str) -> None:

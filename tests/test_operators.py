@@ -5,12 +5,14 @@ accounts (they are as unknown as accounts that do not exist)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from client import CollectionsClient
 from dunning.fraud import claim_workflow_id
@@ -19,17 +21,20 @@ from dunning.operators import (
     RolesError,
     account_refusal,
     approval_refusal,
+    book_refusal,
     deciding_role,
     load_roles,
     may,
     refusal,
 )
 from dunning.policy import POLICY_DIR, load_policy
-from infra import operators
-from tests.conftest import make_account, run_cli, server_today
+from infra import call_queue, operators
+from tests.conftest import TEST_LETTERHEADS, channel_activities, make_account, run_cli, server_today, step_order
+from tests.test_call_queue import AT_6_DPD, DUE
 from workflows.fraud_claim import FraudClaimWorkflow
 
 PASSWORD = "correct horse battery"
+OWN = "Test Lender"  # make_account's creditor, whose letterhead the test letters are printed on
 ROLES = load_roles()
 
 
@@ -68,14 +73,14 @@ def test_an_approval_is_decided_as_an_approver_role_the_operator_holds_and_that_
 
 
 def test_an_account_of_a_creditor_the_operator_does_not_see_is_unknown_as_one_that_does_not_exist():
-    lender_a = operator("collector", creditors=["Lender A"])
-    assert account_refusal(ROLES, lender_a, "X1", "Lender A", "work_accounts") == ""
-    assert account_refusal(ROLES, lender_a, "X1", "Lender B", "work_accounts") == "unknown account 'X1'"
-    assert account_refusal(ROLES, lender_a, "X1", None, "work_accounts") == "unknown account 'X1'"
-    assert account_refusal(ROLES, lender_a, "X1", "Lender A", "decide_fraud") == (
+    lender_a, unknown = operator("collector", creditors=["Lender A"]), "unknown account 'X1'"
+    assert account_refusal(ROLES, lender_a, "Lender A", "work_accounts", unknown) == ""
+    assert account_refusal(ROLES, lender_a, "Lender B", "work_accounts", unknown) == unknown
+    assert account_refusal(ROLES, lender_a, None, "work_accounts", unknown) == unknown
+    assert account_refusal(ROLES, lender_a, "Lender A", "decide_fraud", unknown) == (
         "operator kim may not decide fraud claims (roles: collector)"
     )
-    assert account_refusal(ROLES, operator("collector"), "X1", "Lender B", "work_accounts") == ""
+    assert account_refusal(ROLES, operator("collector"), "Lender B", "work_accounts", unknown) == ""
 
 
 def test_reports_and_payloads_cover_every_creditor_so_only_operators_of_all_creditors_read_them():
@@ -83,6 +88,17 @@ def test_reports_and_payloads_cover_every_creditor_so_only_operators_of_all_cred
     assert not may(ROLES, operator("analyst", creditors=["Lender A"]), "read_reports")
     assert refusal(ROLES, operator("collector"), "decode_payloads") == (
         "operator kim may not open sealed payloads (roles: collector)"
+    )
+
+
+def test_what_mixes_every_creditor_takes_an_operator_of_all_creditors_besides_the_permission():
+    batch = ("work_accounts", "produce the letter batch")
+    assert book_refusal(ROLES, operator("collector"), *batch) == ""
+    assert book_refusal(ROLES, operator("collector", creditors=["Lender A"]), *batch) == (
+        "operator kim may not produce the letter batch: that takes an operator of all creditors"
+    )
+    assert book_refusal(ROLES, operator("collector"), "read_reports", "read the compliance report") == (
+        "operator kim may not read the compliance report (roles: collector)"
     )
 
 
@@ -243,3 +259,161 @@ async def test_a_fraud_claim_is_taken_and_decided_by_the_signed_in_operator_who_
     assert refused(not_allowed) == f"error: operator {collector_name} may not decide fraud claims (roles: collector)"
     assert decided.stdout.strip() == f"fraud claim F1 confirmed by the creditor, recorded by {officer_name}"
     assert progress.decision.recorded_by == officer_name
+
+
+# --- work of one creditor, signed in: queues, references, and what mixes every creditor ---------------------------
+
+
+async def filed(pool, sms_client, settings, step_key: str, creditor: str, activity: str):
+    """An account of `creditor` and the work order of its step `step_key`, filed as the worker files it."""
+    account = make_account(due=DUE, creditor=creditor)
+    order = await step_order(pool, account, step_key)
+    await pool.execute(
+        "UPDATE accounts SET document = $2 WHERE account_id = $1", account.account_id, account.model_dump_json()
+    )
+    await ActivityEnvironment().run(getattr(channel_activities(pool, sms_client, settings), activity), order)
+    return account, order
+
+
+async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_calls(
+    pool, sms_client, settings, database_url, tmp_path
+):
+    team = f"team_{uuid.uuid4().hex[:8]}"
+    accounts = {}
+    for creditor in ("Lender B", "Lender A", "Lender B"):
+        account, _ = await filed(pool, sms_client, settings, "call_task@6", creditor, "create_call_task")
+        await pool.execute("UPDATE accounts SET collector_queue = $2 WHERE account_id = $1", account.account_id, team)
+        accounts.setdefault(creditor, []).append(account.account_id)
+    a_name, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    _, analyst = await signed_in(pool, "analyst")
+    take = ("calls", "next", "--queue", team, "--at", AT_6_DPD.isoformat(), "--json")
+
+    not_working = refused(await collections(None, database_url, analyst, *take, home=tmp_path))
+    for_another = refused(await collections(None, database_url, lender_a, *take, "--collector", "li", home=tmp_path))
+    first = await collections(None, database_url, lender_a, *take, home=tmp_path)
+    then = refused(await collections(None, database_url, lender_a, *take, home=tmp_path))
+
+    assert not_working.endswith(" may not work accounts (roles: analyst)")
+    assert for_another == f"error: --collector: signed in as {a_name}, who is recorded; leave --collector out"
+    assert first.returncode == 0, first.stderr
+    call = json.loads(first.stdout)
+    assert (call["account_id"], call["assigned_to"]) == (accounts["Lender A"][0], a_name)
+    assert then == f"error: no call of queue {team!r} may be made now"  # not one of Lender B's
+    open_calls = await pool.fetch(
+        "SELECT account_id FROM call_tasks WHERE status = 'open' AND account_id = ANY($1)", accounts["Lender B"]
+    )
+    assert len(open_calls) == 2
+
+
+async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_visits(
+    pool, sms_client, settings, database_url, tmp_path
+):
+    team = f"field_{uuid.uuid4().hex[:8]}"
+    _, b_order = await filed(pool, sms_client, settings, "field_visit@45", "Lender B", "order_field_visit")
+    of_a, a_order = await filed(pool, sms_client, settings, "field_visit@45", "Lender A", "order_field_visit")
+    # Lender B's order is due first: without the operator's creditors it would be handed out first.
+    await pool.execute(
+        "UPDATE field_visit_orders SET field_queue = $1, deadline = now() + CASE action_key WHEN $2 THEN interval"
+        " '1 day' ELSE interval '2 days' END WHERE action_key IN ($2, $3)",
+        team,
+        b_order.action_key,
+        a_order.action_key,
+    )
+    a_name, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    take = ("visits", "next", "--queue", team, "--json")
+
+    first = await collections(None, database_url, lender_a, *take, home=tmp_path)
+    then = refused(await collections(None, database_url, lender_a, *take, home=tmp_path))
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["account_id"] == of_a.account_id
+    assert then == f"error: no open visit order in queue {team!r}"
+    taken = {
+        r["action_key"]: (r["status"], r["assigned_to"])
+        for r in await pool.fetch(
+            "SELECT action_key, status, assigned_to FROM field_visit_orders WHERE field_queue = $1", team
+        )
+    }
+    assert taken == {a_order.action_key: ("assigned", a_name), b_order.action_key: ("open", None)}
+
+
+async def test_another_creditors_call_visit_letter_or_placement_is_answered_as_an_unknown_reference(
+    pool, sms_client, settings, database_url, tmp_path, monkeypatch
+):
+    """Test Lender's work (the creditor the test letterheads have), named by reference by an operator of Lender A:
+    the answer is word for word that to a reference to nothing, so it confirms nothing; Test Lender's operator gets
+    past it."""
+    account, _ = await filed(pool, sms_client, settings, "call_task@6", OWN, "create_call_task")
+    team = f"team_{uuid.uuid4().hex[:8]}"
+    await pool.execute("UPDATE accounts SET collector_queue = $2 WHERE account_id = $1", account.account_id, team)
+    call = await call_queue.take_next(pool, team, "agent7", AT_6_DPD)
+    _, visit = await filed(pool, sms_client, settings, "field_visit@45", OWN, "order_field_visit")
+    _, letter = await filed(pool, sms_client, settings, "letter_first@10", OWN, "queue_letter")
+    _, placement = await filed(pool, sms_client, settings, "agency_placement@90", OWN, "place_with_agency")
+    placement_ref = f"PL{uuid.uuid4().hex[:10]}"
+    await pool.execute(
+        "UPDATE agency_placements SET placement_ref = $2 WHERE action_key = $1", placement.action_key, placement_ref
+    )
+    refs = {
+        "call": call["call_ref"],
+        "visit": await pool.fetchval(
+            "SELECT visit_ref FROM field_visit_orders WHERE action_key = $1", visit.action_key
+        ),
+        "letter": await pool.fetchval("SELECT letter_ref FROM letter_jobs WHERE action_key = $1", letter.action_key),
+        "placement": placement_ref,
+    }
+    pdf, dialled = tmp_path / "letter.pdf", ("--number", "+8613800000000")
+    commands = {
+        "call": lambda ref: ("calls", "outcome", ref, "--id", "O1", "--code", "no_answer", *dialled),
+        "visit": lambda ref: ("visits", "report", ref, "--id", "R1", "--finding", "found"),
+        "letter": lambda ref: ("letters", "show", ref, "--out", str(pdf)),
+        "evidence": lambda ref: ("letters", "evidence", ref, "--id", "E1", "--status", "sent"),
+        "placement": lambda ref: ("agencies", "report", ref, "--id", "R1", "--kind", "update"),
+    }
+    _, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
+    _, own_operator = await signed_in(pool, "collector", creditors=[OWN])
+    _, analyst = await signed_in(pool, "analyst")
+
+    unknown = {
+        "call": "no call {!r} taken from a collector queue (`calls next` gives the reference)",
+        "visit": "no visit order {!r}",
+        "letter": "no letter {!r}",
+        "evidence": "no letter {!r}",
+        "placement": "no placement {!r}",
+    }
+    for kind, command in commands.items():
+        ref = refs["letter" if kind == "evidence" else kind]
+        other = refused(await collections(None, database_url, lender_a, *command(ref), home=tmp_path))
+        nothing = refused(await collections(None, database_url, lender_a, *command("NOSUCH1"), home=tmp_path))
+        assert (other, nothing) == (f"error: {unknown[kind].format(ref)}", f"error: {unknown[kind].format('NOSUCH1')}")
+    no_role = refused(
+        await collections(None, database_url, analyst, *commands["letter"](refs["letter"]), home=tmp_path)
+    )
+    assert no_role.endswith(" may not work accounts (roles: analyst)")
+    monkeypatch.setenv("LETTERHEADS_FILE", str(TEST_LETTERHEADS))  # the command line prints with the tests' letterheads
+    shown = await collections(None, database_url, own_operator, *commands["letter"](refs["letter"]), home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+async def test_what_mixes_every_creditor_is_refused_to_an_operator_of_some(pool, database_url, tmp_path):
+    _, head_of_a = await signed_in(pool, "collections_head", creditors=["Lender A"])
+    _, collector = await signed_in(pool, "collector")
+    _, analyst = await signed_in(pool, "analyst")
+    period = ("--from", "2026-11-01", "--to", "2026-11-30")
+    commands = {
+        "read the compliance report": ("compliance", "report", *period),
+        "read the agencies' performance": ("agencies", "performance"),
+        "write the strategy report": ("reports", "write", *period, "--out", str(tmp_path / "reports")),
+        "produce the letter batch": ("letters", "batch"),
+    }
+    for doing, command in commands.items():
+        answer = refused(await collections(None, database_url, head_of_a, *command, home=tmp_path))
+        assert answer.endswith(f" may not {doing}: that takes an operator of all creditors"), answer
+    no_role = refused(
+        await collections(None, database_url, collector, *commands["read the compliance report"], home=tmp_path)
+    )
+    assert no_role.endswith(" may not read the compliance report (roles: collector)")
+    read = await collections(None, database_url, analyst, *commands["read the compliance report"], home=tmp_path)
+    assert read.returncode == 0, read.stderr
+    assert "breaches: " in read.stdout
