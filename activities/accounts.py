@@ -14,9 +14,7 @@ from activities.pause_records import PauseRecords
 from activities.payment_records import PaymentRecords
 from activities.step_log import log_skipped
 from activities.work_order_records import WorkOrderRecords
-from dunning import retention
 from dunning.account import AccountDocument
-from dunning.compliance import load_rules
 from dunning.orders import AccountClosed, AccountOpened, CollectionResumed, SegmentRecorded
 from dunning.state import AccountRun
 from dunning.treatment import Treatment
@@ -121,12 +119,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
     async def keep_closed_run(self, run: AccountRun) -> None:
         """What a payment or reversal needs to reopen the account after Temporal has dropped the run's history, with
         the day its personal data may be erased."""
-        assert run.state is not None and run.state.closed_at is not None and run.policy is not None
-        rules = run.policy.contact_rules
-        if rules is not None and rules.retention is None:  # pinned before rule sets named one: the file's applies
-            rules = load_rules(rules.name)
-        erase_after = retention.erase_after(run.state.closed_at, rules)
-        await kept_runs.keep(self._pool, run, run.state.closed_at, erase_after)
+        erase_after = await kept_runs.keep(self._pool, run)
         activity_logger().info("closed run kept", erase_after=erase_after and erase_after.isoformat())
 
 

@@ -1,5 +1,5 @@
-"""`deploys`: what to run before deploying workers, and before removing an old patch's branch (the README's
-"Deploying a new version")."""
+"""`deploys`: what to run before deploying workers, before removing an old patch's branch (the README's "Deploying a
+new version"), and once after an upgrade that needs it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import click
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import connect, run_async
+from cli.common import connect, database, run_async
 from client import InputError
-from client.deploys import RUNNING, replay_check, runs_without_patch
+from client.deploys import RUNNING, keep_closed_runs, replay_check, runs_without_patch
 from workflows.registry import WORKFLOWS
 
 query_option = click.option(
@@ -60,6 +60,20 @@ async def without_patch(patch_id: str, query: str, limit: int | None) -> None:
     for run in without:
         click.echo(f"{run.workflow_id} (run {run.run_id}, started {run.started_at.isoformat(timespec='seconds')})")
     click.echo(f"{_histories(read)} read, {read - len(without)} recorded {patch_id}, {len(without)} did not")
+
+
+@deploys.command("keep-closed-runs")
+@run_async
+async def keep_closed_runs_command() -> None:
+    """Once, after upgrading to a version that keeps closed runs in PostgreSQL: keeps the accounts that closed before
+    (those Temporal still holds), so news after the namespace's retention still finds them."""
+    collections = await connect()
+    async with database() as pool:
+        tally = await keep_closed_runs(collections.temporal, pool)
+    click.echo(
+        f"{tally.kept} closed accounts kept, {tally.already_kept} kept before,"
+        f" {tally.reopened} reopened since (kept when they close)"
+    )
 
 
 @contextmanager

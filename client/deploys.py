@@ -1,9 +1,10 @@
-"""What a deploy needs to know of the workflows running now.
+"""What a deploy needs to know of the workflows running now, and what an upgrade must carry over.
 
 The replay check: their histories replayed on this tree's workflow code. A change that would give a running account a
 different command than its history recorded (a non-deterministic change, not guarded by `workflow.patched`) fails
-here, naming the workflow, instead of failing the account after the deploy. And before an old patch's branch is
-removed: which runs have not recorded the patch."""
+here, naming the workflow, instead of failing the account after the deploy. Before an old patch's branch is
+removed: which runs have not recorded the patch. On upgrading to closed runs kept in PostgreSQL: keeping those of the
+accounts that closed before."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import asyncpg
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer
 
+from infra import retention
+from workflows.account import AccountWorkflow
 from workflows.registry import WORKFLOWS
 
 # Every type the worker runs, registered under its class name: other types in the namespace are not ours to replay.
 _TYPES = ", ".join(f'"{workflow.__name__}"' for workflow in WORKFLOWS)
 RUNNING = f'WorkflowType IN ({_TYPES}) AND ExecutionStatus = "Running"'
+CLOSED_ACCOUNTS = f'WorkflowType = "{AccountWorkflow.__name__}" AND ExecutionStatus = "Completed"'
 # The SDK wraps the reason in its core's debug dump of the task failure: `... message: "[TMPRL1100] ...", ...`.
 _REASON = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 # How the SDK's core records `workflow.patched(id)`: a marker whose details hold {"id": ..., "deprecated": ...} as
@@ -109,3 +114,34 @@ async def _histories(client: Client, query: str, limit: int | None) -> AsyncIter
     """Raises the client's RPCError at once for a query the server refuses, before any history is fetched."""
     await client.count_workflows(query)
     return client.list_workflows(query, limit=limit).map_histories()
+
+
+@dataclass
+class ClosedRunsKept:
+    kept: int = 0
+    already_kept: int = 0
+    reopened: int = 0  # closed once, running again: kept when it next closes
+
+
+async def keep_closed_runs(client: Client, pool: asyncpg.Pool) -> ClosedRunsKept:
+    """Once, on upgrading from a version that did not keep closed runs: the result of every closed account Temporal
+    still holds goes to PostgreSQL, so a payment after the namespace's retention still reopens it and its personal
+    data is erased when its retention ends."""
+    tally = ClosedRunsKept()
+    seen: set[str] = set()
+    async for execution in client.list_workflows(CLOSED_ACCOUNTS):
+        if execution.id in seen:  # a reopened account lists each closed run
+            continue
+        seen.add(execution.id)
+        if await pool.fetchval(
+            "SELECT 1 FROM closed_runs JOIN accounts USING (account_id) WHERE workflow_id = $1", execution.id
+        ):
+            tally.already_kept += 1
+            continue
+        handle = client.get_workflow_handle_for(AccountWorkflow.run, execution.id)  # its latest run
+        if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
+            tally.reopened += 1
+            continue
+        await retention.keep(pool, await handle.result())
+        tally.kept += 1
+    return tally

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
-from scipy import stats
-from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
 from dunning.measures import ArmCounts, ArmOutcome, ArmResults, Row, share
 from dunning.reporting import SampleRules
@@ -49,6 +48,9 @@ def compare_proportions(
     values = (share(s0, n0), share(s1, n1))
     if why := _proportion_too_small(s0, n0, s1, n1, rules):
         return _verdict(measure, "newcombe_score", names, values, why=why)
+    # Imported here, as scipy is (_stats).
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
     low, high = confint_proportions_2indep(s1, n1, s0, n0, method="newcomb", compare="diff", alpha=1 - rules.confidence)
     # The score test without the small-sample factor is Pearson's chi-square, the A/B test readers know.
     test = test_proportions_2indep(s1, n1, s0, n0, method="score", compare="diff", correction=False)
@@ -85,7 +87,7 @@ def compare_means(
     if min(len(champion), len(challenger)) < least:
         why = f"fewer than {least} in an arm ({len(champion)} against {len(challenger)})"
         return _verdict(measure, "welch", names, values, why=why)
-    test = stats.ttest_ind(challenger, champion, equal_var=False)
+    test = _stats().ttest_ind(challenger, champion, equal_var=False)
     if not math.isfinite(test.pvalue):
         return _verdict(measure, "welch", names, values, why="neither arm varies")
     interval = test.confidence_interval(rules.confidence)
@@ -125,7 +127,7 @@ def compare_ratios(
         return np.asarray(top1[j].sum(axis) / bottom1[j].sum(axis) - top0[i].sum(axis) / bottom0[i].sum(axis))
 
     with np.errstate(divide="ignore", invalid="ignore"):  # a resample with no denominator has no ratio
-        result = stats.bootstrap(
+        result = _stats().bootstrap(
             (np.arange(len(top0)), np.arange(len(top1))),
             difference,
             vectorized=True,
@@ -215,6 +217,14 @@ def _compare(
         compare_ratios("cost_per_cure", per_cure(ours, "cost_minor"), per_cure(theirs, "cost_minor"), rules, names),
         compare_ratios("contacts_per_cure", per_cure(ours, "contacts"), per_cure(theirs, "contacts"), rules, names),
     ]
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported when a comparison is made: with statsmodels it takes a second or more to import, which
+    every command of the CLI would pay otherwise."""
+    from scipy import stats
+
+    return stats
 
 
 def _mean(values: Sequence[float]) -> float | None:

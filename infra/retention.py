@@ -8,6 +8,8 @@ from datetime import datetime
 import asyncpg
 
 from dunning import retention
+from dunning.compliance import load_rules
+from dunning.policy import POLICY_DIR, load_policy
 from dunning.state import AccountRun
 
 # Every column that holds the debtor's (or a contact person's) name, number, e-mail, address, words or letters, by
@@ -40,8 +42,14 @@ ERASE_PERSONAL_COLUMNS = (
 )
 
 
-async def keep(pool: asyncpg.Pool, run: AccountRun, closed_at: datetime, erase_after: datetime | None) -> None:
-    """Keeps the closed run's result (a later close of a reopened account replaces it; an erasure stays done)."""
+async def keep(pool: asyncpg.Pool, run: AccountRun) -> datetime | None:
+    """Keeps the closed run's result with the day its personal data may be erased, which it returns. A later close of
+    a reopened account replaces it and starts the retention again (what the account learnt meanwhile goes then)."""
+    assert run.state is not None and run.state.closed_at is not None and run.policy is not None
+    rules = run.policy.contact_rules
+    if rules is not None and rules.retention is None:  # pinned before rule sets named one: the file's applies
+        rules = load_rules(rules.name)
+    erase_after = retention.erase_after(run.state.closed_at, rules)
     await pool.execute(
         """
         INSERT INTO closed_runs (account_id, run, closed_at, erase_after) VALUES ($1, $2::jsonb, $3, $4)
@@ -51,9 +59,13 @@ async def keep(pool: asyncpg.Pool, run: AccountRun, closed_at: datetime, erase_a
         """,
         run.account.account_id,
         run.model_dump_json(),
-        closed_at,
+        run.state.closed_at,
         erase_after,
     )
+    await pool.execute(
+        "UPDATE accounts SET personal_data_erased_at = NULL WHERE account_id = $1", run.account.account_id
+    )
+    return erase_after
 
 
 async def kept_run(conn: asyncpg.Connection | asyncpg.Pool, account_id: str) -> AccountRun | None:
@@ -73,16 +85,23 @@ async def kept_accounts(conn: asyncpg.Connection | asyncpg.Pool, account_ids: li
 
 async def erase_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[str]:
     """Erases the personal data of up to `limit` closed accounts whose retention has passed by `now`, one
-    transaction each (an account is erased whole or not at all); returns their ids. An account reopened since it
-    was kept is open, so it waits for its next close."""
+    transaction each (an account is erased whole or not at all); returns their ids. Retention runs from the close,
+    by the kept run's rule set or, for an account closed before runs were kept, by its policy file's. An account
+    reopened since is open, so it waits for its next close."""
+    years = policy_retention_years()
     due = await pool.fetch(
         """
-        SELECT c.account_id FROM closed_runs c JOIN accounts a USING (account_id)
-         WHERE c.erased_at IS NULL AND c.erase_after <= $1 AND a.status <> 'open'
-         ORDER BY c.erase_after LIMIT $2
+        SELECT a.account_id FROM accounts a
+          LEFT JOIN closed_runs c USING (account_id)
+          LEFT JOIN unnest($3::text[], $4::int[]) AS p (policy, years) ON p.policy = split_part(a.policy_ref, '@', 1)
+         WHERE a.status <> 'open' AND a.personal_data_erased_at IS NULL
+           AND coalesce(c.erase_after, a.closed_at + make_interval(years => p.years)) <= $1
+         ORDER BY a.closed_at LIMIT $2
         """,
         now,
         limit,
+        list(years),
+        list(years.values()),
     )
     erased = []
     for row in due:
@@ -92,20 +111,32 @@ async def erase_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[str]:
     return erased
 
 
+def policy_retention_years() -> dict[str, int]:
+    """Each policy file's retention, from its rule set (policies without one keep their accounts' data)."""
+    policies = [load_policy(path.stem) for path in sorted(POLICY_DIR.glob("*.yaml"))]
+    return {
+        policy.name: policy.contact_rules.retention.evidence_years
+        for policy in policies
+        if policy.contact_rules is not None and policy.contact_rules.retention is not None
+    }
+
+
 async def _erase(conn: asyncpg.Connection, account_id: str, now: datetime) -> bool:
-    kept = await conn.fetchrow(
-        "SELECT run FROM closed_runs WHERE account_id = $1 AND erased_at IS NULL FOR UPDATE", account_id
+    locked = await conn.fetchval(
+        "SELECT 1 FROM accounts WHERE account_id = $1 AND personal_data_erased_at IS NULL FOR UPDATE", account_id
     )
-    if kept is None:  # another worker's run erased it first
+    if locked is None:  # another worker's run erased it first
         return False
-    erased_run = retention.anonymised(AccountRun.model_validate_json(kept["run"]), now)
-    await conn.execute(
-        "UPDATE closed_runs SET run = $2::jsonb, erased_at = $3 WHERE account_id = $1",
-        account_id,
-        erased_run.model_dump_json(),
-        now,
-    )
-    erased_document = erased_run.account.model_dump(mode="json", include={"debtor_name", "contact_points"})
+    kept = await conn.fetchval("SELECT run FROM closed_runs WHERE account_id = $1", account_id)
+    if kept is not None:
+        erased_run = retention.anonymised(AccountRun.model_validate_json(kept), now)
+        await conn.execute(
+            "UPDATE closed_runs SET run = $2::jsonb WHERE account_id = $1", account_id, erased_run.model_dump_json()
+        )
+    erased_document = {
+        "debtor_name": retention.ERASED,
+        "contact_points": [retention.ERASED_POINT.model_dump(mode="json")],
+    }
     await conn.execute(
         "UPDATE accounts SET document = document || $2::jsonb, personal_data_erased_at = $3 WHERE account_id = $1",
         account_id,

@@ -30,7 +30,7 @@ from dunning.measures import (
 )
 from dunning.money import to_major
 from dunning.reporting import load_bands, load_sample_rules
-from infra import collection_effort, measures, report_charts
+from infra import collection_effort, measures
 from infra.experiments import arm_results
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
@@ -105,6 +105,8 @@ async def gather(pool: asyncpg.Pool, period: Period, written_at: datetime, windo
 
 def charts(figures: StrategyFigures) -> dict[str, str]:
     """Every chart of the page, by name (the page marks each figure with it)."""
+    from infra import report_charts  # matplotlib: imported when a report is drawn, not by every CLI command
+
     drawn = {
         f"cure_curves_{n}": report_charts.cure_curves(
             arms.cure_curves, f"{arms.experiment} ({arms.currency}): cured by days since entry"

@@ -6,8 +6,9 @@ CREATE TABLE closed_runs (
     run         jsonb NOT NULL,
     closed_at   timestamptz NOT NULL,
     erase_after timestamptz,
-    erased_at   timestamptz,
     kept_at     timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX closed_runs_erase_due ON closed_runs (erase_after) WHERE erased_at IS NULL;
+-- When the account's personal data (its kept run's too) was erased; a later close starts its retention again.
 ALTER TABLE accounts ADD COLUMN personal_data_erased_at timestamptz;
+-- The closed accounts whose personal data is still whole: the daily erasure looks among them.
+CREATE INDEX accounts_not_erased ON accounts (closed_at) WHERE status <> 'open' AND personal_data_erased_at IS NULL;

@@ -15,7 +15,9 @@ from dunning.disputes import DisputeOpened
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactBook
 from dunning.state import AccountRun, AccountState
+from infra import retention as infra_retention
 from tests.conftest import make_account, server_today, time_skipping_env
+from tests.test_dev_server import starter
 from workflows.account import AccountWorkflow
 from workflows.retention import PersonalDataRetentionWorkflow, RetentionAsked
 
@@ -187,3 +189,57 @@ async def columns_holding(pool, values: list[str]) -> list[str]:
         if hits:
             found.append(f"{table}.{name}")
     return found
+
+
+async def test_an_upgrade_keeps_the_accounts_that_closed_before_it(dev_env, run_worker, pool, database_url):
+    today = await server_today(dev_env)
+    closed, running = make_account(due=today - timedelta(days=3)), make_account(due=today - timedelta(days=3))
+    async with run_worker(client=dev_env.client) as queue:
+        collections = CollectionsClient(dev_env.client, queue)
+        for account in (closed, running):
+            await collections.open(account)
+        paid = PaymentReceived(payment_id="P1", amount_minor=250_000, paid_at=await dev_env.get_current_time())
+        await collections.pay(closed.account_id, paid)
+        await dev_env.client.get_workflow_handle(closed.workflow_id).result()
+    # As if it had closed on the version before: Temporal holds its result, PostgreSQL not.
+    await pool.execute("DELETE FROM closed_runs WHERE account_id = $1", closed.account_id)
+
+    upgraded = await starter(dev_env, queue, "deploys", "keep-closed-runs", DATABASE_URL=database_url)
+    again = await starter(dev_env, queue, "deploys", "keep-closed-runs", DATABASE_URL=database_url)
+
+    assert upgraded.stdout.strip() == "1 closed accounts kept, 0 kept before, 0 reopened since (kept when they close)"
+    assert again.stdout.strip().startswith("0 closed accounts kept, 1 kept before")
+    kept = await pool.fetchrow("SELECT run, erase_after FROM closed_runs WHERE account_id = $1", closed.account_id)
+    assert kept["erase_after"] is not None and '"status": "cured"' in kept["run"]
+
+
+async def test_accounts_closed_before_runs_were_kept_are_erased_by_their_policys_rule_set(own_pool):
+    now = datetime(2032, 6, 1, tzinfo=UTC)
+    accounts = {  # cn_consumer keeps 5 years
+        "OLD-CLOSED": ("cured", now - timedelta(days=5 * 366)),
+        "RECENT-CLOSED": ("cured", now - timedelta(days=2 * 365)),
+        "OLD-OPEN": ("open", None),
+    }
+    for account_id, (status, closed_at) in accounts.items():
+        document = personal_account(CLOSED.date(), account_id).model_dump_json()
+        await own_pool.execute(
+            "INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,"
+            " outstanding_minor, due_date, segment, time_zone, status, document, opened_at, closed_at)"
+            " VALUES ($1, $2, 'consumer_loan@v5', '', 'CNY', 100, 0, '2026-01-01', 'standard', 'Asia/Shanghai', $3,"
+            " $4::jsonb, $5, $6)",
+            account_id,
+            f"account-{account_id}",
+            status,
+            document,
+            now - timedelta(days=6 * 366),
+            closed_at,
+        )
+
+    assert await infra_retention.erase_due(own_pool, now, limit=10) == ["OLD-CLOSED"]
+    names = await own_pool.fetch("SELECT account_id, document->>'debtor_name' AS name FROM accounts ORDER BY 1")
+    assert {row["account_id"]: row["name"] for row in names} == {
+        "OLD-CLOSED": retention.ERASED,
+        "OLD-OPEN": "Retained OLD-OPEN",
+        "RECENT-CLOSED": "Retained RECENT-CLOSED",
+    }
+    assert await infra_retention.erase_due(own_pool, now, limit=10) == []  # done once
