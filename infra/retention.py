@@ -50,21 +50,22 @@ async def keep(pool: asyncpg.Pool, run: AccountRun) -> datetime | None:
     if rules is not None and rules.retention is None:  # pinned before rule sets named one: the file's applies
         rules = load_rules(rules.name)
     erase_after = retention.erase_after(run.state.closed_at, rules)
-    await pool.execute(
-        """
-        INSERT INTO closed_runs (account_id, run, closed_at, erase_after) VALUES ($1, $2::jsonb, $3, $4)
-        ON CONFLICT (account_id) DO UPDATE
-           SET run = excluded.run, closed_at = excluded.closed_at, erase_after = excluded.erase_after,
-               kept_at = now()
-        """,
-        run.account.account_id,
-        run.model_dump_json(),
-        run.state.closed_at,
-        erase_after,
-    )
-    await pool.execute(
-        "UPDATE accounts SET personal_data_erased_at = NULL WHERE account_id = $1", run.account.account_id
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            INSERT INTO closed_runs (account_id, run, closed_at, erase_after) VALUES ($1, $2::jsonb, $3, $4)
+            ON CONFLICT (account_id) DO UPDATE
+               SET run = excluded.run, closed_at = excluded.closed_at, erase_after = excluded.erase_after,
+                   kept_at = now()
+            """,
+            run.account.account_id,
+            run.model_dump_json(),
+            run.state.closed_at,
+            erase_after,
+        )
+        await conn.execute(
+            "UPDATE accounts SET personal_data_erased_at = NULL WHERE account_id = $1", run.account.account_id
+        )
     return erase_after
 
 
