@@ -6,11 +6,14 @@ import json
 from datetime import datetime
 
 import asyncpg
+import structlog
 
 from dunning import retention
 from dunning.compliance import load_rules
 from dunning.policy import POLICY_DIR, load_policy
 from dunning.state import AccountRun
+
+log = structlog.get_logger()
 
 # Every column that holds the debtor's (or a contact person's) name, number, e-mail, address, words or letters, by
 # the account, marked 'erased'. The evidence around them (when, which channel, the verdicts, the letter's sha256) stays.
@@ -106,9 +109,12 @@ async def erase_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[str]:
     )
     erased = []
     for row in due:
-        async with pool.acquire() as conn, conn.transaction():
-            if await _erase(conn, row["account_id"], now):
-                erased.append(row["account_id"])
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if await _erase(conn, row["account_id"], now):
+                    erased.append(row["account_id"])
+        except ValueError as err:  # a kept run this code cannot read: the others still go, this one is said
+            log.error("erasure failed", account_id=row["account_id"], error=str(err).splitlines()[0])
     return erased
 
 

@@ -219,6 +219,7 @@ async def test_accounts_closed_before_runs_were_kept_are_erased_by_their_policys
         "OLD-CLOSED": ("cured", now - timedelta(days=5 * 366)),
         "RECENT-CLOSED": ("cured", now - timedelta(days=2 * 365)),
         "OLD-OPEN": ("open", None),
+        "UNREADABLE": ("cured", now - timedelta(days=5 * 366)),
     }
     for account_id, (status, closed_at) in accounts.items():
         document = personal_account(CLOSED.date(), account_id).model_dump_json()
@@ -235,11 +236,18 @@ async def test_accounts_closed_before_runs_were_kept_are_erased_by_their_policys
             closed_at,
         )
 
+    # A kept run this code cannot read holds only itself back.
+    await own_pool.execute(
+        "INSERT INTO closed_runs (account_id, run, closed_at, erase_after) VALUES ('UNREADABLE', '{}', $1, $1)",
+        now - timedelta(days=5 * 366),
+    )
+
     assert await infra_retention.erase_due(own_pool, now, limit=10) == ["OLD-CLOSED"]
     names = await own_pool.fetch("SELECT account_id, document->>'debtor_name' AS name FROM accounts ORDER BY 1")
     assert {row["account_id"]: row["name"] for row in names} == {
         "OLD-CLOSED": retention.ERASED,
         "OLD-OPEN": "Retained OLD-OPEN",
         "RECENT-CLOSED": "Retained RECENT-CLOSED",
+        "UNREADABLE": "Retained UNREADABLE",
     }
     assert await infra_retention.erase_due(own_pool, now, limit=10) == []  # done once
