@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 API_VERSION = "2010-04-01"
 ACCOUNT_PATH = f"/{API_VERSION}/Accounts/{{account_sid}}"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-# Twilio's default opt-out / opt-in keywords: a reply that is exactly one of them flips consent.
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+# Twilio's default opt-out / opt-in keywords (REVOKE and OPTOUT since 14 May 2025; no keyword with a space): a reply
+# that is exactly one of them flips consent.
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -22,6 +22,10 @@ def vocabulary():
         ("退订", "opt_out"),
         ("td", "opt_out"),
         ("END", "opt_out"),
+        ("Revoke", "opt_out"),  # revocation words (FCC 24-24) revoke as STOP does
+        ("OPTOUT", "opt_out"),
+        ("opt out", "opt_out"),
+        ("Opt-Out.", "opt_out"),
         ("Start", "opt_in"),
         ("yes", "opt_in"),
         ("UNSTOP", "opt_in"),
@@ -48,6 +52,7 @@ def test_replies_are_read_as_the_debtor_meant_them(vocabulary, body, intent):
     "body",
     [
         "stop calling my mother",  # Twilio's keywords count only as the whole message
+        "I revoke nothing, I will pay",
         "yes I will pay on Friday",
         "called you twice today",  # 'call' as a word, not the start of 'called'
         "who is this?",

@@ -144,6 +144,15 @@ async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
     assert codes == [21610, 21610, 21614]
 
 
+@pytest.mark.parametrize("keyword", ["REVOKE", "optout"])
+async def test_the_revocation_keywords_twilio_added_in_2025_opt_out_as_stop_does(standin, client, keyword):
+    await standin.inbound_sms(TO, keyword)
+
+    with pytest.raises(Rejected) as rejected:
+        await send_sms(client, to=TO, from_=FROM, body="hi")
+    assert rejected.value.code == 21610
+
+
 async def test_start_keyword_opts_back_in(standin, client):
     await standin.inbound_sms(TO, "STOP")
     await standin.inbound_sms(TO, "Start")
