@@ -4,7 +4,6 @@ the browser's setting with cross-origin credentials, so the session cookie goes 
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 
 import pytest
@@ -20,6 +19,7 @@ from inbound.server import make_app
 from infra import operators
 from infra.temporal import local_binary
 from tests.conftest import SEALED
+from tests.test_local_stack import free_port
 from tests.test_report_browser import CHROMIUM, FLAGS
 from tests.test_sealing import MOBILE, NAME, PASSWORD, sealed_account
 
@@ -30,12 +30,6 @@ BROWSER_CODEC_SETTINGS = """endpoint => {
     localStorage.setItem('endpoint', JSON.stringify(endpoint));
     localStorage.setItem('includeCredentials', 'true');
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="make test installs Debian's chromium; run it through make")
