@@ -23,6 +23,8 @@ ERASED_POINT = ContactPoint(kind="email", value="erased@invalid")
 # Fields where people wrote free text about the debtor (a dispute's details, a report's note, a claim's clues).
 FREE_TEXT = frozenset({"details", "note", "notes", "clues", "evidence"})
 SHORTEST_SEARCHED = 5  # a name or number this long is searched for inside texts too
+# What an erased account document says in place of its debtor's name and contact points.
+ERASED_IDENTITY = {"debtor_name": ERASED, "contact_points": [ERASED_POINT.model_dump(mode="json")]}
 
 
 def erase_after(closed_at: datetime, rules: ContactRules | None) -> datetime | None:
@@ -39,13 +41,13 @@ def erase_after(closed_at: datetime, rules: ContactRules | None) -> datetime | N
 
 def anonymised(run: AccountRun, erased_at: datetime) -> AccountRun:
     """The kept run without personal data: the name and every contact point are gone, as is any copy of them and any
-    free text, anywhere in the run; the ledger, status, policy and history of steps stay."""
+    free text, anywhere in the account's document and state; the ledger, status, policy and history of steps stay."""
     personal = {run.account.debtor_name, *(point.value for point in run.account.contact_points)}
     if run.state is not None and run.state.contact_book is not None:
         personal |= {record.point.value for record in run.state.contact_book.records}
     data = run.model_dump(mode="json")
     data["account"], data["state"] = _scrubbed(data["account"], personal), _scrubbed(data["state"], personal)
-    data["account"] |= {"debtor_name": ERASED, "contact_points": [ERASED_POINT.model_dump(mode="json")]}
+    data["account"] |= ERASED_IDENTITY
     if data.get("state") is not None:
         erased = PointRecord(point=ERASED_POINT, invalid_since=erased_at, invalid_because="personal data erased")
         data["state"]["contact_book"] = ContactBook(records=[erased]).model_dump(mode="json")

@@ -140,14 +140,10 @@ async def _erase(conn: asyncpg.Connection, account_id: str, now: datetime) -> bo
         await conn.execute(
             "UPDATE closed_runs SET run = $2::jsonb WHERE account_id = $1", account_id, erased_run.model_dump_json()
         )
-    erased_document = {
-        "debtor_name": retention.ERASED,
-        "contact_points": [retention.ERASED_POINT.model_dump(mode="json")],
-    }
     await conn.execute(
         "UPDATE accounts SET document = document || $2::jsonb, personal_data_erased_at = $3 WHERE account_id = $1",
         account_id,
-        json.dumps(erased_document),
+        json.dumps(retention.ERASED_IDENTITY),
         now,
     )
     for statement in ERASE_PERSONAL_COLUMNS:
