@@ -105,10 +105,12 @@ async def serving(client: Client, settings: Settings) -> AsyncIterator[tuple[Wor
     try:
         await db.migrate(pool)
         async with inbound_http.serve(settings, pool, client) as webhooks_url:
-            # Every text asks Twilio to report its fate to the server just started.
-            sms_client = twilio_sms.make_client(replace(settings, public_base_url=webhooks_url))
+            # Every text asks Twilio to report its fate to the server just started, and every mail links its
+            # opt-out page there.
+            reachable = replace(settings, public_base_url=webhooks_url)
+            sms_client = twilio_sms.make_client(reachable)
             try:
-                async with build_worker(client, settings, pool, sms_client) as worker:
+                async with build_worker(client, reachable, pool, sms_client) as worker:
                     yield worker, webhooks_url
             finally:
                 await sms_client.http_client.close()

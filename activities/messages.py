@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,12 +42,7 @@ class MessageActivities:
         if not order.contact_points:
             return await skip(self._pool, order, "no mobile number on file")
         to = order.contact_points[0].value
-        if await self._pool.fetchval(
-            "SELECT 1 FROM sms_opt_outs WHERE number = $1 AND NOT EXISTS"
-            " (SELECT 1 FROM action_log WHERE action_key = $2)",
-            to,
-            order.action_key,
-        ):
+        if await self._opted_out("sms_opt_outs", "number", to, order):
             return await skip(self._pool, order, "the number opted out of texts (it texted STOP)")
         message = {
             "to_number": to,
@@ -74,8 +70,15 @@ class MessageActivities:
     async def send_email(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await skip(self._pool, order, "no e-mail address on file")
-        email = self._templates.email(order.step.template, order.account.locale, self._facts(order))
-        message = {"to_address": order.contact_points[0].value, "subject": email.subject, "body": email.body}
+        to = order.contact_points[0].value
+        if await self._opted_out("email_opt_outs", "address", to, order):
+            return await skip(self._pool, order, "the address asked for no more e-mail (it unsubscribed)")
+        # The token, the body that quotes it and the rest are stored with the first attempt, which every retry sends.
+        token = secrets.token_urlsafe(18)
+        email = self._templates.email(
+            order.step.template, order.account.locale, self._facts(order), self._mailer.opt_out_link(token)
+        )
+        message = {"to_address": to, "subject": email.subject, "body": email.body, "opt_out_token": token}
         attachments = []
         if order.step.attach_letter:
             # Rendered from the step's facts, so every attempt attaches the same document (the same checksum).
@@ -92,11 +95,24 @@ class MessageActivities:
                 subject=stored["subject"],
                 body=stored["body"],
                 message_id=self._mailer.message_id(order.action_key),
+                opt_out_token=stored["opt_out_token"],
                 attachments=attachments,
             )
             return sent.message_id
 
         return await self._hand_over(order, EMAIL_OUTBOX, message, send)
+
+    async def _opted_out(self, table: str, column: str, recipient: str, order: StepOrder) -> bool:
+        """Whether the recipient is on the channel's opt-out list, unless this step was handed over before (a retry
+        finishes what its first attempt began)."""
+        return bool(
+            await self._pool.fetchval(
+                f"SELECT 1 FROM {table} WHERE {column} = $1 AND NOT EXISTS"
+                " (SELECT 1 FROM action_log WHERE action_key = $2)",
+                recipient,
+                order.action_key,
+            )
+        )
 
     async def _render(self, facts: LetterFacts) -> RenderedLetter:
         make_or_fail(self._letters.html, facts)  # a letter that cannot be made is a bad order, not worth a retry

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from cli.accounts import accounts, payments
 from cli.deploys import deploys
-from cli.desks import calls, letters, visits
+from cli.desks import calls, letters, replies, visits
 from cli.keys import keys
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
@@ -36,6 +36,7 @@ NOUNS = (
     plans,
     fraud,
     calls,
+    replies,
     visits,
     letters,
     agencies,

@@ -1,4 +1,5 @@
-"""`calls`, `visits` and `letters`: the collectors', field agents' and print vendor's work, and what came of it."""
+"""`calls`, `replies`, `visits` and `letters`: the collectors', field agents' and print vendor's work, and what came
+of it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cli.signed_in import at_work, may_cover_every_creditor, reference_argument,
 from client import InputError, inputs
 from dunning.letters import DeliveryStatus, ReturnReason
 from dunning.visits import VisitFinding
-from infra import call_queue, field_visits
+from infra import call_queue, debtor_replies, field_visits
 from infra.letters import LetterRenderer, letter_document, letter_on_file
 from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
 
@@ -70,6 +71,50 @@ async def call_outcome(
     async with database() as pool:
         account_id = await collections.report_call_outcome(pool, call_ref, outcome)
     click.echo(f"outcome {outcome.outcome_id} ({outcome.code}) of call {call_ref} sent to account {account_id}")
+
+
+@click.group()
+def replies() -> None:
+    """What debtors wrote back (a text that is no keyword, an e-mail that is no opt-out), for a collector to answer."""
+
+
+@replies.command("next")
+@click.option("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
+@click.option("--collector", help="who takes it (default: the signed-in operator)")
+@click.option("--at", help=AT_HELP)
+@json_option
+@run_async
+async def next_reply(queue: str, collector: str | None, at: str | None, as_json: bool) -> None:
+    """A collector takes the oldest reply waiting on their queue's accounts (signed in: of their creditors) and
+    reads it; they answer the debtor as the case needs, then record it with `replies answered`."""
+    async with database() as pool:
+        operator = await at_work(pool)
+        taker = who(collector, "--collector")
+        now = inputs.check_call_taker(queue, taker, at)
+        reply = await debtor_replies.take_next(
+            pool, queue, taker, now, creditors=operator.creditors if operator else None
+        )
+    if reply is None:
+        raise InputError(f"no reply waits on queue {queue!r}")
+    show(reply, as_json, fields(reply))
+
+
+@replies.command("answered")
+@reference_argument("reply_ref", "reply", debtor_replies.NO_REPLY)
+@click.option("--note", default="", help="what the debtor was told or what was done")
+@click.option("--collector", help="who answered it (default: the signed-in operator)")
+@click.option("--at", help=AT_HELP)
+@run_async
+async def reply_answered(reply_ref: str, note: str, collector: str | None, at: str | None) -> None:
+    """Records that a reply taken from the queue was answered."""
+    taker = who(collector, "--collector")
+    when = inputs.check_collector_at(taker, at)
+    async with database() as pool:
+        try:
+            account_id = await debtor_replies.answered(pool, reply_ref, taker, note, when)
+        except debtor_replies.ReplyError as err:
+            raise InputError(str(err)) from None
+    click.echo(f"reply {reply_ref} on account {account_id} answered")
 
 
 @click.group()

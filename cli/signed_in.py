@@ -124,7 +124,7 @@ def account_argument(permission: Permission = "work_accounts") -> Callable[[Any]
 
 
 def reference_argument(name: str, item: WorkItem, unknown: str) -> Callable[[Any], Any]:
-    """The reference of a call, visit order, letter or placement on an account. With a session, the operator must
+    """The reference of a call, reply, visit order, letter or placement on an account. With a session, the operator must
     work accounts, and one of a creditor they do not see gets `unknown` (formatted with the reference), the
     command's answer to a reference to nothing."""
 

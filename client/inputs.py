@@ -455,6 +455,11 @@ def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
     (now, or --at: under `make run DAY_SECONDS=...` business time runs faster than the wall clock)."""
     if not queue.strip():
         raise InputError("--queue must name a collector queue, e.g. phone_team_1")
+    return check_collector_at(collector, at)
+
+
+def check_collector_at(collector: str, at: str | None) -> datetime:
+    """Who did it, and when (now, or --at with its UTC offset)."""
     if not collector.strip() or len(collector) > 128:
         raise InputError("--collector must be 1 to 128 characters")
     when = _instant(at, "--at")

@@ -21,6 +21,11 @@ class Email:
     body: str
 
 
+def account_ref(account_id: str) -> str:
+    """Only the tail of the account id: enough for the debtor to recognise it, useless to anyone else."""
+    return account_id[-4:]
+
+
 @dataclass(frozen=True)
 class MessageFacts:
     creditor: str
@@ -38,8 +43,7 @@ class MessageFacts:
         rate = self.late_fee_rate_per_day
         return {
             "creditor": self.creditor,
-            # Only the tail of the account id: enough for the debtor to recognise it, useless to anyone else.
-            "account_ref": self.account_id[-4:],
+            "account_ref": account_ref(self.account_id),
             "amount": format_amount(self.outstanding_minor, self.currency),
             "due_date": self.due_date.isoformat(),
             "dpd": str(self.dpd),
@@ -70,7 +74,17 @@ class Templates:
     def sms(self, name: str, locale: str, facts: MessageFacts) -> str:
         return str(self._entry("sms", name, locale).format_map(facts.fields()))
 
-    def email(self, name: str, locale: str, facts: MessageFacts) -> Email:
+    def email(self, name: str, locale: str, facts: MessageFacts, opt_out_link: str | None = None) -> Email:
+        """The mail, ending with how to stop e-mails: reply, or open `opt_out_link` (None: reply only)."""
         entry = self._entry("email", name, locale)
         fields = facts.fields()
-        return Email(subject=entry["subject"].format_map(fields), body=entry["body"].format_map(fields))
+        opt_out = self._data["email_opt_out"]
+        footer = opt_out["link"][locale].format(link=opt_out_link) if opt_out_link else opt_out["reply"][locale]
+        return Email(
+            subject=entry["subject"].format_map(fields), body=f"{entry['body'].format_map(fields)}\n\n{footer}"
+        )
+
+    def opt_out_page(self, part: str, locale: str, creditor: str = "", account_id: str = "") -> str:
+        """One line of the opt-out link's page (`question`, `button`, `done`, `unknown`)."""
+        texts = self._data["email_opt_out"]["page"][part]
+        return str((texts.get(locale) or texts["en"]).format(creditor=creditor, account_ref=account_ref(account_id)))

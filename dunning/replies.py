@@ -1,10 +1,11 @@
-"""What a debtor's text to our number means: stop, start again, help, "I paid", "call me", or something else.
+"""What a debtor's text or e-mail to us means: stop, start again, help, "I paid", "call me", or something else.
 
 The words are data (templates/sms_replies.yaml); reading a reply is pure.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
@@ -95,3 +96,15 @@ def _opens(text: str, phrase: str) -> bool:
     spaces between words, so a phrase ending in a Chinese character opens whatever follows it."""
     after = text[len(phrase) : len(phrase) + 1]
     return text.startswith(phrase) and not (after.isascii() and after.isalnum())
+
+
+# "Re:", "Fwd:" and their Chinese forms, however many, before a reply's subject.
+REPLY_PREFIXES = re.compile(r"^(\s*(re|aw|fw|fwd|回复|答复|转发)\s*[:：])+", re.IGNORECASE)
+
+
+def classify_email(subject: str, text: str, vocabulary: ReplyVocabulary) -> Literal["opt_out", "other"]:
+    """An e-mail to us is an opt-out when its subject (what our List-Unsubscribe mailto sets) or its first line of
+    new text (what "reply UNSUBSCRIBE" asks for) is an opt-out word; anything else is for a collector to read."""
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    said = (normalise(REPLY_PREFIXES.sub("", subject)), normalise(first_line))
+    return "opt_out" if any(words in vocabulary.phrases("opt_out") for words in said) else "other"

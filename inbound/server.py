@@ -27,24 +27,25 @@ import asyncpg
 import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
-from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
-from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 
-from dunning.account import E164, workflow_id
+from dunning.account import E164
 from dunning.channels import Channel
 from dunning.contact import CeaseContact
+from dunning.messages import Templates
 from dunning.operators import load_roles
 from dunning.outcomes import ContactOutcome
 from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
+from inbound.accounts import Signal, Unavailable, running_accounts_of, tell
 from inbound.codec import CodecServer
 from inbound.health import Health
+from inbound.mail import MailWebhooks
 from inbound.partner_webhooks import LETTER_EVIDENCE_PATH, VISIT_REPORT_PATH, Handler, PartnerWebhooks, signed_with
 from inbound.reports import ReportPages
 from inbound.spool import Spool
-from infra import db
+from infra import db, debtor_replies
 from infra.config import Settings
 from infra.twilio_sms import (
     FINAL_STATUSES,
@@ -60,9 +61,9 @@ log = structlog.get_logger()
 SIGNATURE_HEADER = "X-Twilio-Signature"
 MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")  # SM... for texts, MM... for picture messages
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'  # no auto-reply: collectors answer
-# Accounts still being worked: an account on hold (a disputed debt) resumes later, so it must hear a STOP too.
-RUNNING = ("open", "on_hold")
 REPORTED_BY_TWILIO = "twilio status callback"
+# Texts no account acts on by itself: a collector reads and answers them (`collections replies next`).
+FOR_A_COLLECTOR: tuple[Intent, ...] = ("help", "other")
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,6 @@ class StatusReport:
         return self.status in ("undelivered", "failed") and self.error_code in codes
 
 
-@dataclass(frozen=True)
-class Signal:
-    account_id: str
-    name: str
-    payload: BaseModel
-
-
 TWILIO_WEBHOOKS = web.AppKey("twilio_webhooks", "TwilioWebhooks")
 RETRY_AFTER_SECONDS = 30  # what a partner is told to wait while the database is down
 
@@ -106,7 +100,8 @@ def make_app(
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_base_url):
         raise ValueError("Twilio's webhooks need the account sid, its auth token and the public base URL")
     spool = Spool(settings.inbound_spool_dir)
-    twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, load_replies(), spool)
+    vocabulary = load_replies()
+    twilio = TwilioWebhooks(settings.twilio_account_sid, pool, temporal, vocabulary, spool)
     by_twilio = signed_by_twilio(settings.twilio_auth_token, settings.public_base_url)
     partners = PartnerWebhooks(pool, temporal)
     by_field_app = signed_with(settings.field_app_secret, "field app")
@@ -120,6 +115,7 @@ def make_app(
     roles = load_roles()
     ReportPages(pool, roles, secure_cookie=settings.public_base_url.startswith("https://")).add_routes(app)
     Health(pool, temporal).add_routes(app)
+    MailWebhooks(pool, temporal, Templates.load(), vocabulary, settings.mail_inbound_signing_key).add_routes(app)
     if codec is not None:
         CodecServer(codec, pool, roles, settings.temporal_ui_origin).add_routes(app)
     return app
@@ -193,10 +189,6 @@ def signed_by_twilio(auth_token: str, public_base_url: str) -> Callable[[Handler
     return guard
 
 
-class Unavailable(Exception):
-    """PostgreSQL or Temporal could not take a webhook now."""
-
-
 class TwilioWebhooks:
     def __init__(
         self, account_sid: str, pool: asyncpg.Pool, temporal: Client, vocabulary: ReplyVocabulary, spool: Spool
@@ -266,8 +258,8 @@ class TwilioWebhooks:
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await _store_reply(conn, reply, classify(reply.body, self._vocabulary))
         if stored["signalled"] is None:
-            told = await self._tell(
-                _reply_signals(reply, stored["intent"], stored["account_ids"], stored["received_at"])
+            told = await tell(
+                self._temporal, _reply_signals(reply, stored["intent"], stored["account_ids"], stored["received_at"])
             )
             await self._pool.execute(
                 "UPDATE inbound_sms SET signalled = $2 WHERE message_sid = $1", reply.message_sid, told
@@ -285,7 +277,7 @@ class TwilioWebhooks:
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await _store_status(conn, report)
         if stored["signalled"] is None:
-            told = await self._tell(_status_signals(report, stored["account_ids"], stored["received_at"]))
+            told = await tell(self._temporal, _status_signals(report, stored["account_ids"], stored["received_at"]))
             await self._pool.execute(
                 "UPDATE sms_status_events SET signalled = $3 WHERE message_sid = $1 AND status = $2",
                 report.message_sid,
@@ -312,28 +304,6 @@ class TwilioWebhooks:
             return f"{handset} is not an E.164 phone number"
         return ""
 
-    async def _tell(self, signals: list[Signal]) -> str:
-        """Signals each account; returns how that went per account. A closed account (its workflow gone) is noted;
-        any other Temporal failure leaves the webhook to be taken again (the accounts told already take it once)."""
-        notes = []
-        for signal in signals:
-            try:
-                await self._temporal.get_workflow_handle(workflow_id(signal.account_id)).signal(
-                    signal.name, signal.payload
-                )
-                notes.append(f"{signal.account_id}: {signal.name}")
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    log.warning(
-                        "temporal did not take a signal",
-                        account_id=signal.account_id,
-                        signal=signal.name,
-                        grpc_status=err.status.name,
-                    )
-                    raise Unavailable("Temporal") from None
-                notes.append(f"{signal.account_id}: closed, not signalled")
-        return "; ".join(notes)
-
 
 def _status_problem(form: MultiDictProxy[str]) -> str:
     if form["MessageStatus"] not in MESSAGE_STATUSES:
@@ -353,7 +323,7 @@ def _refused(request: web.Request, status: int, reason: str) -> web.Response:
 
 async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -> asyncpg.Record:
     """Records the reply and, the first time, what it changes; a retry gets the row of the first time."""
-    accounts = await _running_accounts_of(conn, reply.from_number)
+    accounts = await running_accounts_of(conn, reply.from_number, "mobile")
     stored = await conn.fetchrow(
         "INSERT INTO inbound_sms (message_sid, from_number, to_number, body, intent, account_ids)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_sid) DO NOTHING"
@@ -375,6 +345,8 @@ async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -
     elif intent == "opt_in":
         # Twilio subscribes the handset again; a cease request the accounts recorded still stands.
         await conn.execute("DELETE FROM sms_opt_outs WHERE number = $1", reply.from_number)
+    elif intent in FOR_A_COLLECTOR:
+        await debtor_replies.queue(conn, "sms", reply.message_sid, accounts, stored["received_at"])
     return stored
 
 
@@ -413,24 +385,11 @@ async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> async
 
 async def _accounts_to_tell(conn: asyncpg.Connection, report: StatusReport) -> list[str]:
     if report.failed_with(UNSUBSCRIBED_ERRORS):
-        return await _running_accounts_of(conn, report.to_number)
+        return await running_accounts_of(conn, report.to_number, "mobile")
     if report.failed_with(INVALID_NUMBER_ERRORS):
         sender = await conn.fetchval("SELECT account_id FROM sms_messages WHERE twilio_sid = $1", report.message_sid)
         return [sender] if sender else []
     return []
-
-
-async def _running_accounts_of(conn: asyncpg.Connection, mobile: str) -> list[str]:
-    """The accounts being worked whose debtor has this mobile in their contact book (corrected numbers left out:
-    a STOP from a number we were told is not the debtor's does not speak for the debtor)."""
-    rows = await conn.fetch(
-        "SELECT c.account_id FROM contact_points c JOIN accounts a USING (account_id)"
-        " WHERE c.value = $1 AND c.kind = 'mobile' AND c.owner = 'debtor' AND c.status <> 'replaced'"
-        " AND a.status = ANY($2) ORDER BY c.account_id",
-        mobile,
-        list(RUNNING),
-    )
-    return [row["account_id"] for row in rows]
 
 
 async def _opt_out(conn: asyncpg.Connection, number: str, at: datetime, source: str, message_sid: str) -> None:
@@ -468,7 +427,7 @@ def _reply_signals(reply: Reply, intent: str, account_ids: list[str], at: dateti
             occurred_at=at,
         )
         return [Signal(account_id, "contact_outcome", outcome) for account_id in account_ids]
-    return []  # help and anything else: stored for a collector to read
+    return []  # help and anything else: queued for a collector (FOR_A_COLLECTOR)
 
 
 def _status_signals(report: StatusReport, account_ids: list[str], at: datetime) -> list[Signal]:

@@ -68,6 +68,9 @@ class Settings:
     # evidence). Unset: that sender's route answers 503 rather than take unsigned requests.
     field_app_secret: str | None = field(default=None, repr=False)
     mail_vendor_secret: str | None = field(default=None, repr=False)
+    # Mailgun's webhook signing key: its route forwards what debtors write to our address (inbound/mail.py). Unset:
+    # /mail/inbound answers 503.
+    mail_inbound_signing_key: str | None = field(default=None, repr=False)
     # Where the worker serves its metrics for Prometheus (http://<address>/metrics: infra/metrics.py); None: nowhere.
     metrics_address: str | None = "127.0.0.1:9464"
     # Workflow tasks the worker takes at once. Python runs them one at a time (the GIL), so more only queue up, and
@@ -133,6 +136,7 @@ class Settings:
             inbound_spool_dir=Path(env.get("INBOUND_SPOOL_DIR") or INBOUND_SPOOL_DIR),
             field_app_secret=env.get("FIELD_APP_SECRET") or None,
             mail_vendor_secret=env.get("MAIL_VENDOR_SECRET") or None,
+            mail_inbound_signing_key=env.get("MAIL_INBOUND_SIGNING_KEY") or None,
             smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
             smtp_port=_port(env, "SMTP_PORT", 8025),
             smtp_username=env.get("SMTP_USERNAME") or None,

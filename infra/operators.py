@@ -18,9 +18,10 @@ OPERATOR_NAME = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 MIN_PASSWORD = 12
 SESSION_LIFE = timedelta(hours=12)
 # What commands name by its reference on an account, and where each is kept: the table and its reference column.
-WorkItem = Literal["call", "visit order", "letter", "placement"]
+WorkItem = Literal["call", "reply", "visit order", "letter", "placement"]
 WORK_ITEMS: dict[WorkItem, tuple[str, str]] = {
     "call": ("taken_calls", "call_ref"),
+    "reply": ("debtor_replies", "reply_ref"),
     "visit order": ("field_visit_orders", "visit_ref"),
     "letter": ("letter_jobs", "letter_ref"),
     "placement": ("agency_placements", "placement_ref"),
@@ -107,7 +108,7 @@ async def account_creditor(pool: asyncpg.Pool, account_id: str) -> str | None:
 
 
 async def item_creditor(pool: asyncpg.Pool, item: WorkItem, ref: str) -> str | None:
-    """The creditor of the account a call, visit order, letter or placement is on (None: no such reference)."""
+    """The creditor of the account a call, reply, visit order, letter or placement is on (None: no such reference)."""
     table, ref_column = WORK_ITEMS[item]
     return await pool.fetchval(
         f"SELECT a.document->>'creditor' FROM {table} i JOIN accounts a USING (account_id) WHERE i.{ref_column} = $1",

@@ -39,9 +39,13 @@ ERASE_PERSONAL_COLUMNS = (
     "UPDATE approvals SET note = 'erased' WHERE account_id = $1",
     "UPDATE agency_reports SET note = 'erased'"
     " WHERE placement_ref IN (SELECT placement_ref FROM agency_placements WHERE account_id = $1)",
-    # A text from a number several accounts share goes with the last of them.
+    # A text or mail from a sender several accounts share goes with the last of them.
     "UPDATE inbound_sms i SET from_number = 'erased', body = 'erased' WHERE $1 = ANY (i.account_ids) AND NOT EXISTS"
     " (SELECT 1 FROM accounts a WHERE a.account_id = ANY (i.account_ids) AND a.personal_data_erased_at IS NULL)",
+    "UPDATE inbound_email i SET sender = 'erased', subject = 'erased', body = 'erased' WHERE $1 = ANY (i.account_ids)"
+    " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = ANY (i.account_ids)"
+    " AND a.personal_data_erased_at IS NULL)",
+    "UPDATE debtor_replies SET answer_note = 'erased' WHERE account_id = $1",
 )
 
 

@@ -17,6 +17,8 @@ from infra.config import Settings
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
 
 TIMEOUT_S = 30.0
+# Where a mail's own opt-out link points, under the worker's public URL (inbound/mail.py serves it).
+OPT_OUT_PATH = "/mail/opt-out/{token}"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Mailer:
     username: str | None = None
     password: str | None = None
     start_tls: bool = False
+    public_base_url: str | None = None  # the worker's, for each mail's opt-out link (None: opting out is by reply)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Mailer:
@@ -43,17 +46,31 @@ class Mailer:
             settings.smtp_username,
             settings.smtp_password,
             settings.smtp_starttls,
+            settings.public_base_url,
         )
 
     def message_id(self, action_key: str) -> str:
         """The Message-ID of the mail of one action: the same on every attempt."""
         return f"<{work_order_ref('M', action_key)}@{self.sender.rpartition('@')[2] or 'localhost'}>"
 
+    def opt_out_link(self, token: str | None) -> str | None:
+        if not (self.public_base_url and token):  # no token: a mail stored before mails had links
+            return None
+        return self.public_base_url.rstrip("/") + OPT_OUT_PATH.format(token=token)
+
     async def send(
-        self, *, to: str, subject: str, body: str, message_id: str, attachments: list[tuple[str, bytes]] = ()
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        opt_out_token: str | None,
+        attachments: list[tuple[str, bytes]] = (),
     ) -> SentMail:
         """Sends one plain-text mail with its PDF attachments (file name, bytes); `message_id` is fixed by the caller
-        so a resend would be recognisable."""
+        so a resend would be recognisable. Mail programs offer the opt-out of the List-Unsubscribe headers (RFC 2369,
+        and RFC 8058's one click when there is a link): a mail to us saying unsubscribe, or a POST to the link."""
         # The MIME classes, not EmailMessage: the same mail, built in a fifth of the time.
         message: Message = MIMEText(body, "plain", "utf-8")
         if attachments:
@@ -65,6 +82,11 @@ class Mailer:
         message["From"], message["To"] = self.sender, to
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         message["Message-ID"], message["Date"] = message_id, formatdate(usegmt=True)
+        ways_out = [f"<mailto:{self.sender}?subject=unsubscribe>"]
+        if link := self.opt_out_link(opt_out_token):
+            ways_out.insert(0, f"<{link}>")
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message["List-Unsubscribe"] = ", ".join(ways_out)
         try:
             responses, reply = await aiosmtplib.send(
                 message,

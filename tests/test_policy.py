@@ -132,6 +132,18 @@ def test_only_property_fees_charge_a_late_fee(consumer, b2b):
     assert consumer.late_fee is None and b2b.late_fee is None
 
 
+FACTS = MessageFacts(
+    creditor="ACME Lending",
+    account_id="LOAN-0042",
+    outstanding_minor=250_050,
+    currency="CNY",
+    due_date=date(2026, 1, 15),
+    dpd=12,
+    promised_minor=100_000,
+    promised_date=date(2026, 1, 30),
+)
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_message_template_a_policy_names_exists_in_english_and_chinese(name, templates):
     policy = load_policy(name)
@@ -139,21 +151,11 @@ def test_every_message_template_a_policy_names_exists_in_english_and_chinese(nam
     assert named
     for channel, template in named:
         assert template in templates.names(channel), f"{name}: no {channel} template {template!r}"
-        facts = MessageFacts(
-            creditor="ACME Lending",
-            account_id="LOAN-0042",
-            outstanding_minor=250_050,
-            currency="CNY",
-            due_date=date(2026, 1, 15),
-            dpd=12,
-            promised_minor=100_000,
-            promised_date=date(2026, 1, 30),
-        )
         for locale in ("en", "zh"):
             if channel == "sms":
-                rendered = templates.sms(template, locale, facts)
+                rendered = templates.sms(template, locale, FACTS)
             else:
-                rendered = templates.email(template, locale, facts).body
+                rendered = templates.email(template, locale, FACTS).body
             assert "{" not in rendered and "}" not in rendered  # every placeholder filled in
 
 
@@ -164,9 +166,12 @@ def test_every_sms_carries_a_stop_opt_out(texts, locale):
 
 
 @pytest.mark.parametrize("locale", ["en", "zh"])
-def test_every_email_carries_an_opt_out(texts, locale):
-    for name, text in texts["email"].items():
-        assert "UNSUBSCRIBE" in text[locale]["body"], name
+def test_every_email_carries_an_opt_out_by_reply_and_by_its_own_link(templates, texts, locale):
+    link = "https://collections.example/mail/opt-out/T0KEN"
+    for name in texts["email"]:
+        by_reply, by_link = (templates.email(name, locale, FACTS, opt_out_link) for opt_out_link in (None, link))
+        assert by_reply.body.endswith("UNSUBSCRIBE。" if locale == "zh" else "UNSUBSCRIBE."), name
+        assert "UNSUBSCRIBE" in by_link.body and by_link.body.endswith(link), name
 
 
 # --- bad policy files -----------------------------------------------------------------------------------------

@@ -170,13 +170,14 @@ async def evidence_rows(pool, account_id: str) -> dict[str, int]:
 
 
 async def columns_holding(pool, values: list[str]) -> list[str]:
-    """Every text, json or array column of every table (sms_opt_outs aside: a number's opt-out outlives its accounts)
-    that holds one of the values anywhere."""
+    """Every text, json or array column of every table (the opt-out lists aside: a number's or an address's opt-out
+    outlives its accounts) that holds one of the values anywhere."""
     columns = await pool.fetch(
         """
         SELECT c.table_name, c.column_name FROM information_schema.columns c
           JOIN information_schema.tables t USING (table_schema, table_name)
-         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.table_name <> 'sms_opt_outs'
+         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+           AND c.table_name NOT IN ('sms_opt_outs', 'email_opt_outs')
            AND (c.data_type IN ('text', 'jsonb', 'ARRAY', 'character varying'))
         """
     )
