@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import asyncpg
 from temporalio import activity
 
-from activities.step_log import log_skipped, record_check, write_follow_ups
+from activities.step_log import log_skipped, record_check, record_third_party_checks, write_follow_ups
 from dunning.contact import CeaseContact
 from dunning.letters import LetterDelivery
 from dunning.orders import ContactDeferred, ContactRecorded, FollowUpsPlanned
@@ -87,14 +88,15 @@ class ContactRecords:
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.execute(
                 "INSERT INTO contact_events (account_id, event_id, kind, code, source, reported_by, contact_point,"
-                " note, occurred_at, verdict, strategy, settled_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                " note, occurred_at, verdict, strategy, settled_at, third_party_breach)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 " ON CONFLICT (account_id, event_id) DO NOTHING",
                 recorded.ref.account_id,
                 *row,
                 recorded.verdict,
                 recorded.strategy,
                 recorded.settled_at,
+                recorded.third_party_breach,
             )
             if not inserted.endswith(" 1"):
                 return  # a resend, or a retry of this activity: the first record stands
@@ -148,6 +150,10 @@ class ContactRecords:
                 recorded.skipped,
                 "fell due while the validation notice waited for an address",
             )
+            if recorded.withheld:
+                await _withhold_from_calls(
+                    conn, recorded.ref.account_id, row[0], recorded.withheld, recorded.settled_at
+                )
         activity_logger().info(
             "contact event recorded",
             event_kind=row[1],
@@ -197,3 +203,23 @@ async def record_letter_delivery(conn: asyncpg.Connection, delivery: LetterDeliv
         " ORDER BY occurred_at DESC, recorded_at DESC LIMIT 1) WHERE letter_ref = $1",
         delivery.letter_ref,
     )
+
+
+async def _withhold_from_calls(
+    conn: asyncpg.Connection, account_id: str, event_id: str, withheld: dict[str, str], at: datetime | None
+) -> None:
+    """Takes the contact persons' phones the guard no longer lets be called off the account's call tasks (their
+    follow-up days and any call already taken use the same phone order), with the guard's evidence."""
+    await conn.execute(
+        """
+        UPDATE call_tasks SET phone_order = (
+            SELECT jsonb_agg(CASE WHEN $2::jsonb ? (p->>'number')
+                                  THEN p || jsonb_build_object('withheld', $2::jsonb->>(p->>'number')) ELSE p END
+                             ORDER BY n)
+            FROM jsonb_array_elements(phone_order) WITH ORDINALITY AS x(p, n))
+        WHERE account_id = $1 AND jsonb_array_length(phone_order) > 0
+        """,
+        account_id,
+        json.dumps(withheld),
+    )
+    await record_third_party_checks(conn, account_id, event_id, [], withheld, at or datetime.now(UTC))

@@ -162,3 +162,20 @@ async def log_skipped(
             for p in skipped
         ],
     )
+
+
+async def record_third_party_checks(
+    conn: asyncpg.Connection,
+    account_id: str,
+    decided_for: str,
+    allowed: list[str],
+    withheld: dict[str, str],
+    at: datetime,
+) -> None:
+    """The guard's word on each contact person's phone, for a call task or for the event that changed it (once)."""
+    await conn.executemany(
+        "INSERT INTO third_party_checks (account_id, decided_for, contact_point, verdict, reason, evaluated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (decided_for, contact_point) DO NOTHING",
+        [(account_id, decided_for, value, "allowed", "", at) for value in allowed]
+        + [(account_id, decided_for, value, "withheld", why, at) for value, why in withheld.items()],
+    )

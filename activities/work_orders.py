@@ -11,7 +11,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.step_log import log_action, recorded_result, skip, write_follow_ups
+from activities.step_log import log_action, record_third_party_checks, recorded_result, skip, write_follow_ups
 from dunning.actions import Action
 from dunning.letters import LetterFacts, letter_facts
 from dunning.orders import CallDetails, StepOrder, StepResult, VisitDetails
@@ -58,13 +58,7 @@ class WorkOrderActivities:
             call.collector_queue,
             order.step.id,
             json.dumps(call.attempt_windows),
-            then=lambda conn: write_follow_ups(
-                conn,
-                order.account.account_id,
-                call.follow_ups,
-                order.taken_at,
-                order.check.rule_set if order.check else "",
-            ),
+            then=lambda conn: _file_call(conn, order, call),
         )
         async with self._pool.acquire() as conn:
             # The queue's book size sets how often its other cases are followed up (domain §4).
@@ -173,6 +167,16 @@ class WorkOrderActivities:
                 return await recorded_result(conn, order.action_key)
         activity_logger().info("work order created", step=order.planned.key, channel=order.planned.channel)
         return StepResult(status="done", detail=detail, reference=order.action_key)
+
+
+async def _file_call(conn: asyncpg.Connection, order: StepOrder, call: CallDetails) -> None:
+    """With the call task: its follow-up days, and the guard's word on each contact person's phone."""
+    account_id = order.account.account_id
+    await write_follow_ups(
+        conn, account_id, call.follow_ups, order.taken_at, order.check.rule_set if order.check else ""
+    )
+    contacts = [p.value for p in order.contact_points if p.owner != "debtor"]
+    await record_third_party_checks(conn, account_id, order.action_key, contacts, call.withheld, order.taken_at)
 
 
 def make_or_fail(make: Callable[[LetterFacts], T], facts: LetterFacts) -> T:

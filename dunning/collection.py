@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from dunning import ladder
-from dunning.account import AccountDocument, local_date
-from dunning.compliance import ContactMade
+from dunning.account import PHONE_KINDS, AccountDocument, local_date
+from dunning.channels import ThirdParties
+from dunning.compliance import ContactMade, ContactRules, DebtorReach, third_party_refusal
 from dunning.disputes import first_collector_queue, pauses_collection
 from dunning.outcomes import ContactBook
 from dunning.policy import Policy
@@ -110,6 +111,42 @@ class Collection:
         """A telephone conversation about the debt: it starts any cool-down and makes the case valid."""
         spoken = min(when, now)
         self.state.last_conversation_at = max(spoken, self.state.last_conversation_at or spoken)
+
+    # --- contact persons (domain §2, 12 CFR 1006.10) -------------------------------------------------------
+
+    def third_party_refusals(self, now: datetime, dpd: int | None = None) -> dict[str, str]:
+        """The contact persons' phones the stage at `dpd` (default: now's) would call but the guard does not let it
+        now, with why (none without a rule set, or in a stage that calls no contact persons: its phone order leaves
+        them out)."""
+        stage = self.policy.stage_at(ladder.dpd_at(self.account, now) if dpd is None else dpd)
+        rules = self.policy.contact_rules
+        if rules is None or stage is None or stage.third_parties is ThirdParties.none:
+            return {}
+        return {
+            point.value: why
+            for point in self.book.usable()
+            if point.owner != "debtor" and point.kind in PHONE_KINDS
+            if (why := self._third_party_refusal(rules, stage.third_parties, point.value, now))
+        }
+
+    def called_third_party(self, value: str, code: str, at: datetime) -> str:
+        """Counts a call on a contact person's phone; returns why the rule set did not allow it then ('' if it
+        did). A person who asks to be called again may be called once more."""
+        rules, stage = self.policy.contact_rules, self.policy.stage_at(ladder.dpd_at(self.account, at))
+        breach = ""
+        if rules is not None:
+            breach = self._third_party_refusal(rules, stage.third_parties if stage else ThirdParties.none, value, at)
+        calls = self.state.third_party_calls
+        calls[value] = 0 if code == "callback_requested" else calls.get(value, 0) + 1
+        return breach
+
+    def _third_party_refusal(self, rules: ContactRules, stage_rule: ThirdParties, value: str, now: datetime) -> str:
+        reach = DebtorReach(
+            opened_at=self.state.opened_at,
+            last_conversation_at=self.state.last_conversation_at,
+            phones_lost=self.book.debtor_phones_lost(),
+        )
+        return third_party_refusal(rules, stage_rule, reach, self.state.third_party_calls.get(value, 0), now)
 
     # --- the validation notice (12 CFR 1006.34) ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ the first moment it may - it never drops a step for a window or a cap, it moves 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -102,6 +102,20 @@ class RetentionRules(Strict):
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
+    # A contact person is called only while the debtor is unreachable: not spoken with for this many days (from the
+    # account's opening when never), or every debtor phone invalid. None: a rule set pinned before this rule, whose
+    # stages alone decide.
+    unreachable_after_days: int | None = Field(default=None, ge=1)
+    # Calls to one contact person; one who asks to be called again may be called once more. None: no limit.
+    calls_per_person: int | None = Field(default=None, ge=1)
+
+
+class DebtorReach(Payload):
+    """What the guard knows of whether the debtor can be reached."""
+
+    opened_at: datetime
+    last_conversation_at: datetime | None
+    phones_lost: bool  # every debtor phone invalid
 
 
 class ContactRules(Strict):
@@ -298,6 +312,26 @@ def may_disclose(rules: ContactRules, point: ContactPoint, stage_rule: ThirdPart
         return rules.third_parties.disclose_to_unaware
     start = rules.third_parties.disclose_to_aware_from
     return start is not None and THIRD_PARTY_ORDER.index(stage_rule) >= THIRD_PARTY_ORDER.index(start)
+
+
+def third_party_refusal(
+    rules: ContactRules, stage_rule: ThirdParties, reach: DebtorReach, calls_made: int, now: datetime
+) -> str:
+    """Why a contact person may not be called now ('' when they may): the stage calls none, the debtor can still be
+    reached, or the person was called as often as the rule set allows."""
+    if stage_rule is ThirdParties.none:
+        return "the stage calls no contact persons"
+    third_parties = rules.third_parties
+    days = third_parties.unreachable_after_days
+    if days is not None and not reach.phones_lost:
+        since = reach.last_conversation_at or reach.opened_at
+        if now - since < timedelta(days=days):
+            what = "last spoken with" if reach.last_conversation_at else "in collection since"
+            return f"the debtor is reachable: {what} {since.astimezone(UTC):%Y-%m-%d %H:%M} UTC, under {days} days ago"
+    most = third_parties.calls_per_person
+    if most is not None and calls_made >= most:
+        return f"called {calls_made} time(s) already; {most} per person unless they ask to be called again"
+    return ""
 
 
 class RulesError(ValueError):

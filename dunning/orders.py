@@ -53,6 +53,7 @@ class CallDetails(Payload):
     kind: Literal["call"] = "call"
     collector_queue: str = ""
     may_disclose: list[bool] = []  # per contact point: may the debt be discussed with who answers
+    withheld: dict[str, str] = {}  # contact persons' phones the stage would call but the guard does not, with why
     attempt_windows: list[str] = []  # best windows, "10:00-11:30": the dialer spreads attempts over them
     follow_ups: FollowUpPlan | None = None  # a ladder call task's follow-up days (workload pacing)
 
@@ -227,6 +228,8 @@ class ContactRecorded(AccountRecord):
     removed_point: str | None = None  # the value a correction replaced
     settled_at: datetime | None = None  # business time the account took it in
     skipped: list[PlannedStep] = []  # steps that fell due while a validation notice waited for an address
+    third_party_breach: str = ""  # a call on a contact person's phone the rule set did not allow then: why
+    withheld: dict[str, str] = {}  # contact persons' phones to take off the open call tasks now, with why
 
 
 class ApprovalRecorded(AccountRecord):
@@ -308,14 +311,19 @@ def step_order(
     validation_period_ends: date | None = None,
     visit_reason: str = "",
     invalid_addresses: list[str] | None = None,
+    third_party_refusals: dict[str, str] | None = None,
 ) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
-    contact points not (yet) found invalid; by default, the account document's."""
+    contact points not (yet) found invalid; by default, the account document's. `third_party_refusals`: the contact
+    persons' phones the guard does not let the stage call now, with why."""
     step = ladder.step_definition(policy, planned)
     stage = policy.stage_at(planned.dpd)
     points = contact_points_for(
         account.contact_points if usable_points is None else usable_points, step.channel, stage, tried_last
     )
+    refusals = third_party_refusals or {}
+    withheld = {p.value: refusals[p.value] for p in points if p.value in refusals}
+    points = [p for p in points if p.value not in withheld]
     details: ChannelDetails | None = None
     if step.channel in MESSAGE_CHANNELS:
         details = MessageDetails(
@@ -325,7 +333,7 @@ def step_order(
             validation_period_ends=validation_period_ends,
         )
     elif step.channel is Channel.call:
-        details = _call_details(policy, stage, points, collector_queue, follow_ups)
+        details = _call_details(policy, stage, points, collector_queue, follow_ups, withheld)
     elif step.channel is Channel.field_visit:
         details = _visit_details(policy, visit_reason, invalid_addresses or [], taken_at)
     elif step.channel is Channel.agency and (agency := ladder.agency_for(policy, account.account_id)):
@@ -354,11 +362,13 @@ def _call_details(
     points: list[ContactPoint],
     collector_queue: str,
     follow_ups: FollowUpPlan | None,
+    withheld: dict[str, str],
 ) -> CallDetails:
     rules = policy.contact_rules
     return CallDetails(
         collector_queue=collector_queue,
         may_disclose=[may_disclose(rules, p, stage.third_parties) for p in points] if rules and stage else [],
+        withheld=withheld,
         attempt_windows=[f"{w.start:%H:%M}-{w.end:%H:%M}" for w in rules.best_windows(Channel.call)] if rules else [],
         follow_ups=follow_ups,
     )

@@ -204,6 +204,8 @@ class ContactEffect:
     strategy: Strategy | None = None
     changed_points: list[PointRecord] = field(default_factory=list)
     removed_point: str | None = None
+    third_party_breach: str = ""  # a call on a contact person's phone the rule set did not allow then: why
+    withheld: dict[str, str] = field(default_factory=dict)  # contact persons' phones to take off open call tasks
 
 
 def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> Change[ContactEffect]:
@@ -219,8 +221,14 @@ def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> C
     effect = ContactEffect(STRATEGY_OF[outcome.code])
     change = Change("applied", detail=effect)
     state.outcome_ids.append(event_id)
-    if outcome.code in CONVERSATIONS and outcome.source != "field_visit":
+    called = book.find(outcome.contact_point) if outcome.contact_point else None
+    third_party = called is not None and called.point.owner != "debtor" and outcome.source in ("collector", "dialer")
+    if third_party and called is not None:
+        effect.third_party_breach = case.called_third_party(called.point.value, outcome.code, outcome.occurred_at)
+    elif outcome.code in CONVERSATIONS and outcome.source != "field_visit":
         case.spoke_with_debtor(outcome.occurred_at, now)
+    if third_party or outcome.code in CONVERSATIONS:
+        effect.withheld = case.third_party_refusals(now)  # the debtor reached, or a person called: calls change
     if outcome.contact_point and book.record_failure(case.policy, outcome.contact_point, outcome.code, now):
         effect.changed_points.append(book.get(outcome.contact_point))
     if outcome.code in DEBTOR_EVENT_OF:

@@ -90,6 +90,7 @@ class AccountState(BaseModel):
     # For the contact guard: recent contacts (as its caps count them), the last conversation, steps it moved.
     contacts_made: list[ContactMade] = Field(default_factory=list)
     last_conversation_at: datetime | None = None
+    third_party_calls: dict[str, int] = Field(default_factory=dict)  # contact person's phone -> calls made to it
     # Steps waiting for an approver, and the decisions taken.
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     decided_approvals: list[str] = Field(default_factory=list)

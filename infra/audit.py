@@ -148,6 +148,19 @@ async def compliance(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[
             f"{account_id}: {breach}"
             for breach in breaches(rules, contacts[0]["time_zone"], made, conversations.get(account_id, []))
         ]
+    # Calls reported on contact persons' phones that the rule set did not allow then (the account judged each).
+    third_party = await pool.fetch(
+        "SELECT e.account_id, e.occurred_at, e.third_party_breach, a.time_zone FROM contact_events e"
+        " JOIN accounts a USING (account_id) WHERE e.third_party_breach <> '' AND e.occurred_at >= $1"
+        " AND e.occurred_at < $2 ORDER BY e.account_id, e.occurred_at",
+        since,
+        until,
+    )
+    found += [
+        f"{r['account_id']}: call to a contact person at {local_stamp(r['occurred_at'], r['time_zone'])}:"
+        f" {r['third_party_breach']}"
+        for r in third_party
+    ]
     weekly = [
         {"account_id": account_id, "channel": channel, "week_of": first + timedelta(days=7 * week), "attempts": count}
         for (account_id, channel, week), count in sorted(counts.items())

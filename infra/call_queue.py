@@ -88,14 +88,15 @@ _NEXT_FOLLOW_UP = f"""
     LIMIT 1 FOR UPDATE OF f SKIP LOCKED
 """
 # What the collector works from: the call, its phone order less any number found invalid since it was filed (as
-# collector_worklist shows it), and the account's facts.
+# collector_worklist shows it) and any contact person's phone the guard took off since, and the account's facts.
 _CALL_SHEET = """
     SELECT c.call_ref, c.kind, c.account_id, c.day, c.due_at, c.attempts, c.assigned_to, c.assigned_at,
            t.stage, t.tone, t.purpose, t.third_parties, t.attempt_windows,
            (SELECT coalesce(jsonb_agg(p.phone ORDER BY p.n), '[]'::jsonb)
             FROM jsonb_array_elements(t.phone_order) WITH ORDINALITY AS p(phone, n)
-            WHERE NOT EXISTS (SELECT 1 FROM contact_points cp WHERE cp.account_id = c.account_id
-                              AND cp.value = p.phone->>'number' AND cp.status <> 'valid')) AS phone_order,
+            WHERE NOT p.phone ? 'withheld' AND NOT EXISTS (SELECT 1 FROM contact_points cp
+                  WHERE cp.account_id = c.account_id AND cp.value = p.phone->>'number' AND cp.status <> 'valid'))
+           AS phone_order,
            a.document->>'debtor_name' AS debtor_name, split_part(a.policy_ref, '@', 1) AS policy,
            coalesce(a.document->>'locale', 'en') AS locale, a.outstanding_minor, a.currency, a.time_zone
     FROM taken_calls c JOIN call_tasks t ON t.action_key = c.task_key JOIN accounts a ON a.account_id = c.account_id

@@ -304,6 +304,7 @@ class AccountWorkflow(SettlesNews):
             validation_period_ends=self._case.validation_period_ends(planned, self._now()),
             visit_reason=visit.reason if visit else "",
             invalid_addresses=[r.point.value for r in self._case.book.invalid() if r.point.kind == "address"],
+            third_party_refusals=self._case.third_party_refusals(self._now(), planned.dpd),
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""

@@ -166,6 +166,8 @@ class SettlesNews(KeepsRecords):
                 removed_point=effect.removed_point,
                 settled_at=now,
                 skipped=change.skipped,
+                third_party_breach=effect.third_party_breach,
+                withheld=effect.withheld,
             ),
         )
         return change
