@@ -120,9 +120,12 @@ async def compliance(pool: asyncpg.Pool, first: date, last: date) -> tuple[list[
         since,
         until,
     )
+    # Conversations with the debtor: not at a visit, nor with a contact person who answered their phone.
     spoken = await pool.fetch(
-        "SELECT account_id, LEAST(occurred_at, settled_at) AS spoken, settled_at FROM contact_events"
-        " WHERE kind = 'outcome' AND code = ANY($1) AND source <> 'field_visit' AND verdict = 'applied'",
+        "SELECT e.account_id, LEAST(e.occurred_at, e.settled_at) AS spoken, e.settled_at FROM contact_events e"
+        " WHERE e.kind = 'outcome' AND e.code = ANY($1) AND e.source <> 'field_visit' AND e.verdict = 'applied'"
+        " AND NOT EXISTS (SELECT 1 FROM contact_points cp WHERE cp.account_id = e.account_id"
+        " AND cp.value = e.contact_point AND cp.owner = 'contact')",
         list(CONVERSATIONS),
     )
     conversations: dict[str, list[tuple[datetime, datetime]]] = {}

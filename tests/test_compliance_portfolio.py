@@ -4,6 +4,7 @@ compliance report finds no breach (issue 4's 'done when')."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from dunning.channels import ThirdParties
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
@@ -83,9 +85,14 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
     for day in range(0, 60, 3):
         await portfolio_shards.advance(timedelta(days=3, hours=rng.randint(0, 23)))
         answers, nows = [], await asyncio.gather(*(env.get_current_time() for env in servers))
-        for account in rng.sample(accounts, k=ACCOUNTS // 10):
+        sample = rng.sample(accounts, k=ACCOUNTS // 10)
+        sheets = await dialable(pool, [a.account_id for a in sample])
+        for account in sample:
             env, now = servers[shard[account.account_id]], nows[shard[account.account_id]]
-            point = rng.choice([p.value for p in account.contact_points if p.kind != "address"])
+            # The dialer dials what the call sheets hold (contact persons only where the guard put them); an answer
+            # may also come by e-mail.
+            email = [p.value for p in account.contact_points if p.kind == "email"]
+            point = rng.choice(sheets.get(account.account_id) or [account.points("mobile")[0].value] + email)
             answers.append(
                 env.client.get_workflow_handle(account.workflow_id).signal(
                     "contact_outcome",
@@ -125,7 +132,28 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
             ids,
         )
         assert {r["step_id"] for r in firsts} == {policy.validation_notice.id} and len(firsts) == ACCOUNTS
+    third_party = dict(
+        await pool.fetch(
+            "SELECT verdict, count(*) FROM third_party_checks WHERE account_id = ANY($1) GROUP BY verdict", ids
+        )
+    )
+    if any(stage.third_parties is not ThirdParties.none for stage in policy.stages):  # the guard judged contacts
+        assert third_party.get("allowed", 0) > 0 and third_party.get("withheld", 0) > 0, third_party
     portfolio_figures.append(
         f"portfolio {request.node.callspec.id}: {ACCOUNTS} accounts, {verdicts['allowed']} contacts,"
+        f" contact persons {third_party.get('allowed', 0)} allowed / {third_party.get('withheld', 0)} withheld,"
         f" {time.monotonic() - started:.0f} s"
     )
+
+
+async def dialable(pool, account_ids: list[str]) -> dict[str, list[str]]:
+    """Per account, the phones of its latest call task a dialer may ring: its phone order less the contact persons'
+    phones the guard took off."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (account_id) account_id, phone_order FROM call_tasks WHERE account_id = ANY($1)"
+        " ORDER BY account_id, due_from DESC",
+        account_ids,
+    )
+    return {
+        row["account_id"]: [p["number"] for p in json.loads(row["phone_order"]) if "withheld" not in p] for row in rows
+    }
