@@ -52,6 +52,8 @@ CSV_OPTIONAL = (
     "employment",
     "prior_delinquencies",
     "prior_broken_promises",
+    "last_payment_on",
+    "limitation_ends_on",
 )
 
 

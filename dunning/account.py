@@ -82,6 +82,10 @@ class AccountDocument(Payload):
     prior_delinquencies: int | None = Field(default=None, ge=0, le=1000)
     prior_broken_promises: int | None = Field(default=None, ge=0, le=1000)
     segment_override: SegmentOverride | None = None
+    # The statute of limitations (dunning/limitation.py): the last payment before collection, and the day the
+    # debt is time-barred when billing knows it (state law, an acknowledgment that restarted the period).
+    last_payment_on: date | None = None
+    limitation_ends_on: date | None = None
 
     @model_validator(mode="after")
     def _policy_or_product(self) -> AccountDocument:

@@ -82,6 +82,8 @@ class Action(Strict):
     # Still sent after the debtor asked us to stop: only a notice that a specific remedy will be invoked
     # (15 USC 1692c(c)(3)), such as a lawyer's letter.
     allowed_after_cease: bool = False
+    # A lawyer's letter or a step towards a suit: never taken on a time-barred debt (12 CFR 1006.26(b)).
+    threatens_suit: bool = False
 
     @model_validator(mode="after")
     def _channel_fields(self) -> Action:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from dunning import ladder
+from dunning import ladder, limitation
 from dunning.account import PHONE_KINDS, AccountDocument, local_date
 from dunning.channels import ThirdParties
 from dunning.compliance import ContactMade, ContactRules, DebtorReach, third_party_refusal
@@ -111,6 +111,25 @@ class Collection:
         """A telephone conversation about the debt: it starts any cool-down and makes the case valid."""
         spoken = min(when, now)
         self.state.last_conversation_at = max(spoken, self.state.last_conversation_at or spoken)
+
+    # --- time-barred debts (12 CFR 1006.26) ------------------------------------------------------------------
+
+    def limitation_ends(self) -> date | None:
+        rules = self.policy.contact_rules
+        return limitation.limitation_ends(self.account, rules.time_barred if rules else None, self.state.last_paid_at)
+
+    def suit_refusal(self, planned: ladder.PlannedStep, now: datetime) -> str:
+        """Why the step, one that threatens suit, may not be taken on this debt now ('' when it may)."""
+        action = ladder.step_definition(self.policy, planned)
+        return limitation.suit_refusal(action, self.limitation_ends(), local_date(now, self.account.time_zone))
+
+    def time_barred_disclosure(self, now: datetime) -> str:
+        """What the account's letters must say of its time-barred debt now ('' when nothing)."""
+        rules = self.policy.contact_rules
+        today = local_date(now, self.account.time_zone)
+        return limitation.disclosure(
+            rules.time_barred if rules else None, self.limitation_ends(), today, self.account.locale
+        )
 
     # --- contact persons (domain §2, 12 CFR 1006.10) -------------------------------------------------------
 

@@ -99,6 +99,13 @@ class RetentionRules(Strict):
     evidence_years: int = Field(ge=1, le=50)
 
 
+class TimeBarRules(Strict):
+    """Debts past the statute of limitations (dunning/limitation.py): never sued on or threatened with suit."""
+
+    limitation_years: int = Field(ge=1, le=30)  # after the last payment, or the due date when there was none
+    disclosure: dict[str, str] = {}  # per locale: what letters say of a time-barred debt (none: nothing required)
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -129,6 +136,7 @@ class ContactRules(Strict):
     preferred: Preferences = Preferences()
     validation_notice: ValidationNoticeRules | None = None
     retention: RetentionRules | None = None  # None (rule sets pinned before it existed): the file's own applies
+    time_barred: TimeBarRules | None = None  # None: no period here (a date billing sends still counts)
 
     @model_validator(mode="after")
     def _windows_listed(self) -> ContactRules:

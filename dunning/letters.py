@@ -54,6 +54,7 @@ class LetterFacts(Payload):
     next_stage_dpd: int | None = None
     late_fee_rate_per_day: Decimal | None = None
     validation_period_ends: date | None = None
+    time_barred_disclosure: str = ""  # the rule set's words on a time-barred debt (12 CFR 1006.26)
 
 
 def letter_facts(order: StepOrder) -> LetterFacts:
@@ -94,6 +95,7 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
         next_stage_dpd=order.message.next_stage_dpd,
         late_fee_rate_per_day=order.message.late_fee_rate_per_day,
         validation_period_ends=order.message.validation_period_ends,
+        time_barred_disclosure=order.message.time_barred_disclosure,
     )
 
 

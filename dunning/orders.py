@@ -45,6 +45,7 @@ class MessageDetails(Payload):
     late_fee_rate_per_day: Decimal | None = None
     promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
+    time_barred_disclosure: str = ""  # what a letter says of a time-barred debt, where the rule set requires it
 
 
 class CallDetails(Payload):
@@ -312,6 +313,7 @@ def step_order(
     visit_reason: str = "",
     invalid_addresses: list[str] | None = None,
     third_party_refusals: dict[str, str] | None = None,
+    time_barred_disclosure: str = "",
 ) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's. `third_party_refusals`: the contact
@@ -331,6 +333,7 @@ def step_order(
             late_fee_rate_per_day=policy.late_fee.rate_per_day if policy.late_fee else None,
             promise=promise,
             validation_period_ends=validation_period_ends,
+            time_barred_disclosure=time_barred_disclosure,
         )
     elif step.channel is Channel.call:
         details = _call_details(policy, stage, points, collector_queue, follow_ups, withheld)

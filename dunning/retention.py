@@ -13,6 +13,7 @@ from typing import Any
 
 from dunning.account import ContactPoint
 from dunning.compliance import ContactRules
+from dunning.limitation import years_after
 from dunning.outcomes import ContactBook, PointRecord
 from dunning.state import AccountRun
 
@@ -32,11 +33,7 @@ def erase_after(closed_at: datetime, rules: ContactRules | None) -> datetime | N
     one, and the data is kept). A close on 29 February counts its years to 28 February."""
     if rules is None or rules.retention is None:
         return None
-    year = closed_at.year + rules.retention.evidence_years
-    try:
-        return closed_at.replace(year=year)
-    except ValueError:
-        return closed_at.replace(year=year, day=28)
+    return years_after(closed_at, rules.retention.evidence_years)
 
 
 def anonymised(run: AccountRun, erased_at: datetime) -> AccountRun:

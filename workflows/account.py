@@ -305,10 +305,16 @@ class AccountWorkflow(SettlesNews):
             visit_reason=visit.reason if visit else "",
             invalid_addresses=[r.point.value for r in self._case.book.invalid() if r.point.kind == "address"],
             third_party_refusals=self._case.third_party_refusals(self._now(), planned.dpd),
+            time_barred_disclosure=self._case.time_barred_disclosure(self._now()),
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""
-        forbidden = blocked or (visit.refusal if visit else "") or ladder.stage_forbids(self._policy, planned)
+        forbidden = (
+            blocked
+            or (visit.refusal if visit else "")
+            or ladder.stage_forbids(self._policy, planned)
+            or self._case.suit_refusal(planned, self._now())
+        )
         running = start_step(order, set(self._state.ceased_channels), forbidden)
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
         # money): give way, settle the news, and take or skip the step afresh. Steps are idempotent, so a retake
