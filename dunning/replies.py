@@ -1,6 +1,7 @@
-"""What a debtor's text or e-mail to us means: stop, start again, help, "I paid", "call me", or something else.
+"""What a debtor's text or e-mail to us means: stop, start again, help, "I paid", "call me", or something else; and
+the confirmation an opt-out text gets when Twilio does not send its own.
 
-The words are data (templates/sms_replies.yaml); reading a reply is pure.
+The words and the confirmation are data (templates/sms_replies.yaml); reading a reply is pure.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from dunning.account import problems
 from dunning.datafile import Strict
@@ -23,6 +24,10 @@ Intent = Literal["opt_out", "opt_in", "help", "says_paid", "callback_requested",
 # the debtor's own news may open a longer text ("paid yesterday at the branch").
 WHOLE_MESSAGE: tuple[Intent, ...] = ("opt_out", "opt_in", "help")
 LEADING_PHRASE: tuple[Intent, ...] = ("says_paid", "callback_requested")
+Locale = Literal["en", "zh"]
+LOCALES: tuple[Locale, ...] = ("en", "zh")
+Word = Annotated[str, Field(min_length=1)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]  # a text we send: blank is none
 
 
 class RepliesError(ValueError):
@@ -32,15 +37,30 @@ class RepliesError(ValueError):
 class Keywords(Strict):
     """One intent's words and phrases, per locale."""
 
-    en: list[Annotated[str, Field(min_length=1)]]
-    zh: list[Annotated[str, Field(min_length=1)]]
+    en: list[Word]
+    zh: list[Word]
 
-    def phrases(self) -> list[str]:
-        return [normalise(word) for word in (*self.en, *self.zh)]
+    def phrases(self, locale: Locale | None = None) -> list[str]:
+        """Normalised, of one locale or (None) of all."""
+        words: list[str] = [*self.en, *self.zh] if locale is None else getattr(self, locale)
+        return [normalise(word) for word in words]
+
+
+class OptOutConfirmation(Strict):
+    """The one text FCC 24-24 allows after an opt-out, per locale: short, no marketing."""
+
+    en: Text
+    zh: Text
+
+    def in_locale(self, locale: Locale) -> str:
+        text: str = getattr(self, locale)
+        return text
 
 
 class ReplyVocabulary(Strict):
     opt_out: Keywords
+    twilio_opt_out: list[Word]
+    opt_out_confirmation: OptOutConfirmation
     opt_in: Keywords
     help: Keywords
     says_paid: Keywords
@@ -59,6 +79,17 @@ class ReplyVocabulary(Strict):
                     raise ValueError(f"{intent} has a keyword that is only spaces or punctuation")
                 if meaning.setdefault(phrase, intent) != intent:
                     raise ValueError(f"{phrase!r} is under both {meaning[phrase]} and {intent}")
+        return self
+
+    @model_validator(mode="after")
+    def _twilio_acts_on_single_opt_out_words(self) -> ReplyVocabulary:
+        # Twilio's words revoke for us too; one counted as Twilio's that Twilio does not act on (no keyword of Twilio's
+        # has a space) would leave that opt-out unconfirmed.
+        for word in self.twilio_opt_out:
+            if normalise(word) not in self.phrases("opt_out"):
+                raise ValueError(f"twilio_opt_out: {word!r} is not an opt_out word")
+            if " " in normalise(word):
+                raise ValueError(f"twilio_opt_out: {word!r} is not a single word, and Twilio acts on single words only")
         return self
 
 
@@ -89,6 +120,19 @@ def classify(body: str, vocabulary: ReplyVocabulary) -> Intent:
         if any(_opens(text, phrase) for phrase in vocabulary.phrases(intent)):
             return intent
     return "other"
+
+
+def opt_out_confirmation(body: str, vocabulary: ReplyVocabulary) -> str | None:
+    """The text we answer an opt-out with, in the language of the word the debtor used; None when the reply is no
+    opt-out, or Twilio confirms it itself. Twilio's words are matched as leniently as ours: when Twilio may have
+    confirmed (" Stop. "), we send none, since the rule allows one confirmation, not two."""
+    text = normalise(body)
+    if text in [normalise(word) for word in vocabulary.twilio_opt_out]:
+        return None
+    for locale in LOCALES:
+        if text in vocabulary.opt_out.phrases(locale):
+            return vocabulary.opt_out_confirmation.in_locale(locale)
+    return None
 
 
 def _opens(text: str, phrase: str) -> bool:

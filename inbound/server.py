@@ -8,6 +8,8 @@ PostgreSQL first, in one transaction and once per MessageSid (and status), since
 accounts it concerns are signalled. When PostgreSQL or Temporal cannot be reached, the request is kept in the spool
 (inbound/spool.py) and answered as taken, and handed to the handler again until it goes through: Twilio does not
 retry on its own, and a STOP must not be lost (each signal carries the webhook's id, so an account takes it once).
+A reply is answered with no text of ours, but for the one confirmation of an opt-out Twilio does not confirm itself
+("OPT OUT", 退订; dunning/replies.py), the first time its webhook is taken or kept.
 The partners' endpoints answer 503 with Retry-After while the database is down; they retry.
 Phone numbers and texts are personal data: they go to the database and the spool only, never to logs or answers.
 """
@@ -30,6 +32,7 @@ from multidict import MultiDictProxy
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from dunning.account import E164
 from dunning.channels import Channel
@@ -37,7 +40,7 @@ from dunning.contact import CeaseContact
 from dunning.messages import Templates
 from dunning.operators import load_roles
 from dunning.outcomes import ContactOutcome
-from dunning.replies import Intent, ReplyVocabulary, classify, load_replies
+from dunning.replies import Intent, ReplyVocabulary, classify, load_replies, opt_out_confirmation
 from inbound.accounts import Signal, Unavailable, running_accounts_of, tell
 from inbound.codec import CodecServer
 from inbound.health import Health
@@ -204,8 +207,9 @@ class TwilioWebhooks:
         form = await request.post()
         if problem := self._problem(form, ("MessageSid", "From", "To", "AccountSid"), handset="From"):
             return _refused(request, 400, problem)
-        await self._take_or_keep("sms_reply", form)
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        first_time = await self._take_or_keep("sms_reply", form)
+        confirmation = opt_out_confirmation(form.get("Body", ""), self._vocabulary) if first_time else None
+        return web.Response(text=_twiml(confirmation), content_type="text/xml")
 
     async def status_callback(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -239,24 +243,30 @@ class TwilioWebhooks:
             self._spool.handled(kept)
             log.info("kept webhook handled", route=kept.route, message_sid=kept.form.get("MessageSid"))
 
-    async def _take_or_keep(self, route: str, form: MultiDictProxy[str]) -> None:
+    async def _take_or_keep(self, route: str, form: MultiDictProxy[str]) -> bool:
+        """Whether the webhook is taken for the first time (not Twilio sending one taken before again). One kept
+        counts as a first time, since the spool sees it through (so would a repeat that has to be kept: Twilio does
+        not send a webhook again on its own)."""
         fields = {name: form[name] for name in form}
         try:
-            await self._take(route, fields)
+            return await self._take(route, fields)
         except Unavailable as err:
             self._spool.keep(route, fields)
             log.warning("webhook kept to retry", route=route, message_sid=fields["MessageSid"], unavailable=str(err))
+            return True
 
-    async def _take(self, route: str, form: Mapping[str, str]) -> None:
+    async def _take(self, route: str, form: Mapping[str, str]) -> bool:
         try:
-            await self._routes[route](form)
+            return await self._routes[route](form)
         except db.UNREACHABLE as err:
             raise Unavailable("PostgreSQL") from err
 
-    async def _take_reply(self, form: Mapping[str, str]) -> None:
+    async def _take_reply(self, form: Mapping[str, str]) -> bool:
         reply = Reply(form["MessageSid"], form["From"], form["To"], form.get("Body", ""))
+        intent = classify(reply.body, self._vocabulary)
+        confirmation = opt_out_confirmation(reply.body, self._vocabulary)
         async with self._pool.acquire() as conn, conn.transaction():
-            stored = await _store_reply(conn, reply, classify(reply.body, self._vocabulary))
+            stored = await _store_reply(conn, reply, intent, confirmation)
         if stored["signalled"] is None:
             told = await tell(
                 self._temporal, _reply_signals(reply, stored["intent"], stored["account_ids"], stored["received_at"])
@@ -270,8 +280,9 @@ class TwilioWebhooks:
             intent=stored["intent"],
             account_ids=stored["account_ids"],
         )
+        return bool(stored["first_time"])
 
-    async def _take_status(self, form: Mapping[str, str]) -> None:
+    async def _take_status(self, form: Mapping[str, str]) -> bool:
         code = form.get("ErrorCode")
         report = StatusReport(form["MessageSid"], form["MessageStatus"], int(code) if code else None, form["To"])
         async with self._pool.acquire() as conn, conn.transaction():
@@ -291,6 +302,7 @@ class TwilioWebhooks:
             error_code=report.error_code,
             account_ids=stored["account_ids"],
         )
+        return bool(stored["first_time"])
 
     def _problem(self, form: MultiDictProxy[str], required: tuple[str, ...], handset: str) -> str:
         """Why a signed webhook cannot be used, naming the field but never its value ('' if it can)."""
@@ -313,6 +325,15 @@ def _status_problem(form: MultiDictProxy[str]) -> str:
     return ""
 
 
+def _twiml(confirmation: str | None) -> str:
+    """The answer to a reply's webhook: Twilio texts each <Message> in it to the handset."""
+    if confirmation is None:
+        return EMPTY_TWIML
+    response = MessagingResponse()
+    response.message(confirmation)  # XML-escaped as it is written out
+    return str(response)
+
+
 def _refused(request: web.Request, status: int, reason: str) -> web.Response:
     log.warning("twilio webhook refused", path=request.path, status=status, reason=reason)
     return web.Response(status=status, text=reason)
@@ -321,23 +342,28 @@ def _refused(request: web.Request, status: int, reason: str) -> web.Response:
 # --- the database: each webhook once, its effects with it ------------------------------------------------------
 
 
-async def _store_reply(conn: asyncpg.Connection, reply: Reply, intent: Intent) -> asyncpg.Record:
-    """Records the reply and, the first time, what it changes; a retry gets the row of the first time."""
+async def _store_reply(
+    conn: asyncpg.Connection, reply: Reply, intent: Intent, confirmation: str | None
+) -> asyncpg.Record:
+    """Records the reply (with the confirmation the first time's answer carries) and, the first time, what it
+    changes; a retry gets the row of the first time."""
     accounts = await running_accounts_of(conn, reply.from_number, "mobile")
     stored = await conn.fetchrow(
-        "INSERT INTO inbound_sms (message_sid, from_number, to_number, body, intent, account_ids)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_sid) DO NOTHING"
-        " RETURNING intent, account_ids, received_at, signalled",
+        "INSERT INTO inbound_sms (message_sid, from_number, to_number, body, intent, account_ids, opt_out_confirmation)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_sid) DO NOTHING"
+        " RETURNING intent, account_ids, received_at, signalled, true AS first_time",
         reply.message_sid,
         reply.from_number,
         reply.to_number,
         reply.body,
         intent,
         accounts,
+        confirmation,
     )
     if stored is None:
         return await conn.fetchrow(
-            "SELECT intent, account_ids, received_at, signalled FROM inbound_sms WHERE message_sid = $1",
+            "SELECT intent, account_ids, received_at, signalled, false AS first_time FROM inbound_sms"
+            " WHERE message_sid = $1",
             reply.message_sid,
         )
     if intent == "opt_out":
@@ -357,7 +383,8 @@ async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> async
     accounts = await _accounts_to_tell(conn, report)
     stored = await conn.fetchrow(
         "INSERT INTO sms_status_events (message_sid, status, error_code, account_ids) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (message_sid, status) DO NOTHING RETURNING account_ids, received_at, signalled",
+        " ON CONFLICT (message_sid, status) DO NOTHING"
+        " RETURNING account_ids, received_at, signalled, true AS first_time",
         report.message_sid,
         report.status,
         report.error_code,
@@ -365,7 +392,8 @@ async def _store_status(conn: asyncpg.Connection, report: StatusReport) -> async
     )
     if stored is None:
         return await conn.fetchrow(
-            "SELECT account_ids, received_at, signalled FROM sms_status_events WHERE message_sid = $1 AND status = $2",
+            "SELECT account_ids, received_at, signalled, false AS first_time FROM sms_status_events"
+            " WHERE message_sid = $1 AND status = $2",
             report.message_sid,
             report.status,
         )

@@ -1,8 +1,8 @@
 """Loopback stand-in for Twilio's Programmable Messaging REST API (2010-04-01 Messages).
 
 It speaks the real protocol (paths, form-encoded requests, Basic auth, JSON resources and
-errors, paging envelopes, signed status callbacks and incoming-message webhooks), so the real
-`twilio` client works against it once pointed at `base_url`.
+errors, paging envelopes, signed status callbacks and incoming-message webhooks, whose TwiML
+answer it carries out), so the real `twilio` client works against it once pointed at `base_url`.
 
     python -m standins.twilio_api --port 8787 --account-sid AC... --auth-token ...
 """
@@ -19,7 +19,9 @@ import os
 import re
 import secrets
 import signal
+import xml.etree.ElementTree as ET
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
@@ -37,6 +39,11 @@ E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # that is exactly one of them flips consent.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
+# What Twilio texts back, from the number texted, after one of STOP_WORDS.
+UNSUBSCRIBED_REPLY = (
+    "You have successfully been unsubscribed. You will not receive any more messages from this number."
+    " Reply START to resubscribe."
+)
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -107,18 +114,20 @@ class TwilioStandIn:
 
     async def inbound_sms(self, from_: str, body: str, to: str | None = None) -> int | None:
         """A handset texts `to` (by default the number of ours that last texted it). Twilio's opt-out / opt-in
-        keywords change its consent as on the real service, and the text is posted, signed, to `sms_url`.
+        keywords change its consent as on the real service (an opt-out is answered with Twilio's own confirmation),
+        and the text is posted, signed, to `sms_url`, whose TwiML answer is carried out (`post_webhook`).
         Returns the webhook's HTTP status (None: no `sms_url`, or it could not be reached)."""
+        to = to or next((m["from"] for m in reversed(self.messages) if m["to"] == from_ and m["from"]), None)
+        if to is None:
+            raise ValueError("none of our numbers has texted this handset; say which one it texts (to=...)")
         keyword = body.strip().upper()
         if keyword in STOP_WORDS:
             self.opted_out.add(from_)
+            self._accept({"To": from_, "From": to, "Body": UNSUBSCRIBED_REPLY}, "outbound-reply")
         elif keyword in START_WORDS:
             self.opted_out.discard(from_)
         if not self.sms_url:
             return None
-        to = to or next((m["from"] for m in reversed(self.messages) if m["to"] == from_ and m["from"]), None)
-        if to is None:
-            raise ValueError("none of our numbers has texted this handset; say which one it texts (to=...)")
         sid = "SM" + secrets.token_hex(16)
         return await self.post_webhook(
             self.sms_url,
@@ -139,16 +148,39 @@ class TwilioStandIn:
 
     async def post_webhook(self, url: str, form: dict[str, str]) -> int | None:
         """POSTs `form` to `url` signed as Twilio signs webhooks (also to resend one, as Twilio retries); returns
-        the answer's HTTP status, or None when `url` could not be reached."""
+        the answer's HTTP status, or None when `url` could not be reached. The answer to an incoming message is
+        TwiML, carried out as Twilio does, a resent one's too."""
         self.webhooks.append((url, form))
         signature = self._validator.compute_signature(url, form)
         try:
             async with self._http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as response:
-                return response.status
+                status, answer = response.status, await response.text()
         except (ClientError, TimeoutError) as exc:
             # Twilio drops webhooks it cannot deliver; so do we.
             log.warning("webhook for %s failed: %s", form.get("MessageSid"), type(exc).__name__)
             return None
+        # Only an incoming message's answer says what to do; Twilio ignores what a status callback answers.
+        if form.get("SmsStatus") == "received" and 200 <= status < 300 and answer.strip():
+            self._carry_out(form, answer)
+        return status
+
+    def _carry_out(self, incoming: Mapping[str, str], twiml: str) -> None:
+        """Each <Message> of the answer is sent from the number texted to the handset that texted, as an API send
+        is, and refused as one is: Twilio does not send to a handset that opted out (21610), so nothing is kept."""
+        try:
+            response = ET.fromstring(twiml)
+        except ET.ParseError:
+            response = None
+        if response is None or response.tag != "Response":
+            log.warning("the answer to %s is not TwiML (Twilio error 12100)", incoming["MessageSid"])
+            return
+        for element in response.findall("Message"):
+            body = element.findtext("Body") or element.text or ""  # <Message>text</Message> or its <Body>
+            reply = {"To": incoming["From"], "From": incoming["To"], "Body": body}
+            if rejection := self._rejection(reply):
+                log.info("refused a TwiML reply with Twilio error %s", rejection[0])
+                continue
+            self._accept(reply, "outbound-reply")
 
     def fail_next(self, n: int = 1, status: int = 503, retry_after: int | None = None) -> None:
         """Answer the next `n` API requests with `status` (e.g. 503, or 429 with `retry_after` seconds)."""
@@ -227,6 +259,11 @@ class TwilioStandIn:
             code, text = rejection
             log.info("rejected a message with Twilio error %s", code)
             return _error(400, code, text)
+        return web.json_response(self._accept(form, "outbound-api"), status=201)
+
+    def _accept(self, form: Mapping[str, str], direction: str) -> dict:
+        """A message resource from the form's From (or MessagingServiceSid) to its To, on its way: queued, sent,
+        delivered (or undelivered), with a status callback for each when the form asks for one."""
         now = _rfc2822(datetime.now(UTC))
         sid = "SM" + secrets.token_hex(16)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
@@ -238,7 +275,7 @@ class TwilioStandIn:
             "date_created": now,
             "date_sent": None,
             "date_updated": now,
-            "direction": "outbound-api",
+            "direction": direction,
             "error_code": None,
             "error_message": None,
             "from": from_,
@@ -258,7 +295,7 @@ class TwilioStandIn:
         task = asyncio.create_task(self._deliver(message, form.get("StatusCallback")))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return web.json_response(message, status=201)
+        return message
 
     async def _fetch(self, request: web.Request) -> web.Response:
         sid = request.match_info["sid"]

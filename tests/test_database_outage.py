@@ -18,7 +18,18 @@ from infra.twilio_sms import INBOUND_SMS_PATH
 from tests.conftest import make_account, server_today
 from tests.relay import relay
 from tests.test_partner_webhooks import FIELD_SECRET, post_signed
-from tests.test_sms_webhooks import TWIML_EMPTY, eventually, mobile_of, post, signed, stack, state, text_from
+from tests.test_sms_webhooks import (
+    CONFIRMATION,
+    TWIML_EMPTY,
+    eventually,
+    mobile_of,
+    post,
+    signed,
+    stack,
+    state,
+    text_from,
+    twiml_confirming,
+)
 
 __all__ = ["stack"]  # the served worker the accounts run on, as in test_sms_webhooks
 
@@ -74,6 +85,31 @@ async def test_while_postgresql_is_unreachable_partners_are_told_to_retry_and_a_
     assert (
         await pool.fetchval("SELECT signalled FROM inbound_sms WHERE message_sid = $1", stop["MessageSid"])
         == f"{account.account_id}: cease_contact"
+    )
+
+
+async def test_an_opt_out_texted_while_postgresql_is_unreachable_is_confirmed_at_once_and_recorded_when_it_is_back(
+    env, pool, settings, network, tmp_path
+):
+    between, cut_pool = network
+    spool = tmp_path / "spool"
+    served = replace(settings, inbound_http_port=0, inbound_spool_dir=spool)
+    async with inbound_http.serve(served, cut_pool, env.client, retry_every=0.1) as url:
+        between.sever()
+        inbound = url + INBOUND_SMS_PATH
+        opt_out = text_from("+8613900000002", "退订")
+        # The spool sees the opt-out through, so the confirmation need not wait for the database.
+        assert await post(inbound, opt_out, signed(inbound, opt_out)) == (200, twiml_confirming(CONFIRMATION.zh))
+
+        between.restore()
+        await eventually(lambda: asyncio.sleep(0, result=not list(spool.glob("*.json"))))
+        assert await post(inbound, opt_out, signed(inbound, opt_out)) == (200, TWIML_EMPTY)
+
+    assert (
+        await pool.fetchval(
+            "SELECT opt_out_confirmation FROM inbound_sms WHERE message_sid = $1", opt_out["MessageSid"]
+        )
+        == CONFIRMATION.zh
     )
 
 

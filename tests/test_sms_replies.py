@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from dunning.replies import REPLIES_FILE, RepliesError, classify, load_replies
+from dunning.replies import REPLIES_FILE, RepliesError, classify, load_replies, opt_out_confirmation
+from standins.twilio_api import STOP_WORDS
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,38 @@ def test_anything_else_is_other(vocabulary, body):
     assert classify(body, vocabulary) == "other"
 
 
+@pytest.mark.parametrize(
+    ("body", "locale"),
+    [("opt out", "en"), ("Opt-Out.", "en"), ("OPT  OUT", "en"), ("退订", "zh"), ("TD", "zh"), ("td!", "zh")],
+)
+def test_an_opt_out_twilio_does_not_act_on_is_confirmed_in_the_language_of_its_word(vocabulary, body, locale):
+    assert opt_out_confirmation(body, vocabulary) == vocabulary.opt_out_confirmation.in_locale(locale)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "STOP",  # Twilio confirms its own keywords: a second text would be one too many
+        " Stop. ",  # Twilio may have taken it as STOP: better no text of ours than a second one
+        "unsubscribe",
+        "REVOKE",
+        "OptOut",
+        "START",
+        "HELP",
+        "PAID",
+        "opt out of what?",
+        "退订了吗",
+        "",
+    ],
+)
+def test_no_confirmation_after_twilios_own_keywords_or_anything_but_an_opt_out(vocabulary, body):
+    assert opt_out_confirmation(body, vocabulary) is None
+
+
+def test_the_words_twilio_acts_on_are_those_the_twilio_stand_in_acts_on(vocabulary):
+    assert {word.upper() for word in vocabulary.twilio_opt_out} == STOP_WORDS
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "sms_replies.yaml"
     path.write_text(text, encoding="utf-8")
@@ -85,6 +118,14 @@ def shipped_with(change: tuple[str, str]) -> str:
         (("[HELP, INFO]", "[HELP, PAID]"), "'paid' is under both help and says_paid"),
         (("[HELP, INFO]", "[HELP, '?!']"), "help has a keyword that is only spaces or punctuation"),
         (('"YES"', "YES"), "opt_in.en.1"),  # bare YES is a YAML boolean
+        (('zh: "您已退订', 'zh_cn: "您已退订'), "opt_out_confirmation.zh_cn: Extra inputs are not permitted"),
+        (
+            ('zh: "您已退订', 'zh: "  "  # "您已退订'),
+            "opt_out_confirmation.zh: String should have at least 1 character",
+        ),
+        (("opt_out_confirmation:\n", "opt_out_confirmations:\n"), "opt_out_confirmation: Field required"),
+        (("OPTOUT]", "OPTOUT, OPT OUT]"), "twilio_opt_out: 'OPT OUT' is not a single word"),
+        (("OPTOUT]", "OPTOUT, HALT]"), "twilio_opt_out: 'HALT' is not an opt_out word"),
     ],
 )
 def test_a_bad_vocabulary_names_the_file_and_what_is_wrong(tmp_path, change, problem):

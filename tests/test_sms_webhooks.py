@@ -14,12 +14,19 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 
 from dunning.account import AccountDocument
+from dunning.replies import load_replies
 from inbound import server as inbound_http
 from infra.twilio_sms import INBOUND_SMS_PATH, STATUS_CALLBACK_PATH
+from standins.twilio_api import UNSUBSCRIBED_REPLY
 from tests.conftest import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, make_account, server_today, serving_worker
 from workflows.account import AccountWorkflow
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+CONFIRMATION = load_replies().opt_out_confirmation
+
+
+def twiml_confirming(text: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{text}</Message></Response>'
 
 
 @pytest.fixture
@@ -109,7 +116,70 @@ async def test_a_stop_reply_ceases_texts_to_the_debtor(env, stack, open_account,
         ("sms_reminder", 1, "done"),
         ("sms_reminder", 3, "skipped"),
     ]
-    assert [m["to"] for m in twilio.messages].count(mobile) == 1
+    sent = [m["to"] for m in twilio.messages if m["direction"] == "outbound-api"]  # ours, not the confirmation
+    assert sent.count(mobile) == 1
+
+
+def new_handset() -> str:
+    """A number no other test texts from: the stand-in keeps every test's texts."""
+    return f"+86139{secrets.randbelow(10**8):08d}"
+
+
+def received_by(twilio, handset: str) -> list[str]:
+    """What the handset got from Twilio, oldest first."""
+    return [m["body"] for m in twilio.messages if m["to"] == handset]
+
+
+async def confirmation_recorded(pool, handset: str) -> list[str | None]:
+    rows = await pool.fetch("SELECT opt_out_confirmation FROM inbound_sms WHERE from_number = $1", handset)
+    return [row["opt_out_confirmation"] for row in rows]
+
+
+# FCC 24-24 allows one text confirming a revocation: ours when Twilio does not act on the word, Twilio's when it does.
+@pytest.mark.parametrize(
+    ("reply", "confirmation"),
+    [("opt out", CONFIRMATION.en), ("Opt-Out.", CONFIRMATION.en), ("退订", CONFIRMATION.zh), ("TD", CONFIRMATION.zh)],
+)
+async def test_an_opt_out_twilio_does_not_act_on_is_confirmed_once_in_its_language(
+    stack, pool, twilio, reply, confirmation
+):
+    handset = new_handset()
+
+    assert await twilio.inbound_sms(handset, reply, to=TWILIO_FROM) == 200
+
+    assert received_by(twilio, handset) == [confirmation]
+    assert await confirmation_recorded(pool, handset) == [confirmation]
+
+
+@pytest.mark.parametrize("reply", ["STOP", "Revoke"])
+async def test_an_opt_out_twilio_acts_on_gets_twilios_confirmation_alone(stack, pool, twilio, reply):
+    handset = new_handset()
+
+    assert await twilio.inbound_sms(handset, reply, to=TWILIO_FROM) == 200
+
+    assert received_by(twilio, handset) == [UNSUBSCRIBED_REPLY]
+    assert await confirmation_recorded(pool, handset) == [None]
+
+
+async def test_an_opt_out_webhook_twilio_sends_again_is_not_confirmed_again(stack, pool, twilio):
+    handset = new_handset()
+    await twilio.inbound_sms(handset, "opt out", to=TWILIO_FROM)
+    opt_out = next((url, form) for url, form in reversed(twilio.webhooks) if form.get("From") == handset)
+
+    assert await twilio.post_webhook(*opt_out) == 200
+
+    assert received_by(twilio, handset) == [CONFIRMATION.en]
+    assert await confirmation_recorded(pool, handset) == [CONFIRMATION.en]
+
+
+async def test_a_reply_that_is_no_opt_out_gets_no_text(stack, pool, twilio):
+    handset = new_handset()
+
+    for reply in ("I paid", "call me", "HELP", "START", "stop calling my mother", "opt out of what?"):
+        assert await twilio.inbound_sms(handset, reply, to=TWILIO_FROM) == 200
+
+    assert received_by(twilio, handset) == []
+    assert await confirmation_recorded(pool, handset) == [None] * 6
 
 
 async def test_paid_and_call_me_replies_reach_the_account_as_outcomes(env, stack, open_account, pool, twilio):
@@ -291,11 +361,13 @@ class TemporalDown:
         return handle
 
 
+@pytest.mark.parametrize(("reply", "answer"), [("STOP", TWIML_EMPTY), ("opt out", twiml_confirming(CONFIRMATION.en))])
 async def test_a_stop_texted_while_temporal_is_down_is_kept_and_acted_on_once_when_it_is_back(
-    env, stack, open_account, pool, settings, tmp_path
+    env, stack, open_account, pool, settings, tmp_path, reply, answer
 ):
-    """Twilio does not retry a webhook on its own: the STOP is answered as taken, kept, and told once Temporal is
-    back; the same webhook sent twice still ceases texts once."""
+    """Twilio does not retry a webhook on its own: the STOP is answered as taken (an opt-out Twilio does not act on
+    with our confirmation), kept, and told once Temporal is back; the same webhook sent twice still ceases texts
+    once, and is not confirmed again."""
     account = await open_account(make_account(due=await server_today(env)))
     mobile = mobile_of(account)
     await env.sleep(timedelta(hours=1))  # opened: its contact book is on file
@@ -304,7 +376,7 @@ async def test_a_stop_texted_while_temporal_is_down_is_kept_and_acted_on_once_wh
     served = replace(settings, inbound_http_port=0, inbound_spool_dir=spool)
     async with inbound_http.serve(served, pool, temporal, retry_every=0.1) as url:
         inbound = url + INBOUND_SMS_PATH
-        stop = text_from(mobile, "STOP")
+        stop = text_from(mobile, reply)
         during = await post(inbound, stop, signed(inbound, stop))
         kept = list(spool.glob("*.json"))
         await asyncio.sleep(0.5)  # still down: it stays kept
@@ -314,7 +386,7 @@ async def test_a_stop_texted_while_temporal_is_down_is_kept_and_acted_on_once_wh
         again = await post(inbound, stop, signed(inbound, stop))
     await env.sleep(timedelta(minutes=5))
 
-    assert during == (200, TWIML_EMPTY) and len(kept) == 1 and again == (200, TWIML_EMPTY)
+    assert during == (200, answer) and len(kept) == 1 and again == (200, TWIML_EMPTY)
     assert [c.value for c in (await state(env, account)).ceased_channels] == ["sms"]
     assert await pool.fetchval("SELECT count(*) FROM contact_ceases WHERE account_id = $1", account.account_id) == 1
     assert (

@@ -2,6 +2,8 @@
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
@@ -13,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from infra.config import Settings
 from infra.delivery import NotSent, OutcomeUnknown, Rejected
 from infra.twilio_sms import make_client, send_sms
-from standins.twilio_api import TwilioStandIn
+from standins.twilio_api import UNSUBSCRIBED_REPLY, TwilioStandIn
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "stand-in-auth-token"
@@ -132,7 +134,7 @@ async def test_malformed_requests_are_rejected(standin, client, to, body, code):
 
 async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
     standin.opt_out("+15550000001")
-    await standin.inbound_sms("+15550000002", " stop ")
+    await standin.inbound_sms("+15550000002", " stop ", to=FROM)
     standin.mark_not_mobile("+15550000003")
 
     codes = []
@@ -146,7 +148,7 @@ async def test_opted_out_and_landline_numbers_are_rejected(standin, client):
 
 @pytest.mark.parametrize("keyword", ["REVOKE", "optout"])
 async def test_the_revocation_keywords_twilio_added_in_2025_opt_out_as_stop_does(standin, client, keyword):
-    await standin.inbound_sms(TO, keyword)
+    await standin.inbound_sms(TO, keyword, to=FROM)
 
     with pytest.raises(Rejected) as rejected:
         await send_sms(client, to=TO, from_=FROM, body="hi")
@@ -154,8 +156,8 @@ async def test_the_revocation_keywords_twilio_added_in_2025_opt_out_as_stop_does
 
 
 async def test_start_keyword_opts_back_in(standin, client):
-    await standin.inbound_sms(TO, "STOP")
-    await standin.inbound_sms(TO, "Start")
+    await standin.inbound_sms(TO, "STOP", to=FROM)
+    await standin.inbound_sms(TO, "Start", to=FROM)
 
     assert (await send_sms(client, to=TO, from_=FROM, body="hi")).status == "queued"
 
@@ -273,3 +275,80 @@ async def test_a_handsets_text_is_posted_signed_to_the_numbers_sms_url(standin, 
     with pytest.raises(Rejected) as rejected:  # Twilio itself honours the STOP
         await send_sms(client, to=TO, from_=FROM, body="hi")
     assert rejected.value.code == 21610
+
+
+@asynccontextmanager
+async def answering(twiml: str) -> AsyncIterator[str]:
+    """An incoming-message endpoint on loopback that answers every text with `twiml`; yields its URL."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(text=twiml, content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_post("/sms", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/sms"
+    finally:
+        await runner.cleanup()
+
+
+def received_by(standin: TwilioStandIn, handset: str) -> list[tuple[str, str, str]]:
+    """(from, body, direction) of each text Twilio took for the handset, oldest first."""
+    return [(m["from"], m["body"], m["direction"]) for m in standin.messages if m["to"] == handset]
+
+
+CONFIRMING = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>You are unsubscribed.</Message></Response>'
+
+
+async def test_an_opt_out_keyword_is_answered_with_twilios_own_confirmation(standin):
+    await standin.inbound_sms(TO, " Stop ", to=FROM)  # no sms_url: Twilio confirms whatever the webhook does
+
+    assert received_by(standin, TO) == [(FROM, UNSUBSCRIBED_REPLY, "outbound-reply")]
+
+
+async def test_each_message_of_the_twiml_answer_is_texted_to_the_handset_as_a_send_is(standin, client):
+    twiml = (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>No fees &amp; no calls</Message>'
+        "<Message><Body>您已退订</Body></Message></Response>"
+    )
+    async with answering(twiml) as url:
+        standin.sms_url = url
+        assert await standin.inbound_sms(TO, "opt out", to=FROM) == 200
+
+    assert received_by(standin, TO) == [
+        (FROM, "No fees & no calls", "outbound-reply"),
+        (FROM, "您已退订", "outbound-reply"),
+    ]
+    for message in standin.messages:
+        assert message["sid"].startswith("SM") and len(message["sid"]) == 34
+        for _ in range(500):  # queued, then sent, then delivered, as any text Twilio takes
+            if message["status"] == "delivered":
+                break
+            await asyncio.sleep(0.01)
+        fetched = await client.messages(message["sid"]).fetch_async()
+        assert (fetched.status, fetched.direction, fetched.from_, fetched.to) == (
+            "delivered",
+            "outbound-reply",
+            FROM,
+            TO,
+        )
+
+
+async def test_a_twiml_reply_to_a_handset_that_opted_out_is_refused_as_a_send_would_be(standin):
+    async with answering(CONFIRMING) as url:
+        standin.sms_url = url
+        assert await standin.inbound_sms(TO, "STOP", to=FROM) == 200
+
+    # Twilio's own confirmation only: ours meets error 21610, and Twilio keeps no message for it.
+    assert received_by(standin, TO) == [(FROM, UNSUBSCRIBED_REPLY, "outbound-reply")]
+
+
+async def test_an_answer_that_is_not_twiml_texts_nothing(standin):
+    async with answering("thanks!") as url:
+        standin.sms_url = url
+        assert await standin.inbound_sms(TO, "hello", to=FROM) == 200
+
+    assert standin.messages == []
