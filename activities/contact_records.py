@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -102,7 +103,7 @@ class ContactRecords:
                 return  # a resend, or a retry of this activity: the first record stands
             if isinstance(event, LetterDelivery):
                 await record_letter_delivery(conn, event)
-            elif isinstance(event, VisitReport):
+            elif isinstance(event, VisitReport) and not recorded.verdict.startswith("rejected"):  # refused: still open
                 await conn.execute(
                     "UPDATE field_visit_orders SET status = 'reported', finding = $2, notes = $3, photos = $4,"
                     " visited_at = $5 WHERE visit_ref = $1",
@@ -110,6 +111,18 @@ class ContactRecords:
                     event.finding,
                     event.notes,
                     json.dumps(event.photos),
+                    event.visited_at,
+                )
+                await conn.execute(
+                    "INSERT INTO visit_evidence (report_id, account_id, visit_ref, agents, finding, photos,"
+                    " notes_sha256, visited_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    event.report_id,
+                    recorded.ref.account_id,
+                    event.visit_ref,
+                    sorted(event.staff()),
+                    event.finding,
+                    json.dumps(event.photos),
+                    hashlib.sha256(event.notes.encode()).hexdigest(),
                     event.visited_at,
                 )
             if recorded.removed_point is not None:

@@ -103,7 +103,8 @@ class WorkOrderActivities:
             order,
             f"{order.step.visit_purpose} visit {ref} ordered",
             "INSERT INTO field_visit_orders (action_key, account_id, purpose, address, visit_ref, reason, field_queue,"
-            " deadline, invalid_addresses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " deadline, invalid_addresses, staff_required, monthly_target)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             order.step.visit_purpose,
             order.contact_points[0].value,
             ref,
@@ -111,6 +112,8 @@ class WorkOrderActivities:
             visit.field_queue,
             visit.deadline,
             json.dumps(visit.invalid_addresses),
+            visit.staff,
+            visit.monthly_target,
         )
 
     @activity.defn

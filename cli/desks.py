@@ -125,18 +125,64 @@ def visits() -> None:
 @visits.command("next")
 @click.option("--queue", required=True)
 @click.option("--agent", help="who takes it (default: the signed-in operator)")
+@click.option("--with", "partners", multiple=True, help="another agent going along; repeat for several")
 @json_option
 @run_async
-async def next_visit(queue: str, agent: str | None, as_json: bool) -> None:
-    """A field agent takes the next visit order of their queue (signed in: on an account of their creditors)."""
+async def next_visit(queue: str, agent: str | None, partners: tuple[str, ...], as_json: bool) -> None:
+    """A field agent takes the next visit order of their queue that they (with whoever goes along) are enough staff
+    for (signed in: on an account of their creditors)."""
     async with database() as pool:
         operator = await at_work(pool)
-        order = await field_visits.take_next(
-            pool, queue, who(agent, "--agent"), operator.creditors if operator else None
-        )
+        creditors = operator.creditors if operator else None
+        agents = _field_team(who(agent, "--agent"), partners)
+        order = await field_visits.take_next(pool, queue, agents, inputs.now(), creditors)
+        needed = 0 if order else await field_visits.most_staff_waiting(pool, queue, creditors)
+    if order is None and needed > len(agents):
+        raise InputError(f"the open visit orders of queue {queue!r} need {needed} staff: name the others with --with")
     if order is None:
         raise InputError(f"no open visit order in queue {queue!r}")
     show(order, as_json, fields(order))
+
+
+@visits.command("dispatch")
+@click.option("--queue", required=True)
+@click.option("--agent", "agents", multiple=True, required=True, help="an agent at work today; repeat for each")
+@json_option
+@run_async
+async def dispatch_visits(queue: str, agents: tuple[str, ...], as_json: bool) -> None:
+    """Hands every open visit order of the queue to today's agents, each to those with the fewest visits this month
+    (the policy's monthly target is a target, not a cap); an order needing more agents than are at work stays open."""
+    async with database() as pool:
+        operator = await at_work(pool)
+        team = _field_team(agents[0], agents[1:])
+        handed = await field_visits.dispatch(pool, queue, team, inputs.now(), operator.creditors if operator else None)
+    show(handed, as_json, [f"{o['visit_ref']}  {o['deadline']}  {', '.join(o['agents'])}" for o in handed])
+
+
+@visits.command("month")
+@click.option("--queue", required=True)
+@json_option
+@run_async
+async def month_of_visits(queue: str, as_json: bool) -> None:
+    """Each agent's month so far: orders handed to them, visits reported, against the monthly target."""
+    async with database() as pool:
+        await at_work(pool)
+        month = await field_visits.month_of_agents(pool, queue, inputs.now())
+    show(
+        month,
+        as_json,
+        [
+            f"{m['agent']:<20} {m['handed_out']:>3} handed out  {m['reported']:>3} reported  target {m['target']}"
+            for m in month
+        ],
+    )
+
+
+def _field_team(agent: str, others: tuple[str, ...]) -> list[str]:
+    team = [agent, *(name for name in others if name != agent)]
+    if any(not name.strip() or len(name) > 128 for name in team) or len(set(team)) != len(team):
+        raise InputError("--agent and --with: each agent once, 1 to 128 characters")
+    return team
 
 
 @visits.command("report")
@@ -144,6 +190,7 @@ async def next_visit(queue: str, agent: str | None, as_json: bool) -> None:
 @click.option("--id", "report_id", required=True)
 @click.option("--finding", required=True, type=choice(VisitFinding))
 @click.option("--agent", help="who visited (default: the signed-in operator)")
+@click.option("--with", "partners", multiple=True, help="another agent on the visit; repeat for several")
 @click.option("--notes", default="")
 @click.option("--photo", "photos", multiple=True, help="a photo's reference in the photo store; repeat for several")
 @click.option("--promised-amount")
@@ -155,6 +202,7 @@ async def visit_report(
     report_id: str,
     finding: str,
     agent: str | None,
+    partners: tuple[str, ...],
     notes: str,
     photos: tuple[str, ...],
     promised_amount: str | None,
@@ -180,6 +228,8 @@ async def visit_report(
         promised_date,
         currency,
         at,
+        list(partners),
+        order["agents"],
     )
     await collections.signal(order["account_id"], "visit_reported", report)
     click.echo(f"visit {report.visit_ref}: {report.finding} sent to account {order['account_id']}")

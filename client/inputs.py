@@ -375,8 +375,11 @@ def parse_visit_report(
     promised_date: str | None,
     currency: str,
     visited_at: str | None,
+    accompanied_by: list[str] | None = None,
+    sent: list[str] | None = None,
 ) -> VisitReport:
-    return _payload(
+    """A visit report; `sent`: the agents the order was handed to (none yet: anyone may report it)."""
+    report = _payload(
         VisitReport,
         "visit report",
         report_id=report_id,
@@ -384,12 +387,16 @@ def parse_visit_report(
         finding=finding,
         address=address,
         agent=agent,
+        accompanied_by=accompanied_by or [],
         notes=notes,
         photos=photos,
         promised_minor=_minor(promised_amount, currency, "--promised-amount") if promised_amount else None,
         promised_date=parse_day(promised_date, "--promised-date") if promised_date else None,
         visited_at=_instant(visited_at, "--at"),
     )
+    if sent and (strangers := sorted(report.staff() - set(sent))):
+        raise InputError(f"{', '.join(strangers)} not sent on visit order {visit_ref} (sent: {', '.join(sent)})")
+    return report
 
 
 def parse_agency_report(

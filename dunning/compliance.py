@@ -99,6 +99,13 @@ class RetentionRules(Strict):
     evidence_years: int = Field(ge=1, le=50)
 
 
+class VisitConduct(Strict):
+    """How a field visit is made, where the rules say (CBA consumer-loan guideline, 2026: home visits by at least two
+    staff)."""
+
+    staff_per_visit: int = Field(ge=1, le=4)
+
+
 class TimeBarRules(Strict):
     """Debts past the statute of limitations (dunning/limitation.py): never sued on or threatened with suit."""
 
@@ -137,6 +144,11 @@ class ContactRules(Strict):
     validation_notice: ValidationNoticeRules | None = None
     retention: RetentionRules | None = None  # None (rule sets pinned before it existed): the file's own applies
     time_barred: TimeBarRules | None = None  # None: no period here (a date billing sends still counts)
+    field_visits: VisitConduct | None = None  # None: one agent may visit
+
+    @property
+    def staff_per_visit(self) -> int:
+        return self.field_visits.staff_per_visit if self.field_visits else 1
 
     @model_validator(mode="after")
     def _windows_listed(self) -> ContactRules:

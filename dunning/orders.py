@@ -67,6 +67,8 @@ class VisitDetails(Payload):
     field_queue: str = ""
     deadline: datetime | None = None
     invalid_addresses: list[str] = []
+    staff: int = 1  # agents the visit needs, as the rule set says
+    monthly_target: int | None = None  # visits a month each agent is measured against
 
 
 class PlacementDetails(Payload):
@@ -378,10 +380,12 @@ def _call_details(
 
 
 def _visit_details(policy: Policy, reason: str, invalid_addresses: list[str], taken_at: datetime) -> VisitDetails:
-    visits = policy.field_visits
+    visits, rules = policy.field_visits, policy.contact_rules
     return VisitDetails(
         reason=reason,
         field_queue=visits.queue if visits else "",
         deadline=taken_at + timedelta(days=visits.complete_within_days) if visits else None,
         invalid_addresses=invalid_addresses,
+        staff=rules.staff_per_visit if rules else 1,
+        monthly_target=visits.monthly_target_per_agent if visits else None,
     )

@@ -127,6 +127,8 @@ class FieldVisitRules(Strict):
     pressure_after_contact_hours: int = Field(ge=0)
     complete_within_days: int = Field(ge=1)  # the order's deadline
     queue: str = Field(min_length=1)  # the field team whose agents take the order
+    # Visits a month each agent is measured against when orders are handed out: a target, not a cap (domain §8).
+    monthly_target_per_agent: int | None = Field(default=None, ge=1)
 
 
 class LateFee(Strict):

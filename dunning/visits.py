@@ -80,6 +80,7 @@ class VisitReport(Payload):
     finding: VisitFinding
     address: str = Field(min_length=1)  # the address visited, as on the order
     agent: str = Field(min_length=1, max_length=128)
+    accompanied_by: list[str] = Field(default=[], max_length=3)  # the other staff on the visit
     notes: str = Field(default="", max_length=2000)
     photos: list[str] = Field(default=[], max_length=20)  # references in the photo store, not the photos
     promised_minor: int | None = Field(default=None, gt=0, le=MAX_MINOR)
@@ -95,7 +96,12 @@ class VisitReport(Payload):
             raise ValueError("promised_minor and promised_date belong to a visit whose finding is 'promised'")
         if any(not ref.strip() or len(ref) > 300 for ref in self.photos):
             raise ValueError("each photo reference must be 1 to 300 characters")
+        if any(not name.strip() or len(name) > 128 for name in self.accompanied_by):
+            raise ValueError("each agent in accompanied_by must be 1 to 128 characters")
         return self
+
+    def staff(self) -> set[str]:
+        return {self.agent, *self.accompanied_by}
 
 
 def visit_decision(case: Collection, planned: ladder.PlannedStep, now: datetime) -> VisitDecision | None:
@@ -109,7 +115,13 @@ def visit_decision(case: Collection, planned: ladder.PlannedStep, now: datetime)
 
 
 def apply_visit_report(case: Collection, report: VisitReport, now: datetime) -> Change[ContactEffect]:
-    """A visit's finding is an outcome of the tree; a promise made at the door comes with it as news."""
+    """A visit's finding is an outcome of the tree; a promise made at the door comes with it as news. A visit made
+    by fewer staff than the rule set requires is refused (and recorded): it should not have been made."""
+    rules, named = case.policy.contact_rules, len(report.staff())
+    if rules and named < rules.staff_per_visit and report.report_id not in case.state.outcome_ids:
+        problem = f"a visit needs {rules.staff_per_visit} staff under {rules.name}; the report names {named}"
+        case.state.record_rejection(f"visit report {report.report_id}: {problem}")
+        return Change("refused", problem)
     change = apply_outcome(
         case,
         ContactOutcome(
@@ -135,3 +147,19 @@ def apply_visit_report(case: Collection, report: VisitReport, now: datetime) -> 
         )
         change.news.append(promise)
     return change
+
+
+def hand_out(orders: list[tuple[str, int]], visits_this_month: dict[str, int]) -> dict[str, list[str]]:
+    """Each order (its reference and the staff it needs, nearest deadline first) to the agents with the fewest visits
+    this month, so every agent's month moves towards the target alike (a target, not a cap: once all have met it,
+    the next order still goes). An order that needs more agents than are at work stays open."""
+    month = dict(visits_this_month)
+    handed: dict[str, list[str]] = {}
+    for ref, staff in orders:
+        if staff > len(month):
+            continue
+        agents = sorted(month, key=lambda agent: (month[agent], agent))[:staff]
+        for agent in agents:
+            month[agent] += 1
+        handed[ref] = agents
+    return handed

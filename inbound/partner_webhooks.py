@@ -1,8 +1,8 @@
 """Webhooks from our partners: field agents' visit reports (the field app) and delivery evidence from the
 print-and-mail vendor. Both send JSON, signed with a secret each sender shares with us.
 
-    POST /field/visits/{visit_ref}/report   {report_id, finding, agent, notes, photos, promised_amount,
-                                             promised_date, visited_at}                  -> signal visit_reported
+    POST /field/visits/{visit_ref}/report   {report_id, finding, agent, accompanied_by, notes, photos,
+                                             promised_amount, promised_date, visited_at} -> signal visit_reported
     POST /mail/evidence                     {event_id, letter_ref, status, reason, evidence, occurred_at}
                                                                                          -> signal letter_delivery
 
@@ -137,7 +137,7 @@ class Shape:
 VISIT_REPORT = Shape(
     required=("report_id", "finding", "agent", "visited_at"),
     optional=("notes", "promised_amount", "promised_date"),
-    text_lists=("photos",),
+    text_lists=("photos", "accompanied_by"),
 )
 LETTER_EVIDENCE = Shape(required=("event_id", "letter_ref", "status", "occurred_at"), optional=("reason", "evidence"))
 
@@ -172,6 +172,8 @@ class PartnerWebhooks:
                     body.get("promised_date") or None,
                     currency,
                     body["visited_at"],
+                    body.get("accompanied_by") or [],
+                    order["agents"],
                 ),
                 {"promised_minor": "promised_amount"},
             )

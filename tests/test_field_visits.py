@@ -3,6 +3,7 @@ report driving the account."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from client import CollectionsClient, inputs
 from dunning.account import ContactPoint
 from dunning.outcomes import ContactBook, PointRecord
 from dunning.policy import load_policy
-from dunning.visits import VisitReport, decide
+from dunning.visits import VisitReport, decide, hand_out
 from infra import field_visits
 from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today
 from workflows.account import AccountWorkflow
@@ -59,49 +60,80 @@ def test_a_promise_at_the_door_needs_its_amount_and_day():
         inputs.parse_visit_report("R1", "V1", "found", "1 Road", "a7", "", ["x"] * 21, None, None, "CNY", None)
 
 
-async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report_drives_the_account(
+async def take_ours(pool, agents: list[str], account_id: str, now) -> dict | None:
+    """The first order of this account the field team hands `agents` (other tests' orders taken on the way)."""
+    while (order := await field_visits.take_next(pool, "field_team", agents, now)) is not None:
+        if order["account_id"] == account_id:
+            return order
+    return None
+
+
+async def test_a_visit_after_an_unpaid_contact_goes_to_two_agents_whose_joint_report_drives_the_account(
     env, run_worker, pool
 ):
     account = make_account(due=await server_today(env))
     address = account.points("address")[0].value
+    pair = ["field-agent-3", "field-agent-5"]
     async with run_worker() as queue:
         await CollectionsClient(env.client, queue).open(account)
         # The debtor answers at 16:00 on 44 dpd and pays nothing: the 45 dpd visit waits until 16:00 next day.
         contact_at = await reach_the_debtor_on_dpd_44(env, account)
         await env.sleep(timedelta(days=1, hours=1))
+        now = await env.get_current_time()
 
-        order = await field_visits.take_next(pool, "field_team", "field-agent-3")
-        while order is not None and order["account_id"] != account.account_id:  # other tests' orders
-            order = await field_visits.take_next(pool, "field_team", "field-agent-3")
+        # A home visit under cn_consumer needs two staff: one agent alone is not handed it.
+        assert await take_ours(pool, ["field-agent-3"], account.account_id, now) is None
+        assert await field_visits.most_staff_waiting(pool, "field_team") == 2
+        order = await take_ours(pool, pair, account.account_id, now)
         assert order is not None
         assert (order["purpose"], order["address"], order["debtor_name"]) == ("pressure", address, "Test Debtor")
+        assert (order["staff_required"], order["agents"]) == (2, pair)
         assert order["reason"].startswith("no money came in the 24 h after the contact")
         row = await pool.fetchrow(
-            "SELECT a.taken_at, o.deadline, o.assigned_to FROM field_visit_orders o JOIN"
+            "SELECT a.taken_at, o.deadline, o.assigned_to, o.monthly_target FROM field_visit_orders o JOIN"
             " action_log a USING (action_key) WHERE o.visit_ref = $1",
             order["visit_ref"],
         )
         assert abs(row["taken_at"] - (contact_at + timedelta(hours=24))) < timedelta(seconds=1)
         assert row["deadline"] == row["taken_at"] + timedelta(days=7) and row["assigned_to"] == "field-agent-3"
-        other = await field_visits.take_next(pool, "field_team", "field-agent-4")
-        assert other is None or other["visit_ref"] != order["visit_ref"]  # an order goes to one agent
+        assert row["monthly_target"] == 25
+        other = await field_visits.take_next(pool, "field_team", ["field-agent-4", "field-agent-6"], now)
+        assert other is None or other["visit_ref"] != order["visit_ref"]  # an order goes to one pair
 
         visited = await env.get_current_time()
         promise_day = (visited + timedelta(days=3)).astimezone(contact_at.tzinfo).date()
-        report = inputs.parse_visit_report(
-            "R1",
-            order["visit_ref"],
-            "promised",
-            address,
-            "field-agent-3",
-            "met the debtor at home",
-            ["photos/v1/door.jpg"],
-            "800",
-            str(promise_day),
-            account.currency,
-            visited.isoformat(),
+
+        def report(report_id: str, *with_: str, agent: str = "field-agent-3") -> VisitReport:
+            return inputs.parse_visit_report(
+                report_id,
+                order["visit_ref"],
+                "promised",
+                address,
+                agent,
+                "met the debtor at home",
+                ["photos/v1/door.jpg"],
+                "800",
+                str(promise_day),
+                account.currency,
+                visited.isoformat(),
+                list(with_),
+                order["agents"],
+            )
+
+        with pytest.raises(inputs.InputError, match=f"field-agent-9 not sent on visit order {order['visit_ref']}"):
+            report("R0", "field-agent-9")
+        # One agent reporting alone: refused by the account, recorded with why, the order still the pair's.
+        await CollectionsClient(env.client).signal(account.account_id, "visit_reported", report("R1"))
+        await env.sleep(timedelta(minutes=10))
+        alone = await pool.fetchval(
+            "SELECT verdict FROM contact_events WHERE account_id = $1 AND event_id = 'R1'", account.account_id
         )
-        await CollectionsClient(env.client).signal(account.account_id, "visit_reported", report)
+        assert alone == "rejected: a visit needs 2 staff under cn_consumer; the report names 1"
+        assert (
+            await pool.fetchval("SELECT status FROM field_visit_orders WHERE visit_ref = $1", order["visit_ref"])
+            == "assigned"
+        )
+        await CollectionsClient(env.client).signal(account.account_id, "visit_reported", report("R2", "field-agent-5"))
         await env.sleep(timedelta(hours=1))
         view = await env.client.get_workflow_handle(account.workflow_id).query(AccountWorkflow.state)
 
@@ -116,3 +148,19 @@ async def test_a_visit_after_an_unpaid_contact_is_taken_by_an_agent_whose_report
         "met the debtor at home",
     )
     assert reported["photos"] == '["photos/v1/door.jpg"]'
+    evidence = await pool.fetchrow(
+        "SELECT agents, finding, photos, notes_sha256 FROM visit_evidence WHERE report_id = 'R2' AND account_id = $1",
+        account.account_id,
+    )
+    assert (evidence["agents"], evidence["finding"], evidence["photos"]) == (pair, "promised", '["photos/v1/door.jpg"]')
+    assert evidence["notes_sha256"] == hashlib.sha256(b"met the debtor at home").hexdigest()
+
+
+def test_orders_go_to_the_agents_with_the_fewest_visits_this_month_and_the_target_is_no_cap():
+    month = {"ann": 24, "bo": 20, "cy": 26}
+    handed = hand_out([("V1", 1), ("V2", 2), ("V3", 1), ("V4", 4), ("V5", 2)], month)
+    assert handed == {"V1": ["bo"], "V2": ["bo", "ann"], "V3": ["bo"], "V5": ["bo", "ann"]}
+    assert "V4" not in handed  # four staff, three at work: it stays open
+    assert month == {"ann": 24, "bo": 20, "cy": 26}  # counted on a copy
+    past_target = hand_out([("V6", 1)], {"ann": 30, "bo": 31})  # everyone past the month's 25: it still goes
+    assert past_target == {"V6": ["ann"]}

@@ -320,7 +320,7 @@ async def test_an_operator_of_one_creditor_is_handed_only_that_creditors_visits(
         a_order.action_key,
     )
     a_name, lender_a = await signed_in(pool, "collector", creditors=["Lender A"])
-    take = ("visits", "next", "--queue", team, "--json")
+    take = ("visits", "next", "--queue", team, "--with", "field-agent-9", "--json")  # a home visit needs two
 
     first = await collections(None, database_url, lender_a, *take, home=tmp_path)
     then = refused(await collections(None, database_url, lender_a, *take, home=tmp_path))

@@ -110,6 +110,7 @@ async def test_a_signed_visit_report_of_a_promise_at_the_door_reaches_the_accoun
         "report_id": "VR1",
         "finding": "promised",
         "agent": "field-agent-3",
+        "accompanied_by": ["field-agent-4"],  # a home visit under cn_consumer is made by two
         "notes": "met the debtor at home",
         "photos": ["photos/v1/door.jpg"],
         "promised_amount": "800",
