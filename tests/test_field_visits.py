@@ -4,6 +4,8 @@ report driving the account."""
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from dunning.policy import load_policy
 from dunning.visits import VisitReport, decide, hand_out
 from infra import field_visits
 from tests.conftest import make_account, reach_the_debtor_on_dpd_44, server_today
+from tests.test_operators import collections, filed
 from workflows.account import AccountWorkflow
 
 RULES = load_policy("consumer_loan").field_visits
@@ -164,3 +167,50 @@ def test_orders_go_to_the_agents_with_the_fewest_visits_this_month_and_the_targe
     assert month == {"ann": 24, "bo": 20, "cy": 26}  # counted on a copy
     past_target = hand_out([("V6", 1)], {"ann": 30, "bo": 31})  # everyone past the month's 25: it still goes
     assert past_target == {"V6": ["ann"]}
+
+
+async def test_the_team_lead_hands_out_the_open_orders_balancing_each_agents_month(
+    pool, sms_client, settings, database_url, tmp_path
+):
+    team = f"field_{uuid.uuid4().hex[:8]}"
+    keys = []
+    for _ in range(4):
+        _, order = await filed(pool, sms_client, settings, "field_visit@45", "Test Lender", "order_field_visit")
+        keys.append(order.action_key)
+    await pool.execute("UPDATE field_visit_orders SET field_queue = $1 WHERE action_key = ANY($2)", team, keys)
+    # ann made a visit this month already (with dan, who is off today).
+    await pool.execute(
+        "UPDATE field_visit_orders SET status = 'reported', agents = '{ann,dan}', assigned_to = 'ann',"
+        " assigned_at = now() WHERE action_key = $1",
+        keys[0],
+    )
+
+    handed = await collections(
+        None,
+        database_url,
+        None,
+        "visits",
+        "dispatch",
+        "--queue",
+        team,
+        "--agent",
+        "ann",
+        "--agent",
+        "bo",
+        "--agent",
+        "cy",
+        "--json",
+        home=tmp_path,
+    )
+    month = await collections(None, database_url, None, "visits", "month", "--queue", team, "--json", home=tmp_path)
+
+    assert handed.returncode == 0, handed.stderr
+    orders = json.loads(handed.stdout)
+    assert [len(o["agents"]) for o in orders] == [2, 2, 2]  # two staff on each home visit
+    assert [o["agents"] for o in orders] == [["bo", "cy"], ["ann", "bo"], ["cy", "ann"]]
+    assert {m["agent"]: (m["handed_out"], m["reported"], m["target"]) for m in json.loads(month.stdout)} == {
+        "ann": (3, 1, 25),
+        "bo": (2, 0, 25),
+        "cy": (2, 0, 25),
+        "dan": (1, 1, 25),
+    }
