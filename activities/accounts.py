@@ -36,15 +36,17 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
             await conn.execute(
                 """
                 INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,
-                    outstanding_minor, due_date, segment, time_zone, status, document, opened_at, collector_queue)
-                VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'open', $10, $11, $12)
+                    outstanding_minor, due_date, segment, time_zone, status, document, opened_at, collector_queue,
+                    retention_class)
+                VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'open', $10, $11, $12, $13)
                 ON CONFLICT (account_id) DO UPDATE SET
                     workflow_id = EXCLUDED.workflow_id, policy_ref = EXCLUDED.policy_ref,
                     policy_digest = EXCLUDED.policy_digest, currency = EXCLUDED.currency,
                     amount_due_minor = EXCLUDED.amount_due_minor, outstanding_minor = EXCLUDED.outstanding_minor,
                     due_date = EXCLUDED.due_date, segment = EXCLUDED.segment, time_zone = EXCLUDED.time_zone,
                     status = 'open', document = EXCLUDED.document, opened_at = EXCLUDED.opened_at,
-                    collector_queue = EXCLUDED.collector_queue, closed_at = NULL, updated_at = now()
+                    collector_queue = EXCLUDED.collector_queue, closed_at = NULL, updated_at = now(),
+                    retention_class = EXCLUDED.retention_class
                 """,
                 account.account_id,
                 opened.workflow_id,
@@ -58,6 +60,7 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 account.model_dump_json(),
                 opened.opened_at,
                 opened.collector_queue,
+                opened.retention_class,
             )
             await conn.executemany(
                 "INSERT INTO contact_points (account_id, value, kind, owner, relation, status)"

@@ -161,6 +161,7 @@ class AccountOpened(Payload):
     collector_queue: str = ""
     skipped: list[PlannedStep]  # steps already past when the account arrived
     treatment: Treatment | None = None  # its segment and experiment arm (None: opened before segments)
+    retention_class: str = ""  # what its evidence rows carry (dunning/retention.py)
 
     @property
     def ref(self) -> AccountRef:

@@ -28,6 +28,14 @@ SHORTEST_SEARCHED = 5  # a name or number this long is searched for inside texts
 ERASED_IDENTITY = {"debtor_name": ERASED, "contact_points": [ERASED_POINT.model_dump(mode="json")]}
 
 
+def retention_class(rules: ContactRules | None) -> str:
+    """The class every evidence row of an account carries: its rule set and the years it keeps evidence after the
+    account closed ('' without a rule set that names one: such rows are kept for good)."""
+    if rules is None or rules.retention is None:
+        return ""
+    return f"{rules.name}:{rules.retention.evidence_years}"
+
+
 def erase_after(closed_at: datetime, rules: ContactRules | None) -> datetime | None:
     """When the account's personal data may go: its rule set's retention after it closed (None: no rule set names
     one, and the data is kept). A close on 29 February counts its years to 28 February."""

@@ -75,6 +75,10 @@ async def keep(pool: asyncpg.Pool, run: AccountRun) -> datetime | None:
         await conn.execute(
             "UPDATE accounts SET personal_data_erased_at = NULL WHERE account_id = $1", run.account.account_id
         )
+        # An account opened before retention classes: its evidence gets the class its rule set requires now.
+        await conn.execute(
+            "SELECT set_retention_class($1, $2)", run.account.account_id, retention.retention_class(rules)
+        )
     return erase_after
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from client import CollectionsClient, InputError
@@ -252,3 +253,45 @@ async def test_accounts_closed_before_runs_were_kept_are_erased_by_their_policys
         "UNREADABLE": "Retained UNREADABLE",
     }
     assert await infra_retention.erase_due(own_pool, now, limit=10) == []  # done once
+
+
+async def test_evidence_carries_its_rule_sets_retention_class_and_is_not_deleted_while_the_class_holds_it(
+    env, run_worker, pool
+):
+    account = make_account(due=await server_today(env))  # consumer_loan, under cn_consumer: 5 years
+    async with run_worker() as queue:
+        await CollectionsClient(env.client, queue).open(account)
+        await env.sleep(timedelta(days=2))
+    classes = {
+        row["retention_class"]
+        for table in ("accounts", "action_log", "contact_checks")
+        for row in await pool.fetch(f"SELECT retention_class FROM {table} WHERE account_id = $1", account.account_id)
+    }
+    assert classes == {"cn_consumer:5"}
+
+    kept = f"evidence of account {account.account_id} is kept under retention class cn_consumer:5: not deleted"
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match=f"{kept} \\(action_log\\)"):
+        await pool.execute("DELETE FROM action_log WHERE account_id = $1", account.account_id)
+    # Closed four years ago, its class holds it still; six years ago, its evidence may go.
+    close = "UPDATE accounts SET status = 'cured', closed_at = now() - $2::interval WHERE account_id = $1"
+    await pool.execute(close, account.account_id, timedelta(days=4 * 365))
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match=f"{kept} \\(contact_checks\\)"):
+        await pool.execute("DELETE FROM contact_checks WHERE account_id = $1", account.account_id)
+    await pool.execute(close, account.account_id, timedelta(days=6 * 366))
+    assert await pool.execute("DELETE FROM contact_checks WHERE account_id = $1", account.account_id) != "DELETE 0"
+
+
+async def test_an_account_opened_before_classes_gets_its_class_and_its_evidence_too_when_it_closes(own_pool):
+    await own_pool.execute(
+        "INSERT INTO accounts (account_id, workflow_id, policy_ref, policy_digest, currency, amount_due_minor,"
+        " outstanding_minor, due_date, segment, time_zone, status, document, opened_at)"
+        " VALUES ('OLD-1', 'account-OLD-1', 'us_consumer_loan@v2', '', 'USD', 100, 0, '2026-01-01', 'standard',"
+        " 'America/Chicago', 'open', '{}', now())"
+    )
+    await own_pool.execute(
+        "INSERT INTO action_log (action_key, account_id, workflow_id, step_id, channel, dpd, stage, due_at, result)"
+        " VALUES ('OLD-1:sms@1', 'OLD-1', 'account-OLD-1', 'sms', 'sms', 1, '1-5', now(), 'done')"
+    )
+    await own_pool.execute("SELECT set_retention_class('OLD-1', 'us_reg_f:3')")
+    assert await own_pool.fetchval("SELECT retention_class FROM action_log WHERE account_id = 'OLD-1'") == "us_reg_f:3"
+    assert await own_pool.fetchval("SELECT retention_class FROM accounts WHERE account_id = 'OLD-1'") == "us_reg_f:3"

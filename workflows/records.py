@@ -11,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
-    from dunning import ladder
+    from dunning import ladder, retention
     from dunning.account import AccountDocument, Clock
     from dunning.case import Case
     from dunning.change import Change
@@ -69,6 +69,7 @@ class KeepsRecords:
                 collector_queue=self._state.collector_queue,
                 skipped=skip,
                 treatment=self._treatment,
+                retention_class=retention.retention_class(self._policy.contact_rules),
             ),
         )
 
