@@ -99,6 +99,13 @@ class RetentionRules(Strict):
     evidence_years: int = Field(ge=1, le=50)
 
 
+class FurnishingRules(Strict):
+    """Passive collection (12 CFR 1006.30(a)): nothing goes to a credit bureau before the account has spoken with the
+    debtor, or posted a letter about the debt and waited these days without it coming back (dunning/bureau.py)."""
+
+    wait_after_letter_days: int = Field(ge=1, le=60)
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -129,6 +136,7 @@ class ContactRules(Strict):
     preferred: Preferences = Preferences()
     validation_notice: ValidationNoticeRules | None = None
     retention: RetentionRules | None = None  # None (rule sets pinned before it existed): the file's own applies
+    furnishing: FurnishingRules | None = None  # None: no gate before a credit-bureau report (or pinned before it)
 
     @model_validator(mode="after")
     def _windows_listed(self) -> ContactRules:
