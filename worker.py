@@ -74,6 +74,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.plan_follow_ups,
             accounts.record_approval,
             accounts.record_placement,
+            accounts.record_bureau_report,
             accounts.close_account,
             accounts.keep_closed_run,
             channels.send_sms,

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 from temporalio import activity
 
+from activities.bureau_records import BureauRecords
 from activities.contact_records import ContactRecords
 from activities.pause_records import PauseRecords
 from activities.payment_records import PaymentRecords
@@ -22,7 +23,7 @@ from infra import retention as kept_runs
 from infra.logging import activity_logger
 
 
-class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderRecords):
+class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderRecords, BureauRecords):
     """Every record-keeping activity of an account, registered by method name (the names in recorded histories)."""
 
     def __init__(self, pool: asyncpg.Pool, agency_drop_dir: Path) -> None:

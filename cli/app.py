@@ -13,6 +13,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from cli.accounts import accounts, payments
+from cli.bureau import bureau
 from cli.deploys import deploys
 from cli.desks import calls, letters, replies, visits
 from cli.keys import keys
@@ -40,6 +41,7 @@ NOUNS = (
     visits,
     letters,
     agencies,
+    bureau,
     approvals,
     compliance,
     reports,

@@ -459,6 +459,19 @@ def parse_approval(
     )
 
 
+def check_furnished(bureau_ref: str, by: str, at: str | None) -> datetime:
+    """What `bureau sent` is given: the bureau's reference for the submission, who sent it, and when (now, or --at
+    with its UTC offset)."""
+    if not bureau_ref.strip() or len(bureau_ref) > 128:
+        raise InputError("--bureau-ref must be 1 to 128 characters")
+    if not by.strip() or len(by) > 128:
+        raise InputError("--by must be 1 to 128 characters")
+    when = _instant(at, "--at")
+    if when.tzinfo is None:
+        raise InputError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+    return when
+
+
 def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
     """What `calls next` is given, checked before the queue is touched; returns the moment the call is taken at
     (now, or --at: under `make run DAY_SECONDS=...` business time runs faster than the wall clock)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from dunning import (
     approvals,
+    bureau,
     commitments,
     contact,
     disputes,
@@ -65,9 +66,11 @@ class Case(Collection):
         return planned.model_copy(update={"due_at": until}) if until and until > planned.due_at else planned
 
     def wake_at(self, step: ladder.PlannedStep | None, now: datetime) -> datetime | None:
-        """The next step, the end of a promise's grace, a placement's recall date, or the next stage, whichever
-        comes first."""
+        """The next step, the end of a promise's grace, a placement's recall date, the moment the furnishing gate
+        opens for a waiting credit-bureau report, or the next stage, whichever comes first."""
         moments = [step.due_at] if step else []
+        if opens := bureau.gate_opens_at(self, now):
+            moments.append(opens)
         if self.state.commitment is not None:
             moments.append(commitments.next_check(self.policy, self.account, self.state.commitment))
         if self.state.placement is not None:
@@ -84,14 +87,19 @@ class Case(Collection):
         now: datetime,
         follow_ups: FollowUpPlan | None = None,
         queue_cases: int | None = None,
+        action_key: str = "",
     ) -> None:
-        """A step that was taken (`check` only if it went out): a contact counts for the caps; a ladder call task
-        brings its follow-up plan and tells us how full its collector queue is; a validation notice that could not
-        go holds collection until it can."""
+        """A step that was taken (`check` only if it went out): a contact counts for the caps; a letter that went
+        counts for the furnishing gate, unless it waits for an approver; a ladder call task brings its follow-up plan
+        and tells us how full its collector queue is; a validation notice that could not go holds collection until
+        it can."""
         self.state.agenda = [p for p in self.state.agenda if p.key != planned.key]
         self.state.deferred.pop(planned.key, None)
         if check is not None:
             self.contact_made(guard.contact_of(planned, check))
+        if check is not None and action_key and planned.channel == "letter":
+            if not ladder.step_definition(self.policy, planned).requires_approval:
+                bureau.letter_posted(self, letters.letter_ref(action_key), check.evaluated_at)
         if follow_ups is not None:
             self.state.follow_ups = follow_ups
         if check is not None and (period_ends := self.validation_period_ends(planned, check.evaluated_at)):
@@ -136,6 +144,9 @@ class Case(Collection):
     end_placement = placements.end_placement
     apply_agency_event = placements.apply_agency_event
     reassess = segments.reassess
+    file_bureau_report = bureau.file_report
+    release_bureau_report = bureau.release_due
+    withdraw_bureau_reports = bureau.withdraw_reports
 
     # --- what ops see --------------------------------------------------------------------------------------
 

@@ -113,6 +113,13 @@ class TimeBarRules(Strict):
     disclosure: dict[str, str] = {}  # per locale: what letters say of a time-barred debt (none: nothing required)
 
 
+class FurnishingRules(Strict):
+    """Passive collection (12 CFR 1006.30(a)): nothing goes to a credit bureau before the account has spoken with the
+    debtor, or posted a letter about the debt and waited these days without it coming back (dunning/bureau.py)."""
+
+    wait_after_letter_days: int = Field(ge=1, le=60)
+
+
 class ThirdPartyRules(Strict):
     disclose_to_unaware: bool  # may a contact who does not know of the debt be told of it
     disclose_to_aware_from: ThirdParties | None  # from which stage rule a contact who knows may discuss it
@@ -145,6 +152,7 @@ class ContactRules(Strict):
     retention: RetentionRules | None = None  # None (rule sets pinned before it existed): the file's own applies
     time_barred: TimeBarRules | None = None  # None: no period here (a date billing sends still counts)
     field_visits: VisitConduct | None = None  # None: one agent may visit
+    furnishing: FurnishingRules | None = None  # None: no gate before a credit-bureau report (or pinned before it)
 
     @property
     def staff_per_visit(self) -> int:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from dunning import bureau
 from dunning.account import EventId, Payload, local_date
 from dunning.change import Change
 from dunning.channels import work_order_ref
@@ -123,7 +124,9 @@ class LetterDelivery(Payload):
 
 def apply_letter_delivery(case: Collection, delivery: LetterDelivery, now: datetime) -> Change[ContactEffect]:
     """The mail vendor's evidence; a letter returned because the address is wrong wears the address out as a
-    failed visit would, so later letters and visits go elsewhere or not at all."""
+    failed visit would, so later letters and visits go elsewhere or not at all. A letter the furnishing gate counts
+    learns when it was posted, or that it came back."""
+    bureau.letter_delivered(case, delivery, now)
     failure = delivery.address_failure()
     if failure is not None:
         return apply_outcome(

@@ -12,6 +12,7 @@ from dunning import ladder
 from dunning.account import AccountDocument, ContactPoint, Payload
 from dunning.actions import Action, Stage
 from dunning.approvals import ApprovalDecision, ApprovalRequest
+from dunning.bureau import BureauReport, BureauStatus
 from dunning.channels import Channel
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
@@ -215,11 +216,27 @@ class CommitmentRecorded(AccountRecord):
     made_at: datetime
     decided_at: datetime | None = None
     broken_promises: int  # the account's count, after this
-    # A broken promise is a negative credit record and a failed-debit fee (domain §5): billing and the bureau
-    # feed act on these.
+    # A broken promise is a negative credit record and a failed-debit fee (domain §5): billing acts on the fee; the
+    # record reaches a credit bureau only through the report the account files with it (BureauReportRecorded), once
+    # the furnishing gate lets it go.
     negative_record: bool = False
     failed_debit_fee: bool = False
     skipped: list[PlannedStep] = []  # ladder steps that fell due while it was open, when the ladder resumes
+
+
+class BureauReportRecorded(AccountRecord):
+    """A credit-bureau report filed (ready at once, or waiting for the furnishing gate), released when the gate
+    opened, or withdrawn when the account closed first; with what it furnishes as of `at`."""
+
+    report: BureauReport
+    event: Literal["filed", "released", "withdrawn"]
+    status: BureauStatus
+    because: str  # the gate's word (why it waits, or what let it go), or why it was withdrawn
+    amount_minor: int
+    currency: str
+    dpd: int
+    rule_set: str = ""
+    at: datetime
 
 
 class ContactRecorded(AccountRecord):

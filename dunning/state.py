@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SerializationInfo, TypeAdapter, field_ser
 
 from dunning.account import AccountDocument, DemoClock, Payload, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision, ApprovalRequest
+from dunning.bureau import BureauReport, LetterPosted
 from dunning.channels import Channel
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
@@ -113,6 +114,10 @@ class AccountState(BaseModel):
     segment_reason: str = ""
     phase: str | None = None
     assessed_broken_promises: int = 0
+    # Credit-bureau reports waiting for the furnishing gate, and the letters about the debt posted under a rule set
+    # whose gate counts them (dunning/bureau.py).
+    bureau_reports: list[BureauReport] = Field(default_factory=list)
+    letters_posted: list[LetterPosted] = Field(default_factory=list)
     # News received but not yet settled, in arrival order; carried over continue-as-new so none is lost.
     inbox: list[News] = Field(default_factory=list)
     runs: int = 1

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from dunning import ladder
 from dunning.account import AccountDocument, Payload
 from dunning.approvals import ApprovalRequest
+from dunning.bureau import BureauReport
 from dunning.channels import Channel
 from dunning.commitments import Commitment
 from dunning.disputes import DisputeOpened
@@ -52,6 +53,7 @@ class StateShown(Payload):
     validation_period_ends: date | None = None
     fraud_claims: list[FraudClaimed]
     placement: Placement | None = None
+    bureau_reports: list[BureauReport] = []  # credit-bureau reports waiting for the furnishing gate, with why
     segment: str | None = None  # the segment in force, and why (codes, no personal data)
     segment_reason: str = ""
     runs: int

@@ -18,13 +18,14 @@ OPERATOR_NAME = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 MIN_PASSWORD = 12
 SESSION_LIFE = timedelta(hours=12)
 # What commands name by its reference on an account, and where each is kept: the table and its reference column.
-WorkItem = Literal["call", "reply", "visit order", "letter", "placement"]
+WorkItem = Literal["call", "reply", "visit order", "letter", "placement", "bureau report"]
 WORK_ITEMS: dict[WorkItem, tuple[str, str]] = {
     "call": ("taken_calls", "call_ref"),
     "reply": ("debtor_replies", "reply_ref"),
     "visit order": ("field_visit_orders", "visit_ref"),
     "letter": ("letter_jobs", "letter_ref"),
     "placement": ("agency_placements", "placement_ref"),
+    "bureau report": ("bureau_reports", "report_ref"),
 }
 # scrypt's cost: about 50 ms and 16 MiB a sign-in, enough to make a stolen table slow to guess from.
 N, R, P = 2**14, 8, 1

@@ -30,7 +30,7 @@ END $$;
 CREATE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['action_log', 'contact_checks', 'contact_events', 'payments', 'payment_reversals', 'commitments',
                  'approvals', 'contact_ceases', 'disputes', 'debtor_events', 'fraud_claims', 'call_attempts',
-                 'third_party_checks', 'visit_evidence']
+                 'third_party_checks', 'visit_evidence', 'bureau_reports']
 $$;
 
 DO $$

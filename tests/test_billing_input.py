@@ -300,9 +300,8 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 NOUNS = [
     *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
-    *("calls", "replies", "visits", "letters", "agencies", "approvals", "compliance", "reports", "operators"),
-    *("keys",),
-    *("deploys", "simulate"),
+    *("calls", "replies", "visits", "letters", "agencies", "bureau", "approvals", "compliance", "reports"),
+    *("operators", "keys", "deploys", "simulate"),
 ]
 
 

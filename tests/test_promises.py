@@ -104,6 +104,13 @@ async def test_a_broken_promise_counts_and_resumes_the_ladder_with_the_broken_pr
     )
     assert dict(row) == {"status": "broken", "negative_record": True, "failed_debit_fee": True}
     assert await pool.fetchval("SELECT broken_promises FROM accounts WHERE account_id = $1", account.account_id) == 1
+    # The negative record goes to the bureau feed as a report: at once, as the promise was taken on the phone.
+    report = await pool.fetchrow(
+        "SELECT status, reason, rule_set, released_because FROM bureau_reports WHERE account_id = $1",
+        account.account_id,
+    )
+    assert (report["status"], report["reason"], report["rule_set"]) == ("ready", "broken promise PTP2", "cn_consumer")
+    assert report["released_because"].startswith("spoke with the debtor at ")
 
 
 async def test_a_promise_paid_in_part_is_kept_in_part_not_broken(env, run_worker, pool):

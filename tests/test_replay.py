@@ -65,6 +65,16 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         locale="en",
         time_zone="America/Chicago",
     )
+    # Under Reg F, a promise taken on the web and broken before any conversation: its credit-bureau report waits for
+    # the days after the validation notice, then goes.
+    bureau_account = make_account(
+        due=today,
+        account_id="REPLAY-BUREAU",
+        policy="us_consumer_loan",
+        currency="USD",
+        locale="en",
+        time_zone="America/Chicago",
+    )
     b2b_account = make_account(due=today, account_id="REPLAY-B2B", policy="b2b_receivables")
     channels_account = make_account(due=today, account_id="REPLAY-CHANNELS")
     # Treated by its segment: the worker chooses the policy, a broken promise and the terminal phase re-segment it.
@@ -86,6 +96,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         b2b_account,
         channels_account,
         segment_account,
+        bureau_account,
     )
     async with run_worker() as queue:
         for account in accounts:
@@ -142,6 +153,10 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         await CollectionsClient(env.client).signal(
             segment_account.account_id, "promise_made", promise("SPTP1", "500.00", today + timedelta(days=9))
         )
+        web_promise = inputs.parse_promise(
+            "BPTP1", "300.00", "USD", str(today + timedelta(days=9)), None, "web", "portal"
+        )
+        await CollectionsClient(env.client).signal(bureau_account.account_id, "promise_made", web_promise)
         channels_mobile = channels_account.points("mobile")[0].value
         await CollectionsClient(env.client).signal(
             channels_account.account_id,
@@ -222,6 +237,10 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             channels_account.account_id, inputs.parse_approval(approval, True, "risk_manager", "")
         )
 
+    bureau = await pool.fetchrow(
+        "SELECT status, filed_at, released_at FROM bureau_reports WHERE account_id = $1", bureau_account.account_id
+    )
+    assert bureau["status"] == "ready" and bureau["released_at"] > bureau["filed_at"]  # it waited, then went
     names = (
         "consumer_loan_ladder_180_dpd",
         "partial_duplicate_full",
@@ -232,6 +251,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         "b2b_placed_chases",
         "channels_report_back",
         "segment_broken_promise_long_term",
+        "us_bureau_report_waits",
     )
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):

@@ -79,6 +79,7 @@ class AccountWorkflow(SettlesNews):
                     "settled" if self._state.status == "cured" else "recalled",
                     f"the account closed as {self._state.status}",
                 )
+                await self._withdraw_bureau_reports(f"the account closed as {self._state.status} first")
                 await self._close()
                 await self._settle_news()  # money that came while closing, or after: a reversal reopens
                 if self._state.status != "open" and await self._kept_closed(run):
@@ -94,6 +95,9 @@ class AccountWorkflow(SettlesNews):
                 continue
             if ended := self._case.review_commitment(self._now()):
                 await self._record_commitment(ended)
+                continue
+            if released := self._case.release_bureau_report(self._now()):
+                await self._release_bureau_report(released)
                 continue
             if self._case.recall_due(self._now()):
                 await self._end_placement("recalled", "the recall date came")
@@ -332,7 +336,7 @@ class AccountWorkflow(SettlesNews):
         if done:
             await self._follow_through(planned, order)
         self._case.step_taken(
-            planned, check if done else None, self._now(), follow_ups if done else None, result.queue_cases
+            planned, check if done else None, self._now(), follow_ups if done else None, result.queue_cases, key
         )
         self._state.record_action(
             ActionRecord(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 
@@ -13,20 +13,23 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import ladder, retention
     from dunning.account import AccountDocument, Clock
+    from dunning.bureau import BureauReport, BureauStatus
     from dunning.case import Case
     from dunning.change import Change
-    from dunning.commitments import CommitmentOutcome, PromiseMade
+    from dunning.commitments import Commitment, CommitmentOutcome, PromiseMade
     from dunning.orders import (
         AccountClosed,
         AccountOpened,
         AccountRef,
         ApprovalRecorded,
+        BureauReportRecorded,
         CommitmentRecorded,
         FollowUpsPlanned,
         PlacementRecorded,
         SegmentRecorded,
         StepOrder,
         VerificationRecorded,
+        action_key,
     )
     from dunning.placements import AgencyReport, Placement
     from dunning.policy import Policy
@@ -159,6 +162,43 @@ class KeepsRecords:
                 negative_record=broken,
                 failed_debit_fee=broken,
                 skipped=outcome.skipped,
+            ),
+        )
+        # The negative record goes to a credit bureau as a report of its own, held by the furnishing gate. Runs that
+        # broke a promise before reports existed keep only the flag.
+        if broken and workflow.patched("bureau-reports"):
+            await self._file_bureau_report(f"broken {commitment.kind} {commitment.commitment_id}", commitment)
+
+    async def _file_bureau_report(self, reason: str, commitment: Commitment) -> None:
+        key = action_key(self._ref.account_id, self._ref.ladder_life, f"bureau_report:{commitment.commitment_id}")
+        change = self._case.file_bureau_report(key, reason, self._now(), commitment.commitment_id)
+        await self._record_bureau_report("filed", "ready" if change.verdict == "applied" else "waiting", change)
+
+    async def _release_bureau_report(self, change: Change[BureauReport]) -> None:
+        await self._record_bureau_report("released", "ready", change)
+
+    async def _withdraw_bureau_reports(self, reason: str) -> None:
+        for report in self._case.withdraw_bureau_reports():
+            await self._record_bureau_report("withdrawn", "withdrawn", Change("applied", reason, detail=report))
+
+    async def _record_bureau_report(
+        self, event: Literal["filed", "released", "withdrawn"], status: BureauStatus, change: Change[BureauReport]
+    ) -> None:
+        assert change.detail is not None
+        rules, now = self._policy.contact_rules, self._now()
+        await self._record(
+            AccountActivities.record_bureau_report,
+            BureauReportRecorded(
+                ref=self._ref,
+                report=change.detail,
+                event=event,
+                status=status,
+                because=change.reason,
+                amount_minor=self._state.ledger.outstanding_minor,
+                currency=self._account.currency,
+                dpd=ladder.dpd_at(self._account, now),
+                rule_set=rules.name if rules else "",
+                at=now,
             ),
         )
 
