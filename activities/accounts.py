@@ -64,9 +64,12 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 opened.retention_class,
             )
             await conn.executemany(
-                "INSERT INTO contact_points (account_id, value, kind, owner, relation, status)"
-                " VALUES ($1, $2, $3, $4, $5, 'valid') ON CONFLICT (account_id, value) DO NOTHING",
-                [(account.account_id, p.value, p.kind, p.owner, p.relation) for p in account.contact_points],
+                "INSERT INTO contact_points (account_id, value, kind, owner, relation, line_type, status)"
+                " VALUES ($1, $2, $3, $4, $5, $6, 'valid') ON CONFLICT (account_id, value) DO NOTHING",
+                [
+                    (account.account_id, p.value, p.kind, p.owner, p.relation, p.line_type)
+                    for p in account.contact_points
+                ],
             )
             if opened.treatment is not None:
                 await _assign_strategy(conn, opened.account, opened.policy_ref, opened.treatment, opened.opened_at)

@@ -136,12 +136,12 @@ class ContactRecords:
             await conn.executemany(
                 """
                 INSERT INTO contact_points (account_id, value, kind, owner, relation, failures, status,
-                    invalid_because)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    invalid_because, line_type)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (account_id, value) DO UPDATE SET
                     kind = EXCLUDED.kind, owner = EXCLUDED.owner, relation = EXCLUDED.relation,
                     failures = EXCLUDED.failures, status = EXCLUDED.status,
-                    invalid_because = EXCLUDED.invalid_because, updated_at = now()
+                    invalid_because = EXCLUDED.invalid_because, line_type = EXCLUDED.line_type, updated_at = now()
                 """,
                 [
                     (
@@ -153,6 +153,7 @@ class ContactRecords:
                         json.dumps(r.failures),
                         "valid" if r.invalid_since is None else "invalid",
                         r.invalid_because,
+                        r.point.line_type,
                     )
                     for r in recorded.changed_points
                 ],

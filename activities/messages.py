@@ -13,7 +13,7 @@ from activities.outbox import EMAIL_OUTBOX, IN_DOUBT, INVALID_POINT, SMS_OUTBOX,
 from activities.step_log import log_action, recorded_result, set_result, skip
 from activities.work_orders import make_or_fail
 from dunning.channels import Channel
-from dunning.contact import CeaseContact
+from dunning.contact import CeaseContact, takes_texts
 from dunning.ladder import dpd_at
 from dunning.letters import LetterFacts, attachment_facts
 from dunning.messages import MessageFacts, Templates
@@ -41,6 +41,8 @@ class MessageActivities:
     async def send_sms(self, order: StepOrder) -> StepResult:
         if not order.contact_points:
             return await skip(self._pool, order, "no mobile number on file")
+        if not takes_texts(order.contact_points[0]):
+            return await skip(self._pool, order, "the mobile number on file is a landline, which takes no texts")
         to = order.contact_points[0].value
         if await self._opted_out("sms_opt_outs", "number", to, order):
             return await skip(self._pool, order, "the number opted out of texts (it texted STOP)")

@@ -30,10 +30,11 @@ POLICIES = ("consumer_loan", "b2b_receivables", "property_fees")
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "bench-auth-token"
 TWILIO_FROM = "+15005550006"
-# (time zone, currency, locale, mobile prefix, city): accounts in several zones exercise the dpd arithmetic.
+# (time zone, currency, locale, mobile prefix, city): accounts in several zones exercise the dpd arithmetic. A prefix
+# and any four digits make a valid mobile number of its country.
 REGIONS = (
-    ("Asia/Shanghai", "CNY", "zh", "+86138", "Shanghai"),
-    ("Europe/London", "GBP", "en", "+447700", "London"),
+    ("Asia/Shanghai", "CNY", "zh", "+861380013", "Shanghai"),
+    ("Europe/London", "GBP", "en", "+44791112", "London"),
     ("America/New_York", "USD", "en", "+1212555", "New York"),
 )
 KEY_RING = new_ring("bench")  # payloads sealed as in production, with a key that dies with the run

@@ -126,7 +126,7 @@ async def outcome(
 @account_argument()
 @click.option("--id", "update_id", required=True)
 @click.option("--kind", required=True, type=choice(ContactKind))
-@click.option("--value", required=True)
+@click.option("--value", required=True, help="a phone in E.164 or as written in the account's country; an e-mail ...")
 @click.option("--owner", default="debtor", show_default=True, type=field_choice(ContactPoint, "owner"))
 @click.option("--relation", help="the contact's relation to the debtor, e.g. spouse")
 @click.option("--replaces", help="the value on file that this corrects")
@@ -144,7 +144,7 @@ async def update(
 ) -> None:
     """Add or correct a contact point."""
     updated = inputs.parse_contact_update(update_id, kind, value, owner, relation, replaces, source)
-    await (await connect()).signal(account, "contact_updated", updated)
+    updated = await (await connect()).update_contact(account, updated)
     click.echo(f"contact update {updated.update_id} sent to account {account}")
 
 

@@ -22,13 +22,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from client import inputs
-from client.inputs import InputError, check_treatable
+from client.inputs import InputError, check_contact_points, check_contact_update, check_treatable
 from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed
 from dunning.contact import CeaseContact
+from dunning.contact_points import country_of_zone, needs_country
 from dunning.fraud import claim_workflow_id
-from dunning.outcomes import ContactOutcome
+from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.state import AccountRun
 from dunning.view import AccountView, closed_view
 from infra import call_queue, retention
@@ -82,17 +83,26 @@ class CollectionsClient:
             del collections
             gc.collect()
 
-    async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> None:
+    async def open(self, document: AccountDocument, clock: DemoClock | None = None) -> AccountDocument:
         """Signal-with-start: opening the same account twice leaves the running workflow (and its pinned policy) as
         is. An account that has closed is not reopened by a resend (a stale billing feed must not restart dunning),
-        even once Temporal has dropped its history."""
+        even once Temporal has dropped its history. Returns the document as opened: its country named, its phones in
+        E.164 with their line type, its e-mail addresses normalised (an InputError if one is not valid)."""
+        document = self._checked(document)
         async with self._closed_runs() as kept:
             if kept is not None and await retention.kept_accounts(kept, [document.account_id]):
                 raise self._not_reopened(document.account_id, "closed")
         await self._start(document, clock)
+        return document
+
+    @staticmethod
+    def _checked(document: AccountDocument) -> AccountDocument:
+        where = f"account {document.account_id}"
+        document = check_contact_points(document, where)
+        check_treatable(document, where)
+        return document
 
     async def _start(self, document: AccountDocument, clock: DemoClock | None) -> None:
-        check_treatable(document, f"account {document.account_id}")
         run = AccountRun(account=document, clock=clock or self.clock)  # the worker chooses and pins the policy
         try:
             await self.temporal.start_workflow(
@@ -114,8 +124,10 @@ class CollectionsClient:
 
     async def open_many(
         self, documents: list[AccountDocument], clock: DemoClock | None = None, concurrency: int = 64
-    ) -> None:
-        """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server."""
+    ) -> list[AccountDocument]:
+        """Opens a batch with a bounded number of starts in flight: fast for a portfolio, gentle on the server. Every
+        document is checked as `open` checks it before any account starts."""
+        documents = [self._checked(document) for document in documents]
         async with self._closed_runs() as kept:
             closed = await retention.kept_accounts(kept, [d.account_id for d in documents]) if kept else set()
         if closed:  # refused before any of the batch starts
@@ -128,6 +140,7 @@ class CollectionsClient:
                 await self._start(document, clock)
 
         await asyncio.gather(*(one(document) for document in documents))
+        return documents
 
     async def pay(self, account_id: str, payment: PaymentReceived) -> None:
         """A payment for an account that has closed is recorded as an overpayment: money is never dropped."""
@@ -145,6 +158,18 @@ class CollectionsClient:
         """News only an open account can act on (disputes, promises, outcomes...), by the signal's name."""
         await self._require_open(account_id)
         await self.temporal.get_workflow_handle(workflow_id(account_id)).signal(signal, payload)
+
+    async def update_contact(self, account_id: str, update: ContactUpdated) -> ContactUpdated:
+        """A point found or corrected, checked as an account document's are (a national number read in the account's
+        country) before the open account is told (`contact_updated`); returns the update as sent."""
+        await self._require_open(account_id)
+        country = None
+        if needs_country(update.point):
+            view = await self.state(account_id)
+            country = view.country or (country_of_zone(view.time_zone) if view.time_zone else None)
+        checked = check_contact_update(update, country)
+        await self.temporal.get_workflow_handle(workflow_id(account_id)).signal("contact_updated", checked)
+        return checked
 
     async def signal_claim(self, account_id: str, claim_id: str, signal: str, payload: Any) -> None:
         """Declarations and the creditor's decision go to the fraud claim's own workflow."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from dunning.account import (
     PAYMENT_ID_MAX,
+    PHONE_KINDS,
     AccountDocument,
     Clock,
     ContactPoint,
@@ -27,6 +28,7 @@ from dunning.account import (
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
+from dunning.contact_points import ContactPointError, checked_document, checked_phone, checked_point, needs_country
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed
 from dunning.letters import LetterDelivery
@@ -46,6 +48,7 @@ CSV_OPTIONAL = (
     "policy",
     "product",
     "segment",
+    "country",
     "locale",
     "creditor",
     "income_band",
@@ -68,15 +71,30 @@ def explain(err: ValidationError, where: str = "") -> str:
     return (f"{where}: " if where else "") + problems(err)
 
 
-def parse_document(data: object, where: str = "account document") -> AccountDocument:
+def parse_document(data: object, where: str = "account document", names: list[str] | None = None) -> AccountDocument:
+    """`names`: the contact points' field names in errors, if not contact_points.N.value (a CSV row's columns)."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a JSON object")
     try:
         document = AccountDocument.model_validate(data)
     except ValidationError as err:
         raise InputError(explain(err, where)) from None
+    document = check_contact_points(document, where, names)
     check_treatable(document, where)
     return document
+
+
+def check_contact_points(
+    document: AccountDocument, where: str = "account document", names: list[str] | None = None
+) -> AccountDocument:
+    """The document as it is kept: its country named, phones in E.164 with their line type, e-mail addresses
+    normalised; an InputError naming each point that is not a valid number or address."""
+    try:
+        return checked_document(document, names)
+    except ContactPointError as err:
+        raise InputError(f"{where}: {err}") from None
+    except ValidationError as err:  # a check of the whole, on the numbers as now written
+        raise InputError(explain(err, where)) from None
 
 
 def check_treatable(document: AccountDocument, where: str = "account document") -> None:
@@ -149,13 +167,14 @@ def _csv_document(row: dict[str, str | None], where: str) -> AccountDocument:
         amount_minor = to_minor(cell["amount_due"], cell["currency"])
     except ValueError as err:
         raise InputError(f"{where}: amount_due: {err}") from None
+    contact_columns = [kind for kind in CSV_CONTACT_COLUMNS if cell.get(kind)]
     data = {
         **{column: cell[column] for column in CSV_REQUIRED if column != "amount_due"},
-        "contact_points": [{"kind": kind, "value": cell[kind]} for kind in CSV_CONTACT_COLUMNS if cell.get(kind)],
+        "contact_points": [{"kind": kind, "value": cell[kind]} for kind in contact_columns],
         "amount_due_minor": amount_minor,
         **{column: cell[column] for column in CSV_OPTIONAL if cell.get(column)},
     }
-    return parse_document(data, where)
+    return parse_document(data, where, contact_columns)
 
 
 def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> datetime:
@@ -329,8 +348,10 @@ def parse_outcome(
 def parse_contact_update(
     update_id: str, kind: str, value: str, owner: str, relation: str | None, replaces: str | None, source: str
 ) -> ContactUpdated:
+    """The update as typed, its point checked if that needs no account (an e-mail address, a phone in E.164); a
+    national number is checked in the account's country by the client's `update_contact`."""
     point = _payload(ContactPoint, "contact point", kind=kind, value=value, owner=owner, relation=relation)
-    return _payload(
+    update = _payload(
         ContactUpdated,
         "contact update",
         update_id=update_id,
@@ -339,6 +360,24 @@ def parse_contact_update(
         source=source,
         updated_at=now(),
     )
+    return update if needs_country(point) else check_contact_update(update, None)
+
+
+def check_contact_update(update: ContactUpdated, country: str | None) -> ContactUpdated:
+    """The update with its point as it is kept (a national number read in `country`, the account's), or an
+    InputError naming the field."""
+    try:
+        point = checked_point(update.point, country)
+    except ValueError as err:
+        raise InputError(f"contact update: point.value: {err}") from None
+    replaces = update.replaces
+    if replaces is not None and point.kind in PHONE_KINDS:
+        # Phones on file are in E.164 (they always were), so the one it corrects may be typed as the new one was.
+        try:
+            replaces = checked_phone(replaces, country)[0]
+        except ValueError:
+            pass  # not a number: the account refuses it as a point that is not on file
+    return update.model_copy(update={"point": point, "replaces": replaces})
 
 
 def parse_letter_delivery(

@@ -15,11 +15,29 @@ from dunning.money import exponent
 # between a run and its replay.
 reset_tzpath([])
 
+# The form phone numbers are kept in (what Twilio's webhooks are checked against; billing's are made so where they
+# enter, by dunning/contact_points.py).
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_KINDS = ("mobile", "home_phone", "work_phone")
 # Amounts beyond this (10 trillion in major units of a 2-decimal currency) are typos, and would overflow bigint sums.
 MAX_MINOR = 10**15
 ContactKind = Literal["mobile", "home_phone", "work_phone", "email", "address"]
+# What the numbering plan says a phone number is (phonenumbers' PhoneNumberType, in lower case); set where billing's
+# input enters. A number that may be either (most North American ones) is fixed_line_or_mobile.
+LineType = Literal[
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
 IncomeBand = Literal["low", "middle", "high"]
 Employment = Literal["employed", "self_employed", "retired", "student", "unemployed"]
 CODE = r"^[a-z0-9_]+$"
@@ -36,18 +54,19 @@ class Payload(BaseModel):
 
 
 class ContactPoint(Payload):
-    """One phone number, address or e-mail of the debtor or of a related person."""
+    """One phone number, address or e-mail of the debtor or of a related person. Lenient as a model, since stored
+    documents and histories decode through it: the numbers and addresses billing sends are checked and normalised
+    where they enter (`dunning.contact_points`, called by `client`)."""
 
     kind: ContactKind
     value: str = Field(min_length=1)
     owner: Literal["debtor", "contact"] = "debtor"
     relation: str | None = None  # for a contact: spouse, parent, employer ...
     knows_of_debt: bool = False  # a contact person who already knows of the loan may discuss it (domain §2)
+    line_type: LineType | None = None  # a phone's, found when it came in (None: from before that, or not a phone)
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> ContactPoint:
-        if self.kind in PHONE_KINDS and not E164.match(self.value):
-            raise ValueError(f"{self.kind} must be an E.164 number such as +14155550123")
         if self.kind == "email" and "@" not in self.value:
             raise ValueError("email must contain '@'")
         return self
@@ -66,6 +85,9 @@ class AccountDocument(Payload):
     debtor_name: str = Field(min_length=1)
     contact_points: list[ContactPoint] = Field(min_length=1)
     time_zone: str
+    # ISO 3166-1 alpha-2; national phone numbers are read in it. Named where the document enters (the time zone's
+    # country unless billing names one); None on documents stored before it was.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     currency: str
     amount_due_minor: int = Field(gt=0, le=MAX_MINOR)
     due_date: date

@@ -44,6 +44,11 @@ def _debtor(points: list[ContactPoint], kind: str) -> list[ContactPoint]:
     return [p for p in points if p.kind == kind and p.owner == "debtor"]
 
 
+def takes_texts(point: ContactPoint) -> bool:
+    """A number known to be a landline is never texted; one that may be a mobile (or of unknown line) is tried."""
+    return point.line_type != "fixed_line"
+
+
 def phone_order(points: list[ContactPoint], stage: Stage | None) -> list[ContactPoint]:
     if stage is None:
         return _debtor(points, "mobile")
@@ -60,10 +65,12 @@ def phone_order(points: list[ContactPoint], stage: Stage | None) -> list[Contact
 def contact_points_for(
     points: list[ContactPoint], channel: Channel, stage: Stage | None, tried_last: str | None = None
 ) -> list[ContactPoint]:
-    """Of the usable points: the debtor's own for written channels; the stage's phone order for calls, with
+    """Of the usable points: the debtor's own for written channels (for a text, the first mobile that takes texts,
+    else a known landline for the step to skip with that reason); the stage's phone order for calls, with
     `tried_last` (a number that just went unanswered) moved to the end; none for internal work."""
     if channel is Channel.sms:
-        return _debtor(points, "mobile")[:1]
+        mobiles = _debtor(points, "mobile")
+        return ([p for p in mobiles if takes_texts(p)] or mobiles)[:1]
     if channel is Channel.email:
         return _debtor(points, "email")[:1]
     if channel in (Channel.letter, Channel.field_visit):

@@ -63,6 +63,8 @@ class AccountView(LedgerShown, StateShown):
     """An account as ops see it: the state's and the ledger's fields, and what is computed from them."""
 
     account_id: str
+    country: str | None = None  # the account's, and its zone: where a national number given later is read
+    time_zone: str | None = None
     policy: str
     strategy: str | None = None  # the experiment's arm, or how the policy was chosen
     stage: str
@@ -95,6 +97,8 @@ def account_view(
         **_shown(state.ledger, LedgerShown),
         **_shown(state, StateShown),
         account_id=account.account_id,
+        country=account.country,
+        time_zone=account.time_zone,
         policy=policy.ref,
         strategy=treatment.strategy if treatment else None,
         stage=ladder.stage_id(policy, dpd),

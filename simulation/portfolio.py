@@ -61,15 +61,15 @@ def debtor(seed: int, number: int, opened_on: date) -> AccountDocument:
     amount = round(low * (high / low) ** rng.random())  # spread evenly over orders of magnitude
     dpd = rng.randint(*_weighted(rng, ARRIVAL))
     phone = f"{rng.randrange(10**8):08d}"
-    points = [
+    points = [  # valid in China's plan: a mobile 13..., a Shanghai landline 021 6..., a contact's mobile 18...
         ContactPoint(kind="mobile", value=f"+8613{phone}0"),
-        ContactPoint(kind="home_phone", value=f"+8621{phone}"),
+        ContactPoint(kind="home_phone", value=f"+86216{phone[1:]}"),
         ContactPoint(kind="email", value=f"{reference.lower()}@example.com"),
         ContactPoint(kind="address", value=f"{rng.randint(1, 999)} Simulation Road, Shanghai"),
     ]
     if rng.random() < FAMILY_CONTACT:
         relation = rng.choice(["spouse", "parent"])
-        points.append(ContactPoint(kind="mobile", value=f"+8615{phone}1", owner="contact", relation=relation))
+        points.append(ContactPoint(kind="mobile", value=f"+8618{phone}1", owner="contact", relation=relation))
     return AccountDocument(
         account_id=reference,
         debtor_name=rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES) if locale == "zh" else f"Debtor {number}",

@@ -277,13 +277,14 @@ def make_account(
     **extra,
 ) -> AccountDocument:
     account_id = account_id or f"T{uuid.uuid4().hex[:10]}"
+    # Numbers valid in China's plan, unique per account: mobiles 1300..., 1500..., a Shanghai landline 021 6...
     suffix = zlib.crc32(account_id.encode()) % 10_000_000
     return AccountDocument(
         account_id=account_id,
         debtor_name="Test Debtor",
         contact_points=[
             ContactPoint(kind="mobile", value=f"+8613{suffix:09d}"),
-            ContactPoint(kind="home_phone", value=f"+8621{suffix:08d}"),
+            ContactPoint(kind="home_phone", value=f"+86216{suffix:07d}"),
             ContactPoint(kind="email", value=f"{account_id.lower()}@example.com"),
             ContactPoint(kind="address", value="1 Test Road, Shanghai"),
             ContactPoint(kind="mobile", value=f"+8615{suffix:09d}", owner="contact", relation="spouse"),

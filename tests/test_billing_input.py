@@ -76,9 +76,15 @@ def test_an_unknown_policy_is_refused_listing_the_known_ones():
     )
 
 
-def test_a_phone_that_is_not_e164_is_refused():
-    doc = document(contact_points=[{"kind": "mobile", "value": "138 0000 0001"}])
-    assert "contact_points.0: Value error, mobile must be an E.164 number" in refusal(json.dumps(doc))
+def test_a_phone_in_national_format_is_kept_in_e164_and_one_its_country_does_not_use_is_refused():
+    doc = parse_json_document(json.dumps(document(contact_points=[{"kind": "mobile", "value": "138 0000 0001"}])))
+    assert (doc.country, doc.contact_points[0].value, doc.contact_points[0].line_type) == (
+        "CN",
+        "+8613800000001",
+        "mobile",
+    )
+    bad = document(contact_points=[{"kind": "mobile", "value": "138 0000 001"}])
+    assert refusal(json.dumps(bad)) == "account document: contact_points.0.value: not a valid phone number for CN"
 
 
 def test_an_account_id_that_is_the_debtors_phone_number_is_refused():
@@ -127,6 +133,20 @@ def test_a_valid_csv_becomes_documents_with_amounts_in_minor_units(tmp_path):
     assert (bob.account_id, bob.currency, bob.amount_due_minor, bob.locale) == ("LOAN-0002", "JPY", 1500, "en")
     assert [(p.kind, p.value) for p in ann.contact_points] == [("mobile", "+8613800000001"), ("address", "1 Test Road")]
     assert ann.due_date == date(2026, 1, 15)
+
+
+def test_a_bad_phone_or_email_in_a_row_is_refused_naming_line_and_column(tmp_path):
+    header = HEADER.replace("mobile,", "mobile,home_phone,email,")
+    row = ANN.replace("+8613800000001,", "+8613800000001,021 6123 456,li@@example.com,")
+    message = csv_refusal(write_csv(tmp_path, header, row))
+    assert ", line 2: home_phone: not a valid phone number for CN; email: not a valid e-mail address: " in message
+
+
+def test_a_row_may_write_its_numbers_nationally_in_the_country_it_names(tmp_path):
+    header = HEADER + ",country"
+    row = "LOAN-0003,Cy Doe,(416) 555-0100,3 Test Lane,America/Toronto,CAD,99,2026-01-20,consumer_loan,en,CA"
+    (doc,) = parse_csv(write_csv(tmp_path, header, row))
+    assert (doc.country, doc.points("mobile")[0].value) == ("CA", "+14165550100")
 
 
 def test_one_bad_row_refuses_the_whole_file_naming_line_and_column(tmp_path):
@@ -240,9 +260,18 @@ def cli(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     bad_json = directory / "account.json"
     bad_json.write_text(json.dumps(document(currency="RMB")), encoding="utf-8")
     bad_csv = write_csv(directory, HEADER, ANN, BOB.replace("Asia/Tokyo", "Asia/Tokio"))
+    bad_phone_json = directory / "bad-phone.json"
+    bad_phone_json.write_text(json.dumps(document(contact_points=[{"kind": "mobile", "value": "1380"}])))
+    bad_phone_csv = write_csv(directory, HEADER, ANN, BOB.replace("+819012345678", "090 1234"), name="phones.csv")
     commands = {
         "open bad document": ["accounts", "open", str(bad_json)],
         "import bad row": ["accounts", "import", str(bad_csv)],
+        "open bad phone": ["accounts", "open", str(bad_phone_json)],
+        "import bad phone": ["accounts", "import", str(bad_phone_csv)],
+        "update bad email": [
+            *("contacts", "update", "X", "--id", "U1", "--kind", "email", "--value", "li@@example.com"),
+            *("--source", "tracing"),
+        ],
         "pay negative": ["payments", "pay", "X", "--amount", "-5", "--payment-id", "P"],
         "a bad choice": ["disputes", "open", "X", "--id", "D1", "--subject", "weather", "--details", "rain"],
         "an old command": ["pay", "X", "--amount", "5", "--payment-id", "P"],
@@ -282,6 +311,18 @@ def test_open_with_a_bad_document_exits_2_with_one_error_line(cli):
 
 def test_import_of_a_csv_with_a_bad_row_exits_2_with_one_error_line(cli):
     assert ", line 3: time_zone:" in assert_one_error_line(cli["import bad row"])
+
+
+def test_open_and_import_with_a_bad_phone_exit_2_naming_the_field_before_reaching_temporal(cli):
+    assert assert_one_error_line(cli["open bad phone"]).endswith(
+        "contact_points.0.value: not a valid phone number for CN"
+    )
+    assert assert_one_error_line(cli["import bad phone"]).endswith(", line 3: mobile: not a valid phone number for JP")
+
+
+def test_a_contact_update_with_a_bad_email_exits_2_naming_the_field_before_reaching_temporal(cli):
+    line = assert_one_error_line(cli["update bad email"])
+    assert line.startswith("error: contact update: point.value: not a valid e-mail address: ")
 
 
 def test_pay_with_a_negative_amount_exits_2_with_one_error_line(cli):

@@ -9,6 +9,8 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.channels import ChannelActivities
+from client import inputs
+from dunning.account import ContactPoint
 from dunning.case import Case
 from dunning.ledger import Ledger
 from dunning.letters import letter_ref
@@ -105,6 +107,23 @@ async def test_sms_to_an_opted_out_number_is_rejected_and_recorded(pool, channel
     assert (result.status, result.detail) == ("rejected", "twilio error 21610")
     sms = await pool.fetchrow("SELECT status, error_code FROM sms_messages WHERE action_key = $1", order.action_key)
     assert (sms["status"], sms["error_code"]) == ("rejected", 21610)
+
+
+async def test_a_mobile_billing_gave_that_is_a_known_landline_is_never_texted(pool, channels, twilio):
+    account = make_account(due=DUE)
+    landline = ContactPoint(kind="mobile", value="021 6123 4567")  # billing called it a mobile
+    account = inputs.check_contact_points(
+        account.model_copy(update={"contact_points": [landline, *account.points("address")]})
+    )
+    order = await step_order(pool, account, "sms_reminder@1")
+    result = await run_twice(channels.send_sms, order)
+    assert (result.status, result.detail) == (
+        "skipped",
+        "the mobile number on file is a landline, which takes no texts",
+    )
+    logged = await pool.fetchrow("SELECT result, detail FROM action_log WHERE action_key = $1", order.action_key)
+    assert tuple(logged) == ("skipped", "the mobile number on file is a landline, which takes no texts")
+    assert not [m for m in twilio.messages if m["to"] == "+862161234567"]
 
 
 async def test_b2b_email_is_rendered_in_the_debtor_language_with_an_opt_out(pool, channels):

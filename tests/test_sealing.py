@@ -36,7 +36,7 @@ PASSWORD = "correct horse battery"
 NAME = "Sealtest Zhang"
 MOBILE = "+8613912345678"
 NEW_MOBILE = "+8613987654321"
-EMAIL = "sealtest.zhang@mail.test"
+EMAIL = "sealtest.zhang@mail.example"
 ADDRESS = "88 Cipher Lane, Pudong, Shanghai"
 PERSONAL = (NAME, MOBILE, MOBILE.removeprefix("+86"), NEW_MOBILE, EMAIL, ADDRESS, "Cipher Lane")
 
