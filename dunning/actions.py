@@ -75,7 +75,7 @@ class Action(Strict):
     template: str | None = None  # sms, email, letter
     letter_kind: str | None = None
     delivery: Literal["ordinary", "registered", "signed_receipt"] | None = None
-    visit_purpose: Literal["pressure", "tracing"] | None = None
+    visit_purpose: Literal["pressure", "tracing", "no_answer"] | None = None
     attach_letter: str | None = None  # e-mail: a letter template sent along as its PDF (a statement of account)
     task: str | None = None  # internal: who or what (supervisor, manager, customer_lock, write_off_review)
     requires_approval: bool = False
@@ -131,7 +131,13 @@ class Strategy(str, Enum):
     unable_to_pay = "unable_to_pay"  # 4
     unwilling_to_pay = "unwilling_to_pay"  # 5
     no_answer = "no_answer"  # 6
-    lost_contact = "lost_contact"  # 7
+    lost_contact = "lost_contact"  # 7: lost mid-way, after the debtor had been reached
+    # Domain §4's cadences: a message left with family or friends, pressed again 2-7 days on (3-7 after a second);
+    # a no-answer repeated until a visit; and 7 split: a debtor who could never be reached at all.
+    message_left = "message_left"
+    second_message_left = "second_message_left"
+    repeated_no_answer = "repeated_no_answer"
+    never_reached = "never_reached"
     # The debtor's written answers (a text reply): says it is paid, or asks to be called.
     claims_paid = "claims_paid"
     callback = "callback"

@@ -13,7 +13,8 @@ from dunning.account import PHONE_KINDS, AccountDocument, ContactPoint, EventId,
 from dunning.actions import Strategy
 from dunning.approvals import APPROVAL
 from dunning.change import Change
-from dunning.ladder import AgendaStep, dpd_on, stage_id
+from dunning.channels import Channel
+from dunning.ladder import AgendaStep, dpd_at, dpd_on, stage_id
 from dunning.policy import Policy
 from dunning.policy_rules import PointFailure
 from dunning.verification import DebtorEvent, DebtorEventReported
@@ -30,6 +31,7 @@ OutcomeCode = Literal[
     "death",  # reached
     "no_answer",
     "busy",
+    "message_left",  # with family or friends, to pass on (domain §4)
     "not_found",  # not reached, for now
     "line_dead",
     "wrong_number",
@@ -57,7 +59,9 @@ STRATEGY_OF: dict[str, Strategy | None] = {
     **{code: Strategy.no_answer for code in ("no_answer", "busy", "not_found", *INVALID_AT_ONCE, *POINT_FAILURES)},
     "says_paid": Strategy.claims_paid,
     "callback_requested": Strategy.callback,
+    "message_left": Strategy.message_left,
 }
+UNANSWERED = ("no_answer", "busy")  # calls that rang out: in a row, they bring a field visit where the policy says
 DEBTOR_EVENT_OF: dict[str, DebtorEvent] = {"bankruptcy": "bankrupt", "death": "deceased"}
 LOST = "lost"  # the cause of the reactions to lost contact
 # Outcomes of a call in which the debtor was spoken to (Reg F's "telephone conversation").
@@ -231,6 +235,7 @@ def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> C
         effect.withheld = case.third_party_refusals(now)  # the debtor reached, or a person called: calls change
     if outcome.contact_point and book.record_failure(case.policy, outcome.contact_point, outcome.code, now):
         effect.changed_points.append(book.get(outcome.contact_point))
+    effect.strategy = _cadence(case, outcome, effect.strategy, now)
     if outcome.code in DEBTOR_EVENT_OF:
         report = DebtorEventReported(
             report_id=event_id,
@@ -243,11 +248,13 @@ def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> C
         # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
         # promise being kept needs none.
         state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
-        tried = outcome.contact_point if outcome.code in ("no_answer", "busy") else None
+        tried = outcome.contact_point if outcome.code in UNANSWERED else None
         state.agenda += reactions(case.policy, case.account, effect.strategy, now, f"outcome {event_id}", tried)
     if book.debtor_phones_lost() and state.lost_contact_since is None:
         state.lost_contact_since = now
-        effect.strategy = Strategy.lost_contact
+        # A debtor never reached at all is not one lost mid-way (strategy 7): each has its own next steps.
+        never = state.last_conversation_at is None and Strategy.never_reached in case.policy.strategies
+        effect.strategy = Strategy.never_reached if never else Strategy.lost_contact
         state.agenda += reactions(case.policy, case.account, effect.strategy, now, f"{LOST} {event_id}")
     return change
 
@@ -273,3 +280,32 @@ def apply_contact_update(case: Collection, update: ContactUpdated, now: datetime
         removed_point=update.replaces,
     )
     return Change("applied", done.reason, detail=effect, skipped=skipped)
+
+
+def _cadence(case: Collection, outcome: ContactOutcome, strategy: Strategy | None, now: datetime) -> Strategy | None:
+    """Domain §4's cadences, where the policy has their reactions: a second message left is pressed later than the
+    first, and unanswered calls in a row up to the policy's number bring a visit where the stage uses visits (and
+    start the count again; elsewhere the calls go on); a conversation ends the run of unanswered calls. Policies
+    without those reactions keep the plain strategy."""
+    state, strategies = case.state, case.policy.strategies
+    if outcome.code in CONVERSATIONS:
+        state.unanswered_calls = 0
+    if outcome.code == "message_left":
+        state.messages_left += 1
+        if state.messages_left > 1 and Strategy.second_message_left in strategies:
+            return Strategy.second_message_left
+    visits = case.policy.field_visits
+    threshold = visits.after_unanswered_calls if visits else None
+    if outcome.code in UNANSWERED and outcome.source in ("collector", "dialer"):
+        state.unanswered_calls += 1
+        stage = case.policy.stage_at(dpd_at(case.account, now))
+        visits_now = stage is not None and Channel.field_visit in stage.channels
+        if (
+            threshold
+            and state.unanswered_calls >= threshold
+            and visits_now
+            and Strategy.repeated_no_answer in strategies
+        ):
+            state.unanswered_calls = 0
+            return Strategy.repeated_no_answer
+    return strategy

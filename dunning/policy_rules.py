@@ -129,6 +129,9 @@ class FieldVisitRules(Strict):
     queue: str = Field(min_length=1)  # the field team whose agents take the order
     # Visits a month each agent is measured against when orders are handed out: a target, not a cap (domain §8).
     monthly_target_per_agent: int | None = Field(default=None, ge=1)
+    # "No answer: keep calling until answered, then field visit" (domain §4): unanswered calls in a row that bring
+    # the policy's repeated_no_answer reactions. None: calls go on.
+    after_unanswered_calls: int | None = Field(default=None, ge=1)
 
 
 class LateFee(Strict):

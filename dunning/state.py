@@ -92,6 +92,8 @@ class AccountState(BaseModel):
     contacts_made: list[ContactMade] = Field(default_factory=list)
     last_conversation_at: datetime | None = None
     third_party_calls: dict[str, int] = Field(default_factory=dict)  # contact person's phone -> calls made to it
+    messages_left: int = 0  # with family or friends (domain §4: the second is pressed later)
+    unanswered_calls: int = 0  # in a row since the last conversation or visit order
     # Steps waiting for an approver, and the decisions taken.
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     decided_approvals: list[str] = Field(default_factory=list)

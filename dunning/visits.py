@@ -19,7 +19,7 @@ from dunning.policy_rules import FieldVisitRules
 if TYPE_CHECKING:
     from dunning.collection import Collection
 
-VisitPurpose = Literal["pressure", "tracing"]
+VisitPurpose = Literal["pressure", "tracing", "no_answer"]
 
 
 def visit_ref(action_key: str) -> str:
@@ -47,6 +47,8 @@ def decide(
         if not book.debtor_phones_lost():
             return VisitDecision(refusal="a tracing visit only once every phone of the debtor is invalid")
         return VisitDecision(reason="every phone of the debtor is invalid")
+    if purpose == "no_answer":  # placed only by the repeated_no_answer reactions, once the calls went unanswered
+        return VisitDecision(reason=f"{rules.after_unanswered_calls} calls in a row went unanswered")
     if last_conversation is None:
         return VisitDecision(refusal="a pressure visit follows a contact with the debtor, and there has been none")
     if last_paid is not None and last_paid >= last_conversation:

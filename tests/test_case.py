@@ -586,6 +586,7 @@ def test_an_outcome_about_a_point_not_on_file_is_rejected():
 
 def test_losing_every_debtor_phone_starts_tracing_once():
     case = case_due()
+    case.apply_outcome(outcome("O0", "reached", phone(case, "mobile"), at(3, 2)), at(3, 2))  # lost mid-way, later
     case.apply_outcome(outcome("O1", "wrong_number", phone(case, "mobile")), at(3, 4))
     assert case.state.lost_contact_since is None
     change = case.apply_outcome(outcome("O2", "wrong_number", phone(case, "home_phone")), at(3, 4, 15))
@@ -600,6 +601,40 @@ def test_losing_every_debtor_phone_starts_tracing_once():
     assert further.detail.strategy is Strategy.no_answer
     assert case.state.lost_contact_since == at(3, 4, 15)
     assert [p for p in case.state.agenda if p.step_id in ("skip_trace", "tracing_visit") and p.cause != "lost O2"] == []
+
+
+def test_a_debtor_never_reached_is_told_apart_from_one_lost_mid_way():
+    case = case_due()
+    case.apply_outcome(outcome("O1", "wrong_number", phone(case, "mobile")), at(3, 4))
+    change = case.apply_outcome(outcome("O2", "wrong_number", phone(case, "home_phone")), at(3, 4, 15))
+    assert change.detail.strategy is Strategy.never_reached
+    never = [(p.step_id, p.due_at) for p in case.state.agenda if p.cause == "lost O2"]
+    assert never == [("records_check", at(3, 4, 15)), ("first_tracing_visit", at(3, 7, 10))]
+
+
+def test_a_message_left_with_family_is_pressed_again_after_two_days_and_a_second_after_three():
+    case = case_due()
+    first = case.apply_outcome(outcome("O1", "message_left", spouse_phone(case), at(3, 10, 15)), at(3, 10, 15))
+    assert first.detail.strategy is Strategy.message_left
+    assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("repress_after_message", at(3, 12, 10))]
+    second = case.apply_outcome(outcome("O2", "message_left", spouse_phone(case), at(3, 13, 15)), at(3, 13, 15))
+    assert second.detail.strategy is Strategy.second_message_left
+    assert [(p.step_id, p.due_at) for p in case.state.agenda] == [("repress_after_second_message", at(3, 16, 10))]
+
+
+def test_unanswered_calls_in_a_row_bring_a_field_visit_where_the_stage_uses_visits():
+    case = case_due()
+    mobile, firm, severe = phone(case, "mobile"), at(3, 10, 15), DUE + timedelta(days=35)
+    for n in range(9):  # 6-17: no visits in the stage, so the calls go on, and the count with them
+        change = case.apply_outcome(outcome(f"A{n}", "no_answer", mobile, firm), firm)
+    assert change.detail.strategy is Strategy.no_answer and case.state.unanswered_calls == 9
+    case.apply_outcome(outcome("R1", "reached", mobile, firm), firm)  # an answer ends the run
+    assert case.state.unanswered_calls == 0
+    late = datetime.combine(severe, time(15), tzinfo=SHANGHAI)  # 30+: visits are the stage's
+    for n in range(9):
+        change = case.apply_outcome(outcome(f"B{n}", "busy" if n % 2 else "no_answer", mobile, late), late)
+    assert change.detail.strategy is Strategy.repeated_no_answer and case.state.unanswered_calls == 0
+    assert [p.step_id for p in case.state.agenda] == ["no_answer_visit"]
 
 
 def test_a_new_debtor_mobile_ends_lost_contact():
@@ -751,7 +786,7 @@ def test_tracing_goes_on_when_another_answer_comes_while_the_account_is_lost():
     case.apply_outcome(outcome("O1", "wrong_number", phone(case, "mobile")), at(3, 4, 14))
     case.apply_outcome(outcome("O2", "wrong_number", phone(case, "home_phone")), at(3, 4, 15))
     case.apply_outcome(outcome("O3", "no_answer", spouse_phone(case)), at(3, 5, 11))
-    assert {"skip_trace:lost-O2", "tracing_visit:lost-O2"} <= set(keys(case.state.agenda))
+    assert {"records_check:lost-O2", "first_tracing_visit:lost-O2"} <= set(keys(case.state.agenda))  # never reached
     assert "missed_you_sms:outcome-O3" in keys(case.state.agenda)
 
 

@@ -80,8 +80,9 @@ async def test_points_turn_invalid_by_their_counts_and_losing_every_phone_starts
     }
     assert lost.lost_contact
     taken = await actions(pool, account.account_id)
-    assert taken["skip_trace:lost-N3"] == (f"{today + timedelta(days=31)} 11:05", "done")  # at once
-    assert taken["tracing_visit:lost-N3"] == (f"{today + timedelta(days=34)} 10:00", "done")
+    # Never reached before: the application's records are checked at once, then a tracing visit.
+    assert taken["records_check:lost-N3"] == (f"{today + timedelta(days=31)} 11:05", "done")
+    assert taken["first_tracing_visit:lost-N3"] == (f"{today + timedelta(days=34)} 10:00", "done")
     # Invalid numbers are never dialled again: the next call tasks leave them out.
     task = await pool.fetchrow(
         "SELECT phone_order FROM call_tasks WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1", account.account_id

@@ -214,3 +214,9 @@ async def test_the_team_lead_hands_out_the_open_orders_balancing_each_agents_mon
         "cy": (2, 0, 25),
         "dan": (1, 1, 25),
     }
+
+
+def test_a_visit_after_unanswered_calls_says_how_many_went_unanswered():
+    assert decide(RULES, "no_answer", book(phones_lost=False), None, None, NOW).reason == (
+        "9 calls in a row went unanswered"
+    )
