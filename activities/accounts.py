@@ -16,9 +16,11 @@ from activities.payment_records import PaymentRecords
 from activities.step_log import log_skipped
 from activities.work_order_records import WorkOrderRecords
 from dunning.account import AccountDocument
+from dunning.books import Teams, load_teams
 from dunning.orders import AccountClosed, AccountOpened, CollectionResumed, SegmentRecorded
 from dunning.state import AccountRun
 from dunning.treatment import Treatment
+from infra import books
 from infra import retention as kept_runs
 from infra.logging import activity_logger
 
@@ -26,9 +28,10 @@ from infra.logging import activity_logger
 class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderRecords, BureauRecords):
     """Every record-keeping activity of an account, registered by method name (the names in recorded histories)."""
 
-    def __init__(self, pool: asyncpg.Pool, agency_drop_dir: Path) -> None:
+    def __init__(self, pool: asyncpg.Pool, agency_drop_dir: Path, teams: Teams | None = None) -> None:
         self._pool = pool
         self._agency_drop_dir = agency_drop_dir
+        self._teams = teams or load_teams()
 
     @activity.defn
     async def open_account(self, opened: AccountOpened) -> None:
@@ -63,6 +66,8 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                 opened.collector_queue,
                 opened.retention_class,
             )
+            if await conn.fetchval("SELECT collector IS NULL FROM accounts WHERE account_id = $1", account.account_id):
+                await books.assign(conn, account.account_id, "opened", opened.opened_at.date(), teams=self._teams)
             await conn.executemany(
                 "INSERT INTO contact_points (account_id, value, kind, owner, relation, line_type, status)"
                 " VALUES ($1, $2, $3, $4, $5, $6, 'valid') ON CONFLICT (account_id, value) DO NOTHING",

@@ -6,8 +6,10 @@ import asyncpg
 from temporalio import activity
 
 from activities.step_log import log_skipped
+from dunning.books import Teams
 from dunning.disputes import DisputeOpened
 from dunning.orders import DisputeRecorded, FraudClaimRecorded, VerificationRecorded
+from infra import books
 from infra.logging import activity_logger
 
 
@@ -15,6 +17,7 @@ class PauseRecords:
     """Records of the disputes, debtor events and fraud claims that pause collection."""
 
     _pool: asyncpg.Pool
+    _teams: Teams
 
     @activity.defn
     async def record_dispute(self, recorded: DisputeRecorded) -> None:
@@ -38,12 +41,16 @@ class PauseRecords:
                     event.outcome,
                     event.resolved_at,
                 )
-            await conn.execute(
-                "UPDATE accounts SET collector_queue = $2, status = $3, updated_at = now() WHERE account_id = $1",
+            moved = await conn.fetchval(
+                "UPDATE accounts a SET collector_queue = $2, status = $3, updated_at = now()"
+                " FROM accounts was WHERE a.account_id = $1 AND was.account_id = a.account_id"
+                " RETURNING was.collector_queue <> $2",
                 recorded.ref.account_id,
                 recorded.collector_queue,
                 recorded.account_status,
             )
+            if isinstance(event, DisputeOpened) and (moved or event.subject == "collector"):
+                await _reassign_on_complaint(conn, recorded.ref.account_id, event, self._teams)
             await log_skipped(
                 conn,
                 recorded.ref,
@@ -127,3 +134,19 @@ class PauseRecords:
             )
         activity_logger().info("fraud claim recorded", claim_id=claim.claim_id, status=recorded.status)
         return account_status
+
+
+async def _reassign_on_complaint(
+    conn: asyncpg.Connection, account_id: str, dispute: DisputeOpened, teams: Teams
+) -> None:
+    """A complaint against the collector (domain §6, strategy 5): someone else takes the account, in the queue it
+    moved to."""
+    complained = await conn.fetchval("SELECT collector FROM accounts WHERE account_id = $1", account_id)
+    await books.assign(
+        conn,
+        account_id,
+        f"dispute {dispute.dispute_id} about the {dispute.subject}",
+        dispute.opened_at.date(),
+        frozenset({complained} if complained and dispute.subject == "collector" else ()),
+        teams,
+    )

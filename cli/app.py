@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from cli.accounts import accounts, payments
 from cli.bureau import bureau
 from cli.deploys import deploys
-from cli.desks import calls, letters, replies, visits
+from cli.desks import calls, collectors, letters, replies, visits
 from cli.keys import keys
 from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
@@ -38,6 +38,7 @@ NOUNS = (
     fraud,
     calls,
     replies,
+    collectors,
     visits,
     letters,
     agencies,

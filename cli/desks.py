@@ -1,5 +1,5 @@
-"""`calls`, `replies`, `visits` and `letters`: the collectors', field agents' and print vendor's work, and what came
-of it."""
+"""`calls`, `replies`, `collectors`, `visits` and `letters`: the collectors', field agents' and print vendor's work,
+and what came of it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cli.signed_in import at_work, may_cover_every_creditor, reference_argument,
 from client import InputError, inputs
 from dunning.letters import DeliveryStatus, ReturnReason
 from dunning.visits import VisitFinding
-from infra import call_queue, debtor_replies, field_visits
+from infra import books, call_queue, debtor_replies, field_visits
 from infra.letters import LetterRenderer, letter_document, letter_on_file
 from workflows.letter_batch import LETTER_BATCH_WORKFLOW_ID, LetterBatchWorkflow
 
@@ -115,6 +115,57 @@ async def reply_answered(reply_ref: str, note: str, collector: str | None, at: s
         except debtor_replies.ReplyError as err:
             raise InputError(str(err)) from None
     click.echo(f"reply {reply_ref} on account {account_id} answered")
+
+
+@click.group()
+def collectors() -> None:
+    """Collectors' own books: who is away, and each collector's day."""
+
+
+@collectors.command("away")
+@click.argument("collector")
+@click.option("--from", "first_day", required=True, help="the first day away, e.g. 2026-12-01")
+@click.option("--to", "last_day", required=True, help="the last day away")
+@click.option("--reason", required=True, help="e.g. leave, sick, left the company")
+@run_async
+async def collector_away(collector: str, first_day: str, last_day: str, reason: str) -> None:
+    """Records a collector away; their open accounts go to the others of each queue, the smallest books first."""
+    first, last = inputs.parse_day(first_day, "--from"), inputs.parse_day(last_day, "--to")
+    if last < first or not reason.strip():
+        raise InputError("--to must not be before --from, and --reason must say why")
+    async with database() as pool:
+        await at_work(pool)
+        moved = await books.away(pool, collector, first, last, reason)
+    for account_id, taker in moved:
+        click.echo(f"{account_id} -> {taker or 'nobody of its queue (the whole team works it)'}")
+    click.echo(f"{collector} away {first} to {last}: {len(moved)} open account(s) handed on")
+
+
+@collectors.command("day")
+@click.option("--queue", required=True, help="the collector team's queue, e.g. phone_team_1")
+@click.option("--date", "day", help="the day, e.g. 2026-12-01 (default today)")
+@json_option
+@run_async
+async def collectors_day(queue: str, day: str | None, as_json: bool) -> None:
+    """Each collector of the queue: book size, accounts dialled against the daily target (a target, not a cap),
+    promises taken that day and this month, and kept this month."""
+    now = inputs.now()
+    on = inputs.parse_day(day, "--date") if day else now.date()
+    async with database() as pool:
+        await at_work(pool)
+        rows = await books.collectors_day(pool, queue, on, now)
+    if not rows:
+        raise InputError(f"queue {queue!r} has no named collectors (teams/standard.yaml)")
+    show(
+        rows,
+        as_json,
+        [
+            f"{r['name']:<14} book {r['book']:>4}  dialled {r['dialled']:>3}/{r['dials_target']}"
+            f"  promises {r['promised_today']} today, {r['promised_month']} this month ({r['kept_month']} kept)"
+            + ("  away" if r["away"] else "")
+            for r in rows
+        ],
+    )
 
 
 @click.group()

@@ -66,25 +66,24 @@ def _may_call_now(due: str, day: str, windows: str, filed: str) -> str:
     """
 
 
+# The collector's own book first ($4: the collector; accounts of nobody's book count as theirs), then the earliest.
 # SKIP LOCKED: a task another collector is taking this instant is passed over, so two never get the same one.
 _NEXT_TASK = f"""
-    SELECT t.action_key, t.due_from AS due_at
+    SELECT t.action_key, t.due_from AS due_at, coalesce(a.collector, $4) = $4 AS own
     FROM accounts a JOIN call_tasks t ON t.account_id = a.account_id
     WHERE t.status = 'open'
       AND {
     _may_call_now("t.due_from", "(t.due_from AT TIME ZONE a.time_zone)::date", "t.attempt_windows", "t.due_from")
 }
-    ORDER BY t.due_from, t.action_key
+    ORDER BY coalesce(a.collector, $4) = $4 DESC, t.due_from, t.action_key
     LIMIT 1 FOR UPDATE OF t SKIP LOCKED
 """
-# A follow-up day due before the task found ($4; none found: any), taken in its place.
 _NEXT_FOLLOW_UP = f"""
-    SELECT f.account_id, f.day, f.task_key
+    SELECT f.account_id, f.day, f.task_key, f.starts_at AS due_at, coalesce(a.collector, $4) = $4 AS own
     FROM accounts a JOIN follow_ups f ON f.account_id = a.account_id JOIN call_tasks t ON t.action_key = f.task_key
     WHERE f.status = 'planned' AND f.assigned_to IS NULL
       AND {_may_call_now("f.starts_at", "f.day", "t.attempt_windows", "f.planned_at")}
-      AND ($4::timestamptz IS NULL OR f.starts_at < $4::timestamptz)
-    ORDER BY f.starts_at, f.account_id
+    ORDER BY coalesce(a.collector, $4) = $4 DESC, f.starts_at, f.account_id
     LIMIT 1 FOR UPDATE OF f SKIP LOCKED
 """
 # What the collector works from: the call, its phone order less any number found invalid since it was filed (as
@@ -112,15 +111,15 @@ async def take_next(
     scripts: CallScripts | None = None,
     creditors: list[str] | None = None,
 ) -> dict | None:
-    """Assigns to `collector` the call of `queue` that may be made now with the earliest due time, on an account of
-    `creditors` (None: every creditor), and returns what they work from (see `_call_sheet`); None when no such call
-    may be made now."""
+    """Assigns to `collector` the call of `queue` that may be made now, of their own book first (infra/books.py),
+    then with the earliest due time, on an account of `creditors` (None: every creditor), and returns what they work
+    from (see `_call_sheet`); None when no such call may be made now."""
     scripts = scripts or load_call_scripts()
     async with pool.acquire() as conn, conn.transaction():
-        task = await conn.fetchrow(_NEXT_TASK, queue, now, creditors)
-        # The task found stays locked until this commits: another collector passes over it for that instant.
-        follow_up = await conn.fetchrow(_NEXT_FOLLOW_UP, queue, now, creditors, task["due_at"] if task else None)
-        if follow_up is not None:
+        task = await conn.fetchrow(_NEXT_TASK, queue, now, creditors, collector)
+        # Both stay locked until this commits: another collector passes over them for that instant.
+        follow_up = await conn.fetchrow(_NEXT_FOLLOW_UP, queue, now, creditors, collector)
+        if follow_up is not None and (task is None or _first(follow_up) < _first(task)):
             call_ref = follow_up_ref(follow_up["task_key"], follow_up["day"])
             await conn.execute(
                 "UPDATE follow_ups SET call_ref = $3, assigned_to = $4, assigned_at = $5"
@@ -145,6 +144,11 @@ async def take_next(
             return None
         # Inside the transaction: a call whose hints are missing is not handed out half-described.
         return _call_sheet(await conn.fetchrow(_CALL_SHEET, call_ref), scripts)
+
+
+def _first(call: asyncpg.Record) -> tuple[bool, datetime]:
+    """What comes first: the collector's own book, then the earliest due."""
+    return (not call["own"], call["due_at"])
 
 
 def _call_sheet(row: asyncpg.Record, scripts: CallScripts) -> dict:

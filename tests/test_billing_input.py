@@ -341,7 +341,18 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 NOUNS = [
     *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
-    *("calls", "replies", "visits", "letters", "agencies", "bureau", "approvals", "compliance", "reports"),
+    *(
+        "calls",
+        "replies",
+        "collectors",
+        "visits",
+        "letters",
+        "agencies",
+        "bureau",
+        "approvals",
+        "compliance",
+        "reports",
+    ),
     *("operators", "keys", "deploys", "simulate"),
 ]
 
