@@ -19,6 +19,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.calendars import CalendarActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
 from activities.reports import ReportActivities
@@ -56,12 +57,14 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     treatments = TreatmentActivities(settings)
     reports = ReportActivities(pool)
     retention = RetentionActivities(pool)
+    calendars = CalendarActivities()
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=[
             treatments.choose_treatment,
+            calendars.announced_days,
             accounts.open_account,
             accounts.record_segment_change,
             accounts.record_payment,

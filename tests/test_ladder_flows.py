@@ -85,7 +85,10 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         ("lawyer", "registered"),
     ]
     history = await handle.fetch_history()
-    assert len(history.events) <= 250
+    # About 250 for the ladder, and a marker for each day the account wakes while its calendar does not know the next
+    # 60 days (it asks the worker for newly announced days: the weeks before a State Council notice reaches the
+    # library's release, or all along while the release has none for the coming year).
+    assert len(history.events) <= 280
 
 
 async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker, pool):
