@@ -10,7 +10,8 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.calendars import CalendarActivities
 from activities.channels import ChannelActivities
 from activities.print_mail import PrintMailActivities
 from activities.reports import ReportActivities
@@ -29,6 +31,7 @@ from client.setup import (
     ensure_retention_schedule,
     ensure_search_attributes,
 )
+from dunning.calendar import AHEAD_DAYS, CALENDAR_DIR, CalendarError
 from dunning.messages import Templates
 from inbound import server as inbound_http
 from infra import db, twilio_sms
@@ -36,6 +39,7 @@ from infra.config import Settings
 from infra.letters import LetterRenderer
 from infra.logging import configure
 from infra.metrics import prometheus_runtime
+from infra.public_holidays import LIBRARY, calendar_names, unannounced
 from infra.smtp_mail import Mailer
 from infra.temporal import connect
 from workflows.registry import WORKFLOWS
@@ -53,12 +57,14 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     treatments = TreatmentActivities(settings)
     reports = ReportActivities(pool)
     retention = RetentionActivities(pool)
+    calendars = CalendarActivities()
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=[
             treatments.choose_treatment,
+            calendars.announced_days,
             accounts.open_account,
             accounts.record_segment_change,
             accounts.record_payment,
@@ -97,10 +103,35 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
     )
 
 
+def warn_of_unannounced_days(today: date, directory: Path = CALENDAR_DIR) -> None:
+    """Logs a warning for each calendar whose announced holidays do not cover the next AHEAD_DAYS from `today`:
+    until a release of the library announces them (a State Council notice it does not hold yet, say), those days count
+    only the weekend; an error for a calendar file that cannot be used."""
+    for name in calendar_names(directory):
+        try:
+            gap = unannounced(name, today, AHEAD_DAYS, directory)
+        except CalendarError as err:
+            log.error("calendar cannot be read", calendar=name, problem=str(err))
+            continue
+        if gap is not None:
+            log.warning(
+                "calendar does not know the days ahead",
+                calendar=gap.calendar,
+                country=gap.country,
+                unknown_from=gap.unknown_from.isoformat(),
+                unknown_years=gap.unknown,
+                days_ahead=AHEAD_DAYS,
+                library=LIBRARY,
+                meanwhile="only weekends count on those days until a release of the library announces them",
+            )
+
+
 @asynccontextmanager
-async def serving(client: Client, settings: Settings) -> AsyncIterator[tuple[Worker, str]]:
+async def serving(client: Client, settings: Settings, today: date | None = None) -> AsyncIterator[tuple[Worker, str]]:
     """A running worker with what it needs around it: search attributes, a migrated database, a Twilio client, the
-    HTTP server for Twilio's webhooks. Yields the worker and the base URL Twilio's webhooks must call."""
+    HTTP server for Twilio's webhooks; a warning for each calendar that does not know the days ahead of `today`
+    (default: the real one). Yields the worker and the base URL Twilio's webhooks must call."""
+    warn_of_unannounced_days(today or date.today())
     await ensure_search_attributes(client, settings.temporal_namespace)
     pool = await db.create_pool(settings.database_url)
     try:

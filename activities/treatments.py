@@ -1,18 +1,23 @@
 """Choosing an opening account's treatment where the data files live: the segmentation in force, the running
-experiments and the policy they name, read afresh for each account (an edited file counts from the next one)."""
+experiments and the policy they name, read afresh for each account (an edited file counts from the next one), with
+its calendar's announced days."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from dunning.account import AccountDocument, Payload
+from dunning.calendar import CalendarError
 from dunning.experiments import ExperimentError, load_experiments
 from dunning.policy import Policy, PolicyError, load_policy
 from dunning.segments import SegmentationError, load_segmentation
 from dunning.treatment import Treatment, TreatmentError, choose_treatment
 from infra.config import Settings
 from infra.logging import activity_logger
+from infra.public_holidays import with_working_days
 
 
 class AccountArriving(Payload):
@@ -38,8 +43,9 @@ class TreatmentActivities:
             segmentation = load_segmentation(self._segmentation, self._segmentation_dir) if self._segmentation else None
             experiments = load_experiments(self._experiment_dir) if segmentation else []
             name, treatment = choose_treatment(arriving.account, segmentation, experiments, arriving.dpd_on_arrival)
-            policy = load_policy(name)
-        except (SegmentationError, ExperimentError, TreatmentError, PolicyError) as err:
+            arrived_on = arriving.account.due_date + timedelta(days=arriving.dpd_on_arrival)
+            policy = with_working_days(load_policy(name), arrived_on)
+        except (SegmentationError, ExperimentError, TreatmentError, PolicyError, CalendarError) as err:
             raise ApplicationError(str(err), type="NoTreatment", non_retryable=True) from None
         activity_logger().info(
             "treatment chosen", policy=policy.ref, segment=treatment.segment, strategy=treatment.strategy

@@ -11,7 +11,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import connect, database, run_async
 from client import InputError
-from client.deploys import RUNNING, keep_closed_runs, replay_check, runs_without_patch
+from client.deploys import (
+    COUNTING_DAYS,
+    RUNNING,
+    announce_calendars,
+    keep_closed_runs,
+    replay_check,
+    runs_without_patch,
+)
 from workflows.registry import WORKFLOWS
 
 query_option = click.option(
@@ -74,6 +81,19 @@ async def keep_closed_runs_command() -> None:
         f"{tally.kept} closed accounts kept, {tally.already_kept} kept before,"
         f" {tally.reopened} reopened since (kept when they close)"
     )
+
+
+@deploys.command("announce-calendars")
+@click.option("--query", default=COUNTING_DAYS, show_default=True, help="a visibility query: the workflows to tell")
+@limit_option
+@run_async
+async def announce_calendars_command(query: str, limit: int | None) -> None:
+    """Once, after upgrading to calendars from the holidays library: tells each running account and fraud claim to
+    ask the worker for the days announced since it opened (those started since ask by themselves)."""
+    collections = await connect()
+    with refusing_bad_query(query):
+        told = await announce_calendars(collections.temporal, query, limit)
+    click.echo(f"{told} running {'workflow' if told == 1 else 'workflows'} told to ask for announced days")
 
 
 @contextmanager

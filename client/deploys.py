@@ -4,7 +4,8 @@ The replay check: their histories replayed on this tree's workflow code. A chang
 different command than its history recorded (a non-deterministic change, not guarded by `workflow.patched`) fails
 here, naming the workflow, instead of failing the account after the deploy. Before an old patch's branch is
 removed: which runs have not recorded the patch. On upgrading to closed runs kept in PostgreSQL: keeping those of the
-accounts that closed before."""
+accounts that closed before. On upgrading to calendars from the holidays library: telling the runs in flight to ask
+for the days announced since they opened."""
 
 from __future__ import annotations
 
@@ -18,16 +19,22 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from infra import retention
 from workflows.account import AccountWorkflow
+from workflows.fraud_claim import FraudClaimWorkflow
 from workflows.registry import WORKFLOWS
 
 # Every type the worker runs, registered under its class name: other types in the namespace are not ours to replay.
 _TYPES = ", ".join(f'"{workflow.__name__}"' for workflow in WORKFLOWS)
 RUNNING = f'WorkflowType IN ({_TYPES}) AND ExecutionStatus = "Running"'
 CLOSED_ACCOUNTS = f'WorkflowType = "{AccountWorkflow.__name__}" AND ExecutionStatus = "Completed"'
+# The workflows that count working days on a pinned calendar.
+COUNTING_DAYS = (
+    f'WorkflowType IN ("{AccountWorkflow.__name__}", "{FraudClaimWorkflow.__name__}") AND ExecutionStatus = "Running"'
+)
 # The SDK wraps the reason in its core's debug dump of the task failure: `... message: "[TMPRL1100] ...", ...`.
 _REASON = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 # How the SDK's core records `workflow.patched(id)`: a marker whose details hold {"id": ..., "deprecated": ...} as
@@ -145,3 +152,20 @@ async def keep_closed_runs(client: Client, pool: asyncpg.Pool) -> ClosedRunsKept
         await retention.keep(pool, await handle.result())
         tally.kept += 1
     return tally
+
+
+async def announce_calendars(client: Client, query: str = COUNTING_DAYS, limit: int | None = None) -> int:
+    """Signals `calendar_announced` to each running workflow `query` finds (at most `limit`); returns how many. Once,
+    after upgrading to calendars from the holidays library: a run from before asks the worker for the days ahead from
+    then on, as runs started since do by themselves (workflows/calendars.py). Telling a run twice changes nothing."""
+    await client.count_workflows(query)  # a query the server refuses fails here, before any signal
+    told = 0
+    async for execution in client.list_workflows(query, limit=limit):
+        try:
+            await client.get_workflow_handle(execution.id).signal("calendar_announced")  # its latest run
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # it closed meanwhile
+        told += 1
+    return told

@@ -29,6 +29,7 @@ from dunning import (
     verification,
     visits,
 )
+from dunning.calendar import WorkingCalendar
 from dunning.collection import Collection, Skipped
 from dunning.compliance import Check
 from dunning.pacing import FollowUpPlan
@@ -109,6 +110,19 @@ class Case(Collection):
             self.pause(now)
         if queue_cases is not None:
             self.state.queue_cases = queue_cases
+
+    def learn_working_days(self, announced: WorkingCalendar) -> list[int]:
+        """The years `announced` covers that the pinned calendar did not know: the policy's calendar gains their days
+        and the ladder is planned again (a rule set that keeps contact to working days may move a step)."""
+        calendar = self.policy.calendar
+        if calendar is None:
+            return []
+        learned = calendar.with_years(announced)
+        years = sorted(set(learned.covers) - set(calendar.covers))
+        if years:
+            self.policy = self.policy.model_copy(update={"calendar": learned})
+            self.plan = self.planned()
+        return years
 
     # --- each concern's rules, reached through the case ----------------------------------------------------
 

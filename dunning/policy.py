@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from dunning.account import problems
 from dunning.actions import Action, Reaction, Stage, Step, Strategy
-from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar
+from dunning.calendar import WEEKDAYS_ONLY, CalendarError, WorkingCalendar, load_calendar_file
 from dunning.channels import Channel
 from dunning.compliance import ContactRules, RulesError, load_rules
 from dunning.datafile import Strict
@@ -62,7 +62,8 @@ class Policy(Strict):
     # existed) waits for them indefinitely.
     verification: VerificationRules | None = None
     # Working days for promise reminders, grace periods and the fraud flow; a policy without one (as pinned by
-    # accounts opened before calendars existed) counts Monday to Friday.
+    # accounts opened before calendars existed) counts Monday to Friday. Loaded from its file it knows no year yet:
+    # the worker adds the announced days when it pins the policy (infra/public_holidays.py).
     calendar: WorkingCalendar | None = None
     # The answers the debtor gives: each section is optional, and a policy without it refuses that answer.
     promises: PromiseRules | None = None
@@ -252,7 +253,7 @@ def _validate(path: Path, data: dict[str, Any], digest: str) -> Policy:
     data["digest"] = digest
     if isinstance(data.get("calendar"), str):
         try:
-            data["calendar"] = load_calendar(data["calendar"]).model_dump(by_alias=True)
+            data["calendar"] = load_calendar_file(data["calendar"]).unresolved().model_dump(by_alias=True)
         except CalendarError as err:
             raise PolicyError(f"{path}: calendar: {err}") from None
     if isinstance(data.get("contact_rules"), str):

@@ -79,6 +79,7 @@ class AccountView(LedgerShown, StateShown):
     invalid_points: list[PointRecord]
     lost_contact: bool
     awaiting_approval: list[ApprovalRequest] = []
+    calendar_years: list[int] = []  # the years whose public holidays the account's calendar knows
 
 
 def account_view(
@@ -114,6 +115,7 @@ def account_view(
         invalid_points=invalid_points,
         lost_contact=state.lost_contact_since is not None,
         awaiting_approval=state.approvals,
+        calendar_years=policy.calendar.covers if policy.calendar else [],
     )
 
 

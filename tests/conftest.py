@@ -33,6 +33,7 @@ from dunning.policy import Policy, load_policy
 from infra import db, twilio_sms
 from infra.config import Settings
 from infra.letters import LetterRenderer
+from infra.public_holidays import with_working_days
 from infra.sealing import read_ring, sealed_data_converter
 from infra.smtp_mail import Mailer
 from infra.temporal import local_binary
@@ -109,14 +110,24 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
+# The day the unit tests' fixed dates (2026) are seen from: their policies' calendars know the years around it.
+UNIT_TESTS_TODAY = date(2026, 7, 1)
+
+
+def pinned(name: str, today: date | None = None) -> Policy:
+    """Policy `name` as the worker pins it for an account opening `today` (default: the real today, as the flow tests'
+    accounts open): its calendar with the announced days of last year, this year and the next."""
+    return with_working_days(load_policy(name), today or date.today())
+
+
 @pytest.fixture(scope="session")
 def consumer() -> Policy:
-    return load_policy("consumer_loan")
+    return pinned("consumer_loan", UNIT_TESTS_TODAY)
 
 
 @pytest.fixture(scope="session")
 def b2b() -> Policy:
-    return load_policy("b2b_receivables")
+    return pinned("b2b_receivables", UNIT_TESTS_TODAY)
 
 
 @pytest.fixture(scope="session")

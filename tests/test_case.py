@@ -18,15 +18,14 @@ from dunning.disputes import DisputeOpened, DisputeResolved, first_collector_que
 from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactOutcome, ContactUpdated
-from dunning.policy import load_policy
 from dunning.state import AccountState
 from dunning.verification import DebtorEventReported, DocumentsVerified
-from tests.conftest import make_account
+from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = date(2026, 3, 2)  # a Monday
 OWED = 250_000
-POLICY = load_policy("consumer_loan")
+POLICY = pinned("consumer_loan", UNIT_TESTS_TODAY)
 
 
 def at(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:

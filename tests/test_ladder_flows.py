@@ -11,7 +11,7 @@ from client import CollectionsClient
 from dunning import ladder
 from dunning.account import local_date
 from dunning.policy import load_policy
-from tests.conftest import make_account, server_today
+from tests.conftest import make_account, pinned, server_today
 from workflows.account import AccountWorkflow
 
 
@@ -37,7 +37,7 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         await env.sleep(timedelta(days=181))
         view = await handle.query(AccountWorkflow.state)
 
-    policy = load_policy("consumer_loan")
+    policy = pinned("consumer_loan")
     # A potential payer until 90 dpd, when the terminal phase makes it long-term: the legal route's review is added.
     expected = [(p.step_id, p.dpd) for p in ladder.plan(policy, account) if p.dpd < 90] + [
         (p.step_id, p.dpd) for p in ladder.plan(policy, account, "long_term") if p.dpd >= 90
@@ -85,7 +85,10 @@ async def test_consumer_loan_ladder_from_1_to_180_dpd(env, run_worker, pool, twi
         ("lawyer", "registered"),
     ]
     history = await handle.fetch_history()
-    assert len(history.events) <= 250
+    # About 250 for the ladder, and a marker for each day the account wakes while its calendar does not know the next
+    # 60 days (it asks the worker for newly announced days: the weeks before a State Council notice reaches the
+    # library's release, or all along while the release has none for the coming year).
+    assert len(history.events) <= 280
 
 
 async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker, pool):
@@ -100,7 +103,7 @@ async def test_b2b_ladder_starts_7_days_before_due_and_escalates(env, run_worker
         await CollectionsClient(env.client, queue).open(account)
         await env.sleep(timedelta(days=10 + 130))  # to 130 dpd: the lawyer's letter (120) waits for its approver
 
-    policy = load_policy("b2b_receivables")
+    policy = pinned("b2b_receivables")
     plan = ladder.plan(policy, account)
     taken = await taken_actions(pool, account.account_id)
     actions = [a for a in taken if not a[0].startswith("approval_")]

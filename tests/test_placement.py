@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 from dunning import ladder
 from dunning.channels import Channel
 from dunning.compliance import check, load_rules, place
-from dunning.policy import load_policy
-from tests.conftest import make_account
+from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned
 from tests.test_compliance_rules import ZONES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSUMER, COMMERCIAL = load_rules("cn_consumer"), load_rules("cn_commercial")
-B2B = load_policy("b2b_receivables")
+B2B = pinned("b2b_receivables", UNIT_TESTS_TODAY)
 CALENDAR = B2B.working_days  # cn_mainland
 
 

@@ -7,12 +7,11 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from client import CollectionsClient, inputs
-from dunning.policy import load_policy
-from tests.conftest import make_account, server_today
+from tests.conftest import make_account, pinned, server_today
 from workflows.account import AccountWorkflow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CALENDAR = load_policy("consumer_loan").working_days
+CALENDAR = pinned("consumer_loan").working_days  # as the worker pins it for an account opening today
 
 
 async def sleep_until(env, day, at: time) -> None:

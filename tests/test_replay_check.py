@@ -1,6 +1,6 @@
 """The pre-deploy replay check (`make replay-check`) on the real dev server: accounts running on today's code replay
 on it, and a deliberately non-deterministic change fails naming each account and the command that differs; the runs
-that have not recorded a patch are listed."""
+that have not recorded a patch are listed; the runs in flight are told to ask for announced days."""
 
 from __future__ import annotations
 
@@ -65,3 +65,27 @@ async def test_running_accounts_replay_and_a_non_deterministic_change_fails_nami
     assert refused.returncode == 2
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("error: --query 'ExecutionStatus = ': "), line
+
+
+async def test_running_accounts_are_told_to_ask_for_announced_days_and_record_it(dev_env, run_worker, pool):
+    today = await server_today(dev_env)
+    accounts = [make_account(due=today - timedelta(days=3)) for _ in range(2)]
+    ids = ", ".join(f'"{account.workflow_id}"' for account in accounts)
+    query = f'WorkflowId IN ({ids}) AND ExecutionStatus = "Running"'
+    async with run_worker(client=dev_env.client) as queue:
+        for account in accounts:
+            await CollectionsClient(dev_env.client, queue).open(account)
+
+        async def listed():  # visibility catches up with the starts
+            return (await dev_env.client.count_workflows(query)).count == len(accounts)
+
+        await until(listed)
+        told = await starter(dev_env, queue, "deploys", "announce-calendars", "--query", query)
+        assert told.returncode == 0, told.stderr
+        assert told.stdout.strip() == "2 running workflows told to ask for announced days"
+
+        async def recorded():  # the worker takes the signal, and the run its patch marker
+            answer = await starter(dev_env, queue, "deploys", "without-patch", "calendar-told", "--query", query)
+            return answer.stdout.strip() == "2 histories read, 2 recorded calendar-told, 0 did not"
+
+        await until(recorded, seconds=60)

@@ -15,12 +15,12 @@ from dunning.case import Case
 from dunning.compliance import load_rules
 from dunning.ledger import Ledger
 from dunning.outcomes import ContactUpdated
-from dunning.policy import Policy, load_policy
+from dunning.policy import Policy
 from dunning.state import AccountState
-from tests.conftest import make_account
+from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned
 from workflows.account import AccountWorkflow
 
-POLICY = load_policy("us_consumer_loan")
+POLICY = pinned("us_consumer_loan", UNIT_TESTS_TODAY)
 CHICAGO = ZoneInfo("America/Chicago")
 ADDRESS = ContactPoint(kind="address", value="1 Test Road, Springfield IL")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.treatments import AccountArriving, TreatmentActivities
     from dunning import commitments, ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
+    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed, local_date
     from dunning.approvals import ApprovalDecision
     from dunning.case import Case
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.view import AccountView
     from dunning.visits import VisitReport
+    from workflows.calendars import AsksForWorkingDays
     from workflows.settling import SettlesNews
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class AccountWorkflow(SettlesNews):
+class AccountWorkflow(SettlesNews, AsksForWorkingDays):
     @workflow.init
     def __init__(self, run: AccountRun) -> None:
         self._account = run.account
@@ -59,6 +60,7 @@ class AccountWorkflow(SettlesNews):
             ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
         )
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
+        self._calendar_asked_on: date | None = None
         if run.policy is not None:
             self._pin(run.policy, run.treatment)
 
@@ -71,6 +73,7 @@ class AccountWorkflow(SettlesNews):
             await self._open()
         while True:
             if self._state.status == "open":
+                await self._learn_announced_days()
                 await self._settle_news()
             await self._plan_follow_ups()
             if self._state.status != "open":
@@ -179,6 +182,11 @@ class AccountWorkflow(SettlesNews):
         """Sent by the claim's own workflow when the creditor decides (or the claim lapses)."""
         self._receive(decision, FraudClaimDecided)
 
+    @workflow.signal
+    def calendar_announced(self) -> None:
+        """Sent by `collections deploys announce-calendars` to the runs in flight: ask the worker for the days ahead."""
+        self._told()
+
     def _receive(self, raw: RawValue, model: type[News]) -> None:
         news = read(raw, model)
         if isinstance(news, str):
@@ -259,6 +267,18 @@ class AccountWorkflow(SettlesNews):
             treatment=treatment,
         )
         self._summary = Summary(self._account, policy, treatment)
+
+    async def _learn_announced_days(self) -> None:
+        """When the calendar does not know the days ahead, asks the worker (once a day at most) for the years
+        announced since it was pinned; the policy's calendar gains them and the ladder is planned again."""
+        today = local_date(self._now(), self._account.time_zone)
+        if self._policy.calendar is None or self._calendar_asked_on == today:
+            return
+        announced = await self._announced(self._policy.calendar, today)
+        self._calendar_asked_on = today
+        if announced is not None and (years := self._case.learn_working_days(announced)):
+            self._policy = self._case.policy
+            workflow.logger.info("calendar %s now knows %s", announced.name, years)
 
     # --- the steps of the process -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -13,15 +13,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning.account import Clock, local_date, local_datetime
     from dunning.actions import Action
+    from dunning.calendar import WorkingCalendar
     from dunning.fraud import ClaimProgress, CreditorDecided, DeclarationSigned, FraudClaimDecided, FraudClaimRun
     from dunning.ladder import AgendaStep, dpd_at, stage_id
     from dunning.orders import AccountRef, FraudClaimRecorded, step_order
+    from workflows.calendars import AsksForWorkingDays
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
 
 
 @workflow.defn
-class FraudClaimWorkflow:
+class FraudClaimWorkflow(AsksForWorkingDays):
     def __init__(self) -> None:
         self._status = "started"
         self._signed: DeclarationSigned | None = None
@@ -32,6 +34,7 @@ class FraudClaimWorkflow:
     async def run(self, run: FraudClaimRun) -> FraudClaimDecided:
         self._run = run
         self._clock = Clock(run.clock)
+        self._calendar = run.policy.working_days
         rules = run.policy.fraud
         assert rules is not None, "the account starts a claim only under a policy with a fraud flow"
         await self._record("clues_recorded")
@@ -45,11 +48,12 @@ class FraudClaimWorkflow:
             await self._record("sent_to_creditor")
         # The creditor has no deadline of its own: remind it, then escalate, then keep waiting.
         sent_day = local_date(self._now(), run.account.time_zone)
+        calendar = await self._working_days(sent_day)
         for action, working_days in (
             (rules.decision_reminder, rules.decision_reminder_working_days),
             (rules.decision_escalation, rules.decision_escalation_working_days),
         ):
-            due = self._start_of(run.policy.working_days.add_working_days(sent_day, working_days))
+            due = self._start_of(calendar.add_working_days(sent_day, working_days))
             if not await self._wait_until(lambda: self._decision, due):
                 await self._act(action)
         await self._wait_until(lambda: self._decision, None)
@@ -72,6 +76,11 @@ class FraudClaimWorkflow:
         else:
             self._decision = self._decision or payload
 
+    @workflow.signal
+    def calendar_announced(self) -> None:
+        """Sent by `collections deploys announce-calendars` to the runs in flight: ask the worker for the days ahead."""
+        self._told()
+
     @workflow.query
     def progress(self) -> ClaimProgress:
         return ClaimProgress(
@@ -85,9 +94,9 @@ class FraudClaimWorkflow:
         decided_at = self._now()
         withdraw_by = None
         if outcome == "confirmed":
-            last_day = run.policy.working_days.add_working_days(
-                local_date(decided_at, run.account.time_zone), rules.withdraw_within_working_days
-            )
+            decided_on = local_date(decided_at, run.account.time_zone)
+            calendar = await self._working_days(decided_on)
+            last_day = calendar.add_working_days(decided_on, rules.withdraw_within_working_days)
             withdraw_by = self._start_of(last_day) + timedelta(days=1)
             await self._act(rules.withdrawal)
         account_status = await self._record(outcome, withdraw_by=withdraw_by)
@@ -105,6 +114,13 @@ class FraudClaimWorkflow:
                 if err.type != "ExternalWorkflowExecutionNotFound":
                     raise  # it closed in between
         return decided
+
+    async def _working_days(self, day: date) -> WorkingCalendar:
+        """The account's calendar as the claim started, with the years announced since if it does not know the days
+        ahead of `day` (a policy naming no calendar counts Monday to Friday)."""
+        if self._run.policy.calendar is not None and (announced := await self._announced(self._calendar, day)):
+            self._calendar = self._calendar.with_years(announced)
+        return self._calendar
 
     async def _act(self, action: Action) -> None:
         run = self._run
