@@ -75,7 +75,7 @@ class Action(Strict):
     template: str | None = None  # sms, email, letter
     letter_kind: str | None = None
     delivery: Literal["ordinary", "registered", "signed_receipt"] | None = None
-    visit_purpose: Literal["pressure", "tracing", "no_answer"] | None = None
+    visit_purpose: Literal["pressure", "tracing", "no_answer", "on_site"] | None = None
     attach_letter: str | None = None  # e-mail: a letter template sent along as its PDF (a statement of account)
     task: str | None = None  # internal: who or what (supervisor, manager, customer_lock, write_off_review)
     requires_approval: bool = False
@@ -84,6 +84,9 @@ class Action(Strict):
     allowed_after_cease: bool = False
     # A lawyer's letter or a step towards a suit: never taken on a time-barred debt (12 CFR 1006.26(b)).
     threatens_suit: bool = False
+    # An escalation taken only "without progress" (seeds/001): skipped when the account paid, promised or spoke with
+    # us within this many days.
+    without_progress_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _channel_fields(self) -> Action:

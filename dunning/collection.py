@@ -131,6 +131,26 @@ class Collection:
             rules.time_barred if rules else None, self.limitation_ends(), today, self.account.locale
         )
 
+    # --- escalations without progress (seeds/001) ------------------------------------------------------------
+
+    def progress_refusal(self, planned: ladder.PlannedStep, now: datetime) -> str:
+        """Why an escalation that waits for a lack of progress is not taken ('' when it is): the account paid,
+        promised or spoke with us within its days."""
+        days = ladder.step_definition(self.policy, planned).without_progress_days
+        if days is None:
+            return ""
+        state, commitment = self.state, self.state.commitment
+        progress = [
+            (state.last_paid_at, "a payment"),
+            (state.last_conversation_at, "a conversation"),
+            (commitment.made_at if commitment else None, f"a {commitment.kind}" if commitment else ""),
+        ]
+        recent = [(at, what) for at, what in progress if at is not None and now - at < timedelta(days=days)]
+        if not recent:
+            return ""
+        at, what = max(recent)
+        return f"progress within {days} days ({what} on {local_date(at, self.account.time_zone)}): no escalation"
+
     # --- contact persons (domain §2, 12 CFR 1006.10) -------------------------------------------------------
 
     def third_party_refusals(self, now: datetime, dpd: int | None = None) -> dict[str, str]:

@@ -132,6 +132,8 @@ class FieldVisitRules(Strict):
     # "No answer: keep calling until answered, then field visit" (domain §4): unanswered calls in a row that bring
     # the policy's repeated_no_answer reactions. None: calls go on.
     after_unanswered_calls: int | None = Field(default=None, ge=1)
+    # B2B (domain §9): an on-site visit is for a chronic late payer, a customer late this many times before.
+    chronic_late_payer_after: int | None = Field(default=None, ge=1)
 
 
 class LateFee(Strict):

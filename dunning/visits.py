@@ -19,7 +19,7 @@ from dunning.policy_rules import FieldVisitRules
 if TYPE_CHECKING:
     from dunning.collection import Collection
 
-VisitPurpose = Literal["pressure", "tracing", "no_answer"]
+VisitPurpose = Literal["pressure", "tracing", "no_answer", "on_site"]
 
 
 def visit_ref(action_key: str) -> str:
@@ -42,7 +42,14 @@ def decide(
     last_conversation: datetime | None,
     last_paid: datetime | None,
     now: datetime,
+    late_before: int = 0,
 ) -> VisitDecision:
+    """`late_before`: how often the customer paid late before this debt (billing's prior_delinquencies)."""
+    if purpose == "on_site":
+        chronic = rules.chronic_late_payer_after
+        if chronic is None or late_before < chronic:
+            return VisitDecision(refusal=f"an on-site visit is for a chronic late payer ({chronic or 'no'} times late)")
+        return VisitDecision(reason=f"a chronic late payer: late {late_before} times before")
     if purpose == "tracing":
         if not book.debtor_phones_lost():
             return VisitDecision(refusal="a tracing visit only once every phone of the debtor is invalid")
@@ -113,7 +120,8 @@ def visit_decision(case: Collection, planned: ladder.PlannedStep, now: datetime)
         return None
     purpose = ladder.step_definition(case.policy, planned).visit_purpose
     assert purpose is not None, "a visit step names its purpose (checked when the policy loads)"
-    return decide(rules, purpose, case.book, case.state.last_conversation_at, case.state.last_paid_at, now)
+    late_before = case.account.prior_delinquencies or 0
+    return decide(rules, purpose, case.book, case.state.last_conversation_at, case.state.last_paid_at, now, late_before)
 
 
 def apply_visit_report(case: Collection, report: VisitReport, now: datetime) -> Change[ContactEffect]:

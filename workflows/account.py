@@ -338,6 +338,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             or (visit.refusal if visit else "")
             or ladder.stage_forbids(self._policy, planned)
             or self._case.suit_refusal(planned, self._now())
+            or self._case.progress_refusal(planned, self._now())
         )
         running = start_step(order, set(self._state.ceased_channels), forbidden)
         # A step retrying through an outage must not hold up news that may forbid it (a STOP, a dispute, the
