@@ -501,14 +501,9 @@ def parse_approval(
 def check_furnished(bureau_ref: str, by: str, at: str | None) -> datetime:
     """What `bureau sent` is given: the bureau's reference for the submission, who sent it, and when (now, or --at
     with its UTC offset)."""
-    if not bureau_ref.strip() or len(bureau_ref) > 128:
-        raise InputError("--bureau-ref must be 1 to 128 characters")
-    if not by.strip() or len(by) > 128:
-        raise InputError("--by must be 1 to 128 characters")
-    when = _instant(at, "--at")
-    if when.tzinfo is None:
-        raise InputError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")
-    return when
+    _check_name(bureau_ref, "--bureau-ref")
+    _check_name(by, "--by")
+    return _moment(at)
 
 
 def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
@@ -521,8 +516,17 @@ def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:
 
 def check_collector_at(collector: str, at: str | None) -> datetime:
     """Who did it, and when (now, or --at with its UTC offset)."""
-    if not collector.strip() or len(collector) > 128:
-        raise InputError("--collector must be 1 to 128 characters")
+    _check_name(collector, "--collector")
+    return _moment(at)
+
+
+def _check_name(value: str, flag: str) -> None:
+    if not value.strip() or len(value) > 128:
+        raise InputError(f"{flag} must be 1 to 128 characters")
+
+
+def _moment(at: str | None) -> datetime:
+    """Now, or the --at given, which must carry its UTC offset."""
     when = _instant(at, "--at")
     if when.tzinfo is None:
         raise InputError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-22T10:00:00+08:00")

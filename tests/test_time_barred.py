@@ -11,11 +11,11 @@ import pytest
 
 from client import CollectionsClient
 from dunning.compliance import load_rules
-from dunning.letters import LetterFacts
 from dunning.limitation import disclosure, limitation_ends, suit_refusal, years_after
 from dunning.policy import load_policy
 from infra.letters import LetterRenderer
 from tests.conftest import TEST_LETTERHEADS, make_account, server_today
+from tests.test_letters import facts as letter_facts
 from tests.test_letters import text_of
 from tests.test_validation_notice import us_account
 
@@ -65,24 +65,10 @@ def test_each_policys_lawyers_letter_or_legal_review_is_marked_as_threatening_su
 
 def test_a_barred_debts_letter_prints_the_disclosure():
     renderer = LetterRenderer.load(TEST_LETTERHEADS)
-    facts = LetterFacts(
-        letter_ref="LTEST0000001",
-        template="collection_letter_first",
-        letter_kind="first_collection",
-        locale="en",
-        delivery="ordinary",
-        letter_date=date(2026, 11, 27),
+    facts = letter_facts(
+        "collection_letter_first",
+        "en",
         creditor="Test Lender",
-        debtor_name="Test Debtor",
-        address="1 Test Road",
-        account_id="US-OLD-1",
-        currency="USD",
-        original_minor=50_000,
-        paid_minor=0,
-        late_fee_minor=0,
-        outstanding_minor=50_000,
-        due_date=date(2022, 1, 5),
-        dpd=1787,
         time_barred_disclosure=disclosure(US, date(2025, 1, 5), date(2026, 11, 27), "en"),
     )
     printed = " ".join(text_of(renderer.render(facts).pdf).split())  # lines wrap where the page ends them
