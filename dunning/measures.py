@@ -40,6 +40,7 @@ REACHED: dict[OutcomeCode, Literal["debtor", "someone_else", "nobody"]] = {
     "no_such_person": "someone_else",
     "resigned": "someone_else",  # the employer answered
     "moved": "someone_else",
+    "message_left": "someone_else",  # family or friends took a message for the debtor
     "no_answer": "nobody",
     "busy": "nobody",
     "not_found": "nobody",
