@@ -8,7 +8,8 @@ import asyncpg
 from temporalio import activity
 
 from activities.step_log import log_skipped
-from dunning.orders import CommitmentRecorded, PaymentRecorded, ReversalRecorded
+from dunning.ledger import LedgerEntry
+from dunning.orders import BalanceRecorded, CommitmentRecorded, MoneyRecord, PaymentRecorded, ReversalRecorded
 from infra.logging import activity_logger
 
 
@@ -43,12 +44,7 @@ class PaymentRecords:
                 recorded.currency,
                 recorded.paid_at,
             )
-            await conn.execute(
-                "UPDATE accounts SET outstanding_minor = $2, status = $3, updated_at = now() WHERE account_id = $1",
-                recorded.ref.account_id,
-                outcome.outstanding_after_minor,
-                recorded.account_status,
-            )
+            await _balance_moved(conn, recorded, outcome.entry, outcome.outstanding_after_minor)
         activity_logger().info(
             "payment recorded",
             payment_id=outcome.payment_id,
@@ -75,25 +71,45 @@ class PaymentRecords:
                 outcome.restored_minor,
                 recorded.reversed_at,
             )
-            await conn.execute(
-                "UPDATE accounts SET outstanding_minor = $2, status = $3,"
-                " closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE closed_at END, updated_at = now()"
-                " WHERE account_id = $1",
-                recorded.ref.account_id,
-                outcome.outstanding_after_minor,
-                recorded.account_status,
-            )
-            await log_skipped(
-                conn,
-                recorded.ref,
-                recorded.skipped,
-                "fell due while the account was closed",
-            )
+            await _balance_moved(conn, recorded, outcome.entry, outcome.outstanding_after_minor)
         activity_logger().info(
             "payment reversal recorded",
             payment_id=outcome.payment_id,
             verdict=outcome.verdict,
             account_status=recorded.account_status,
+        )
+
+    @activity.defn
+    async def record_balance_change(self, recorded: BalanceRecorded) -> None:
+        change, outcome = recorded.change, recorded.outcome
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO balance_changes (account_id, change_id, kind, verdict, reason, refusal, amount_minor,
+                    invoice_id, due_date, effective_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (account_id, change_id) DO UPDATE SET
+                    kind = EXCLUDED.kind, verdict = EXCLUDED.verdict, reason = EXCLUDED.reason,
+                    refusal = EXCLUDED.refusal, amount_minor = EXCLUDED.amount_minor,
+                    invoice_id = EXCLUDED.invoice_id, due_date = EXCLUDED.due_date,
+                    effective_at = EXCLUDED.effective_at, recorded_at = now()
+                -- A refused change id may come again, corrected; an applied one never changes.
+                WHERE balance_changes.verdict = 'rejected'
+                """,
+                recorded.ref.account_id,
+                change.change_id,
+                change.kind,
+                outcome.verdict,
+                change.reason,
+                outcome.reason,
+                change.amount_minor,
+                change.invoice_id,
+                change.due_date,
+                change.effective_at,
+            )
+            await _balance_moved(conn, recorded, outcome.entry, outcome.outstanding_after_minor)
+        activity_logger().info(
+            "balance change recorded", change_id=change.change_id, kind=change.kind, verdict=outcome.verdict
         )
 
     @activity.defn
@@ -140,3 +156,60 @@ class PaymentRecords:
         activity_logger().info(
             "commitment recorded", kind=recorded.kind, commitment_id=recorded.commitment_id, status=recorded.status
         )
+
+
+async def write_entry(conn: asyncpg.Connection, account_id: str, entry: LedgerEntry) -> None:
+    """The audit row of one movement of the balance (a retried activity writes it once)."""
+    before, after = entry.before, entry.after
+    await conn.execute(
+        """
+        INSERT INTO ledger_entries (account_id, kind, entry_id, amount_minor, invoices, at,
+            principal_before_minor, interest_before_minor, late_fee_before_minor, overpaid_before_minor,
+            outstanding_before_minor, principal_after_minor, interest_after_minor, late_fee_after_minor,
+            overpaid_after_minor, outstanding_after_minor)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        ON CONFLICT DO NOTHING
+        """,
+        account_id,
+        entry.kind,
+        entry.entry_id,
+        entry.amount_minor,
+        json.dumps(entry.invoices),
+        entry.at,
+        before.principal_minor,
+        before.interest_minor,
+        before.late_fee_minor,
+        before.overpaid_minor,
+        before.outstanding_minor,
+        after.principal_minor,
+        after.interest_minor,
+        after.late_fee_minor,
+        after.overpaid_minor,
+        after.outstanding_minor,
+    )
+
+
+async def _balance_moved(
+    conn: asyncpg.Connection, recorded: MoneyRecord, entry: LedgerEntry | None, outstanding_minor: int
+) -> None:
+    """What every change of the balance writes besides its own row: its audit row, the invoices as they stand, the
+    account's balance, status and dpd's day (a reopened account is open again), and the steps the ladder skips."""
+    account_id = recorded.ref.account_id
+    if entry is not None:
+        await write_entry(conn, account_id, entry)
+    await conn.executemany(
+        "INSERT INTO account_invoices (account_id, invoice_id, due_date, billed_minor, open_minor)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, invoice_id) DO UPDATE SET"
+        " billed_minor = EXCLUDED.billed_minor, open_minor = EXCLUDED.open_minor, updated_at = now()",
+        [(account_id, i.invoice_id, i.due_date, i.billed_minor, i.open_minor) for i in recorded.invoices],
+    )
+    await conn.execute(
+        "UPDATE accounts SET outstanding_minor = $2, status = $3, dpd_from = $4,"
+        " closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE closed_at END, updated_at = now()"
+        " WHERE account_id = $1",
+        account_id,
+        outstanding_minor,
+        recorded.account_status,
+        recorded.dpd_from,
+    )
+    await log_skipped(conn, recorded.ref, recorded.skipped, recorded.skip_reason)

@@ -12,7 +12,7 @@ import click
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from cli.accounts import accounts, payments
+from cli.accounts import accounts, balance, payments
 from cli.deploys import deploys
 from cli.desks import calls, letters, replies, visits
 from cli.keys import keys
@@ -29,6 +29,7 @@ from infra.stack_clock import read_stack_clock
 NOUNS = (
     accounts,
     payments,
+    balance,
     disputes,
     debtors,
     contacts,

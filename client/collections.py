@@ -23,7 +23,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from client import inputs
 from client.inputs import InputError, check_treatable
-from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
+from dunning.account import (
+    AccountDocument,
+    BalanceChanged,
+    DemoClock,
+    PaymentReceived,
+    PaymentReversed,
+    workflow_id,
+)
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed
 from dunning.contact import CeaseContact
@@ -136,6 +143,11 @@ class CollectionsClient:
     async def reverse(self, account_id: str, reversal: PaymentReversed) -> None:
         """A reversal that leaves money owing on a closed account reopens it."""
         await self._deliver_to_any_run(account_id, "payment_reversed", reversal)
+
+    async def change_balance(self, account_id: str, change: BalanceChanged) -> None:
+        """Billing's charge, interest, credit note or write-down, applied once by its id; a refusal is recorded on the
+        account with why (`state`'s rejected signals, the `balance_changes` table). Only an open account takes one."""
+        await self.signal(account_id, "balance_changed", change)
 
     async def cease(self, account_id: str, request: CeaseContact) -> None:
         """A closed account records it too: should a reversal reopen the account, the debtor is still not contacted."""

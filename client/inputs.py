@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from dunning.account import (
     PAYMENT_ID_MAX,
     AccountDocument,
+    BalanceChanged,
     Clock,
     ContactPoint,
     DemoClock,
@@ -177,13 +178,51 @@ def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> dat
     return when
 
 
-def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | None = None) -> PaymentReceived:
+def parse_payment(
+    amount: str, payment_id: str, currency: str, paid_at: str | None = None, invoice_id: str | None = None
+) -> PaymentReceived:
     when = check_payment_args(amount, payment_id, paid_at)
     try:
         amount_minor = to_minor(amount, currency)
     except ValueError as err:
         raise InputError(f"--amount: {err}") from None
-    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
+    return _payload(
+        PaymentReceived,
+        "payment",
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        paid_at=when,
+        invoice_id=invoice_id,
+    )
+
+
+def parse_balance_change(
+    change_id: str,
+    kind: str,
+    amount: str,
+    currency: str,
+    reason: str,
+    invoice_id: str | None = None,
+    due_date: str | None = None,
+    effective_at: str | None = None,
+) -> BalanceChanged:
+    """Billing's charge, interest, credit note or write-down, typed in: the amount in major units of the account's
+    currency, positive whichever way it moves the balance."""
+    if (amount_minor := _minor(amount, currency, "--amount")) <= 0:
+        raise InputError(f"--amount must be positive, got {amount}")
+    return _payload(
+        BalanceChanged,
+        "balance change",
+        change_id=change_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        invoice_id=invoice_id,
+        due_date=parse_day(due_date, "--due-date") if due_date else None,
+        reason=reason,
+        effective_at=_instant(effective_at, "--effective-at"),
+    )
 
 
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:

@@ -113,6 +113,7 @@ class Case(Collection):
     accrue_late_fee = ledger.accrue_late_fee
     apply_payment = ledger.apply_payment
     apply_reversal = ledger.apply_reversal
+    apply_balance_change = ledger.apply_balance_change
     apply_cease = contact.apply_cease
     apply_dispute = disputes.apply_dispute
     apply_verification = verification.apply_verification

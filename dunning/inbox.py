@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from dunning.account import PaymentReceived, PaymentReversed
+from dunning.account import BalanceChanged, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
 from dunning.contact import CeaseContact
@@ -35,6 +35,7 @@ News = Annotated[
     | PlanProposed
     | AgencyReport
     | RecallRequest
+    | BalanceChanged
     | PaymentReceived
     | PaymentReversed,
     Field(discriminator="news"),

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from dunning import ladder
-from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning.account import AccountDocument, BalanceChanged, ContactPoint, Payload
 from dunning.actions import Action, Stage
 from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.channels import Channel
@@ -19,7 +19,7 @@ from dunning.contact import CeaseContact, contact_points_for
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimed
 from dunning.ladder import PlannedStep
-from dunning.ledger import PaymentOutcome, ReversalOutcome
+from dunning.ledger import BalanceOutcome, InvoiceBalance, PaymentOutcome, ReversalOutcome
 from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
@@ -170,18 +170,33 @@ class AccountOpened(Payload):
         )
 
 
-class PaymentRecorded(AccountRecord):
+class MoneyRecord(AccountRecord):
+    """What every change of the balance leaves besides its own row: the account's status, and for an account with
+    invoices what each owes now and the day dpd counts from."""
+
+    account_status: str
+    invoices: list[InvoiceBalance] = []
+    dpd_from: date | None = None  # the oldest unpaid invoice's due date (None: the account's own)
+    skipped: list[PlannedStep] = []  # steps the ladder skips now: it reopened, or counts from another due date
+    skip_reason: str = "fell due while the account was closed"
+
+
+class PaymentRecorded(MoneyRecord):
     outcome: PaymentOutcome
     paid_at: datetime
     currency: str
-    account_status: str
 
 
-class ReversalRecorded(AccountRecord):
+class ReversalRecorded(MoneyRecord):
     outcome: ReversalOutcome
     reversed_at: datetime
-    account_status: str
-    skipped: list[PlannedStep]  # steps that fell due while the account was closed, when a reversal reopens it
+
+
+class BalanceRecorded(MoneyRecord):
+    """Billing's charge, interest, credit note or write-down, and what became of it."""
+
+    change: BalanceChanged
+    outcome: BalanceOutcome
 
 
 class DisputeRecorded(AccountRecord):

@@ -28,6 +28,7 @@ from dunning.policy_rules import (
     ContactPointRules,
     FieldVisitRules,
     FraudRules,
+    InvoiceRules,
     LateFee,
     PlanRules,
     PromiseRules,
@@ -58,6 +59,9 @@ class Policy(Strict):
     # keeps policies pinned by accounts opened before the field existed readable (and replayable).
     collector_queues: list[str] = Field(default=["collectors"], min_length=1)
     late_fee: LateFee | None = None
+    # How payments are spread over an account's invoices; a policy without it (as pinned by accounts opened before
+    # invoices existed) pays the oldest first, the named invoice before it.
+    invoices: InvoiceRules | None = None
     # Days to wait for death or bankruptcy documents; a policy without it (as pinned by accounts opened before it
     # existed) waits for them indefinitely.
     verification: VerificationRules | None = None

@@ -134,3 +134,11 @@ class FieldVisitRules(Strict):
 class LateFee(Strict):
     rate_per_day: Decimal = Field(gt=0, lt=1)
     waivable: bool = True
+
+
+class InvoiceRules(Strict):
+    """How money is spread over the invoices of an account that has several (domain §9)."""
+
+    # Which unpaid invoice a payment, credit note or write-down goes to first, after the one it names.
+    allocation: Literal["oldest_first", "newest_first"] = "oldest_first"
+    honour_named_invoice: bool = True  # a payment that names its invoice goes there first

@@ -42,7 +42,8 @@ OLD_LISTS: dict[str, TypeAdapter[list[Any]]] = {
 }
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
-AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy", "withdrawn"]
+# settled: paid off after a settlement discount (paid less than was owed, by the creditor's leave).
+AccountStatus = Literal["open", "cured", "settled", "cancelled", "estate", "bankruptcy", "withdrawn"]
 
 
 class ActionRecord(Payload):

@@ -17,6 +17,7 @@ from dunning.commitments import Commitment
 from dunning.disputes import DisputeOpened
 from dunning.fraud import FraudClaimed
 from dunning.ladder import AgendaStep, PlannedStep
+from dunning.ledger import InvoiceBalance
 from dunning.money import format_amount
 from dunning.outcomes import PointRecord
 from dunning.placements import Placement
@@ -33,6 +34,11 @@ class LedgerShown(Payload):
     late_fee_minor: int
     paid_minor: int
     overpaid_minor: int
+    interest_minor: int = 0
+    charged_minor: int = 0  # billing's charges and interest since opening
+    credited_minor: int = 0  # billing's credit notes and write-downs
+    waived_minor: int = 0  # concessions in force
+    invoices: list[InvoiceBalance] = []  # a B2B account's invoices, as they stand
 
 
 class StateShown(Payload):

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.treatments import AccountArriving, TreatmentActivities
     from dunning import commitments, ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed
+    from dunning.account import AccountDocument, BalanceChanged, Clock, PaymentReceived, PaymentReversed
     from dunning.approvals import ApprovalDecision
     from dunning.case import Case
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
@@ -56,7 +56,7 @@ class AccountWorkflow(SettlesNews):
         )
         self._clock = Clock(run.clock)
         self._state = run.state or AccountState(
-            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
+            ledger=Ledger.opening(run.account.amount_due_minor, run.account.invoices), opened_at=self._now()
         )
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
         if run.policy is not None:
@@ -117,6 +117,11 @@ class AccountWorkflow(SettlesNews):
     @workflow.signal
     def payment_reversed(self, reversal: RawValue) -> None:
         self._receive(reversal, PaymentReversed)
+
+    @workflow.signal
+    def balance_changed(self, change: RawValue) -> None:
+        """Billing's charge, interest, credit note or write-down."""
+        self._receive(change, BalanceChanged)
 
     @workflow.signal
     def dispute_opened(self, dispute: RawValue) -> None:
@@ -254,7 +259,7 @@ class AccountWorkflow(SettlesNews):
             treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
             treatment=treatment,
         )
-        self._summary = Summary(self._account, policy, treatment)
+        self._summary = Summary(self._case, policy, treatment)
 
     # --- the steps of the process -------------------------------------------------------------------------
 
@@ -284,7 +289,7 @@ class AccountWorkflow(SettlesNews):
         follow_ups = self._case.follow_up_plan(planned, check, self._now(), key)
         order = step_order(
             self._policy,
-            self._account,
+            self._case.account,  # due on the oldest unpaid invoice's day: its dpd and statement
             planned,
             ladder_life=info.first_execution_run_id,
             workflow_id=info.workflow_id,
