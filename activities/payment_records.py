@@ -9,7 +9,14 @@ from temporalio import activity
 
 from activities.step_log import log_skipped
 from dunning.ledger import LedgerEntry
-from dunning.orders import BalanceRecorded, CommitmentRecorded, MoneyRecord, PaymentRecorded, ReversalRecorded
+from dunning.orders import (
+    BalanceRecorded,
+    CommitmentRecorded,
+    ConcessionRecorded,
+    MoneyRecord,
+    PaymentRecorded,
+    ReversalRecorded,
+)
 from infra.logging import activity_logger
 
 
@@ -113,6 +120,53 @@ class PaymentRecords:
         )
 
     @activity.defn
+    async def record_concession(self, recorded: ConcessionRecorded) -> None:
+        concession, grant = recorded.concession, recorded.concession.grant
+        decision, reversal = concession.decision, concession.reversal
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO concessions (account_id, concession_id, kind, status, reason, amount_minor, days,
+                    base_minor, granted_by, granted_roles, grant_reason, granted_at, approvers, decided_by,
+                    decided_as, decided_at, note, reversed_by, reversed_at, reversal_reason)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                ON CONFLICT (account_id, concession_id) DO UPDATE SET
+                    kind = EXCLUDED.kind, status = EXCLUDED.status, reason = EXCLUDED.reason,
+                    amount_minor = EXCLUDED.amount_minor, days = EXCLUDED.days, base_minor = EXCLUDED.base_minor,
+                    granted_by = EXCLUDED.granted_by, granted_roles = EXCLUDED.granted_roles,
+                    grant_reason = EXCLUDED.grant_reason, granted_at = EXCLUDED.granted_at,
+                    approvers = EXCLUDED.approvers, decided_by = EXCLUDED.decided_by,
+                    decided_as = EXCLUDED.decided_as, decided_at = EXCLUDED.decided_at, note = EXCLUDED.note,
+                    reversed_by = EXCLUDED.reversed_by, reversed_at = EXCLUDED.reversed_at,
+                    reversal_reason = EXCLUDED.reversal_reason, recorded_at = now()
+                """,
+                recorded.ref.account_id,
+                grant.concession_id,
+                grant.kind,
+                concession.status,
+                concession.reason,
+                grant.amount_minor,
+                grant.days,
+                concession.base_minor,
+                grant.granted_by,
+                grant.roles,
+                grant.reason,
+                grant.granted_at,
+                concession.approvers,
+                decision and (decision.operator or decision.approver),
+                decision and decision.approver,
+                decision and decision.decided_at,
+                decision.note if decision else "",
+                reversal and reversal.reversed_by,
+                reversal and reversal.reversed_at,
+                reversal.reason if reversal else "",
+            )
+            await _balance_moved(conn, recorded, recorded.entry, recorded.outstanding_minor)
+        activity_logger().info(
+            "concession recorded", concession_id=grant.concession_id, kind=grant.kind, status=concession.status
+        )
+
+    @activity.defn
     async def record_commitment(self, recorded: CommitmentRecorded) -> None:
         instalments = json.dumps(
             [{"amount_minor": i.amount_minor, "due_date": i.due_date.isoformat()} for i in recorded.instalments]
@@ -147,6 +201,19 @@ class PaymentRecords:
                 recorded.ref.account_id,
                 recorded.broken_promises,
             )
+            if recorded.fee is not None:  # the policy posted the broken promise's failed-debit fee
+                await conn.execute(
+                    "UPDATE commitments SET failed_debit_fee_minor = $3 WHERE account_id = $1 AND commitment_id = $2",
+                    recorded.ref.account_id,
+                    recorded.commitment_id,
+                    recorded.fee.amount_minor,
+                )
+                await write_entry(conn, recorded.ref.account_id, recorded.fee)
+                await conn.execute(
+                    "UPDATE accounts SET outstanding_minor = $2, updated_at = now() WHERE account_id = $1",
+                    recorded.ref.account_id,
+                    recorded.outstanding_minor,
+                )
             await log_skipped(
                 conn,
                 recorded.ref,

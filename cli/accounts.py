@@ -75,6 +75,12 @@ def _summary(view: AccountView) -> list[str]:
             f"invoice {i.invoice_id} due {i.due_date}: owes {money(i.open_minor)} of {money(i.billed_minor)}"
             for i in view.invoices
         ),
+        *([f"waived {money(view.waived_minor)} (concessions in force)"] if view.waived_minor else []),
+        *(
+            f"concession {c.grant.concession_id} ({c.grant.kind}): {c.status}"
+            + (f", awaiting {' or '.join(c.approvers)}" if c.status == "awaiting_approval" else "")
+            for c in view.concessions
+        ),
         *([f"segment {view.segment} ({view.segment_reason}); strategy {view.strategy}"] if view.segment else []),
         f"next: {view.next_action or 'nothing'}"
         + (f" at {view.next_action_at:%Y-%m-%d %H:%M %Z}" if view.next_action_at else ""),

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from cli.accounts import accounts, balance, payments
+from cli.concessions import concessions
 from cli.deploys import deploys
 from cli.desks import calls, letters, replies, visits
 from cli.keys import keys
@@ -35,6 +36,7 @@ NOUNS = (
     contacts,
     promises,
     plans,
+    concessions,
     fraud,
     calls,
     replies,

@@ -33,6 +33,7 @@ from dunning.account import (
 )
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed
+from dunning.concessions import Concession, ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.fraud import claim_workflow_id
 from dunning.outcomes import ContactOutcome
@@ -186,6 +187,20 @@ class CollectionsClient:
         """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
         refused = f"approval {decision.approval_ref} not taken"
         return await self.update(account_id, AccountWorkflow.decide_approval, decision, refused)
+
+    async def grant_concession(self, account_id: str, grant: ConcessionGranted) -> Concession:
+        """The account checks the concession against its policy's limits for the granter's roles and answers at once:
+        applied, or awaiting an approver; refused with the reason."""
+        refused = f"concession {grant.concession_id} refused"
+        return await self.update(account_id, AccountWorkflow.grant_concession, grant, refused)
+
+    async def decide_concession(self, account_id: str, decision: ConcessionDecided) -> Concession:
+        refused = f"concession {decision.concession_id} not decided"
+        return await self.update(account_id, AccountWorkflow.decide_concession, decision, refused)
+
+    async def reverse_concession(self, account_id: str, reversal: ConcessionReversed) -> Concession:
+        refused = f"concession {reversal.concession_id} not reversed"
+        return await self.update(account_id, AccountWorkflow.reverse_concession, reversal, refused)
 
     async def state(self, account_id: str) -> AccountView:
         """As of the account's last workflow task; an account closed so long ago that Temporal has dropped its run is

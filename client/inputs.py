@@ -27,6 +27,7 @@ from dunning.account import (
 )
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
+from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import CreditorDecided, DeclarationSigned, FraudClaimed
@@ -495,6 +496,59 @@ def parse_approval(
         operator=operator,
         note=note,
         decided_at=now(),
+    )
+
+
+def parse_concession(
+    concession_id: str,
+    kind: str,
+    amount: str | None,
+    days: int | None,
+    currency: str,
+    reason: str,
+    granted_by: str,
+    roles: list[str],
+) -> ConcessionGranted:
+    """A concession typed in: an amount in major units of the account's currency, or days for a plan extension."""
+    if (amount is None) == (days is None):
+        raise InputError("give --amount (money given up) or --days (a plan extension), one of them")
+    return _payload(
+        ConcessionGranted,
+        "concession",
+        concession_id=concession_id,
+        kind=kind,
+        amount_minor=_minor(amount, currency, "--amount") if amount is not None else 0,
+        days=days or 0,
+        granted_by=granted_by,
+        roles=roles,
+        reason=reason,
+        granted_at=now(),
+    )
+
+
+def parse_concession_decision(
+    concession_id: str, approved: bool, approver: str, note: str, operator: str
+) -> ConcessionDecided:
+    return _payload(
+        ConcessionDecided,
+        "concession decision",
+        concession_id=concession_id,
+        approved=approved,
+        approver=approver,
+        operator=operator,
+        note=note,
+        decided_at=now(),
+    )
+
+
+def parse_concession_reversal(concession_id: str, reason: str, reversed_by: str) -> ConcessionReversed:
+    return _payload(
+        ConcessionReversed,
+        "concession reversal",
+        concession_id=concession_id,
+        reason=reason,
+        reversed_by=reversed_by,
+        reversed_at=now(),
     )
 
 

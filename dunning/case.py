@@ -14,6 +14,7 @@ from datetime import datetime
 from dunning import (
     approvals,
     commitments,
+    concessions,
     contact,
     disputes,
     follow_ups,
@@ -128,6 +129,8 @@ class Case(Collection):
     review_commitment = commitments.review_commitment
     close_commitment = commitments.close_commitment
     end_commitment = commitments.end_commitment
+    apply_concession = concessions.apply_concession
+    concession_problem = concessions.concession_problem
     apply_claim = fraud.apply_claim
     request_approval = approvals.request_approval
     approval_problem = approvals.approval_problem

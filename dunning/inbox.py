@@ -9,6 +9,7 @@ from pydantic import Field
 from dunning.account import BalanceChanged, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
+from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -33,6 +34,9 @@ News = Annotated[
     | VisitReport
     | PromiseMade
     | PlanProposed
+    | ConcessionGranted
+    | ConcessionDecided
+    | ConcessionReversed
     | AgencyReport
     | RecallRequest
     | BalanceChanged

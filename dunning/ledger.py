@@ -367,6 +367,52 @@ class Ledger(BaseModel):
             return f"{what} of {amount} is more than the {owed} owed {on}"
         return ""
 
+    # --- what the creditor gives, and fees it posts ------------------------------------------------------------
+
+    def waive(
+        self, concession_id: str, kind: EntryKind, amount: int, at: datetime, rules: InvoiceRules | None = None
+    ) -> LedgerEntry:
+        """Gives up `amount` of what is owed: only fees for a fee waiver; else fees, interest, then principal (on the
+        invoices by the policy's order)."""
+        before = self.balance()
+        fees = min(amount, self.late_fee_minor)
+        interest = 0 if kind == "fee_waiver" else min(amount - fees, self.interest_minor)
+        principal = 0 if kind == "fee_waiver" else min(amount - fees - interest, self.principal_minor)
+        invoices = _negated(self._spread(principal, None, rules))
+        given = fees + interest + principal
+        self._post(
+            _given(concession_id),
+            Posting(kind=kind, fees=-fees, interest=-interest, principal=-principal, invoices=invoices),
+        )
+        self.waived_minor += given
+        return self._entry(concession_id, kind, given, invoices, at, before)
+
+    def take_back(self, concession_id: str, at: datetime) -> LedgerEntry | None:
+        """A concession reversed: what it gave up is owed again, part for part (None: it moved no money)."""
+        posting = self.postings.get(_given(concession_id))
+        if posting is None or posting.reversed:
+            return None
+        before = self.balance()
+        posting.reversed = True
+        invoices = _negated(posting.invoices)
+        self._move(-posting.principal, -posting.interest, -posting.fees, invoices)
+        given = -(posting.principal + posting.interest + posting.fees)
+        self.waived_minor -= given
+        return self._entry(concession_id, "concession_reversed", given, invoices, at, before)
+
+    def post_fee(self, entry_id: str, kind: EntryKind, amount: int, at: datetime) -> LedgerEntry | None:
+        """A fee of ours (a broken promise's failed-debit fee), owed with the late fees; once by its id."""
+        key = f"{kind}:{entry_id}"
+        if key in self.postings:
+            return None
+        before = self.balance()
+        self._post(key, Posting(kind=kind, fees=amount))
+        return self._entry(entry_id, kind, amount, {}, at, before)
+
+    def discounted(self) -> bool:
+        """A settlement discount is in force."""
+        return any(p.kind == "settlement_discount" and not p.reversed for p in self.postings.values())
+
     # --- the parts of the balance ------------------------------------------------------------------------------
 
     def _post(self, entry_id: str, posting: Posting) -> None:
@@ -421,6 +467,11 @@ class Ledger(BaseModel):
             before=before,
             after=self.balance(),
         )
+
+
+def _given(concession_id: str) -> str:
+    """Concessions' postings apart from billing's changes, whose ids are billing's."""
+    return f"concession:{concession_id}"
 
 
 def _negated(moved: dict[str, int]) -> dict[str, int]:
@@ -478,8 +529,7 @@ def apply_payment(case: Collection, payment: PaymentReceived, now: datetime) -> 
 
 def paid_off_as(ledger: Ledger) -> Literal["cured", "settled"]:
     """An account paid off after a settlement discount is settled (paid less than it owed), else cured."""
-    discounted = any(p.kind == "settlement_discount" and not p.reversed for p in ledger.postings.values())
-    return "settled" if discounted else "cured"
+    return "settled" if ledger.discounted() else "cured"
 
 
 def apply_reversal(case: Collection, reversal: PaymentReversed, now: datetime) -> Change[ReversalOutcome]:

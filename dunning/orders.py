@@ -15,11 +15,12 @@ from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.channels import Channel
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
+from dunning.concessions import Concession
 from dunning.contact import CeaseContact, contact_points_for
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimed
 from dunning.ladder import PlannedStep
-from dunning.ledger import BalanceOutcome, InvoiceBalance, PaymentOutcome, ReversalOutcome
+from dunning.ledger import BalanceOutcome, InvoiceBalance, LedgerEntry, PaymentOutcome, ReversalOutcome
 from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
@@ -97,6 +98,9 @@ class StepOrder(Payload):
     outstanding_minor: int
     paid_minor: int = 0  # a letter's statement: what was paid, and the late fees in the outstanding amount
     late_fee_minor: int = 0
+    charged_minor: int = 0  # ... billing's charges and interest since, its credit notes and write-downs
+    credited_minor: int = 0
+    waived_minor: int = 0  # ... and what the creditor gave up (concessions in force)
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
     details: ChannelDetails | None = None
     taken_at: datetime  # business time
@@ -199,6 +203,14 @@ class BalanceRecorded(MoneyRecord):
     outcome: BalanceOutcome
 
 
+class ConcessionRecorded(MoneyRecord):
+    """A concession granted, waiting, decided, reversed or refused, and the balance's movement it made."""
+
+    concession: Concession
+    entry: LedgerEntry | None = None
+    outstanding_minor: int
+
+
 class DisputeRecorded(AccountRecord):
     event: DisputeOpened | DisputeResolved
     verdict: str  # applied, duplicate, rejected: <why>
@@ -235,6 +247,10 @@ class CommitmentRecorded(AccountRecord):
     negative_record: bool = False
     failed_debit_fee: bool = False
     skipped: list[PlannedStep] = []  # ladder steps that fell due while it was open, when the ladder resumes
+    # The failed-debit fee the policy posted to the account (None: it leaves the fee to billing), and the balance
+    # after it.
+    fee: LedgerEntry | None = None
+    outstanding_minor: int | None = None
 
 
 class ContactRecorded(AccountRecord):
@@ -321,6 +337,9 @@ def step_order(
     taken_at: datetime,
     paid_minor: int = 0,
     late_fee_minor: int = 0,
+    charged_minor: int = 0,
+    credited_minor: int = 0,
+    waived_minor: int = 0,
     collector_queue: str = "",
     usable_points: list[ContactPoint] | None = None,
     tried_last: str | None = None,
@@ -371,6 +390,9 @@ def step_order(
         outstanding_minor=outstanding_minor,
         paid_minor=paid_minor,
         late_fee_minor=late_fee_minor,
+        charged_minor=charged_minor,
+        credited_minor=credited_minor,
+        waived_minor=waived_minor,
         check=check,
         details=details,
         taken_at=taken_at,

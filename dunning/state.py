@@ -12,6 +12,7 @@ from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.channels import Channel
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
+from dunning.concessions import Concession
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -114,6 +115,8 @@ class AccountState(BaseModel):
     segment_reason: str = ""
     phase: str | None = None
     assessed_broken_promises: int = 0
+    # Concessions granted (waiting for an approver, applied, reversed ...), by id.
+    concessions: dict[str, Concession] = Field(default_factory=dict)
     # News received but not yet settled, in arrival order; carried over continue-as-new so none is lost.
     inbox: list[News] = Field(default_factory=list)
     runs: int = 1

@@ -14,6 +14,7 @@ from dunning.account import AccountDocument, Payload
 from dunning.approvals import ApprovalRequest
 from dunning.channels import Channel
 from dunning.commitments import Commitment
+from dunning.concessions import Concession
 from dunning.disputes import DisputeOpened
 from dunning.fraud import FraudClaimed
 from dunning.ladder import AgendaStep, PlannedStep
@@ -81,6 +82,7 @@ class AccountView(LedgerShown, StateShown):
     invalid_points: list[PointRecord]
     lost_contact: bool
     awaiting_approval: list[ApprovalRequest] = []
+    concessions: list[Concession] = []  # granted on the account: applied, waiting for an approver, reversed ...
 
 
 def account_view(
@@ -114,6 +116,7 @@ def account_view(
         invalid_points=invalid_points,
         lost_contact=state.lost_contact_since is not None,
         awaiting_approval=state.approvals,
+        concessions=list(state.concessions.values()),
     )
 
 

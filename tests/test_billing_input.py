@@ -299,7 +299,8 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 
 NOUNS = [
-    *("accounts", "payments", "balance", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
+    *("accounts", "payments", "balance", "disputes", "debtors", "contacts", "promises", "plans", "concessions"),
+    *("fraud",),
     *("calls", "replies", "visits", "letters", "agencies", "approvals", "compliance", "reports", "operators"),
     *("keys",),
     *("deploys", "simulate"),

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.approvals import ApprovalDecision
     from dunning.case import Case
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
+    from dunning.concessions import Concession, ConcessionDecided, ConcessionGranted, ConcessionNews, ConcessionReversed
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
     from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -39,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.view import AccountView
     from dunning.visits import VisitReport
-    from workflows.settling import SettlesNews
+    from workflows.settling import SettlesNews, concession_key
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
     from workflows.summary import Summary
@@ -59,6 +60,7 @@ class AccountWorkflow(SettlesNews):
             ledger=Ledger.opening(run.account.amount_due_minor, run.account.invoices), opened_at=self._now()
         )
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
+        self._concession_refusals: dict[str, str] = {}
         if run.policy is not None:
             self._pin(run.policy, run.treatment)
 
@@ -76,7 +78,7 @@ class AccountWorkflow(SettlesNews):
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
                 await self._end_placement(
-                    "settled" if self._state.status == "cured" else "recalled",
+                    "settled" if self._state.status in ("cured", "settled") else "recalled",  # paid off, or not
                     f"the account closed as {self._state.status}",
                 )
                 await self._close()
@@ -225,6 +227,52 @@ class AccountWorkflow(SettlesNews):
             self._metrics().news_refused(plan.news)
             raise ValueError(problem)
 
+    @workflow.update
+    async def grant_concession(self, grant: ConcessionGranted) -> Concession:
+        """An operator gives the debtor something (fees waived, a settlement discount, a plan reduced or put off):
+        answered once taken, applied within their role's limit or waiting for an approver above it."""
+        return await self._concession(grant)
+
+    @workflow.update
+    async def decide_concession(self, decision: ConcessionDecided) -> Concession:
+        """An approver approves (it applies now) or rejects a concession above its granter's limit."""
+        return await self._concession(decision)
+
+    @workflow.update
+    async def reverse_concession(self, reversal: ConcessionReversed) -> Concession:
+        """A concession taken back, exactly as it was given (or withdrawn while it waits)."""
+        return await self._concession(reversal)
+
+    @grant_concession.validator
+    def _check_grant(self, grant: ConcessionGranted) -> None:
+        self._check_concession(grant)
+
+    @decide_concession.validator
+    def _check_concession_decision(self, decision: ConcessionDecided) -> None:
+        self._check_concession(decision)
+
+    @reverse_concession.validator
+    def _check_concession_reversal(self, reversal: ConcessionReversed) -> None:
+        self._check_concession(reversal)
+
+    def _check_concession(self, news: ConcessionNews) -> None:
+        if not hasattr(self, "_case"):
+            raise ApplicationError("the account is opening; ask again in a moment", type="ConcessionRefused")
+        if any(getattr(n, "concession_id", None) == news.concession_id for n in self._state.inbox):
+            problem = f"concession {news.concession_id} is being settled; ask again in a moment"
+        else:
+            problem = self._case.concession_problem(news, self._now())
+        if problem:
+            self._metrics().news_refused(news.news)
+            raise ApplicationError(problem, type="ConcessionRefused", non_retryable=True)
+
+    async def _concession(self, news: ConcessionNews) -> Concession:
+        self._state.inbox.append(news)
+        await workflow.wait_condition(lambda: all(n is not news for n in self._state.inbox))
+        if refusal := self._concession_refusals.pop(concession_key(news), ""):
+            raise ApplicationError(refusal, type="ConcessionRefused", non_retryable=True)
+        return self._state.concessions[news.concession_id]
+
     @workflow.signal
     def account_document_received(self, document: AccountDocument) -> None:
         """Billing (re)sent the account: the first send started us; a changed resend is refused, not applied."""
@@ -298,6 +346,9 @@ class AccountWorkflow(SettlesNews):
             taken_at=self._now(),
             paid_minor=self._state.ledger.paid_minor,
             late_fee_minor=self._state.ledger.late_fee_minor,
+            charged_minor=self._state.ledger.charged_minor,
+            credited_minor=self._state.ledger.credited_minor,
+            waived_minor=self._state.ledger.waived_minor,
             collector_queue=self._state.collector_queue,
             usable_points=self._case.book.usable(),
             tried_last=extra.tried_last if extra else None,

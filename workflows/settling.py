@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.approvals import ApprovalDecision
     from dunning.change import Change
     from dunning.commitments import PlanProposed, PromiseMade
+    from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionNews, ConcessionReversed
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
     from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_workflow_id
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalRecorded,
         BalanceRecorded,
         CollectionResumed,
+        ConcessionRecorded,
         ContactRecorded,
         DisputeRecorded,
         PaymentRecorded,
@@ -46,6 +48,7 @@ class SettlesNews(KeepsRecords):
     """The account workflow's part that settles the inbox."""
 
     _plan_answers: dict[str, str]  # plan id -> '' (agreed) or why it was refused
+    _concession_refusals: dict[str, str]  # '<news>:<concession id>' -> why the account refused it when settling
 
     async def _settle_news(self) -> None:
         """Acts on the news in the inbox, row by row of SETTLING, oldest first within a row; news that comes
@@ -182,6 +185,22 @@ class SettlesNews(KeepsRecords):
             await self._record_commitment(outcome)
         return change
 
+    async def _settle_concession(self, event: ConcessionNews) -> Change[Any]:
+        change = self._case.apply_concession(event, self._now())
+        if change.verdict == "refused":
+            self._concession_refusals[concession_key(event)] = change.reason
+        if change.detail is not None:
+            await self._record(
+                AccountActivities.record_concession,
+                ConcessionRecorded(
+                    **self._money_record(change),
+                    concession=change.detail.concession,
+                    entry=change.detail.entry,
+                    outstanding_minor=self._state.ledger.outstanding_minor,
+                ),
+            )
+        return change
+
     async def _settle_agency(self, event: AgencyReport | RecallRequest) -> Change[Any]:
         change = self._case.apply_agency_event(event, self._now())
         self._bring(event, change)
@@ -261,11 +280,16 @@ SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[Chan
     ((DebtorEventReported, DocumentsVerified), SettlesNews._settle_verification),
     ((ContactOutcome, ContactUpdated, LetterDelivery, VisitReport), SettlesNews._settle_contact),
     ((PromiseMade, PlanProposed), SettlesNews._settle_commitment),
+    ((ConcessionGranted, ConcessionDecided, ConcessionReversed), SettlesNews._settle_concession),
     ((AgencyReport, RecallRequest), SettlesNews._settle_agency),
     ((BalanceChanged,), SettlesNews._settle_balance_change),
     ((PaymentReceived,), SettlesNews._settle_payment),
     ((PaymentReversed,), SettlesNews._settle_reversal),
 )
+
+
+def concession_key(news: ConcessionNews) -> str:
+    return f"{news.news}:{news.concession_id}"
 
 
 def _row(news: News) -> int:
