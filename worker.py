@@ -69,6 +69,8 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.record_segment_change,
             accounts.record_payment,
             accounts.record_reversal,
+            accounts.record_balance_change,
+            accounts.record_concession,
             accounts.record_dispute,
             accounts.record_verification,
             accounts.record_cease,

@@ -76,6 +76,11 @@ class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderR
                     for p in account.contact_points
                 ],
             )
+            await conn.executemany(
+                "INSERT INTO account_invoices (account_id, invoice_id, due_date, billed_minor, open_minor)"
+                " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (account_id, invoice_id) DO NOTHING",
+                [(account.account_id, i.invoice_id, i.due_date, i.amount_minor) for i in account.invoices],
+            )
             if opened.treatment is not None:
                 await _assign_strategy(conn, opened.account, opened.policy_ref, opened.treatment, opened.opened_at)
             await log_skipped(

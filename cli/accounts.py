@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from cli.common import connect, database, json_option, read_text, run_async, show
+from cli.common import choice, connect, database, json_option, read_text, run_async, show
 from cli.signed_in import account_argument, may_open
 from client import InputError, inputs
+from dunning.account import BalanceKind
+from dunning.money import format_amount
 from dunning.view import AccountView
 from infra import audit
 
@@ -53,6 +55,9 @@ async def status(account: str, as_json: bool) -> None:
 
 
 def _summary(view: AccountView) -> list[str]:
+    def money(minor: int) -> str:
+        return format_amount(minor, view.currency)
+
     waiting = [
         *(f"dispute {d.dispute_id} ({d.subject})" for d in view.open_disputes),
         *(f"approval {a.approval_ref}" for a in view.awaiting_approval),
@@ -61,6 +66,21 @@ def _summary(view: AccountView) -> list[str]:
     return [
         f"account {view.account_id}: {view.status} ({view.policy}), stage {view.stage}, {view.dpd} days past due",
         f"outstanding {view.outstanding}",
+        *(
+            [f"since opening: charged {money(view.charged_minor)}, credited {money(view.credited_minor)}"]
+            if view.charged_minor or view.credited_minor
+            else []
+        ),
+        *(
+            f"invoice {i.invoice_id} due {i.due_date}: owes {money(i.open_minor)} of {money(i.billed_minor)}"
+            for i in view.invoices
+        ),
+        *([f"waived {money(view.waived_minor)} (concessions in force)"] if view.waived_minor else []),
+        *(
+            f"concession {c.grant.concession_id} ({c.grant.kind}): {c.status}"
+            + (f", awaiting {' or '.join(c.approvers)}" if c.status == "awaiting_approval" else "")
+            for c in view.concessions
+        ),
         *([f"segment {view.segment} ({view.segment_reason}); strategy {view.strategy}"] if view.segment else []),
         f"next: {view.next_action or 'nothing'}"
         + (f" at {view.next_action_at:%Y-%m-%d %H:%M %Z}" if view.next_action_at else ""),
@@ -95,12 +115,13 @@ def payments() -> None:
 @click.option("--amount", required=True, help="in major units, e.g. 12.34")
 @click.option("--payment-id", required=True)
 @click.option("--paid-at", help="ISO 8601 with offset; default now")
+@click.option("--invoice", "invoice_id", help="the invoice the customer pays (default: the policy's order)")
 @run_async
-async def pay(account: str, amount: str, payment_id: str, paid_at: str | None) -> None:
+async def pay(account: str, amount: str, payment_id: str, paid_at: str | None, invoice_id: str | None) -> None:
     """Report a payment received (on a closed account it is recorded as an overpayment)."""
     inputs.check_payment_args(amount, payment_id, paid_at)
     collections = await connect()
-    payment = inputs.parse_payment(amount, payment_id, await collections.currency(account), paid_at)
+    payment = inputs.parse_payment(amount, payment_id, await collections.currency(account), paid_at, invoice_id)
     await collections.pay(account, payment)
     click.echo(f"payment {payment.payment_id} sent to account {account}")
 
@@ -116,3 +137,36 @@ async def reverse(account: str, payment_id: str, reason: str, reversed_at: str |
     reversal = inputs.parse_reversal(payment_id, reason, reversed_at)
     await (await connect()).reverse(account, reversal)
     click.echo(f"reversal of payment {reversal.payment_id} sent to account {account}")
+
+
+@click.group()
+def balance() -> None:
+    """What billing changes on an open account: charges, interest, credit notes, write-downs."""
+
+
+@balance.command()
+@account_argument()
+@click.option("--id", "change_id", required=True, help="billing's id: a resend changes nothing")
+@click.option("--kind", required=True, type=choice(BalanceKind))
+@click.option("--amount", required=True, help="in major units, positive whichever way it goes, e.g. 12.34")
+@click.option("--reason", required=True)
+@click.option("--invoice", "invoice_id", help="the invoice it is for (B2B); a new one with --due-date")
+@click.option("--due-date", help="the due date of the new invoice a charge opens, e.g. 2026-12-01")
+@click.option("--effective-at", help="ISO 8601 with offset; default now")
+@run_async
+async def post(
+    account: str,
+    change_id: str,
+    kind: str,
+    amount: str,
+    reason: str,
+    invoice_id: str | None,
+    due_date: str | None,
+    effective_at: str | None,
+) -> None:
+    """Post billing's change to the account (refusals show in `accounts status`)."""
+    collections = await connect()
+    currency = await collections.currency(account)
+    change = inputs.parse_balance_change(change_id, kind, amount, currency, reason, invoice_id, due_date, effective_at)
+    await collections.change_balance(account, change)
+    click.echo(f"{change.kind} {change.change_id} sent to account {account} (refusals show in `accounts status`)")

@@ -12,8 +12,9 @@ import click
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from cli.accounts import accounts, payments
+from cli.accounts import accounts, balance, payments
 from cli.bureau import bureau
+from cli.concessions import concessions
 from cli.deploys import deploys
 from cli.desks import calls, collectors, letters, replies, visits
 from cli.keys import keys
@@ -30,11 +31,13 @@ from infra.stack_clock import read_stack_clock
 NOUNS = (
     accounts,
     payments,
+    balance,
     disputes,
     debtors,
     contacts,
     promises,
     plans,
+    concessions,
     fraud,
     calls,
     replies,

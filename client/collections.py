@@ -23,9 +23,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from client import inputs
 from client.inputs import InputError, check_contact_points, check_contact_update, check_treatable
-from dunning.account import AccountDocument, DemoClock, PaymentReceived, PaymentReversed, workflow_id
+from dunning.account import (
+    AccountDocument,
+    BalanceChanged,
+    DemoClock,
+    PaymentReceived,
+    PaymentReversed,
+    workflow_id,
+)
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import Commitment, PlanProposed
+from dunning.concessions import Concession, ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.contact_points import country_of_zone, needs_country
 from dunning.fraud import claim_workflow_id
@@ -150,6 +158,11 @@ class CollectionsClient:
         """A reversal that leaves money owing on a closed account reopens it."""
         await self._deliver_to_any_run(account_id, "payment_reversed", reversal)
 
+    async def change_balance(self, account_id: str, change: BalanceChanged) -> None:
+        """Billing's charge, interest, credit note or write-down, applied once by its id; a refusal is recorded on the
+        account with why (`state`'s rejected signals, the `balance_changes` table). Only an open account takes one."""
+        await self.signal(account_id, "balance_changed", change)
+
     async def cease(self, account_id: str, request: CeaseContact) -> None:
         """A closed account records it too: should a reversal reopen the account, the debtor is still not contacted."""
         await self._deliver_to_any_run(account_id, "cease_contact", request)
@@ -199,6 +212,20 @@ class CollectionsClient:
         """The account checks who decides and answers at once, with the reason if it cannot take the decision."""
         refused = f"approval {decision.approval_ref} not taken"
         return await self.update(account_id, AccountWorkflow.decide_approval, decision, refused)
+
+    async def grant_concession(self, account_id: str, grant: ConcessionGranted) -> Concession:
+        """The account checks the concession against its policy's limits for the granter's roles and answers at once:
+        applied, or awaiting an approver; refused with the reason."""
+        refused = f"concession {grant.concession_id} refused"
+        return await self.update(account_id, AccountWorkflow.grant_concession, grant, refused)
+
+    async def decide_concession(self, account_id: str, decision: ConcessionDecided) -> Concession:
+        refused = f"concession {decision.concession_id} not decided"
+        return await self.update(account_id, AccountWorkflow.decide_concession, decision, refused)
+
+    async def reverse_concession(self, account_id: str, reversal: ConcessionReversed) -> Concession:
+        refused = f"concession {reversal.concession_id} not reversed"
+        return await self.update(account_id, AccountWorkflow.reverse_concession, reversal, refused)
 
     async def state(self, account_id: str) -> AccountView:
         """As of the account's last workflow task; an account closed so long ago that Temporal has dropped its run is

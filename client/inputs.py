@@ -18,6 +18,7 @@ from dunning.account import (
     PAYMENT_ID_MAX,
     PHONE_KINDS,
     AccountDocument,
+    BalanceChanged,
     Clock,
     ContactPoint,
     DemoClock,
@@ -27,6 +28,7 @@ from dunning.account import (
 )
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
+from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.contact_points import ContactPointError, checked_document, checked_phone, checked_point, needs_country
 from dunning.disputes import DisputeOpened, DisputeResolved
@@ -196,13 +198,51 @@ def check_payment_args(amount: str, payment_id: str, paid_at: str | None) -> dat
     return when
 
 
-def parse_payment(amount: str, payment_id: str, currency: str, paid_at: str | None = None) -> PaymentReceived:
+def parse_payment(
+    amount: str, payment_id: str, currency: str, paid_at: str | None = None, invoice_id: str | None = None
+) -> PaymentReceived:
     when = check_payment_args(amount, payment_id, paid_at)
     try:
         amount_minor = to_minor(amount, currency)
     except ValueError as err:
         raise InputError(f"--amount: {err}") from None
-    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=when)
+    return _payload(
+        PaymentReceived,
+        "payment",
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        paid_at=when,
+        invoice_id=invoice_id,
+    )
+
+
+def parse_balance_change(
+    change_id: str,
+    kind: str,
+    amount: str,
+    currency: str,
+    reason: str,
+    invoice_id: str | None = None,
+    due_date: str | None = None,
+    effective_at: str | None = None,
+) -> BalanceChanged:
+    """Billing's charge, interest, credit note or write-down, typed in: the amount in major units of the account's
+    currency, positive whichever way it moves the balance."""
+    if (amount_minor := _minor(amount, currency, "--amount")) <= 0:
+        raise InputError(f"--amount must be positive, got {amount}")
+    return _payload(
+        BalanceChanged,
+        "balance change",
+        change_id=change_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        invoice_id=invoice_id,
+        due_date=parse_day(due_date, "--due-date") if due_date else None,
+        reason=reason,
+        effective_at=_instant(effective_at, "--effective-at"),
+    )
 
 
 def parse_reversal(payment_id: str, reason: str, reversed_at: str | None = None) -> PaymentReversed:
@@ -504,6 +544,59 @@ def check_furnished(bureau_ref: str, by: str, at: str | None) -> datetime:
     _check_name(bureau_ref, "--bureau-ref")
     _check_name(by, "--by")
     return _moment(at)
+
+
+def parse_concession(
+    concession_id: str,
+    kind: str,
+    amount: str | None,
+    days: int | None,
+    currency: str,
+    reason: str,
+    granted_by: str,
+    roles: list[str],
+) -> ConcessionGranted:
+    """A concession typed in: an amount in major units of the account's currency, or days for a plan extension."""
+    if (amount is None) == (days is None):
+        raise InputError("give --amount (money given up) or --days (a plan extension), one of them")
+    return _payload(
+        ConcessionGranted,
+        "concession",
+        concession_id=concession_id,
+        kind=kind,
+        amount_minor=_minor(amount, currency, "--amount") if amount is not None else 0,
+        days=days or 0,
+        granted_by=granted_by,
+        roles=roles,
+        reason=reason,
+        granted_at=now(),
+    )
+
+
+def parse_concession_decision(
+    concession_id: str, approved: bool, approver: str, note: str, operator: str
+) -> ConcessionDecided:
+    return _payload(
+        ConcessionDecided,
+        "concession decision",
+        concession_id=concession_id,
+        approved=approved,
+        approver=approver,
+        operator=operator,
+        note=note,
+        decided_at=now(),
+    )
+
+
+def parse_concession_reversal(concession_id: str, reason: str, reversed_by: str) -> ConcessionReversed:
+    return _payload(
+        ConcessionReversed,
+        "concession reversal",
+        concession_id=concession_id,
+        reason=reason,
+        reversed_by=reversed_by,
+        reversed_at=now(),
+    )
 
 
 def check_call_taker(queue: str, collector: str, at: str | None) -> datetime:

@@ -80,6 +80,18 @@ class SegmentOverride(Payload):
     reason: str = Field(pattern=CODE, max_length=64)
 
 
+# Billing's id of an invoice (B2B): like an account id, safe to log.
+InvoiceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,63}$")]
+
+
+class Invoice(Payload):
+    """One invoice of a B2B account, with its own due date (domain §9)."""
+
+    invoice_id: InvoiceId
+    amount_minor: int = Field(gt=0, le=MAX_MINOR)
+    due_date: date
+
+
 class AccountDocument(Payload):
     account_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
     debtor_name: str = Field(min_length=1)
@@ -108,6 +120,24 @@ class AccountDocument(Payload):
     # debt is time-barred when billing knows it (state law, an acknowledgment that restarted the period).
     last_payment_on: date | None = None
     limitation_ends_on: date | None = None
+    # A B2B account's invoices, each with its own due date: they add up to `amount_due_minor`, the earliest is
+    # `due_date`, and dpd counts from the oldest one still unpaid. None: the account is one invoice.
+    invoices: list[Invoice] = []
+
+    @model_validator(mode="after")
+    def _invoices_add_up(self) -> AccountDocument:
+        if not self.invoices:
+            return self
+        ids = [i.invoice_id for i in self.invoices]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"invoice ids must be unique; repeated: {', '.join(repeated)}")
+        total = sum(i.amount_minor for i in self.invoices)
+        if total != self.amount_due_minor:
+            raise ValueError(f"invoices add up to {total} but amount_due_minor is {self.amount_due_minor}")
+        oldest = min(i.due_date for i in self.invoices)
+        if oldest != self.due_date:
+            raise ValueError(f"due_date must be the earliest invoice's due date, {oldest}")
+        return self
 
     @model_validator(mode="after")
     def _policy_or_product(self) -> AccountDocument:
@@ -163,6 +193,7 @@ class PaymentReceived(Payload):
     amount_minor: int = Field(le=MAX_MINOR)
     currency: str | None = None
     paid_at: AwareDatetime
+    invoice_id: InvoiceId | None = None  # the invoice the customer pays (B2B); else the policy's order
 
 
 class PaymentReversed(Payload):
@@ -172,6 +203,33 @@ class PaymentReversed(Payload):
     payment_id: EventId
     reason: str = Field(min_length=1, max_length=500)
     reversed_at: AwareDatetime
+
+
+BalanceKind = Literal["charge", "interest", "credit_note", "write_down"]
+RAISES: tuple[BalanceKind, ...] = ("charge", "interest")  # the kinds that add to what is owed; the others take off
+
+
+class BalanceChanged(Payload):
+    """Billing changed what the account owes: a new charge or interest, a credit note or a write-down. A charge
+    names its invoice on a B2B account (a new id, with its due date, opens one); interest is the account's."""
+
+    news: Literal["balance_changed"] = Field(default="balance_changed", exclude=True)  # its inbox tag
+    change_id: EventId
+    kind: BalanceKind
+    amount_minor: int = Field(le=MAX_MINOR)
+    currency: str | None = None
+    invoice_id: InvoiceId | None = None
+    due_date: date | None = None  # of the new invoice a charge opens
+    reason: str = Field(min_length=1, max_length=500)
+    effective_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> BalanceChanged:
+        if self.due_date is not None and (self.kind != "charge" or self.invoice_id is None):
+            raise ValueError("only a charge that opens an invoice (invoice_id) has a due_date")
+        if self.kind == "interest" and self.invoice_id is not None:
+            raise ValueError("interest is the account's, not an invoice's: leave invoice_id out")
+        return self
 
 
 class DemoClock(Payload):

@@ -15,6 +15,7 @@ from dunning import (
     approvals,
     bureau,
     commitments,
+    concessions,
     contact,
     disputes,
     follow_ups,
@@ -135,6 +136,7 @@ class Case(Collection):
     accrue_late_fee = ledger.accrue_late_fee
     apply_payment = ledger.apply_payment
     apply_reversal = ledger.apply_reversal
+    apply_balance_change = ledger.apply_balance_change
     apply_cease = contact.apply_cease
     apply_dispute = disputes.apply_dispute
     apply_verification = verification.apply_verification
@@ -149,6 +151,8 @@ class Case(Collection):
     review_commitment = commitments.review_commitment
     close_commitment = commitments.close_commitment
     end_commitment = commitments.end_commitment
+    apply_concession = concessions.apply_concession
+    concession_problem = concessions.concession_problem
     apply_claim = fraud.apply_claim
     request_approval = approvals.request_approval
     approval_problem = approvals.approval_problem

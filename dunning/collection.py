@@ -30,9 +30,10 @@ class Collection:
         treatment_replaces_catch_up: bool = True,
         treatment: Treatment | None = None,
     ) -> None:
-        self.account = account
+        self.document = account  # as billing sent it
         self.policy = policy
         self.state = state
+        self.account = self.collected()  # as collection reads it: dpd from the oldest unpaid invoice
         # Runs started before this rule keep the old one (the workflow passes its patch marker).
         self.treatment_replaces_catch_up = treatment_replaces_catch_up
         self.treatment = treatment  # segment, experiment arm; None for accounts opened before segments
@@ -42,9 +43,32 @@ class Collection:
         state.contact_book = state.contact_book or ContactBook.of(account)
 
     def planned(self) -> list[ladder.PlannedStep]:
-        """The ladder of the segment in force, without contact in a hold-out's quiet stages."""
+        """The ladder of the segment in force, without contact in a hold-out's quiet stages. Counted from a later
+        invoice's due date, its rungs are new steps (keys of their own), as for an account arriving late."""
         quiet = self.treatment.quiet_stages if self.treatment else []
-        return ladder.plan(self.policy, self.account, self.state.segment, quiet)
+        planned = ladder.plan(self.policy, self.account, self.state.segment, quiet)
+        due = self.account.due_date
+        if due == self.document.due_date:
+            return planned
+        return [p.model_copy(update={"key": f"{p.key}~{due:%Y%m%d}"}) for p in planned]
+
+    def collected(self) -> AccountDocument:
+        """The document as collection reads it: due on the oldest unpaid invoice's day (itself, without invoices). Its
+        invoices are the ledger's to keep, as they stand."""
+        due = self.state.ledger.dpd_from()
+        if due is None or due == self.document.due_date:
+            return self.document
+        return self.document.model_copy(update={"due_date": due, "invoices": []})
+
+    def follow_due_date(self, now: datetime) -> Skipped:
+        """Money or billing changed which invoice is the oldest unpaid: the ladder counts from its due date now. Of
+        its rungs already past, only the latest of each channel is still taken, as after a pause."""
+        account = self.collected()
+        if account.due_date == self.account.due_date:
+            return []
+        self.account = account
+        self.plan = self.planned()
+        return self.skip_missed_steps(now) if self.state.status == "open" else []
 
     @property
     def book(self) -> ContactBook:
@@ -95,7 +119,7 @@ class Collection:
         self.state.status = "open"
         self.state.closed_at = None
         # Money we still hold from after the cure goes against what is owed again.
-        self.state.ledger.use_overpayment()
+        self.state.ledger.use_overpayment(self.policy.invoices)
         return self.skip_missed_steps(now)
 
     # --- contacts the caps count, and conversations --------------------------------------------------------

@@ -17,6 +17,8 @@ from dunning.account import MAX_MINOR, AccountDocument, EventId, Payload, local_
 from dunning.actions import Action, Strategy
 from dunning.change import Change
 from dunning.ladder import AgendaStep, PlannedStep, dpd_on, stage_id
+from dunning.ledger import LedgerEntry
+from dunning.money import to_minor
 from dunning.outcomes import reactions
 from dunning.policy import Policy
 from dunning.policy_rules import CommitmentRules
@@ -166,23 +168,23 @@ def missed_at(policy: Policy, account: AccountDocument, commitment: Commitment, 
 
 def next_check(policy: Policy, account: AccountDocument, commitment: Commitment) -> datetime:
     """When the first instalment not yet covered by the money runs out of grace."""
-    return missed_at(policy, account, commitment, _covered(commitment))
+    return missed_at(policy, account, commitment, covered(commitment))
 
 
 def review(policy: Policy, account: AccountDocument, commitment: Commitment, now: datetime) -> Verdict:
     """Kept when the money covers every instalment; when one's grace ends short, a plan is broken, and a promise
     is broken, or kept in part if some of the money came."""
-    covered = _covered(commitment)
-    if covered == len(commitment.instalments):
+    paid = covered(commitment)
+    if paid == len(commitment.instalments):
         return "kept"
-    if missed_at(policy, account, commitment, covered) > now:
+    if missed_at(policy, account, commitment, paid) > now:
         return "open"
     if commitment.kind == "promise" and commitment.paid_minor > 0:
         return "kept_in_part"
     return "broken"
 
 
-def _covered(commitment: Commitment) -> int:
+def covered(commitment: Commitment) -> int:
     """How many instalments, in order, the money received so far covers."""
     due = 0
     for index, instalment in enumerate(commitment.instalments):
@@ -251,6 +253,7 @@ class CommitmentOutcome:
     event: PromiseMade | PlanProposed | None = None
     reason: str = ""
     skipped: list[PlannedStep] = field(default_factory=list)
+    fee: LedgerEntry | None = None  # the failed-debit fee a broken promise cost, where the policy posts one
 
 
 def take_commitment(
@@ -345,10 +348,22 @@ def end_commitment(
         else []
     )
     # The treatment's text or call stands in for the ladder's catch-up on its channel: one contact, not two.
-    covered = frozenset(p.channel for p in treatment if p.due_at <= now and case.treatment_replaces_catch_up)
-    skipped = case.skip_missed_steps(now, covered) if state.status == "open" and verdict != "replaced" else []
+    channels = frozenset(p.channel for p in treatment if p.due_at <= now and case.treatment_replaces_catch_up)
+    skipped = case.skip_missed_steps(now, channels) if state.status == "open" and verdict != "replaced" else []
+    fee = failed_debit_fee(case, commitment, now) if verdict == "broken" else None
     if verdict == "broken":
         state.broken_promises += 1
     if state.status == "open":
         state.agenda += treatment
-    return CommitmentOutcome(commitment, verdict, skipped=skipped)
+    return CommitmentOutcome(commitment, verdict, skipped=skipped, fee=fee)
+
+
+def failed_debit_fee(case: Collection, commitment: Commitment, now: datetime) -> LedgerEntry | None:
+    """A broken promise's failed-debit fee (domain §5), owed with the fees when the policy names one in the account's
+    currency (None: it names none, or this is a plan)."""
+    rules = case.policy.promises
+    amount = rules.failed_debit_fee.get(case.account.currency) if rules and commitment.kind == "promise" else None
+    if amount is None:
+        return None
+    fee = to_minor(amount, case.account.currency)
+    return case.state.ledger.post_fee(commitment.commitment_id, "failed_debit_fee", fee, now)

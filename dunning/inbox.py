@@ -6,9 +6,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from dunning.account import PaymentReceived, PaymentReversed
+from dunning.account import BalanceChanged, PaymentReceived, PaymentReversed
 from dunning.approvals import ApprovalDecision
 from dunning.commitments import PlanProposed, PromiseMade
+from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionReversed
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -33,8 +34,12 @@ News = Annotated[
     | VisitReport
     | PromiseMade
     | PlanProposed
+    | ConcessionGranted
+    | ConcessionDecided
+    | ConcessionReversed
     | AgencyReport
     | RecallRequest
+    | BalanceChanged
     | PaymentReceived
     | PaymentReversed,
     Field(discriminator="news"),

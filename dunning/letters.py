@@ -50,6 +50,9 @@ class LetterFacts(Payload):
     paid_minor: int
     late_fee_minor: int
     outstanding_minor: int
+    charged_minor: int = 0  # billing's charges and interest since the due date
+    credited_minor: int = 0  # billing's credit notes and write-downs
+    waived_minor: int = 0  # what the creditor gave up: fees waived, a settlement discount, a plan reduced
     due_date: date
     dpd: int
     next_stage_dpd: int | None = None
@@ -91,6 +94,9 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
         paid_minor=order.paid_minor,
         late_fee_minor=order.late_fee_minor,
         outstanding_minor=order.outstanding_minor,
+        charged_minor=order.charged_minor,
+        credited_minor=order.credited_minor,
+        waived_minor=order.waived_minor,
         due_date=account.due_date,
         dpd=dpd_at(account, order.taken_at),
         next_stage_dpd=order.message.next_stage_dpd,

@@ -230,6 +230,23 @@ class Delinquency(Row):
         return share(self.started, self.accounts)
 
 
+class ConcessionsGiven(Row):
+    """What collectors gave of one kind of concession, granted in the period: how many took effect and what they gave
+    up (an extension: days), how many needed an approver, and how many were rejected or taken back."""
+
+    slice: str
+    currency: str
+    kind: str
+    granted: int
+    applied: int  # in force now
+    given_minor: int  # of those in force
+    days_given: int  # of the extensions in force
+    approved: int  # above their granter's limit, and approved
+    awaiting_approval: int
+    rejected: int
+    reversed: int  # taken back, or withdrawn while waiting
+
+
 class ActionCost(Row):
     """What the period's actions cost at reporting/unit_costs.yaml's prices, the agencies' commission, and what it
     bought: money recovered and cures."""

@@ -9,18 +9,19 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from dunning import ladder
-from dunning.account import AccountDocument, ContactPoint, Payload
+from dunning.account import AccountDocument, BalanceChanged, ContactPoint, Payload
 from dunning.actions import Action, Stage
 from dunning.approvals import ApprovalDecision, ApprovalRequest
 from dunning.bureau import BureauReport, BureauStatus
 from dunning.channels import Channel
 from dunning.commitments import Instalment, PromiseFacts
 from dunning.compliance import Check, may_disclose
+from dunning.concessions import Concession
 from dunning.contact import CeaseContact, contact_points_for
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimed
 from dunning.ladder import PlannedStep
-from dunning.ledger import PaymentOutcome, ReversalOutcome
+from dunning.ledger import BalanceOutcome, InvoiceBalance, LedgerEntry, PaymentOutcome, ReversalOutcome
 from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated, PointRecord
 from dunning.pacing import FollowUpPlan
@@ -98,6 +99,9 @@ class StepOrder(Payload):
     outstanding_minor: int
     paid_minor: int = 0  # a letter's statement: what was paid, and the late fees in the outstanding amount
     late_fee_minor: int = 0
+    charged_minor: int = 0  # ... billing's charges and interest since, its credit notes and write-downs
+    credited_minor: int = 0
+    waived_minor: int = 0  # ... and what the creditor gave up (concessions in force)
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
     details: ChannelDetails | None = None
     taken_at: datetime  # business time
@@ -171,18 +175,41 @@ class AccountOpened(Payload):
         )
 
 
-class PaymentRecorded(AccountRecord):
+class MoneyRecord(AccountRecord):
+    """What every change of the balance leaves besides its own row: the account's status, and for an account with
+    invoices what each owes now and the day dpd counts from."""
+
+    account_status: str
+    invoices: list[InvoiceBalance] = []
+    dpd_from: date | None = None  # the oldest unpaid invoice's due date (None: the account's own)
+    skipped: list[PlannedStep] = []  # steps the ladder skips now: it reopened, or counts from another due date
+    skip_reason: str = "fell due while the account was closed"
+
+
+class PaymentRecorded(MoneyRecord):
     outcome: PaymentOutcome
     paid_at: datetime
     currency: str
-    account_status: str
 
 
-class ReversalRecorded(AccountRecord):
+class ReversalRecorded(MoneyRecord):
     outcome: ReversalOutcome
     reversed_at: datetime
-    account_status: str
-    skipped: list[PlannedStep]  # steps that fell due while the account was closed, when a reversal reopens it
+
+
+class BalanceRecorded(MoneyRecord):
+    """Billing's charge, interest, credit note or write-down, and what became of it."""
+
+    change: BalanceChanged
+    outcome: BalanceOutcome
+
+
+class ConcessionRecorded(MoneyRecord):
+    """A concession granted, waiting, decided, reversed or refused, and the balance's movement it made."""
+
+    concession: Concession
+    entry: LedgerEntry | None = None
+    outstanding_minor: int
 
 
 class DisputeRecorded(AccountRecord):
@@ -222,6 +249,10 @@ class CommitmentRecorded(AccountRecord):
     negative_record: bool = False
     failed_debit_fee: bool = False
     skipped: list[PlannedStep] = []  # ladder steps that fell due while it was open, when the ladder resumes
+    # The failed-debit fee the policy posted to the account (None: it leaves the fee to billing), and the balance
+    # after it.
+    fee: LedgerEntry | None = None
+    outstanding_minor: int | None = None
 
 
 class BureauReportRecorded(AccountRecord):
@@ -323,6 +354,9 @@ def step_order(
     taken_at: datetime,
     paid_minor: int = 0,
     late_fee_minor: int = 0,
+    charged_minor: int = 0,
+    credited_minor: int = 0,
+    waived_minor: int = 0,
     collector_queue: str = "",
     usable_points: list[ContactPoint] | None = None,
     tried_last: str | None = None,
@@ -373,6 +407,9 @@ def step_order(
         outstanding_minor=outstanding_minor,
         paid_minor=paid_minor,
         late_fee_minor=late_fee_minor,
+        charged_minor=charged_minor,
+        credited_minor=credited_minor,
+        waived_minor=waived_minor,
         check=check,
         details=details,
         taken_at=taken_at,

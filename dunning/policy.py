@@ -25,9 +25,11 @@ from dunning.pacing import FollowUpRules
 from dunning.policy_rules import (
     Agency,
     ApprovalRules,
+    ConcessionRules,
     ContactPointRules,
     FieldVisitRules,
     FraudRules,
+    InvoiceRules,
     LateFee,
     PlanRules,
     PromiseRules,
@@ -58,6 +60,12 @@ class Policy(Strict):
     # keeps policies pinned by accounts opened before the field existed readable (and replayable).
     collector_queues: list[str] = Field(default=["collectors"], min_length=1)
     late_fee: LateFee | None = None
+    # Who may waive fees, discount a settlement, reduce or put off a plan, how much, and who approves more; a policy
+    # without it (as pinned by accounts opened before concessions existed) grants none.
+    concessions: ConcessionRules | None = None
+    # How payments are spread over an account's invoices; a policy without it (as pinned by accounts opened before
+    # invoices existed) pays the oldest first, the named invoice before it.
+    invoices: InvoiceRules | None = None
     # Days to wait for death or bankruptcy documents; a policy without it (as pinned by accounts opened before it
     # existed) waits for them indefinitely.
     verification: VerificationRules | None = None

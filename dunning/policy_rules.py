@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dunning.actions import Action
 from dunning.datafile import Strict
+from dunning.money import to_minor
 
 # What a placement file can carry, one column each, in the order an agency's `file_columns` names them.
 PLACEMENT_FIELDS = (
@@ -61,6 +62,17 @@ class CommitmentRules(Strict):
 
 class PromiseRules(CommitmentRules):
     max_days_out: int = Field(ge=0)
+    # What a broken promise costs (domain §5: a failed-debit fee), by currency in major units; an account in a
+    # currency not listed is charged none, and a policy without it leaves the fee to billing.
+    failed_debit_fee: dict[str, Decimal] = {}
+
+    @field_validator("failed_debit_fee")
+    @classmethod
+    def _amounts_fit_their_currency(cls, fees: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in fees.items():
+            if to_minor(amount, currency) <= 0:
+                raise ValueError(f"the {currency} fee must be positive")
+        return fees
 
 
 class PlanRules(CommitmentRules):
@@ -139,3 +151,72 @@ class FieldVisitRules(Strict):
 class LateFee(Strict):
     rate_per_day: Decimal = Field(gt=0, lt=1)
     waivable: bool = True
+
+
+# What a creditor may give: late fees waived (domain §10), a discount to settle (§6 strategy 3: "the largest waiver
+# allowed"), a plan's instalments reduced or put off (§6 strategy 4).
+ConcessionKind = Literal["fee_waiver", "settlement_discount", "plan_reduction", "plan_extension"]
+# What each kind's limits are shares of (an extension's are days).
+CONCESSION_BASES: dict[ConcessionKind, str] = {
+    "fee_waiver": "the late fees owed",
+    "settlement_discount": "the balance owed",
+    "plan_reduction": "what the plan has still to pay",
+    "plan_extension": "days",
+}
+
+
+class ConcessionRule(Strict):
+    """Who may give how much of one kind of concession: each role alone up to its limit, an approver above it, and
+    nobody beyond the most (shares of the kind's base; days, for an extension)."""
+
+    most: Decimal = Field(gt=0)
+    alone: dict[str, Decimal] = {}  # role -> the most it gives without an approver (0: it needs one for any)
+    approvers: list[str] = Field(min_length=1)  # roles that approve more, and give up to the most themselves
+
+    @model_validator(mode="after")
+    def _limits_within_the_most(self) -> ConcessionRule:
+        if over := sorted(role for role, limit in self.alone.items() if not 0 <= limit <= self.most):
+            raise ValueError(f"alone: {', '.join(over)} must be between 0 and the most ({self.most})")
+        return self
+
+    def limit(self, roles: list[str]) -> Decimal | None:
+        """The most the holder of `roles` gives without an approver (None: they may give none at all)."""
+        limits = [self.most if role in self.approvers else self.alone[role] for role in roles if self._names(role)]
+        return max(limits, default=None)
+
+    def _names(self, role: str) -> bool:
+        return role in self.approvers or role in self.alone
+
+
+class ConcessionRules(Strict):
+    """The concessions a policy allows; a kind it leaves out is refused."""
+
+    fee_waiver: ConcessionRule | None = None
+    settlement_discount: ConcessionRule | None = None
+    plan_reduction: ConcessionRule | None = None
+    plan_extension: ConcessionRule | None = None
+
+    @model_validator(mode="after")
+    def _shares_and_days(self) -> ConcessionRules:
+        for kind in ("fee_waiver", "settlement_discount", "plan_reduction"):
+            rule = getattr(self, kind)
+            if rule is not None and rule.most > 1:
+                raise ValueError(f"{kind}.most is a share of {CONCESSION_BASES[kind]}: at most 1")
+        extension = self.plan_extension
+        if extension is not None and any(
+            v != v.to_integral_value() for v in [extension.most, *extension.alone.values()]
+        ):
+            raise ValueError("plan_extension: limits are whole days")
+        return self
+
+    def rule(self, kind: ConcessionKind) -> ConcessionRule | None:
+        rule: ConcessionRule | None = getattr(self, kind)
+        return rule
+
+
+class InvoiceRules(Strict):
+    """How money is spread over the invoices of an account that has several (domain §9)."""
+
+    # Which unpaid invoice a payment, credit note or write-down goes to first, after the one it names.
+    allocation: Literal["oldest_first", "newest_first"] = "oldest_first"
+    honour_named_invoice: bool = True  # a payment that names its invoice goes there first

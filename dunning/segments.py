@@ -254,7 +254,7 @@ def reassess(case: Collection, now: datetime) -> SegmentChange | None:
     else:
         return None
     state.phase, state.assessed_broken_promises = phase, state.broken_promises
-    arrival = ladder.dpd_at(case.account, state.opened_at)
+    arrival = ladder.dpd_at(case.document, state.opened_at)
     assessment = assess(segmentation, case.account, arrival, dpd, state.broken_promises)
     if assessment.segment == state.segment:
         return None

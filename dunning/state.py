@@ -13,6 +13,7 @@ from dunning.bureau import BureauReport, LetterPosted
 from dunning.channels import Channel
 from dunning.commitments import Commitment, PlanProposed, PromiseMade
 from dunning.compliance import ContactMade
+from dunning.concessions import Concession
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
 from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -43,7 +44,8 @@ OLD_LISTS: dict[str, TypeAdapter[list[Any]]] = {
 }
 RECENT_ACTIONS = 20
 RECENT_REJECTIONS = 20
-AccountStatus = Literal["open", "cured", "cancelled", "estate", "bankruptcy", "withdrawn"]
+# settled: paid off after a settlement discount (paid less than was owed, by the creditor's leave).
+AccountStatus = Literal["open", "cured", "settled", "cancelled", "estate", "bankruptcy", "withdrawn"]
 
 
 class ActionRecord(Payload):
@@ -120,6 +122,8 @@ class AccountState(BaseModel):
     # whose gate counts them (dunning/bureau.py).
     bureau_reports: list[BureauReport] = Field(default_factory=list)
     letters_posted: list[LetterPosted] = Field(default_factory=list)
+    # Concessions granted (waiting for an approver, applied, reversed ...), by id.
+    concessions: dict[str, Concession] = Field(default_factory=dict)
     # News received but not yet settled, in arrival order; carried over continue-as-new so none is lost.
     inbox: list[News] = Field(default_factory=list)
     runs: int = 1

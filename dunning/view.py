@@ -15,9 +15,11 @@ from dunning.approvals import ApprovalRequest
 from dunning.bureau import BureauReport
 from dunning.channels import Channel
 from dunning.commitments import Commitment
+from dunning.concessions import Concession
 from dunning.disputes import DisputeOpened
 from dunning.fraud import FraudClaimed
 from dunning.ladder import AgendaStep, PlannedStep
+from dunning.ledger import InvoiceBalance
 from dunning.money import format_amount
 from dunning.outcomes import PointRecord
 from dunning.placements import Placement
@@ -34,6 +36,11 @@ class LedgerShown(Payload):
     late_fee_minor: int
     paid_minor: int
     overpaid_minor: int
+    interest_minor: int = 0
+    charged_minor: int = 0  # billing's charges and interest since opening
+    credited_minor: int = 0  # billing's credit notes and write-downs
+    waived_minor: int = 0  # concessions in force
+    invoices: list[InvoiceBalance] = []  # a B2B account's invoices, as they stand
 
 
 class StateShown(Payload):
@@ -80,6 +87,7 @@ class AccountView(LedgerShown, StateShown):
     lost_contact: bool
     awaiting_approval: list[ApprovalRequest] = []
     calendar_years: list[int] = []  # the years whose public holidays the account's calendar knows
+    concessions: list[Concession] = []  # granted on the account: applied, waiting for an approver, reversed ...
 
 
 def account_view(
@@ -116,6 +124,7 @@ def account_view(
         lost_contact=state.lost_contact_since is not None,
         awaiting_approval=state.approvals,
         calendar_years=policy.calendar.covers if policy.calendar else [],
+        concessions=list(state.concessions.values()),
     )
 
 

@@ -11,7 +11,18 @@ from typing import Any
 
 import asyncpg
 
-from dunning.measures import CureRate, CureRates, Delinquency, Period, Recovery, RollBasis, RollCell, RollMatrix, Slice
+from dunning.measures import (
+    ConcessionsGiven,
+    CureRate,
+    CureRates,
+    Delinquency,
+    Period,
+    Recovery,
+    RollBasis,
+    RollCell,
+    RollMatrix,
+    Slice,
+)
 from dunning.reporting import EXITS, Bands, load_bands
 
 SLICES: dict[Slice, str] = {
@@ -223,4 +234,31 @@ LEFT JOIN owed o USING (account_id)
 WHERE m.account_id IS NOT NULL OR o.account_id IS NOT NULL
 GROUP BY s.slice, s.currency
 ORDER BY s.slice, s.currency
+"""
+
+
+async def concessions(
+    pool: asyncpg.Pool, period: Period, by: Slice, *, bands: Bands | None = None
+) -> list[ConcessionsGiven]:
+    """The concessions granted in the period (each account's days in its own zone), by kind: what took effect and
+    what it gave up, what needed an approver, what was rejected or taken back."""
+    rows = await fetch(pool, CONCESSIONS.format(sliced=sliced(by)), period, bands)
+    return [ConcessionsGiven(**r) for r in rows]
+
+
+CONCESSIONS = """
+WITH {sliced}
+SELECT s.slice, s.currency, c.kind,
+       count(*) AS granted,
+       count(*) FILTER (WHERE c.status = 'applied') AS applied,
+       coalesce(sum(c.amount_minor) FILTER (WHERE c.status = 'applied'), 0) AS given_minor,
+       coalesce(sum(c.days) FILTER (WHERE c.status = 'applied'), 0) AS days_given,
+       count(*) FILTER (WHERE c.decided_by IS NOT NULL AND c.status <> 'rejected') AS approved,
+       count(*) FILTER (WHERE c.status = 'awaiting_approval') AS awaiting_approval,
+       count(*) FILTER (WHERE c.status = 'rejected') AS rejected,
+       count(*) FILTER (WHERE c.status IN ('reversed', 'withdrawn')) AS reversed
+FROM concessions c JOIN sliced s USING (account_id)
+WHERE c.status <> 'refused' AND (c.granted_at AT TIME ZONE s.time_zone)::date BETWEEN $3 AND $4
+GROUP BY s.slice, s.currency, c.kind
+ORDER BY s.slice, s.currency, c.kind
 """

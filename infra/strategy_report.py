@@ -18,6 +18,7 @@ from dunning.comparison import Comparison, compare_arms
 from dunning.measures import (
     ActionCost,
     AgencyPerformance,
+    ConcessionsGiven,
     ContactIntensity,
     ContactRate,
     CureRates,
@@ -64,6 +65,7 @@ class StrategyFigures(BaseModel):
     delinquency: list[Delinquency]  # by segment
     queues: list[QueuePerformance]
     agencies: list[AgencyPerformance]
+    concessions: list[ConcessionsGiven] = []  # by arm (reports written before concessions have none)
 
 
 async def gather(pool: asyncpg.Pool, period: Period, written_at: datetime, window_days: int = 30) -> StrategyFigures:
@@ -100,6 +102,7 @@ async def gather(pool: asyncpg.Pool, period: Period, written_at: datetime, windo
         delinquency=await measures.delinquency(pool, period, "segment"),
         queues=await collection_effort.queue_performance(pool, period, "portfolio"),
         agencies=await collection_effort.agency_performance(pool, period, "portfolio"),
+        concessions=await measures.concessions(pool, period, "arm"),
     )
 
 
@@ -177,6 +180,20 @@ def render_csv(figures: StrategyFigures) -> str:
         ("costs", figures.costs, ("cost_minor", "recovered_minor", "cures", "cost_per_cure", "yield_per_cost")),
         ("recovery", figures.recovery, ("recovered_minor", "balance_at_start_minor", "liquidation_rate")),
         ("delinquency", figures.delinquency, ("accounts", "started", "cured", "mean_days_to_cure", "frequency")),
+        (
+            "concessions",
+            figures.concessions,
+            (
+                "granted",
+                "applied",
+                "given_minor",
+                "days_given",
+                "approved",
+                "awaiting_approval",
+                "rejected",
+                "reversed",
+            ),
+        ),
     ):
         for row in rows:
             label = getattr(row, "band", None) or getattr(row, "kind", None)

@@ -340,20 +340,9 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 
 NOUNS = [
-    *("accounts", "payments", "disputes", "debtors", "contacts", "promises", "plans", "fraud"),
-    *(
-        "calls",
-        "replies",
-        "collectors",
-        "visits",
-        "letters",
-        "agencies",
-        "bureau",
-        "approvals",
-        "compliance",
-        "reports",
-    ),
-    *("operators", "keys", "deploys", "simulate"),
+    *("accounts", "payments", "balance", "disputes", "debtors", "contacts", "promises", "plans", "concessions"),
+    *("fraud", "calls", "replies", "collectors", "visits", "letters", "agencies", "bureau", "approvals"),
+    *("compliance", "reports", "operators", "keys", "deploys", "simulate"),
 ]
 
 

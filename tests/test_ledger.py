@@ -1,23 +1,54 @@
 """The balance: payments applied once, overpayments kept, property late fees accrued once per dpd and paid first;
-money parsed and printed in the currency's own minor units."""
+billing's charges, interest, credit notes and write-downs applied once by id with the balance before and after; a B2B
+account's invoices, dpd from the oldest unpaid one and money spread by the policy's order; money parsed and printed in
+the currency's own minor units."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from dunning.account import PaymentReceived, PaymentReversed
-from dunning.ledger import Ledger, reopens
+from dunning.account import BalanceChanged, Invoice, PaymentReceived, PaymentReversed
+from dunning.ledger import Balance, Ledger, reopens
 from dunning.money import daily_fee, format_amount, to_minor
 from dunning.policy import load_policy
+from dunning.policy_rules import InvoiceRules
 
 PAID_AT = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 
 
-def payment(payment_id: str, amount_minor: int, currency: str | None = "CNY") -> PaymentReceived:
-    return PaymentReceived(payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=PAID_AT)
+def payment(
+    payment_id: str, amount_minor: int, currency: str | None = "CNY", invoice_id: str | None = None
+) -> PaymentReceived:
+    return PaymentReceived(
+        payment_id=payment_id, amount_minor=amount_minor, currency=currency, paid_at=PAID_AT, invoice_id=invoice_id
+    )
+
+
+def change(
+    change_id: str,
+    kind: str,
+    amount_minor: int,
+    invoice_id: str | None = None,
+    due_date: date | None = None,
+    currency: str | None = "CNY",
+) -> BalanceChanged:
+    return BalanceChanged(
+        change_id=change_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        invoice_id=invoice_id,
+        due_date=due_date,
+        reason="billing run",
+        effective_at=PAID_AT,
+    )
+
+
+def owed(principal: int, interest: int = 0, late_fee: int = 0, overpaid: int = 0) -> Balance:
+    return Balance(principal_minor=principal, interest_minor=interest, late_fee_minor=late_fee, overpaid_minor=overpaid)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +238,183 @@ def test_money_held_as_overpayment_goes_against_a_balance_owed_again():
     ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced", reversed_at=datetime(2026, 1, 2, tzinfo=UTC)))
     ledger.use_overpayment()
     assert (ledger.outstanding_minor, ledger.overpaid_minor) == (7_000, 0)
+
+
+# --- billing's changes ----------------------------------------------------------------------------------------
+
+
+def test_a_charge_a_credit_note_and_a_payment_apply_once_each_with_the_balance_before_and_after():
+    ledger = Ledger(principal_minor=100_000)
+    charged = ledger.change(change("CH-1", "charge", 20_000), "CNY")
+    assert (charged.verdict, charged.outstanding_after_minor) == ("applied", 120_000)
+    assert charged.entry is not None
+    assert (charged.entry.kind, charged.entry.before, charged.entry.after) == ("charge", owed(100_000), owed(120_000))
+    assert ledger.change(change("CH-1", "charge", 20_000), "CNY").verdict == "duplicate"
+
+    credited = ledger.change(change("CN-1", "credit_note", 5_000), "CNY")
+    assert credited.entry is not None
+    assert (credited.entry.before, credited.entry.after) == (owed(120_000), owed(115_000))
+    assert ledger.change(change("CN-1", "credit_note", 5_000), "CNY").verdict == "duplicate"
+
+    paid = ledger.apply(payment("P1", 15_000), "CNY")
+    assert paid.entry is not None
+    assert (paid.entry.kind, paid.entry.before, paid.entry.after) == ("payment", owed(115_000), owed(100_000))
+    assert ledger.apply(payment("P1", 15_000), "CNY").verdict == "duplicate"
+
+    assert (ledger.outstanding_minor, ledger.charged_minor, ledger.credited_minor, ledger.paid_minor) == (
+        100_000,
+        20_000,
+        5_000,
+        15_000,
+    )
+
+
+def test_interest_is_owed_apart_and_paid_after_fees_before_principal(property_fees):
+    ledger = Ledger(principal_minor=100_000)
+    ledger.accrue_late_fee(property_fees, 2)  # 200 in fees
+    posted = ledger.change(change("I-1", "interest", 1_500), "CNY")
+    assert posted.entry is not None
+    assert (posted.entry.before, posted.entry.after) == (owed(100_000, late_fee=200), owed(100_000, 1_500, 200))
+    paid = ledger.apply(payment("P1", 1_000), "CNY")
+    assert paid.entry is not None and paid.entry.after == owed(100_000, 700, 0)
+    undone = ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced", reversed_at=PAID_AT))
+    assert undone.entry is not None
+    assert (undone.entry.kind, undone.entry.after) == ("payment_reversed", owed(100_000, 1_500, 200))
+
+
+def test_a_write_down_takes_principal_off():
+    ledger = Ledger(principal_minor=100_000)
+    written = ledger.change(change("W-1", "write_down", 40_000), "CNY")
+    assert written.entry is not None and written.entry.after == owed(60_000)
+    assert ledger.credited_minor == 40_000
+
+
+@pytest.mark.parametrize(
+    ("billed", "reason"),
+    [
+        (change("X", "charge", 0), "amount must be positive, got 0 minor units"),
+        (change("X", "charge", 500, currency="USD"), "a charge in USD on an account in CNY"),
+        (change("X", "credit_note", 100_001), "a credit note of 100001 is more than the 100000 owed in principal"),
+        (change("X", "write_down", 200_000), "a write-down of 200000 is more than the 100000 owed in principal"),
+        (change("X", "charge", 500, invoice_id="INV-1"), "the account carries no invoices: leave invoice_id out"),
+    ],
+)
+def test_a_change_that_cannot_apply_is_refused_with_why_and_moves_nothing(billed, reason):
+    ledger = Ledger(principal_minor=100_000)
+    outcome = ledger.change(billed, "CNY")
+    assert (outcome.verdict, outcome.reason, outcome.entry) == ("rejected", reason, None)
+    assert (ledger.outstanding_minor, ledger.postings) == (100_000, {})
+    # Corrected, the same id applies.
+    assert ledger.change(change("X", "charge", 500), "CNY").verdict == "applied"
+
+
+def test_the_changes_payload_names_what_does_not_fit_its_kind():
+    with pytest.raises(ValueError, match="only a charge that opens an invoice"):
+        change("X", "credit_note", 500, due_date=date(2026, 3, 1))
+    with pytest.raises(ValueError, match="interest is the account's"):
+        change("X", "interest", 500, invoice_id="INV-1")
+
+
+def test_a_charge_after_a_cure_is_paid_from_the_money_held():
+    ledger = Ledger(principal_minor=10_000)
+    ledger.apply(payment("P1", 13_000), "CNY")  # 3,000 held as overpayment
+    charged = ledger.change(change("CH-1", "charge", 2_000), "CNY")
+    assert charged.entry is not None
+    assert (charged.entry.before, charged.entry.after) == (owed(0, overpaid=3_000), owed(0, overpaid=1_000))
+
+
+# --- invoices (B2B) -------------------------------------------------------------------------------------------
+
+INVOICES = [
+    Invoice(invoice_id="INV-1", amount_minor=30_000, due_date=date(2026, 1, 5)),
+    Invoice(invoice_id="INV-2", amount_minor=50_000, due_date=date(2026, 1, 20)),
+    Invoice(invoice_id="INV-3", amount_minor=20_000, due_date=date(2026, 2, 4)),
+]
+
+
+def open_amounts(ledger: Ledger) -> dict[str, int]:
+    return {i.invoice_id: i.open_minor for i in ledger.invoices}
+
+
+def test_dpd_counts_from_the_oldest_unpaid_invoice():
+    ledger = Ledger.opening(100_000, INVOICES)
+    assert ledger.dpd_from() == date(2026, 1, 5)
+    ledger.apply(payment("P1", 30_000), "CNY")
+    assert ledger.dpd_from() == date(2026, 1, 20)
+    ledger.apply(payment("P2", 70_000), "CNY")
+    assert ledger.dpd_from() is None  # nothing unpaid: the account's own due date
+    assert Ledger(principal_minor=100_000).dpd_from() is None  # no invoices: one invoice, the account's
+
+
+def test_a_payment_goes_to_the_oldest_invoice_first():
+    ledger = Ledger.opening(100_000, INVOICES)
+    paid = ledger.apply(payment("P1", 40_000), "CNY")
+    assert open_amounts(ledger) == {"INV-1": 0, "INV-2": 40_000, "INV-3": 20_000}
+    assert paid.entry is not None and paid.entry.invoices == {"INV-1": -30_000, "INV-2": -10_000}
+
+
+def test_a_payment_naming_its_invoice_goes_there_first_then_to_the_oldest():
+    ledger = Ledger.opening(100_000, INVOICES)
+    ledger.apply(payment("P1", 25_000, invoice_id="INV-3"), "CNY")
+    assert open_amounts(ledger) == {"INV-1": 25_000, "INV-2": 50_000, "INV-3": 0}
+    assert ledger.dpd_from() == date(2026, 1, 5)  # the oldest is still unpaid
+    # Reversed, each invoice gets back what the payment paid on it.
+    ledger.reverse(PaymentReversed(payment_id="P1", reason="bounced", reversed_at=PAID_AT))
+    assert open_amounts(ledger) == {"INV-1": 30_000, "INV-2": 50_000, "INV-3": 20_000}
+
+
+def test_a_policy_may_ignore_the_named_invoice_or_pay_the_newest_first():
+    newest = Ledger.opening(100_000, INVOICES)
+    newest.apply(payment("P1", 25_000, invoice_id="INV-1"), "CNY", InvoiceRules(allocation="newest_first"))
+    assert open_amounts(newest) == {"INV-1": 5_000, "INV-2": 50_000, "INV-3": 20_000}
+    ignored = Ledger.opening(100_000, INVOICES)
+    ignored.apply(payment("P1", 25_000, invoice_id="INV-3"), "CNY", InvoiceRules(honour_named_invoice=False))
+    assert open_amounts(ignored) == {"INV-1": 5_000, "INV-2": 50_000, "INV-3": 20_000}
+
+
+def test_a_payment_naming_an_unknown_invoice_is_refused_with_why():
+    ledger = Ledger.opening(100_000, INVOICES)
+    outcome = ledger.apply(payment("P1", 5_000, invoice_id="INV-9"), "CNY")
+    assert (outcome.verdict, outcome.reason) == ("rejected", "no invoice INV-9 on this account")
+    outcome = Ledger(principal_minor=1_000).apply(payment("P1", 5_000, invoice_id="INV-1"), "CNY")
+    assert (outcome.verdict, outcome.reason) == ("rejected", "the account carries no invoices: leave invoice_id out")
+
+
+def test_billing_charges_an_invoice_opens_a_new_one_and_credits_a_named_one():
+    ledger = Ledger.opening(100_000, INVOICES)
+    ledger.change(change("CH-1", "charge", 5_000, invoice_id="INV-2"), "CNY")
+    opened = ledger.change(change("CH-2", "charge", 8_000, invoice_id="INV-4", due_date=date(2026, 2, 20)), "CNY")
+    assert opened.entry is not None and opened.entry.after == owed(113_000)
+    ledger.change(change("CN-1", "credit_note", 2_000, invoice_id="INV-3"), "CNY")
+    assert {i.invoice_id: (i.billed_minor, i.open_minor) for i in ledger.invoices} == {
+        "INV-1": (30_000, 30_000),
+        "INV-2": (55_000, 55_000),
+        "INV-3": (18_000, 18_000),
+        "INV-4": (8_000, 8_000),
+    }
+
+
+@pytest.mark.parametrize(
+    ("billed", "reason"),
+    [
+        (
+            change("X", "charge", 500),
+            "name the invoice the charge is for (a new invoice_id with its due_date opens one)",
+        ),
+        (change("X", "charge", 500, invoice_id="INV-9"), "invoice INV-9 is new: give its due_date"),
+        (
+            change("X", "charge", 500, invoice_id="INV-1", due_date=date(2026, 3, 1)),
+            "invoice INV-1 is due 2026-01-05, not 2026-03-01: leave due_date out",
+        ),
+        (change("X", "credit_note", 500, invoice_id="INV-9"), "no invoice INV-9 on this account"),
+        (
+            change("X", "credit_note", 20_001, invoice_id="INV-3"),
+            "a credit note of 20001 is more than the 20000 owed on invoice INV-3",
+        ),
+    ],
+)
+def test_an_invoice_change_that_cannot_apply_is_refused_with_why(billed, reason):
+    ledger = Ledger.opening(100_000, INVOICES)
+    outcome = ledger.change(billed, "CNY")
+    assert (outcome.verdict, outcome.reason) == ("rejected", reason)
+    assert open_amounts(ledger) == {"INV-1": 30_000, "INV-2": 50_000, "INV-3": 20_000}

@@ -87,6 +87,28 @@ def test_every_letter_a_policy_sends_renders_in_english_and_chinese(renderer, te
     assert letter.sha256 == hashlib.sha256(letter.pdf).hexdigest()
 
 
+@pytest.mark.parametrize(
+    ("template", "locale", "rows"),
+    [
+        (
+            "collection_letter_first",
+            "en",
+            ("Charges and interest billed since", "Credit notes and write-downs", "Waived by agreement"),
+        ),
+        ("property_fee_notice", "zh", ("此后新增的费用与利息", "红字发票与核减", "经协商减免")),
+        ("b2b_statement_of_account", "en", ("Charges and interest billed since", "Waived by agreement")),
+    ],
+)
+def test_the_statement_shows_billings_changes_and_what_was_waived(renderer, template, locale, rows):
+    changed = facts(template, locale, charged_minor=5_000, credited_minor=1_000, waived_minor=3_000)
+    html = renderer.html(changed)
+    for row in rows:
+        assert row in html
+    assert "- 30.00" in html  # waived, taken off
+    plain = renderer.html(facts(template, locale))
+    assert not any(row in plain for row in rows)  # none without them
+
+
 def test_a_name_beyond_the_common_characters_is_printed_all_the_same(renderer):
     rare = facts(debtor_name="王䶮")  # 䶮 is not in GB 2312: the letter takes the full font
     assert "王䶮" in text_of(renderer.render(rare).pdf)

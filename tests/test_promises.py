@@ -99,9 +99,23 @@ async def test_a_broken_promise_counts_and_resumes_the_ladder_with_the_broken_pr
     ]
     assert {taken[key][1] for key in held} == {"skipped"}
     row = await pool.fetchrow(
-        "SELECT status, negative_record, failed_debit_fee FROM commitments WHERE account_id = $1", account.account_id
+        "SELECT status, negative_record, failed_debit_fee, failed_debit_fee_minor FROM commitments"
+        " WHERE account_id = $1",
+        account.account_id,
     )
-    assert dict(row) == {"status": "broken", "negative_record": True, "failed_debit_fee": True}
+    assert dict(row) == {
+        "status": "broken",
+        "negative_record": True,
+        "failed_debit_fee": True,
+        "failed_debit_fee_minor": 2_000,  # consumer_loan's failed-debit fee, 20.00 CNY, posted to the account
+    }
+    assert view.outstanding_minor == account.amount_due_minor + 2_000 and view.late_fee_minor == 2_000
+    fee = await pool.fetchrow(
+        "SELECT entry_id, amount_minor, outstanding_before_minor, outstanding_after_minor FROM ledger_entries"
+        " WHERE account_id = $1 AND kind = 'failed_debit_fee'",
+        account.account_id,
+    )
+    assert tuple(fee) == ("PTP2", 2_000, account.amount_due_minor, account.amount_due_minor + 2_000)
     assert await pool.fetchval("SELECT broken_promises FROM accounts WHERE account_id = $1", account.account_id) == 1
     # The negative record goes to the bureau feed as a report: at once, as the promise was taken on the phone.
     report = await pool.fetchrow(

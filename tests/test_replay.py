@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from client import CollectionsClient, inputs
-from dunning.account import PaymentReceived, PaymentReversed
+from dunning.account import Invoice, PaymentReceived, PaymentReversed
 from dunning.channels import Channel
 from dunning.contact import CeaseContact
 from dunning.disputes import DisputeOpened, DisputeResolved
@@ -86,6 +86,18 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         amount_minor=1_000_000,
         prior_broken_promises=1,
     )
+    # Billing's changes and concessions on property fees; a B2B customer's invoices, dpd from the oldest unpaid.
+    money_account = make_account(due=today, account_id="REPLAY-MONEY", policy="property_fees", amount_minor=100_000)
+    invoices_account = make_account(
+        due=today - timedelta(days=30),
+        account_id="REPLAY-INVOICES",
+        policy="b2b_receivables",
+        amount_minor=100_000,
+        invoices=[
+            Invoice(invoice_id="I-1", amount_minor=30_000, due_date=today - timedelta(days=30)),
+            Invoice(invoice_id="I-2", amount_minor=70_000, due_date=today - timedelta(days=10)),
+        ],
+    )
     accounts = (
         ladder_account,
         paid_account,
@@ -97,6 +109,8 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         channels_account,
         segment_account,
         bureau_account,
+        money_account,
+        invoices_account,
     )
     async with run_worker() as queue:
         for account in accounts:
@@ -171,6 +185,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             ),
         )
         await env.sleep(timedelta(days=10))
+        await money_changes_and_concessions(env, money_account.account_id, invoices_account.account_id)
         # The channels reporting back: the mail vendor on the first letter, a conversation that leads to a visit.
         letter = await pool.fetchrow(
             "SELECT letter_ref, address FROM letter_jobs WHERE account_id = $1", channels_account.account_id
@@ -198,7 +213,8 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             talk_account.account_id,
             inputs.parse_plan(
                 "PLAN1",
-                [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=600.00"],
+                # With the broken promise's failed-debit fee (consumer_loan: 20.00).
+                [f"{today + timedelta(days=20)}=600.00", f"{today + timedelta(days=40)}=620.00"],
                 "CNY",
                 "income_drop",
                 "agent-7",
@@ -252,6 +268,8 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         "channels_report_back",
         "segment_broken_promise_long_term",
         "us_bureau_report_waits",
+        "balance_changes_and_concessions",
+        "b2b_invoices_oldest_unpaid",
     )
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):
@@ -259,6 +277,34 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         await REPLAYER.replay_workflow(history)
         if os.environ.get("RECORD_HISTORIES"):
             (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def money_changes_and_concessions(env, fees_id: str, invoices_id: str) -> None:
+    collections, now = CollectionsClient(env.client), await env.get_current_time()
+
+    def grant(concession_id: str, amount: str):
+        return inputs.parse_concession(
+            concession_id, "fee_waiver", amount, None, "CNY", "good faith", "a7", ["collector"]
+        )
+
+    await collections.change_balance(fees_id, inputs.parse_balance_change("CH1", "charge", "50.00", "CNY", "meter"))
+    await collections.grant_concession(fees_id, grant("W1", "2.00"))
+    await collections.grant_concession(fees_id, grant("W2", "9.00"))  # above the collector's half: waits
+    await collections.decide_concession(
+        fees_id, inputs.parse_concession_decision("W2", True, "property_manager", "", "pm1")
+    )
+    await collections.reverse_concession(fees_id, inputs.parse_concession_reversal("W1", "in error", "a7"))
+    await collections.pay(fees_id, PaymentReceived(payment_id="M1", amount_minor=10_000, paid_at=now))
+    await collections.pay(
+        invoices_id, PaymentReceived(payment_id="N1", amount_minor=10_000, paid_at=now, invoice_id="I-2")
+    )
+    await collections.pay(invoices_id, PaymentReceived(payment_id="N2", amount_minor=30_000, paid_at=now))
+    await collections.change_balance(
+        invoices_id,
+        inputs.parse_balance_change(
+            "CH2", "charge", "80.00", "CNY", "new order", "I-3", str((now + timedelta(days=20)).date())
+        ),
+    )
 
 
 async def test_a_run_carried_over_with_the_old_lists_settles_them_in_order_and_replays(env, run_worker):

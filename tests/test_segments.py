@@ -142,7 +142,7 @@ def test_two_running_experiments_on_one_segment_are_refused(tmp_path: Path):
 def test_an_arm_naming_a_missing_policy_or_stage_is_refused(tmp_path: Path):
     text = (Path("experiments") / "consumer_plan_offer.yaml").read_text()
     (tmp_path / "consumer_plan_offer.yaml").write_text(text.replace('["1-5"]', '["1-7"]'))
-    with pytest.raises(ExperimentError, match=r"holdout.quiet_stages: 1-7 not a stage of consumer_loan@v7"):
+    with pytest.raises(ExperimentError, match=r"holdout.quiet_stages: 1-7 not a stage of consumer_loan@v8"):
         load_experiments(tmp_path)
 
 

@@ -70,7 +70,7 @@ async def test_the_worker_chooses_and_pins_the_arm_and_ops_filter_by_it(env, poo
             "billing_segment": "standard",
             "experiment": "consumer_plan_offer@v1",
             "arm": arm,
-            "policy_ref": "consumer_loan_plan_offer@v1" if arm == "plan_offer" else "consumer_loan@v7",
+            "policy_ref": "consumer_loan_plan_offer@v1" if arm == "plan_offer" else "consumer_loan@v8",
         }
         assert views[account_id].strategy == f"consumer_plan_offer@v1/{arm}"
         assert attributes[account_id]["Strategy"] == f"consumer_plan_offer@v1/{arm}"

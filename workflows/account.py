@@ -14,10 +14,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.treatments import AccountArriving, TreatmentActivities
     from dunning import commitments, ladder
-    from dunning.account import AccountDocument, Clock, PaymentReceived, PaymentReversed, local_date
+    from dunning.account import AccountDocument, BalanceChanged, Clock, PaymentReceived, PaymentReversed, local_date
     from dunning.approvals import ApprovalDecision
     from dunning.case import Case
     from dunning.commitments import Commitment, PlanProposed, PromiseMade
+    from dunning.concessions import Concession, ConcessionDecided, ConcessionGranted, ConcessionNews, ConcessionReversed
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
     from dunning.fraud import FraudClaimDecided, FraudClaimed
@@ -40,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.view import AccountView
     from dunning.visits import VisitReport
     from workflows.calendars import AsksForWorkingDays
-    from workflows.settling import SettlesNews
+    from workflows.settling import SettlesNews, concession_key
     from workflows.signals import read
     from workflows.steps import STEP_RETRY, STEP_TIMEOUT, start_step, step_result
     from workflows.summary import Summary
@@ -57,10 +58,11 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
         )
         self._clock = Clock(run.clock)
         self._state = run.state or AccountState(
-            ledger=Ledger(principal_minor=run.account.amount_due_minor), opened_at=self._now()
+            ledger=Ledger.opening(run.account.amount_due_minor, run.account.invoices), opened_at=self._now()
         )
         self._plan_answers: dict[str, str] = {}  # plan id -> '' (agreed) or why it was refused
         self._calendar_asked_on: date | None = None
+        self._concession_refusals: dict[str, str] = {}
         if run.policy is not None:
             self._pin(run.policy, run.treatment)
 
@@ -79,7 +81,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             if self._state.status != "open":
                 await self._record_commitment(self._case.close_commitment(self._now()))
                 await self._end_placement(
-                    "settled" if self._state.status == "cured" else "recalled",
+                    "settled" if self._state.status in ("cured", "settled") else "recalled",  # paid off, or not
                     f"the account closed as {self._state.status}",
                 )
                 await self._withdraw_bureau_reports(f"the account closed as {self._state.status} first")
@@ -124,6 +126,11 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
     @workflow.signal
     def payment_reversed(self, reversal: RawValue) -> None:
         self._receive(reversal, PaymentReversed)
+
+    @workflow.signal
+    def balance_changed(self, change: RawValue) -> None:
+        """Billing's charge, interest, credit note or write-down."""
+        self._receive(change, BalanceChanged)
 
     @workflow.signal
     def dispute_opened(self, dispute: RawValue) -> None:
@@ -232,6 +239,52 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             self._metrics().news_refused(plan.news)
             raise ValueError(problem)
 
+    @workflow.update
+    async def grant_concession(self, grant: ConcessionGranted) -> Concession:
+        """An operator gives the debtor something (fees waived, a settlement discount, a plan reduced or put off):
+        answered once taken, applied within their role's limit or waiting for an approver above it."""
+        return await self._concession(grant)
+
+    @workflow.update
+    async def decide_concession(self, decision: ConcessionDecided) -> Concession:
+        """An approver approves (it applies now) or rejects a concession above its granter's limit."""
+        return await self._concession(decision)
+
+    @workflow.update
+    async def reverse_concession(self, reversal: ConcessionReversed) -> Concession:
+        """A concession taken back, exactly as it was given (or withdrawn while it waits)."""
+        return await self._concession(reversal)
+
+    @grant_concession.validator
+    def _check_grant(self, grant: ConcessionGranted) -> None:
+        self._check_concession(grant)
+
+    @decide_concession.validator
+    def _check_concession_decision(self, decision: ConcessionDecided) -> None:
+        self._check_concession(decision)
+
+    @reverse_concession.validator
+    def _check_concession_reversal(self, reversal: ConcessionReversed) -> None:
+        self._check_concession(reversal)
+
+    def _check_concession(self, news: ConcessionNews) -> None:
+        if not hasattr(self, "_case"):
+            raise ApplicationError("the account is opening; ask again in a moment", type="ConcessionRefused")
+        if any(getattr(n, "concession_id", None) == news.concession_id for n in self._state.inbox):
+            problem = f"concession {news.concession_id} is being settled; ask again in a moment"
+        else:
+            problem = self._case.concession_problem(news, self._now())
+        if problem:
+            self._metrics().news_refused(news.news)
+            raise ApplicationError(problem, type="ConcessionRefused", non_retryable=True)
+
+    async def _concession(self, news: ConcessionNews) -> Concession:
+        self._state.inbox.append(news)
+        await workflow.wait_condition(lambda: all(n is not news for n in self._state.inbox))
+        if refusal := self._concession_refusals.pop(concession_key(news), ""):
+            raise ApplicationError(refusal, type="ConcessionRefused", non_retryable=True)
+        return self._state.concessions[news.concession_id]
+
     @workflow.signal
     def account_document_received(self, document: AccountDocument) -> None:
         """Billing (re)sent the account: the first send started us; a changed resend is refused, not applied."""
@@ -266,7 +319,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             treatment_replaces_catch_up=workflow.patched("treatment-replaces-catch-up"),
             treatment=treatment,
         )
-        self._summary = Summary(self._account, policy, treatment)
+        self._summary = Summary(self._case, policy, treatment)
 
     async def _learn_announced_days(self) -> None:
         """When the calendar does not know the days ahead, asks the worker (once a day at most) for the years
@@ -308,7 +361,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
         follow_ups = self._case.follow_up_plan(planned, check, self._now(), key)
         order = step_order(
             self._policy,
-            self._account,
+            self._case.account,  # due on the oldest unpaid invoice's day: its dpd and statement
             planned,
             ladder_life=info.first_execution_run_id,
             workflow_id=info.workflow_id,
@@ -317,6 +370,9 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             taken_at=self._now(),
             paid_minor=self._state.ledger.paid_minor,
             late_fee_minor=self._state.ledger.late_fee_minor,
+            charged_minor=self._state.ledger.charged_minor,
+            credited_minor=self._state.ledger.credited_minor,
+            waived_minor=self._state.ledger.waived_minor,
             collector_queue=self._state.collector_queue,
             usable_points=self._case.book.usable(),
             tried_last=extra.tried_last if extra else None,

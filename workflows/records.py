@@ -162,6 +162,8 @@ class KeepsRecords:
                 negative_record=broken,
                 failed_debit_fee=broken,
                 skipped=outcome.skipped,
+                fee=outcome.fee,
+                outstanding_minor=self._state.ledger.outstanding_minor if outcome.fee else None,
             ),
         )
         # The negative record goes to a credit bureau as a report of its own, held by the furnishing gate. Runs that

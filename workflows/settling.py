@@ -16,10 +16,11 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from dunning import ladder
-    from dunning.account import PaymentReceived, PaymentReversed
+    from dunning.account import BalanceChanged, PaymentReceived, PaymentReversed
     from dunning.approvals import ApprovalDecision
     from dunning.change import Change
     from dunning.commitments import PlanProposed, PromiseMade
+    from dunning.concessions import ConcessionDecided, ConcessionGranted, ConcessionNews, ConcessionReversed
     from dunning.contact import CeaseContact
     from dunning.disputes import DisputeOpened, DisputeResolved
     from dunning.fraud import FraudClaimDecided, FraudClaimed, FraudClaimRun, claim_workflow_id
@@ -27,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from dunning.letters import LetterDelivery
     from dunning.orders import (
         ApprovalRecorded,
+        BalanceRecorded,
         CollectionResumed,
+        ConcessionRecorded,
         ContactRecorded,
         DisputeRecorded,
         PaymentRecorded,
@@ -45,6 +48,7 @@ class SettlesNews(KeepsRecords):
     """The account workflow's part that settles the inbox."""
 
     _plan_answers: dict[str, str]  # plan id -> '' (agreed) or why it was refused
+    _concession_refusals: dict[str, str]  # '<news>:<concession id>' -> why the account refused it when settling
 
     async def _settle_news(self) -> None:
         """Acts on the news in the inbox, row by row of SETTLING, oldest first within a row; news that comes
@@ -83,7 +87,7 @@ class SettlesNews(KeepsRecords):
                 FraudClaimWorkflow.run,
                 FraudClaimRun(
                     claim=change.detail,
-                    account=self._account,
+                    account=self._case.account,
                     policy=self._policy,
                     account_workflow_id=self._ref.workflow_id,
                     ladder_life=self._ref.ladder_life,
@@ -181,6 +185,22 @@ class SettlesNews(KeepsRecords):
             await self._record_commitment(outcome)
         return change
 
+    async def _settle_concession(self, event: ConcessionNews) -> Change[Any]:
+        change = self._case.apply_concession(event, self._now())
+        if change.verdict == "refused":
+            self._concession_refusals[concession_key(event)] = change.reason
+        if change.detail is not None:
+            await self._record(
+                AccountActivities.record_concession,
+                ConcessionRecorded(
+                    **self._money_record(change),
+                    concession=change.detail.concession,
+                    entry=change.detail.entry,
+                    outstanding_minor=self._state.ledger.outstanding_minor,
+                ),
+            )
+        return change
+
     async def _settle_agency(self, event: AgencyReport | RecallRequest) -> Change[Any]:
         change = self._case.apply_agency_event(event, self._now())
         self._bring(event, change)
@@ -198,6 +218,16 @@ class SettlesNews(KeepsRecords):
         if workflow.patched("follow-ups-told-as-news-is-learnt"):
             await self._plan_follow_ups()
 
+    async def _settle_balance_change(self, event: BalanceChanged) -> Change[Any]:
+        change = self._case.apply_balance_change(event, self._now())
+        if change.verdict == "duplicate" or change.detail is None:
+            return change
+        await self._record(
+            AccountActivities.record_balance_change,
+            BalanceRecorded(**self._money_record(change), change=event, outcome=change.detail),
+        )
+        return change
+
     async def _settle_payment(self, payment: PaymentReceived) -> Change[Any]:
         change = self._case.apply_payment(payment, self._now())
         if change.verdict == "duplicate" or change.detail is None:
@@ -207,11 +237,10 @@ class SettlesNews(KeepsRecords):
         await self._record(
             AccountActivities.record_payment,
             PaymentRecorded(
-                ref=self._ref,
+                **self._money_record(change),
                 outcome=change.detail,
                 paid_at=payment.paid_at,
                 currency=self._account.currency,
-                account_status=self._state.status,
             ),
         )
         return change
@@ -221,19 +250,28 @@ class SettlesNews(KeepsRecords):
         assert change.detail is not None
         await self._record(
             AccountActivities.record_reversal,
-            ReversalRecorded(
-                ref=self._ref,
-                outcome=change.detail,
-                reversed_at=reversal.reversed_at,
-                account_status=self._state.status,
-                skipped=change.skipped,
-            ),
+            ReversalRecorded(**self._money_record(change), outcome=change.detail, reversed_at=reversal.reversed_at),
         )
         return change
 
+    def _money_record(self, change: Change[Any]) -> dict[str, Any]:
+        """What every record of a change of the balance carries: the account's status, invoices and dpd's day."""
+        ledger = self._state.ledger
+        return {
+            "ref": self._ref,
+            "account_status": self._state.status,
+            "invoices": ledger.invoices,
+            "dpd_from": ledger.dpd_from(),
+            "skipped": change.skipped,
+            "skip_reason": "fell due while the account was closed"
+            if change.reason == "reopened"
+            else "past on the due date dpd now counts from (the oldest unpaid invoice's)",
+        }
+
 
 # The settling order, one row per kind of news, each with the method that settles it (oldest first within a row):
-# a cease first, so nothing more goes out on its channels; payments before reversals, so a reversal finds its payment.
+# a cease first, so nothing more goes out on its channels; billing's changes before payments, so a payment finds the
+# invoice a charge opened; payments before reversals, so a reversal finds its payment.
 SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[Change[Any]]]], ...] = (
     ((CeaseContact,), SettlesNews._settle_cease),
     ((FraudClaimed, FraudClaimDecided), SettlesNews._settle_claim),
@@ -242,10 +280,16 @@ SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[Chan
     ((DebtorEventReported, DocumentsVerified), SettlesNews._settle_verification),
     ((ContactOutcome, ContactUpdated, LetterDelivery, VisitReport), SettlesNews._settle_contact),
     ((PromiseMade, PlanProposed), SettlesNews._settle_commitment),
+    ((ConcessionGranted, ConcessionDecided, ConcessionReversed), SettlesNews._settle_concession),
     ((AgencyReport, RecallRequest), SettlesNews._settle_agency),
+    ((BalanceChanged,), SettlesNews._settle_balance_change),
     ((PaymentReceived,), SettlesNews._settle_payment),
     ((PaymentReversed,), SettlesNews._settle_reversal),
 )
+
+
+def concession_key(news: ConcessionNews) -> str:
+    return f"{news.news}:{news.concession_id}"
 
 
 def _row(news: News) -> int:

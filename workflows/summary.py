@@ -10,7 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from dunning import ladder
-    from dunning.account import AccountDocument
+    from dunning.collection import Collection
     from dunning.money import format_amount, to_major
     from dunning.policy import Policy
     from dunning.state import AccountState
@@ -21,14 +21,14 @@ with workflow.unsafe.imports_passed_through():
 class Summary:
     """Keeps search attributes and the one-line summary current, writing only what changed."""
 
-    def __init__(self, account: AccountDocument, policy: Policy, treatment: Treatment | None = None) -> None:
-        self._account = account
+    def __init__(self, case: Collection, policy: Policy, treatment: Treatment | None = None) -> None:
+        self._case = case  # its account is due on the oldest unpaid invoice's day
         self._policy = policy
         self._treatment = treatment
         self._published: dict[str, Any] = {}
 
     def publish(self, state: AccountState, step: ladder.PlannedStep | None, now: datetime) -> None:
-        account = self._account
+        account = self._case.account
         dpd = ladder.dpd_at(account, now)
         stage = ladder.stage_id(self._policy, dpd)
         outstanding = state.ledger.outstanding_minor
