@@ -21,15 +21,16 @@ async def assign(
     teams: Teams | None = None,
 ) -> str | None:
     """Assigns the account to a collector of its queue (the smallest book of those who may take it, not away on `day`
-    nor in `unavailable`); records it, and returns the collector (None: the queue has no team, or nobody may)."""
+    nor in `unavailable`); records it, and returns the collector (None: the account is not on file yet, its queue has
+    no team, or nobody may)."""
     teams = teams or load_teams()
     account = await conn.fetchrow(
         "SELECT collector_queue, collector, coalesce(document->>'locale', 'en') AS locale, segment FROM accounts"
         " WHERE account_id = $1",
         account_id,
     )
-    team = teams.queues.get(account["collector_queue"])
-    if team is None:
+    team = teams.queues.get(account["collector_queue"]) if account else None
+    if account is None or team is None:
         return None
     await conn.execute("SELECT pg_advisory_xact_lock($1)", ASSIGN_LOCK)
     away = {
