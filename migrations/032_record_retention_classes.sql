@@ -26,18 +26,17 @@ BEGIN
     RETURN OLD;
 END $$;
 
--- The evidence tables, each with its class and both triggers.
-CREATE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['action_log', 'contact_checks', 'contact_events', 'payments', 'payment_reversals', 'commitments',
-                 'approvals', 'contact_ceases', 'disputes', 'debtor_events', 'fraud_claims', 'call_attempts',
-                 'third_party_checks', 'visit_evidence', 'bureau_reports']
-$$;
+-- The evidence tables, each with its class and both triggers. A later migration adds its own evidence tables with
+-- keep_as_evidence(ARRAY[...]).
+CREATE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT '{}'::text[] $$;
 
-DO $$
+CREATE FUNCTION keep_as_evidence(added text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY evidence_tables() LOOP
+    EXECUTE format('CREATE OR REPLACE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS %L',
+                   format('SELECT %L::text[]', evidence_tables() || added));
+    FOREACH t IN ARRAY added LOOP
         EXECUTE format('ALTER TABLE %I ADD COLUMN retention_class text NOT NULL DEFAULT %L', t, '');
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %I FOR EACH ROW EXECUTE FUNCTION evidence_retention_class()',
                        t || '_retention_class', t);
@@ -45,6 +44,11 @@ BEGIN
                        t || '_kept', t);
     END LOOP;
 END $$;
+
+SELECT keep_as_evidence(ARRAY['action_log', 'contact_checks', 'contact_events', 'payments', 'payment_reversals',
+                              'commitments', 'approvals', 'contact_ceases', 'disputes', 'debtor_events',
+                              'fraud_claims', 'call_attempts', 'third_party_checks', 'visit_evidence',
+                              'bureau_reports']);
 
 -- An account opened before classes existed gets its class when it closes (infra/retention.keep), and so does its
 -- evidence written without one.

@@ -111,18 +111,4 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The new evidence tables carry their retention class like the others (032), and join the list.
-DO $$
-DECLARE
-    t text;
-    added text[] := ARRAY['balance_changes', 'ledger_entries'];
-BEGIN
-    EXECUTE format('CREATE OR REPLACE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS %L',
-                   format('SELECT %L::text[]', evidence_tables() || added));
-    FOREACH t IN ARRAY added LOOP
-        EXECUTE format('ALTER TABLE %I ADD COLUMN retention_class text NOT NULL DEFAULT %L', t, '');
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %I FOR EACH ROW EXECUTE FUNCTION evidence_retention_class()',
-                       t || '_retention_class', t);
-        EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %I FOR EACH ROW EXECUTE FUNCTION evidence_kept()',
-                       t || '_kept', t);
-    END LOOP;
-END $$;
+SELECT keep_as_evidence(ARRAY['balance_changes', 'ledger_entries']);

@@ -31,14 +31,4 @@ CREATE INDEX concessions_waiting ON concessions (granted_at) WHERE status = 'awa
 ALTER TABLE commitments ADD COLUMN failed_debit_fee_minor bigint NOT NULL DEFAULT 0;
 
 -- Concessions are evidence too, with their retention class (032).
-DO $$
-DECLARE
-    added text[] := ARRAY['concessions'];
-BEGIN
-    EXECUTE format('CREATE OR REPLACE FUNCTION evidence_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS %L',
-                   format('SELECT %L::text[]', evidence_tables() || added));
-    ALTER TABLE concessions ADD COLUMN retention_class text NOT NULL DEFAULT '';
-    CREATE TRIGGER concessions_retention_class BEFORE INSERT ON concessions
-        FOR EACH ROW EXECUTE FUNCTION evidence_retention_class();
-    CREATE TRIGGER concessions_kept BEFORE DELETE ON concessions FOR EACH ROW EXECUTE FUNCTION evidence_kept();
-END $$;
+SELECT keep_as_evidence(ARRAY['concessions']);
