@@ -98,6 +98,9 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             Invoice(invoice_id="I-2", amount_minor=70_000, due_date=today - timedelta(days=10)),
         ],
     )
+    # Issue 14's conduct: a time-barred debt (no lawyer's letter), three unanswered calls, then a message left with
+    # the spouse (a third party called, and the debtor pressed again).
+    conduct_account = make_account(due=today, account_id="REPLAY-CONDUCT", limitation_ends_on=today)
     accounts = (
         ladder_account,
         paid_account,
@@ -111,6 +114,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         bureau_account,
         money_account,
         invoices_account,
+        conduct_account,
     )
     async with run_worker() as queue:
         for account in accounts:
@@ -184,6 +188,24 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
                 occurred_at=spoken,
             ),
         )
+        spouse = conduct_account.points("mobile", owner="contact")[0].value
+        conduct_mobile = conduct_account.points("mobile")[0].value
+        for outcome_id, code, point in (  # the message last: its re-press is the reaction that stands
+            *((f"N{n}", "no_answer", conduct_mobile) for n in range(3)),
+            ("M1", "message_left", spouse),
+        ):
+            await CollectionsClient(env.client).signal(
+                conduct_account.account_id,
+                "contact_outcome",
+                ContactOutcome(
+                    outcome_id=outcome_id,
+                    code=code,
+                    source="collector",
+                    contact_point=point,
+                    reported_by="agent-9",
+                    occurred_at=spoken,
+                ),
+            )
         await env.sleep(timedelta(days=10))
         await money_changes_and_concessions(env, money_account.account_id, invoices_account.account_id)
         # The channels reporting back: the mail vendor on the first letter, a conversation that leads to a visit.
@@ -253,6 +275,11 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
             channels_account.account_id, inputs.parse_approval(approval, True, "risk_manager", "")
         )
 
+    conduct = await pool.fetch(
+        "SELECT step_id, result, detail FROM action_log WHERE account_id = $1", conduct_account.account_id
+    )
+    assert ("lawyer_letter", "skipped") in {(r["step_id"], r["result"]) for r in conduct}
+    assert "repress_after_message" in {r["step_id"] for r in conduct}
     bureau = await pool.fetchrow(
         "SELECT status, filed_at, released_at FROM bureau_reports WHERE account_id = $1", bureau_account.account_id
     )
@@ -270,6 +297,7 @@ async def test_fresh_histories_replay_and_can_be_recorded(env, run_worker, pool)
         "us_bureau_report_waits",
         "balance_changes_and_concessions",
         "b2b_invoices_oldest_unpaid",
+        "conduct_time_barred_third_party",
     )
     workflow_ids = [account.workflow_id for account in accounts] + [claim_workflow_id(talk_account.account_id, "F1")]
     for workflow_id, name in zip(workflow_ids, names + ("fraud_claim_lapsed",)):
