@@ -231,7 +231,8 @@ async def _withhold_from_calls(
                                   THEN p || jsonb_build_object('withheld', $2::jsonb->>(p->>'number')) ELSE p END
                              ORDER BY n)
             FROM jsonb_array_elements(phone_order) WITH ORDINALITY AS x(p, n))
-        WHERE account_id = $1 AND jsonb_array_length(phone_order) > 0
+        WHERE account_id = $1
+          AND EXISTS (SELECT 1 FROM jsonb_array_elements(phone_order) AS o(p) WHERE $2::jsonb ? (o.p->>'number'))
         """,
         account_id,
         json.dumps(withheld),
