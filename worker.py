@@ -83,6 +83,7 @@ def build_worker(client, settings: Settings, pool, sms_client, **options) -> Wor
             accounts.record_approval,
             accounts.record_placement,
             accounts.record_bureau_report,
+            accounts.record_statement,
             accounts.close_account,
             accounts.keep_closed_run,
             channels.send_sms,

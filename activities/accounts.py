@@ -13,6 +13,7 @@ from activities.bureau_records import BureauRecords
 from activities.contact_records import ContactRecords
 from activities.pause_records import PauseRecords
 from activities.payment_records import PaymentRecords
+from activities.statement_records import StatementRecords
 from activities.step_log import log_skipped
 from activities.work_order_records import WorkOrderRecords
 from dunning.account import AccountDocument
@@ -25,7 +26,9 @@ from infra import retention as kept_runs
 from infra.logging import activity_logger
 
 
-class AccountActivities(PaymentRecords, PauseRecords, ContactRecords, WorkOrderRecords, BureauRecords):
+class AccountActivities(
+    PaymentRecords, PauseRecords, ContactRecords, WorkOrderRecords, BureauRecords, StatementRecords
+):
     """Every record-keeping activity of an account, registered by method name (the names in recorded histories)."""
 
     def __init__(self, pool: asyncpg.Pool, agency_drop_dir: Path, teams: Teams | None = None) -> None:

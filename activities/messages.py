@@ -234,6 +234,8 @@ class MessageActivities:
             late_fee_rate_per_day=order.message.late_fee_rate_per_day,
             promised_minor=order.message.promise.amount_minor if order.message.promise else None,
             promised_date=order.message.promise.due_date if order.message.promise else None,
+            statement_month=order.message.statement.month if order.message.statement else "",
+            confirm_by=order.message.statement.confirm_by if order.message.statement else None,
         )
 
 

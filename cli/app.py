@@ -22,6 +22,7 @@ from cli.news import contacts, debtors, disputes, fraud, plans, promises
 from cli.oversight import agencies, approvals, compliance
 from cli.reports import operator_accounts, reports
 from cli.simulate import simulation
+from cli.statements import statements
 from client import InputError, inputs
 from dunning.account import DemoClock
 from infra.letters import LetterError
@@ -44,6 +45,7 @@ NOUNS = (
     collectors,
     visits,
     letters,
+    statements,
     agencies,
     bureau,
     approvals,

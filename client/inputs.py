@@ -39,6 +39,7 @@ from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
 from dunning.policy import PolicyError, load_policy
 from dunning.segments import SegmentationError, load_segmentation
+from dunning.statements import StatementConfirmed
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.visits import VisitReport
 from infra import call_queue
@@ -302,6 +303,12 @@ def parse_dispute(dispute_id: str, subject: str, details: str) -> DisputeOpened:
 
 def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
     return _payload(DisputeResolved, "dispute resolution", dispute_id=dispute_id, outcome=outcome, resolved_at=now())
+
+
+def parse_statement_confirmation(month: str, by: str, note: str) -> StatementConfirmed:
+    return _payload(
+        StatementConfirmed, "statement confirmation", month=month, confirmed_by=by, note=note, confirmed_at=now()
+    )
 
 
 def parse_debtor_event(report_id: str, event: str, details: str) -> DebtorEventReported:

@@ -27,6 +27,7 @@ from dunning import (
     outcomes,
     placements,
     segments,
+    statements,
     verification,
     visits,
 )
@@ -42,11 +43,13 @@ class Case(Collection):
 
     def open_at(self, now: datetime) -> Skipped:
         """Steps already past when the account arrives: missed steps worth taking stay pending (the main loop takes
-        them at once, after any news that came with the account); the rest are skipped."""
+        them at once, after any news that came with the account); the rest are skipped. The first month's statement
+        comes onto the agenda, where the policy sends them."""
         segments.open_in_segment(self, now)
         _, skip = ladder.triage_missed(self.policy, self.account, self.plan, now)
         self.state.done_steps += [p.key for p in skip]
         self.owe_validation_notice(now)
+        statements.schedule_month(self, now)
         return skip
 
     def next_step(self) -> ladder.PlannedStep | None:
@@ -165,6 +168,9 @@ class Case(Collection):
     file_bureau_report = bureau.file_report
     release_bureau_report = bureau.release_due
     withdraw_bureau_reports = bureau.withdraw_reports
+    statement_step_taken = statements.statement_step_taken
+    statement_facts = statements.statement_facts
+    apply_statement_confirmation = statements.apply_confirmation
 
     # --- what ops see --------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from dunning.fraud import FraudClaimDecided, FraudClaimed
 from dunning.letters import LetterDelivery
 from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
+from dunning.statements import StatementConfirmed
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.visits import VisitReport
 
@@ -32,6 +33,7 @@ News = Annotated[
     | ContactUpdated
     | LetterDelivery
     | VisitReport
+    | StatementConfirmed
     | PromiseMade
     | PlanProposed
     | ConcessionGranted

@@ -38,6 +38,8 @@ class MessageFacts:
     late_fee_rate_per_day: Decimal | None = None
     promised_minor: int | None = None  # a promise or plan instalment that a reminder is about
     promised_date: date | None = None
+    statement_month: str = ""  # the B2B statement an e-mail is about, and the day to confirm it by
+    confirm_by: date | None = None
 
     def fields(self) -> dict[str, str]:
         rate = self.late_fee_rate_per_day
@@ -51,6 +53,8 @@ class MessageFacts:
             "late_fee_percent": f"{(rate * 100).normalize():f}%" if rate is not None else "",
             "promised_amount": format_amount(self.promised_minor, self.currency) if self.promised_minor else "",
             "promised_date": self.promised_date.isoformat() if self.promised_date else "",
+            "statement_month": self.statement_month,
+            "confirm_by": self.confirm_by.isoformat() if self.confirm_by else "",
         }
 
 

@@ -29,6 +29,7 @@ from dunning.placements import AgencyReport, Placement, PlacementEvent
 from dunning.policy import Policy
 from dunning.policy_rules import Agency
 from dunning.segments import SegmentChange
+from dunning.statements import Statement, StatementFacts
 from dunning.treatment import Treatment
 from dunning.verification import DebtorEventReported
 from dunning.visits import VisitReport
@@ -48,6 +49,7 @@ class MessageDetails(Payload):
     promise: PromiseFacts | None = None  # for reminders and confirmations of a promise or plan instalment
     validation_period_ends: date | None = None  # a validation notice states it (12 CFR 1006.34(c)(3))
     time_barred_disclosure: str = ""  # what a letter says of a time-barred debt, where the rule set requires it
+    statement: StatementFacts | None = None  # the month's statement a B2B statement e-mail or its chase is about
 
 
 class CallDetails(Payload):
@@ -270,6 +272,14 @@ class BureauReportRecorded(AccountRecord):
     at: datetime
 
 
+class StatementRecorded(AccountRecord):
+    """A month's statement sent to the customer, escalated unconfirmed, or confirmed (with what the customer said)."""
+
+    statement: Statement
+    event: Literal["sent", "escalated", "confirmed"]
+    note: str = ""  # the confirmation's: invoicing details, or a difference the customer raised
+
+
 class ContactRecorded(AccountRecord):
     """An outcome or contact update, what it was judged, and the contact points it changed."""
 
@@ -368,6 +378,7 @@ def step_order(
     invalid_addresses: list[str] | None = None,
     third_party_refusals: dict[str, str] | None = None,
     time_barred_disclosure: str = "",
+    statement: StatementFacts | None = None,
 ) -> StepOrder:
     """Everything the step's activity needs to carry it out without looking anything up. `usable_points` are the
     contact points not (yet) found invalid; by default, the account document's. `third_party_refusals`: the contact
@@ -388,6 +399,7 @@ def step_order(
             promise=promise,
             validation_period_ends=validation_period_ends,
             time_barred_disclosure=time_barred_disclosure,
+            statement=statement,
         )
     elif step.channel is Channel.call:
         details = _call_details(policy, stage, points, collector_queue, follow_ups, withheld)

@@ -33,6 +33,7 @@ from dunning.policy_rules import (
     LateFee,
     PlanRules,
     PromiseRules,
+    StatementRules,
     VerificationRules,
 )
 
@@ -91,6 +92,9 @@ class Policy(Strict):
     # When field visits may be ordered (domain §8); a policy without it (as pinned by accounts opened before it
     # existed) orders each visit its ladder names.
     field_visits: FieldVisitRules | None = None
+    # The B2B statement cycle (domain §9); a policy without it (as pinned by accounts opened before it existed) sends
+    # no monthly statement.
+    statements: StatementRules | None = None
     # The validation notice a rule set may require before any other communication (12 CFR 1006.34).
     validation_notice: Action | None = None
     # Per segment: the ladder's variant in force while the account is in that segment (segments without one keep the
@@ -153,6 +157,10 @@ class Policy(Strict):
             stage = stages.get(stage_id)
             if stage is None or stage.to_dpd is None or Channel.call not in stage.channels:
                 raise ValueError(f"follow_up: stage {stage_id!r} must be a stage of this policy that calls and ends")
+        statement = self.statements.statement.channel if self.statements else None
+        for stage_id in self.statements.stages if self.statements else []:
+            if stage_id not in stages or statement not in stages[stage_id].channels:
+                raise ValueError(f"statements: stage {stage_id!r} must be a stage of this policy that sends statements")
         return self
 
     def stage_at(self, dpd: int) -> Stage | None:
@@ -169,6 +177,8 @@ class Policy(Strict):
                 actions += [a for a in (rules.reminder, rules.confirmation) if a]
         if self.approvals:
             actions += [self.approvals.reminder, self.approvals.escalation]
+        if self.statements:
+            actions += self.statements.actions()
         if self.fraud:
             fraud = self.fraud
             actions += [

@@ -1,5 +1,5 @@
 """A policy's sections beyond the ladder: the agencies it places with, and the rules for promises and plans, fraud
-claims, verifications, contact points, approvals, field visits and late fees."""
+claims, verifications, contact points, approvals, field visits, late fees and the B2B statement cycle."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dunning.actions import Action
+from dunning.actions import Action, Schedule
 from dunning.datafile import Strict
 from dunning.money import to_minor
 
@@ -130,6 +130,43 @@ class ApprovalRules(Strict):
         if self.escalate_after_working_days <= self.remind_after_working_days:
             raise ValueError("escalate_after_working_days must come after remind_after_working_days")
         return self
+
+
+class StatementRules(Strict):
+    """The B2B statement cycle (domain §9): each month's statement goes to the supervisor to check by `review_day`
+    and to the customer by `send_day`; the customer confirms it by `confirm_by_day`, and finance invoices by
+    `invoice_by_day` (a day past a short month's end is its last day). A statement not confirmed is chased on its
+    `chase_days` (days after it was sent, e-mail and phone) and handed over on `escalate_after_days`."""
+
+    stages: list[str] = Field(min_length=1)  # the stages whose months get a statement (not after the lock)
+    review_day: int = Field(ge=1, le=31)
+    send_day: int = Field(ge=1, le=31)
+    confirm_by_day: int = Field(ge=1, le=31)
+    invoice_by_day: int = Field(ge=1, le=31)
+    chase_days: list[Schedule] = Field(min_length=1)
+    escalate_after_days: int = Field(ge=1)
+    review: Action
+    statement: Action  # what the customer receives and confirms
+    chasers: list[Action] = Field(min_length=1)  # each chase day's contacts
+    escalation: Action
+    invoice: Action  # finance's task once the customer confirmed
+
+    @model_validator(mode="after")
+    def _cycle_in_order(self) -> StatementRules:
+        days = [self.review_day, self.send_day, self.confirm_by_day, self.invoice_by_day]
+        if days != sorted(set(days)):
+            raise ValueError("review_day, send_day, confirm_by_day and invoice_by_day must come in that order")
+        if any(day < 1 for day in self.chase_day_numbers()):
+            raise ValueError("chase_days count from the day after the statement was sent (1 or more)")
+        if self.chase_day_numbers()[-1] >= self.escalate_after_days:
+            raise ValueError("escalate_after_days must come after the last of chase_days")
+        return self
+
+    def chase_day_numbers(self) -> list[int]:
+        return sorted({day for schedule in self.chase_days for day in schedule.dpds()})
+
+    def actions(self) -> list[Action]:
+        return [self.review, self.statement, *self.chasers, self.escalation, self.invoice]
 
 
 class FieldVisitRules(Strict):

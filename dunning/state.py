@@ -25,6 +25,7 @@ from dunning.outcomes import ContactBook, ContactOutcome, ContactUpdated
 from dunning.pacing import FollowUpPlan
 from dunning.placements import AgencyReport, Placement, RecallRequest
 from dunning.policy import Policy
+from dunning.statements import Statement
 from dunning.treatment import Treatment
 from dunning.verification import DebtorEventReported, DocumentsVerified, Verification
 from dunning.visits import VisitReport
@@ -99,6 +100,7 @@ class AccountState(BaseModel):
     # Steps waiting for an approver, and the decisions taken.
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     decided_approvals: list[str] = Field(default_factory=list)
+    statements: list[Statement] = Field(default_factory=list)  # the B2B statement cycle's, oldest first
     # The placement with an outside agency, while it lasts, and the agency's reports and recall requests applied.
     placement: Placement | None = None
     agency_event_ids: list[str] = Field(default_factory=list)

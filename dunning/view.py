@@ -25,6 +25,7 @@ from dunning.outcomes import PointRecord
 from dunning.placements import Placement
 from dunning.policy import Policy
 from dunning.state import AccountRun, AccountState, AccountStatus, ActionRecord
+from dunning.statements import Statement
 from dunning.treatment import Treatment
 from dunning.verification import Verification
 
@@ -61,6 +62,7 @@ class StateShown(Payload):
     fraud_claims: list[FraudClaimed]
     placement: Placement | None = None
     bureau_reports: list[BureauReport] = []  # credit-bureau reports waiting for the furnishing gate, with why
+    statements: list[Statement] = []  # B2B: the monthly statements sent, and whether the customer confirmed them
     segment: str | None = None  # the segment in force, and why (codes, no personal data)
     segment_reason: str = ""
     runs: int

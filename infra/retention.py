@@ -46,6 +46,7 @@ ERASE_PERSONAL_COLUMNS = (
     " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = ANY (i.account_ids)"
     " AND a.personal_data_erased_at IS NULL)",
     "UPDATE debtor_replies SET answer_note = 'erased' WHERE account_id = $1",
+    "UPDATE statements SET note = 'erased' WHERE account_id = $1",
     "UPDATE third_party_checks SET contact_point = 'erased:' || encode(sha256(convert_to(contact_point, 'UTF8')),"
     " 'hex') WHERE account_id = $1 AND contact_point NOT LIKE 'erased:%'",
 )

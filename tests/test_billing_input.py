@@ -341,7 +341,7 @@ def test_an_unknown_command_exits_2_with_one_error_line(cli):
 
 NOUNS = [
     *("accounts", "payments", "balance", "disputes", "debtors", "contacts", "promises", "plans", "concessions"),
-    *("fraud", "calls", "replies", "collectors", "visits", "letters", "agencies", "bureau", "approvals"),
+    *("fraud", "calls", "replies", "collectors", "visits", "letters", "statements", "agencies", "bureau", "approvals"),
     *("compliance", "reports", "operators", "keys", "deploys", "simulate"),
 ]
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.placements import AgencyReport, RecallRequest
     from dunning.policy import Policy
     from dunning.state import AccountRun, AccountState, ActionRecord
+    from dunning.statements import StatementConfirmed
     from dunning.treatment import Treatment
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.view import AccountView
@@ -179,6 +180,11 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
     @workflow.signal
     def recall_placement(self, request: RawValue) -> None:
         self._receive(request, RecallRequest)
+
+    @workflow.signal
+    def statement_confirmed(self, confirmation: RawValue) -> None:
+        """The customer confirmed a month's statement (B2B)."""
+        self._receive(confirmation, StatementConfirmed)
 
     @workflow.signal
     def fraud_claimed(self, claim: RawValue) -> None:
@@ -386,6 +392,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             invalid_addresses=[r.point.value for r in self._case.book.invalid() if r.point.kind == "address"],
             third_party_refusals=self._case.third_party_refusals(self._now(), planned.dpd),
             time_barred_disclosure=self._case.time_barred_disclosure(self._now()),
+            statement=self._case.statement_facts(planned),
         )
         # Reactions are placed by what happened, not by the ladder: the stage decides whether they may go out.
         blocked = check.rule if check is not None and check.verdict == "blocked" else ""
@@ -427,6 +434,8 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
                 detail=result.detail,
             )
         )
+        if statement := self._case.statement_step_taken(planned, result.status, self._now()):
+            await self._record_statement(*statement)
         # What the vendor said of the contact point (opted out, no such number) is news, as a signal's would be.
         if result.cease is not None:
             self._state.inbox.append(result.cease)

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         FollowUpsPlanned,
         PlacementRecorded,
         SegmentRecorded,
+        StatementRecorded,
         StepOrder,
         VerificationRecorded,
         action_key,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from dunning.policy import Policy
     from dunning.segments import SegmentChange
     from dunning.state import AccountState
+    from dunning.statements import Statement, StatementEvent
     from dunning.treatment import Treatment
     from dunning.verification import VerificationStatus
     from infra.metrics import BusinessMetrics
@@ -202,6 +204,12 @@ class KeepsRecords:
                 rule_set=rules.name if rules else "",
                 at=now,
             ),
+        )
+
+    async def _record_statement(self, event: StatementEvent, statement: Statement, note: str = "") -> None:
+        await self._record(
+            AccountActivities.record_statement,
+            StatementRecorded(ref=self._ref, statement=statement, event=event, note=note),
         )
 
     async def _record_placement(

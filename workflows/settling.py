@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dunning.outcomes import ContactEffect, ContactOutcome, ContactUpdated
     from dunning.placements import AgencyReport, RecallRequest
+    from dunning.statements import StatementConfirmed
     from dunning.verification import DebtorEventReported, DocumentsVerified
     from dunning.visits import VisitReport
     from workflows.fraud_claim import FraudClaimWorkflow
@@ -212,6 +213,12 @@ class SettlesNews(KeepsRecords):
             await self._record_placement("report", self._state.placement, report=event)
         return change
 
+    async def _settle_statement(self, confirmation: StatementConfirmed) -> Change[Any]:
+        change = self._case.apply_statement_confirmation(confirmation, self._now())
+        if change.verdict == "applied" and change.detail is not None:
+            await self._record_statement("confirmed", change.detail, confirmation.note)
+        return change
+
     async def _tell_queue_at_once(self) -> None:
         """A conversation or a promise changes the follow-up days (a cool-down stops today's): the collector queue
         hears of it as the account learns it, not after the news is recorded, when a day may have begun meanwhile."""
@@ -282,6 +289,7 @@ SETTLING: tuple[tuple[tuple[type[Any], ...], Callable[[Any, Any], Awaitable[Chan
     ((PromiseMade, PlanProposed), SettlesNews._settle_commitment),
     ((ConcessionGranted, ConcessionDecided, ConcessionReversed), SettlesNews._settle_concession),
     ((AgencyReport, RecallRequest), SettlesNews._settle_agency),
+    ((StatementConfirmed,), SettlesNews._settle_statement),
     ((BalanceChanged,), SettlesNews._settle_balance_change),
     ((PaymentReceived,), SettlesNews._settle_payment),
     ((PaymentReversed,), SettlesNews._settle_reversal),

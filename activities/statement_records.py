@@ -1,0 +1,54 @@
+"""B2B statements in PostgreSQL (dunning/statements.py): a row when the month's statement went to the customer, marked
+when it is escalated unconfirmed and when the customer confirms it. Each write is idempotent on (account, month), so a
+retried activity changes nothing."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from dunning.orders import StatementRecorded
+from infra.logging import activity_logger
+
+
+class StatementRecords:
+    """The statements the customers were sent, and their confirmations."""
+
+    _pool: asyncpg.Pool
+
+    @activity.defn
+    async def record_statement(self, recorded: StatementRecorded) -> None:
+        statement = recorded.statement
+        async with self._pool.acquire() as conn:
+            if recorded.event == "sent":
+                await conn.execute(
+                    """
+                    INSERT INTO statements (account_id, month, sent_at, confirm_by, invoice_by)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (account_id, month) DO NOTHING
+                    """,
+                    recorded.ref.account_id,
+                    statement.month,
+                    statement.sent_at,
+                    statement.confirm_by,
+                    statement.invoice_by,
+                )
+            elif recorded.event == "escalated":
+                await conn.execute(
+                    "UPDATE statements SET escalated_at = $3 WHERE account_id = $1 AND month = $2",
+                    recorded.ref.account_id,
+                    statement.month,
+                    statement.escalated_at,
+                )
+            else:
+                await conn.execute(
+                    "UPDATE statements SET confirmed_at = $3, confirmed_by = $4, confirmed_late = $5, note = $6"
+                    " WHERE account_id = $1 AND month = $2",
+                    recorded.ref.account_id,
+                    statement.month,
+                    statement.confirmed_at,
+                    statement.confirmed_by,
+                    statement.confirmed_late,
+                    recorded.note,
+                )
+        activity_logger().info("statement recorded", month=statement.month, statement_event=recorded.event)
