@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from dunning import ladder, limitation
+from dunning import ladder, limitation, statements
 from dunning.account import PHONE_KINDS, AccountDocument, local_date
 from dunning.channels import ThirdParties
 from dunning.compliance import ContactMade, ContactRules, DebtorReach, third_party_refusal
@@ -16,6 +16,7 @@ from dunning.disputes import first_collector_queue, pauses_collection
 from dunning.outcomes import ContactBook
 from dunning.policy import Policy
 from dunning.state import AccountState, AccountStatus
+from dunning.statements import STATEMENT
 from dunning.treatment import Treatment
 
 Skipped = list[ladder.PlannedStep]
@@ -104,11 +105,11 @@ class Collection:
     def skip_missed_steps(self, now: datetime, covered: frozenset[str] = frozenset()) -> Skipped:
         """After a pause, the ladder resumes where the dpd now is: of the steps that fell due meanwhile only the
         latest of each channel is still taken, unless a reaction on that channel goes out now (`covered`).
-        Reactions and reminders that fell due meanwhile are stale."""
+        Reactions and reminders that fell due meanwhile are stale; the statement cycle's steps go late."""
         pending = [p for p in self.plan if p.key not in set(self.state.done_steps)]
         take, skip = ladder.triage_missed(self.policy, self.account, pending, now)
         skip += [p for p in take if p.channel in covered]
-        stale = [p for p in self.state.agenda if p.due_at < now]
+        stale = [p for p in self.state.agenda if p.due_at < now and not p.cause.startswith(STATEMENT)]
         self.state.agenda = [p for p in self.state.agenda if p not in stale]
         self.state.done_steps += [p.key for p in skip]
         return skip + stale
@@ -120,6 +121,7 @@ class Collection:
         self.state.closed_at = None
         # Money we still hold from after the cure goes against what is owed again.
         self.state.ledger.use_overpayment(self.policy.invoices)
+        statements.schedule_month(self, now)  # closing ended the cycle
         return self.skip_missed_steps(now)
 
     # --- contacts the caps count, and conversations --------------------------------------------------------

@@ -17,6 +17,7 @@ from dunning.channels import Channel
 from dunning.ladder import AgendaStep, dpd_at, dpd_on, stage_id
 from dunning.policy import Policy
 from dunning.policy_rules import PointFailure
+from dunning.statements import STATEMENT
 from dunning.verification import DebtorEvent, DebtorEventReported
 
 if TYPE_CHECKING:
@@ -245,9 +246,10 @@ def apply_outcome(case: Collection, outcome: ContactOutcome, now: datetime) -> C
         )
         change.news.append(report)
     elif effect.strategy is not None and state.commitment is None:
-        # A new answer replaces the reactions to the last one (tracing goes on while the account is lost); a
-        # promise being kept needs none.
-        state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith((LOST, APPROVAL))]
+        # A new answer replaces the reactions to the last one (tracing goes on while the account is lost, and
+        # approvals and statements are chased as before); a promise being kept needs none.
+        kept = (LOST, APPROVAL, STATEMENT)
+        state.agenda = [p for p in state.agenda if p.instalment is not None or p.cause.startswith(kept)]
         tried = outcome.contact_point if outcome.code in UNANSWERED else None
         state.agenda += reactions(case.policy, case.account, effect.strategy, now, f"outcome {event_id}", tried)
     if book.debtor_phones_lost() and state.lost_contact_since is None:

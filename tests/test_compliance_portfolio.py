@@ -14,10 +14,12 @@ from datetime import timedelta
 
 import pytest
 
+from dunning.account import workflow_id
 from dunning.channels import ThirdParties
 from dunning.outcomes import ContactOutcome
 from dunning.policy import load_policy
 from dunning.state import AccountRun
+from dunning.statements import StatementConfirmed
 from infra import audit
 from infra.config import Settings
 from simulation.shards import SHARD_ACCOUNTS, Shards, gather_bounded, sharded, vendor_standins
@@ -82,6 +84,8 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
         )
         for account in accounts
     )
+    ids = [a.account_id for a in accounts]
+    never = set(rng.sample(ids, k=ACCOUNTS // 10))  # B2B customers who never confirm a statement
     for day in range(0, 60, 3):
         await portfolio_shards.advance(timedelta(days=3, hours=rng.randint(0, 23)))
         answers, nows = [], await asyncio.gather(*(env.get_current_time() for env in servers))
@@ -107,10 +111,24 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
                 )
             )
         await gather_bounded(answers)
+        if policy.statements:  # most customers confirm a statement within days; a tenth never do (chased, escalated)
+            confirming = [(m, a) for m, a in await unconfirmed(pool, ids) if a not in never and rng.random() < 0.7]
+            await gather_bounded(
+                servers[shard[account_id]]
+                .client.get_workflow_handle(workflow_id(account_id))
+                .signal(
+                    "statement_confirmed",
+                    StatementConfirmed(
+                        month=month,
+                        confirmed_by="billing",
+                        confirmed_at=nows[shard[account_id]],
+                    ),
+                )
+                for month, account_id in confirming
+            )
 
     first, last = today - timedelta(days=21), today + timedelta(days=66)
     counts, breaches = await audit.compliance_report(pool, first, last)
-    ids = [a.account_id for a in accounts]
     assert [b for b in breaches if b.split(":")[0] in ids] == []
     assert len({line.split()[0] for line in counts} & set(ids)) == ACCOUNTS
     verdicts = dict(
@@ -139,11 +157,28 @@ async def test_a_portfolio_through_60_days_breaks_no_contact_rule(
     )
     if any(stage.third_parties is not ThirdParties.none for stage in policy.stages):  # the guard judged contacts
         assert third_party.get("allowed", 0) > 0 and third_party.get("withheld", 0) > 0, third_party
+    if policy.statements:  # every customer had a statement; unconfirmed ones went to the supervisor
+        statements = await pool.fetchrow(
+            "SELECT count(DISTINCT account_id) AS customers, count(confirmed_at) AS confirmed,"
+            " count(escalated_at) AS escalated FROM statements WHERE account_id = ANY($1)",
+            ids,
+        )
+        assert statements["customers"] == ACCOUNTS and statements["confirmed"] > 0 and statements["escalated"] > 0
     portfolio_figures.append(
         f"portfolio {request.node.callspec.id}: {ACCOUNTS} accounts, {verdicts['allowed']} contacts,"
         f" contact persons {third_party.get('allowed', 0)} allowed / {third_party.get('withheld', 0)} withheld,"
         f" {time.monotonic() - started:.0f} s"
     )
+
+
+async def unconfirmed(pool, account_ids: list[str]) -> list[tuple[str, str]]:
+    """The (month, account) of each statement sent and not confirmed yet."""
+    rows = await pool.fetch(
+        "SELECT month, account_id FROM statements WHERE account_id = ANY($1) AND confirmed_at IS NULL"
+        " ORDER BY account_id, month",
+        account_ids,
+    )
+    return [(r["month"], r["account_id"]) for r in rows]
 
 
 async def dialable(pool, account_ids: list[str]) -> dict[str, list[str]]:
