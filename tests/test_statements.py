@@ -12,6 +12,7 @@ import pytest
 from client import CollectionsClient
 from dunning.case import Case
 from dunning.ledger import Ledger
+from dunning.outcomes import ContactOutcome
 from dunning.policy import POLICY_DIR, PolicyError, parse_policy
 from dunning.state import AccountState
 from dunning.statements import StatementConfirmed, day_of
@@ -110,6 +111,29 @@ def test_a_late_confirmation_is_marked_and_an_unsent_month_is_refused():
     assert case.state.rejected_signals[-1] == "statement confirmation: no statement of 2026-12 was sent on this account"
     late = case.apply_statement_confirmation(confirmation("2026-11", at(11, 22)), at(11, 22))
     assert (late.verdict, late.reason) == ("applied", "confirmed late")
+
+
+def test_an_answer_on_the_phone_and_a_pause_leave_the_statement_chase_in_place():
+    case = customer_case(date(2026, 11, 12), at(11, 2))
+    case.open_at(at(11, 2))
+    take(case, "statement_sent:2026-11")
+    mobile = next(p.value for p in case.account.contact_points if p.kind == "mobile")
+    no_answer = ContactOutcome(
+        outcome_id="O1",
+        code="no_answer",
+        source="dialer",
+        contact_point=mobile,
+        reported_by="dialer-1",
+        occurred_at=at(11, 9),
+    )
+    case.apply_outcome(no_answer, at(11, 9))  # its reactions replace the last answer's, not the chase
+    assert {"statement_chase_email:2026-11+2", "statement_chase_call:2026-11+2"} <= set(statement_steps(case))
+    # A dispute holds everything from the 9th to the 15th: the chase that fell due meanwhile goes late, not never.
+    case.pause(at(11, 9))
+    case.resume_if_nothing_pauses(at(11, 15))
+    assert case.state.paused_since is None
+    late = [p for p in case.state.agenda if p.key == "statement_chase_email:2026-11+2"]
+    assert late and late[0].due_at < at(11, 15)
 
 
 def test_a_statement_that_could_not_go_is_not_chased_and_statements_stop_at_the_lock():
