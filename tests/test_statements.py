@@ -4,6 +4,7 @@ then handed to the supervisor."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from dunning.policy import POLICY_DIR, PolicyError, parse_policy
 from dunning.state import AccountState
 from dunning.statements import StatementConfirmed, day_of
 from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned, server_today
+from tests.test_replay import HISTORIES, REPLAYER
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 B2B = pinned("b2b_receivables", UNIT_TESTS_TODAY)
@@ -172,6 +174,10 @@ async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_
         )
         await env.sleep(timedelta(days=5))
         view = await client.state(account.account_id)
+        history = await env.client.get_workflow_handle(account.workflow_id).fetch_history()
+    await REPLAYER.replay_workflow(history)
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / "b2b_statement_confirmed_late.json").write_text(history.to_json(), encoding="utf-8")
     row = await pool.fetchrow("SELECT * FROM statements WHERE account_id = $1", account.account_id)
     assert (row["month"], row["confirm_by"], row["confirmed_by"], row["confirmed_late"]) == (
         month,
