@@ -14,6 +14,7 @@ from dunning.account import EventId, Payload, local_date
 from dunning.change import Change
 from dunning.channels import work_order_ref
 from dunning.ladder import dpd_at
+from dunning.ledger import InvoiceBalance
 from dunning.outcomes import ContactEffect, ContactOutcome, apply_outcome
 from dunning.policy_rules import PointFailure
 
@@ -53,6 +54,7 @@ class LetterFacts(Payload):
     charged_minor: int = 0  # billing's charges and interest since the due date
     credited_minor: int = 0  # billing's credit notes and write-downs
     waived_minor: int = 0  # what the creditor gave up: fees waived, a settlement discount, a plan reduced
+    invoices: list[InvoiceBalance] = []  # a B2B account's invoices as they stand: a statement lists them
     due_date: date
     dpd: int
     next_stage_dpd: int | None = None
@@ -97,6 +99,7 @@ def _facts(order: StepOrder, template: str, kind: str, delivery: str, address: s
         charged_minor=order.charged_minor,
         credited_minor=order.credited_minor,
         waived_minor=order.waived_minor,
+        invoices=order.invoices,
         due_date=account.due_date,
         dpd=dpd_at(account, order.taken_at),
         next_stage_dpd=order.message.next_stage_dpd,

@@ -104,6 +104,7 @@ class StepOrder(Payload):
     charged_minor: int = 0  # ... billing's charges and interest since, its credit notes and write-downs
     credited_minor: int = 0
     waived_minor: int = 0  # ... and what the creditor gave up (concessions in force)
+    invoices: list[InvoiceBalance] = []  # ... and a B2B account's invoices as they stand
     check: Check | None = None  # the contact guard's answer, written down as evidence with the step
     details: ChannelDetails | None = None
     taken_at: datetime  # business time
@@ -367,6 +368,7 @@ def step_order(
     charged_minor: int = 0,
     credited_minor: int = 0,
     waived_minor: int = 0,
+    invoices: list[InvoiceBalance] | None = None,
     collector_queue: str = "",
     usable_points: list[ContactPoint] | None = None,
     tried_last: str | None = None,
@@ -422,6 +424,7 @@ def step_order(
         charged_minor=charged_minor,
         credited_minor=credited_minor,
         waived_minor=waived_minor,
+        invoices=invoices or [],
         check=check,
         details=details,
         taken_at=taken_at,

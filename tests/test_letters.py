@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.print_mail import MANIFEST, LetterBatchRequest, PrintMailActivities
 from client import CollectionsClient, inputs
 from dunning.channels import Channel
+from dunning.ledger import InvoiceBalance
 from dunning.letters import LetterDelivery, LetterFacts, letter_ref
 from dunning.policy import load_policy
 from infra.config import LETTERHEADS
@@ -107,6 +108,19 @@ def test_the_statement_shows_billings_changes_and_what_was_waived(renderer, temp
     assert "- 30.00" in html  # waived, taken off
     plain = renderer.html(facts(template, locale))
     assert not any(row in plain for row in rows)  # none without them
+
+
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_a_b2b_statement_lists_each_invoice_with_what_it_still_owes(renderer, locale):
+    invoices = [
+        InvoiceBalance(invoice_id="INV-2026-0917", due_date=date(2026, 10, 14), billed_minor=150_000, open_minor=0),
+        InvoiceBalance(invoice_id="INV-2026-1011", due_date=date(2026, 11, 9), billed_minor=100_000, open_minor=62_000),
+    ]
+    statement = facts("b2b_statement_of_account", locale, letter_kind="statement_of_account", invoices=invoices)
+    text = text_of(renderer.render(statement).pdf).replace("\r\n", "").replace("\n", "")
+    for shown in ("INV-2026-0917", "INV-2026-1011", "1,500.00", "1,000.00", "620.00"):
+        assert shown in text
+    assert "INV-" not in renderer.html(facts("b2b_statement_of_account", locale))  # billed as one amount: no list
 
 
 def test_a_name_beyond_the_common_characters_is_printed_all_the_same(renderer):

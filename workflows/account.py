@@ -379,6 +379,7 @@ class AccountWorkflow(SettlesNews, AsksForWorkingDays):
             charged_minor=self._state.ledger.charged_minor,
             credited_minor=self._state.ledger.credited_minor,
             waived_minor=self._state.ledger.waived_minor,
+            invoices=self._state.ledger.invoices,
             collector_queue=self._state.collector_queue,
             usable_points=self._case.book.usable(),
             tried_last=extra.tried_last if extra else None,
