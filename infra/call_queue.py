@@ -97,7 +97,10 @@ _CALL_SHEET = """
                   WHERE cp.account_id = c.account_id AND cp.value = p.phone->>'number' AND cp.status <> 'valid'))
            AS phone_order,
            a.document->>'debtor_name' AS debtor_name, split_part(a.policy_ref, '@', 1) AS policy,
-           coalesce(a.document->>'locale', 'en') AS locale, a.outstanding_minor, a.currency, a.time_zone
+           coalesce(a.document->>'locale', 'en') AS locale, a.outstanding_minor, a.currency, a.time_zone,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('month', s.month, 'confirm_by', s.confirm_by)
+                                      ORDER BY s.month), '[]'::jsonb)
+            FROM statements s WHERE s.account_id = c.account_id AND s.confirmed_at IS NULL) AS unconfirmed_statements
     FROM taken_calls c JOIN call_tasks t ON t.action_key = c.task_key JOIN accounts a ON a.account_id = c.account_id
     WHERE c.call_ref = $1
 """
@@ -177,6 +180,8 @@ def _call_sheet(row: asyncpg.Record, scripts: CallScripts) -> dict:
         "outstanding": format_amount(row["outstanding_minor"], row["currency"]),
         "locale": row["locale"],
         "script_hints": scripts.for_call(row["policy"], row["stage"], row["purpose"], row["locale"]),
+        # B2B: statements the customer has not confirmed, for the day's call to raise (domain §9: e-mail and phone).
+        "unconfirmed_statements": json.loads(row["unconfirmed_statements"]),
         "assigned_to": row["assigned_to"],
         "assigned_at": row["assigned_at"].isoformat(),
     }
