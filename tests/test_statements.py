@@ -175,8 +175,9 @@ async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_
         # just before, had the unconfirmed statement on its sheet.
         confirmed_at = datetime.combine(sent_on + timedelta(days=16), time(15), tzinfo=SHANGHAI)
         await env.sleep(confirmed_at - await env.get_current_time())
+        desk = await pool.fetchval("SELECT collector_queue FROM accounts WHERE account_id = $1", account.account_id)
         call = await call_queue.take_next(
-            pool, "receivables_desk_1", "li.wei", confirmed_at - timedelta(hours=4), creditors=[account.creditor]
+            pool, desk, "li.wei", confirmed_at - timedelta(hours=4), creditors=[account.creditor]
         )
         assert call is not None and call["unconfirmed_statements"] == [
             {"month": month, "confirm_by": str(day_of(month, 20))}
