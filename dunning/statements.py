@@ -74,12 +74,19 @@ def _month_after(month: str) -> str:
     return f"{year + number // 12}-{number % 12 + 1:02d}"
 
 
+def _cycle_month(rules: StatementRules | None, planned: ladder.PlannedStep) -> str | None:
+    """The month a step of the cycle belongs to (None: not one of the cycle's)."""
+    if rules is None or not isinstance(planned, ladder.AgendaStep) or not planned.cause.startswith(STATEMENT):
+        return None
+    return planned.cause.removeprefix(STATEMENT)
+
+
 def statement_facts(case: Collection, planned: ladder.PlannedStep) -> StatementFacts | None:
     """The facts of the month a cycle's step belongs to (None for any other step)."""
     rules = case.policy.statements
-    if rules is None or not isinstance(planned, ladder.AgendaStep) or not planned.cause.startswith(STATEMENT):
+    month = _cycle_month(rules, planned)
+    if rules is None or month is None:
         return None
-    month = planned.cause.removeprefix(STATEMENT)
     return StatementFacts(month=month, confirm_by=day_of(month, rules.confirm_by_day))
 
 
@@ -116,9 +123,10 @@ def statement_step_taken(
     comes onto the agenda; a chase day brings the next one, or the escalation after the last. Returns the statement
     whose record changes, and how."""
     rules = case.policy.statements
-    if rules is None or not isinstance(planned, ladder.AgendaStep) or not planned.cause.startswith(STATEMENT):
+    month = _cycle_month(rules, planned)
+    if rules is None or month is None:
         return None
-    month, today = planned.cause.removeprefix(STATEMENT), local_date(now, case.account.time_zone)
+    today = local_date(now, case.account.time_zone)
     if planned.step_id == rules.statement.id:
         schedule_month(case, now, after=month)
         if status != "done":
@@ -139,7 +147,7 @@ def statement_step_taken(
         statement.escalated_at = now
         return "escalated", statement
     chasing = {chaser.id for chaser in rules.chasers}
-    if planned.step_id in chasing and not any(p.cause == planned.cause for p in case.state.agenda):
+    if planned.step_id in chasing and not any(p.cause == STATEMENT + month for p in case.state.agenda):
         _chase_after(case, rules, statement, today, now)
     return None
 
