@@ -1,6 +1,6 @@
-"""B2B statements in PostgreSQL (dunning/statements.py): a row when the month's statement went to the customer, marked
-when it is escalated unconfirmed and when the customer confirms it. Each write is idempotent on (account, month), so a
-retried activity changes nothing."""
+"""B2B statements in PostgreSQL (dunning/statements.py): a row when the month's statement went to the customer, brought
+up to date when it is escalated unconfirmed and when the customer confirms it. Each write is idempotent on (account,
+month), so a retried activity changes nothing."""
 
 from __future__ import annotations
 
@@ -33,22 +33,16 @@ class StatementRecords:
                     statement.confirm_by,
                     statement.invoice_by,
                 )
-            elif recorded.event == "escalated":
+            else:  # escalated or confirmed: the row follows the statement as it stands
                 await conn.execute(
-                    "UPDATE statements SET escalated_at = $3 WHERE account_id = $1 AND month = $2",
+                    "UPDATE statements SET escalated_at = $3, confirmed_at = $4, confirmed_by = $5,"
+                    " confirmed_late = $6, note = coalesce(nullif($7, ''), note) WHERE account_id = $1 AND month = $2",
                     recorded.ref.account_id,
                     statement.month,
                     statement.escalated_at,
-                )
-            else:
-                await conn.execute(
-                    "UPDATE statements SET confirmed_at = $3, confirmed_by = $4, confirmed_late = $5, note = $6"
-                    " WHERE account_id = $1 AND month = $2",
-                    recorded.ref.account_id,
-                    statement.month,
                     statement.confirmed_at,
-                    statement.confirmed_by,
-                    statement.confirmed_late,
+                    statement.confirmed_by or None,
+                    statement.confirmed_late if statement.confirmed_at else None,
                     recorded.note,
                 )
         activity_logger().info("statement recorded", month=statement.month, statement_event=recorded.event)

@@ -13,12 +13,12 @@ import pytest
 from client import CollectionsClient
 from dunning.case import Case
 from dunning.ledger import Ledger
-from dunning.outcomes import ContactOutcome
 from dunning.policy import POLICY_DIR, PolicyError, parse_policy
 from dunning.state import AccountState
 from dunning.statements import StatementConfirmed, day_of
 from infra import call_queue
 from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned, server_today
+from tests.test_case import outcome
 from tests.test_replay import HISTORIES, REPLAYER
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -121,14 +121,7 @@ def test_an_answer_on_the_phone_and_a_pause_leave_the_statement_chase_in_place()
     case.open_at(at(11, 2))
     take(case, "statement_sent:2026-11")
     mobile = next(p.value for p in case.account.contact_points if p.kind == "mobile")
-    no_answer = ContactOutcome(
-        outcome_id="O1",
-        code="no_answer",
-        source="dialer",
-        contact_point=mobile,
-        reported_by="dialer-1",
-        occurred_at=at(11, 9),
-    )
+    no_answer = outcome("O1", "no_answer", mobile, at(11, 9))
     case.apply_outcome(no_answer, at(11, 9))  # its reactions replace the last answer's, not the chase
     assert "statement_chase_email:2026-11+2" in statement_steps(case)
     # A dispute holds everything from the 9th to the 15th: the chase that fell due meanwhile goes late, not never.
