@@ -4,6 +4,7 @@ then handed to the supervisor."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from dunning.policy import POLICY_DIR, PolicyError, parse_policy
 from dunning.state import AccountState
 from dunning.statements import StatementConfirmed, day_of
 from infra import call_queue
-from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned, server_today
+from tests.conftest import UNIT_TESTS_TODAY, make_account, pinned, run_cli, server_today
 from tests.test_case import outcome
 from tests.test_replay import HISTORIES, REPLAYER
 
@@ -149,7 +150,9 @@ def test_a_policy_whose_statement_cycle_is_out_of_order_is_refused(tmp_path):
         parse_policy(tmp_path / "b2b_receivables.yaml")
 
 
-async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_stops_the_chase(env, run_worker, pool):
+async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_stops_the_chase(
+    env, run_worker, pool, database_url, tmp_path
+):
     today = await server_today(env)
     account = make_account(
         due=today + timedelta(days=5),
@@ -206,3 +209,16 @@ async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_
     assert len(chased) >= 4  # days 2, 4, 6 and from 14 (some moved off a weekend by the contact rules)
     assert "statement_invoice" in [step for step, _ in done]
     assert view.statements[0].confirmed_by == "collector-7"
+    # The receivables desk reads it back; a month typed wrong is refused before anything is sent.
+    desk_env = {"DATABASE_URL": database_url, "XDG_CONFIG_HOME": str(tmp_path)}
+    listed = await run_cli("statements", "list", "--json", env=desk_env)
+    mine = [r for r in json.loads(listed.stdout) if r["account_id"] == account.account_id]
+    assert [(r["month"], r["confirmed_by"], r["confirmed_late"], r["chases"] == len(chased)) for r in mine] == [
+        (month, "collector-7", True, True)
+    ]
+    unconfirmed = await run_cli("statements", "list", "--unconfirmed", "--json", env=desk_env)
+    assert account.account_id not in unconfirmed.stdout
+    typo = await run_cli(
+        "statements", "confirm", account.account_id, "--month", "2026-13", "--by", "li.wei", env=desk_env
+    )
+    assert typo.returncode == 2 and typo.stderr.startswith("error: statement confirmation: month"), typo.stderr
