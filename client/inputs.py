@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -39,7 +40,7 @@ from dunning.outcomes import ContactOutcome, ContactUpdated
 from dunning.placements import AgencyReport, RecallRequest
 from dunning.policy import PolicyError, load_policy
 from dunning.segments import SegmentationError, load_segmentation
-from dunning.statements import StatementConfirmed
+from dunning.statements import MONTH, StatementConfirmed
 from dunning.verification import DebtorEventReported, DocumentsVerified
 from dunning.visits import VisitReport
 from infra import call_queue
@@ -306,6 +307,8 @@ def parse_resolution(dispute_id: str, outcome: str) -> DisputeResolved:
 
 
 def parse_statement_confirmation(month: str, by: str, note: str) -> StatementConfirmed:
+    if not re.match(MONTH, month):
+        raise InputError(f"--month: a month as YYYY-MM, e.g. 2026-12, not {month!r}")
     return _payload(
         StatementConfirmed, "statement confirmation", month=month, confirmed_by=by, note=note, confirmed_at=now()
     )

@@ -221,4 +221,7 @@ async def test_the_customer_is_sent_the_statement_chased_and_their_confirmation_
     typo = await run_cli(
         "statements", "confirm", account.account_id, "--month", "2026-13", "--by", "li.wei", env=desk_env
     )
-    assert typo.returncode == 2 and typo.stderr.startswith("error: statement confirmation: month"), typo.stderr
+    assert (typo.returncode, typo.stderr.strip()) == (
+        2,
+        "error: --month: a month as YYYY-MM, e.g. 2026-12, not '2026-13'",
+    )
