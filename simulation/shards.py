@@ -2,7 +2,8 @@
 
 The Java test server keeps every time-skipping lock and unlock it has seen in a list that it scans each time a timer
 fires (`SelfAdvancingTimerImpl.lockEvents`), so one server's time grows with the square of its work: a thousand
-accounts took 14 minutes on one server, 5 on eight. So the portfolio is spread over servers of SHARD_ACCOUNTS
+accounts took 14 minutes on one server, 5 on eight; the B2B portfolio with its statement cycle took 1,363 s on eight,
+1,125 s on sixteen. So the portfolio is spread over servers of SHARD_ACCOUNTS
 accounts, each with a worker of its own in this process; the Twilio and SMTP stand-ins run as programs of their own,
 as the real vendors are elsewhere (tens of thousands of texts would otherwise take the worker's CPU). Contact rules
 and cures hold per account, so what the portfolio shows is the same as on one server.
@@ -35,7 +36,7 @@ from infra.sealing import new_ring, sealed_data_converter
 from infra.temporal import local_binary
 from worker import build_worker
 
-SHARD_ACCOUNTS = 125  # accounts per time-skipping server
+SHARD_ACCOUNTS = 42  # accounts per time-skipping server
 # The workers of a portfolio share one process and its core: each takes few activities at once, or an activity waits
 # behind the others past its 2-minute timeout (as 2,000 accounts opening at once did, each choosing its treatment).
 ACTIVITY_SLOTS = 8
