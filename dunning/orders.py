@@ -29,7 +29,7 @@ from dunning.placements import AgencyReport, Placement, PlacementEvent
 from dunning.policy import Policy
 from dunning.policy_rules import Agency
 from dunning.segments import SegmentChange
-from dunning.statements import Statement, StatementFacts
+from dunning.statements import Statement, StatementEvent, StatementFacts
 from dunning.treatment import Treatment
 from dunning.verification import DebtorEventReported
 from dunning.visits import VisitReport
@@ -277,7 +277,7 @@ class StatementRecorded(AccountRecord):
     """A month's statement sent to the customer, escalated unconfirmed, or confirmed (with what the customer said)."""
 
     statement: Statement
-    event: Literal["sent", "escalated", "confirmed"]
+    event: StatementEvent
     note: str = ""  # the confirmation's: invoicing details, or a difference the customer raised
 
 

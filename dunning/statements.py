@@ -18,6 +18,8 @@ from dunning import ladder
 from dunning.account import EventId, Payload, local_date, local_datetime
 from dunning.actions import Action
 from dunning.change import Change
+from dunning.compliance import place
+from dunning.contact import CONTACT_CHANNELS
 from dunning.policy_rules import StatementRules
 
 if TYPE_CHECKING:
@@ -168,9 +170,12 @@ def _chase_after(case: Collection, rules: StatementRules, statement: Statement, 
 def _step(
     case: Collection, action: Action, day: date, month: str, now: datetime, day_tag: str = ""
 ) -> ladder.AgendaStep:
-    """One of the month's steps on `day` at the policy's send time (at once, when that has passed)."""
+    """One of the month's steps on `day` at the policy's send time (at once, when that has passed); a contact is
+    placed by the rule set's hints as the ladder's are (cn_commercial: off weekends and month-end, in the morning)."""
     policy, zone = case.policy, case.account.time_zone
     due_at = max(local_datetime(day, policy.send_time, zone), now)
+    if policy.contact_rules is not None and action.channel in CONTACT_CHANNELS:
+        due_at = place(policy.contact_rules, case.account, action.channel, due_at, policy.working_days)
     dpd = ladder.dpd_on(case.account.due_date, local_date(due_at, zone))
     return ladder.AgendaStep(
         key=f"{action.id}:{month}{day_tag}",

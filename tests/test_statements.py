@@ -75,11 +75,15 @@ def test_an_unconfirmed_statement_is_chased_every_two_days_then_daily_then_hande
         if chasers[0].step_id == "statement_escalation":
             break
         assert [p.step_id for p in chasers] == ["statement_chase_email"]
-        chase_days.append((chasers[0].due_at.date() - date(2026, 11, 8)).days)
+        chase_days.append((chasers[0].due_at.date() - date(2026, 11, 9)).days)
         for chaser in chasers:
             take(case, chaser.key)
-    assert chase_days == [2, 4, 6, *range(14, 28)]
-    assert chasers[0].due_at.date() == date(2026, 12, 6)  # day 28
+    # Sunday the 8th: the statement went on Monday the 9th (cn_commercial keeps contact off weekends and the last 3
+    # days of a month). Days 2, 4, 6 after it, then daily from 14 to 27, each moved by the same hints: Sunday the 15th
+    # to the 16th, the 28th-30th to 1 December, the weekend of 5-6 December to the 7th.
+    assert case.state.statements[0].sent_at.date() == date(2026, 11, 9)
+    assert chase_days == [2, 4, 7, 14, 15, 16, 17, 18, 22, 23, 24, 25, 28]
+    assert chasers[0].due_at.date() == date(2026, 12, 7)  # day 28
     assert take(case, chasers[0].key) == ("escalated", statement)
     assert statement.escalated_at is not None
     assert [p for p in case.state.agenda if p.cause == "statement 2026-11"] == []  # the supervisor has it now
